@@ -1,0 +1,84 @@
+# wapool — build, test, demo and benchmarks.
+# `make demo` and `make test` work on a fresh Debian machine: missing tools
+# are installed here (Chromium with apt-get, Go tools with `go install` at
+# pinned versions into .tools/bin).
+
+SHELL := /bin/bash
+GO ?= go
+TOOLS := $(CURDIR)/.tools/bin
+export PATH := $(TOOLS):$(PATH)
+
+BUF_VERSION := v1.75.0
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
+GRPCURL_VERSION := v1.9.3
+HEALTH_PROBE_VERSION := v0.4.62
+
+BUF := $(TOOLS)/buf
+PROTOC_GEN_GO := $(TOOLS)/protoc-gen-go
+PROTOC_GEN_GO_GRPC := $(TOOLS)/protoc-gen-go-grpc
+GRPCURL := $(TOOLS)/grpcurl
+HEALTH_PROBE := $(TOOLS)/grpc-health-probe
+
+# The suite's own budget; CI allows 90 minutes, the suite stays well under 15.
+TEST_TIMEOUT ?= 14m
+
+.PHONY: all build test vet lint proto proto-check tools chromium run demo bench soak clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+$(BUF):
+	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(PROTOC_GEN_GO):
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(PROTOC_GEN_GO_GRPC):
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(GRPCURL):
+	GOBIN=$(TOOLS) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+$(HEALTH_PROBE):
+	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-health-probe@$(HEALTH_PROBE_VERSION)
+
+tools: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(GRPCURL) $(HEALTH_PROBE)
+
+# Chromium from Debian's packages, only when no chromium is on PATH.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "installing chromium with apt-get"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
+
+proto: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+	$(BUF) lint
+	$(BUF) generate
+
+# Fails when buf lint fails or the committed generated code is stale.
+proto-check: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+	$(BUF) lint
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BUF) generate --output "$$tmp" && \
+	diff -r "$$tmp/proto" proto --exclude='*.proto' || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+
+test: chromium tools vet proto-check build
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+run: build
+	bin/wapoold --log-format console
+
+demo: chromium build
+	bin/demo
+
+bench: chromium build
+	$(GO) run ./cmd/wapoolbench
+
+soak: chromium build
+	$(GO) run ./cmd/wapoolsoak
+
+clean:
+	rm -rf bin .tools

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// config is wapoold's configuration. Every flag has an environment twin:
+// --data-dir ↔ WAPOOL_DATA_DIR. A flag given on the command line wins over
+// its twin.
+type config struct {
+	Listen      string // gRPC address; loopback needs no credentials
+	DataDir     string // wapool.db, profiles/, cache/, tmp/
+	ProfilesDir string // "" = <data-dir>/profiles; may be an old chrome_data/
+	TargetURL   string // the WhatsApp Web origin (fakewa's address in tests)
+	Chromium    string // browser binary; "" = chromium on PATH
+	Selectors   string // JSON file overriding the page selectors; "" = defaults
+	MetricsAddr string // Prometheus /metrics; "" = off
+	LogFormat   string // json | console
+	LogLevel    string // debug | info | warn | error
+
+	SendInterval time.Duration // least time between two sends of one tenant; 0 = no pacing
+	SendJitter   time.Duration // random extra wait added to SendInterval
+	QueueLimit   int           // messages waiting per tenant before RESOURCE_EXHAUSTED
+	WarmParallel int           // browsers started at once during warm-up
+	StopTimeout  time.Duration // bound on the graceful stop after SIGTERM
+}
+
+func parseConfig(args []string, getenv func(string) string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("wapoold", flag.ContinueOnError)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:7440", "gRPC listen address")
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "state directory (database, profiles, caches)")
+	fs.StringVar(&c.ProfilesDir, "profiles-dir", "", "Chrome profiles directory (default <data-dir>/profiles; may be an existing chrome_data/)")
+	fs.StringVar(&c.TargetURL, "target-url", "https://web.whatsapp.com", "WhatsApp Web base URL (fakewa's address in tests and the demo)")
+	fs.StringVar(&c.Chromium, "chromium", "", "Chromium binary (default: chromium on PATH)")
+	fs.StringVar(&c.Selectors, "selectors", "", "JSON file overriding the page selectors")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "Prometheus metrics address (empty: off)")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or console")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&c.SendInterval, "send-interval", 3*time.Second, "least time between two sends of one tenant (0: no pacing)")
+	fs.DurationVar(&c.SendJitter, "send-jitter", 2*time.Second, "random extra wait, up to this, added to --send-interval")
+	fs.IntVar(&c.QueueLimit, "queue-limit", 1000, "messages waiting per tenant before Send answers RESOURCE_EXHAUSTED")
+	fs.IntVar(&c.WarmParallel, "warm-parallel", 2, "browsers started at once when the daemon warms up")
+	fs.DurationVar(&c.StopTimeout, "stop-timeout", 20*time.Second, "bound on the graceful stop after SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		env := "WAPOOL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		return c, fmt.Errorf("--log-format %q: want json or console", c.LogFormat)
+	}
+	if c.SendInterval < 0 || c.SendJitter < 0 {
+		return c, errors.New("--send-interval and --send-jitter must not be negative")
+	}
+	if c.QueueLimit < 1 || c.WarmParallel < 1 {
+		return c, errors.New("--queue-limit and --warm-parallel must be at least 1")
+	}
+	return c, nil
+}
