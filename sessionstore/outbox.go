@@ -1,0 +1,454 @@
+package sessionstore
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// MaxIdempotencyKeyLen is the longest idempotency key Enqueue accepts, in bytes.
+const MaxIdempotencyKeyLen = 256
+
+// MessageState is where a message is in its life; the zero value is unknown.
+type MessageState int
+
+// Message states, in lifecycle order (see the package doc).
+const (
+	StateQueued  MessageState = iota + 1 // durable, waiting for its turn
+	StateSending                         // an attempt is under way (StartedAt)
+	StateSent                            // the server acknowledged it (single tick)
+	StateFailed                          // gave up; Error and ErrorReason say why
+)
+
+func (st MessageState) String() string {
+	switch st {
+	case StateQueued:
+		return "QUEUED"
+	case StateSending:
+		return "SENDING"
+	case StateSent:
+		return "SENT"
+	case StateFailed:
+		return "FAILED"
+	}
+	return fmt.Sprintf("MessageState(%d)", int(st))
+}
+
+// Pending reports whether the message still waits to be sent (QUEUED or SENDING).
+func (st MessageState) Pending() bool { return st == StateQueued || st == StateSending }
+
+// Finished reports whether the message reached SENT or FAILED.
+func (st MessageState) Finished() bool { return st == StateSent || st == StateFailed }
+
+// Message is one outgoing text of a tenant, as stored in the outbox.
+type Message struct {
+	// ID is the server id: 16 hex digits of the creation time in unix
+	// nanoseconds then 8 random hex digits, so ids sort by creation.
+	ID             string       `json:"id"`
+	TenantID       string       `json:"tenant_id"`
+	To             string       `json:"to"` // recipient, digits
+	Text           string       `json:"text"`
+	IdempotencyKey string       `json:"idempotency_key,omitempty"`
+	State          MessageState `json:"state"`
+	WAMessageID    string       `json:"wa_message_id,omitempty"` // the bubble's data-id once sent
+	CreatedAt      time.Time    `json:"created_at"`
+	StartedAt      time.Time    `json:"started_at,omitzero"` // when the latest SENDING attempt began
+	SentAt         time.Time    `json:"sent_at,omitzero"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Attempts       int          `json:"attempts,omitempty"`
+	Error          string       `json:"error,omitempty"`
+	ErrorReason    string       `json:"error_reason,omitempty"` // e.g. "RECIPIENT_NOT_ON_WHATSAPP"
+	Seq            uint64       `json:"seq"`                    // FIFO order within the tenant
+}
+
+// Enqueue stores m as a new QUEUED message and returns it; the transaction is
+// committed with fsync before Enqueue returns. Only TenantID, To, Text and
+// IdempotencyKey of m are used; ID, Seq, State and the timestamps are set
+// here.
+//
+// With a non-empty IdempotencyKey that already names a message of the tenant
+// (pending, or finished less than IdempotencyRetention after its creation):
+// the same To and Text return that message with existed=true; a different To
+// or Text fail with ErrIdempotencyKeyReused. An expired message holding the
+// key is removed and the key bound to the new message. The tenant may have at
+// most QueueLimit pending messages, else ErrQueueFull (an existing message of
+// the same key is still returned).
+func (s *Store) Enqueue(m Message) (stored Message, existed bool, err error) {
+	if err := ValidateTenantID(m.TenantID); err != nil {
+		return Message{}, false, err
+	}
+	if m.To == "" || m.Text == "" {
+		return Message{}, false, fmt.Errorf("tenant %q: recipient and text are required: %w", m.TenantID, ErrInvalidMessage)
+	}
+	if len(m.IdempotencyKey) > MaxIdempotencyKeyLen {
+		return Message{}, false, fmt.Errorf("tenant %q: idempotency key longer than %d bytes: %w", m.TenantID, MaxIdempotencyKeyLen, ErrInvalidMessage)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		// Read the clock inside the transaction: writers are serialized, so
+		// CreatedAt and ID follow Seq order.
+		now := s.clock()
+		msgs, err := tx.Bucket(bucketMessages).CreateBucketIfNotExists([]byte(m.TenantID))
+		if err != nil {
+			return err
+		}
+		pending, err := tx.Bucket(bucketPending).CreateBucketIfNotExists([]byte(m.TenantID))
+		if err != nil {
+			return err
+		}
+		idem := tx.Bucket(bucketIdempotency)
+		var idemKey []byte
+		if m.IdempotencyKey != "" {
+			idemKey = append(tenantPrefix(m.TenantID), m.IdempotencyKey...)
+			if seq := idem.Get(idemKey); seq != nil {
+				old, err := decodeMessage(msgs.Get(seq))
+				switch {
+				case err != nil:
+					return fmt.Errorf("tenant %q: idempotency key %q: %w", m.TenantID, m.IdempotencyKey, err)
+				case old == nil:
+					// Dangling key (message gone): rebind it below.
+				case s.expired(*old, now):
+					if err := deleteMessage(tx, msgs, *old); err != nil {
+						return err
+					}
+				case old.To == m.To && old.Text == m.Text:
+					stored, existed = *old, true
+					return nil
+				default:
+					return fmt.Errorf("tenant %q: idempotency key %q names message %s: %w", m.TenantID, m.IdempotencyKey, old.ID, ErrIdempotencyKeyReused)
+				}
+			}
+		}
+		if n := countKeys(pending, s.queueLimit); n >= s.queueLimit {
+			return fmt.Errorf("tenant %q: %d messages pending: %w", m.TenantID, n, ErrQueueFull)
+		}
+		seq, err := msgs.NextSequence()
+		if err != nil {
+			return err
+		}
+		id, err := newMessageID(now)
+		if err != nil {
+			return err
+		}
+		stored = Message{
+			ID:             id,
+			TenantID:       m.TenantID,
+			To:             m.To,
+			Text:           m.Text,
+			IdempotencyKey: m.IdempotencyKey,
+			State:          StateQueued,
+			CreatedAt:      now,
+			UpdatedAt:      now,
+			Seq:            seq,
+		}
+		k := seqKey(seq)
+		if err := putMessage(msgs, stored); err != nil {
+			return err
+		}
+		if err := pending.Put(k, nil); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMsgIDs).Put(append(tenantPrefix(m.TenantID), id...), k); err != nil {
+			return err
+		}
+		if idemKey != nil {
+			return idem.Put(idemKey, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return Message{}, false, err
+	}
+	return stored, existed, nil
+}
+
+// GetMessage returns the tenant's message with this id, or ErrNotFound.
+func (s *Store) GetMessage(tenantID, id string) (Message, error) {
+	if err := ValidateTenantID(tenantID); err != nil {
+		return Message{}, err
+	}
+	var m Message
+	err := s.db.View(func(tx *bolt.Tx) error {
+		_, mp, err := lookupMessage(tx, tenantID, id)
+		if err == nil {
+			m = *mp
+		}
+		return err
+	})
+	return m, err
+}
+
+// UpdateMessage applies fn to the stored message and stores the result in one
+// transaction, then returns it. ID, TenantID, To, Text, IdempotencyKey,
+// CreatedAt and Seq are restored after fn; UpdatedAt is set to now; a state
+// outside StateQueued..StateFailed fails with ErrInvalidMessage. fn must not
+// call the Store. Missing message: ErrNotFound, fn is not called.
+func (s *Store) UpdateMessage(tenantID, id string, fn func(*Message)) (Message, error) {
+	if err := ValidateTenantID(tenantID); err != nil {
+		return Message{}, err
+	}
+	var m Message
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		msgs, old, err := lookupMessage(tx, tenantID, id)
+		if err != nil {
+			return err
+		}
+		m = *old
+		fn(&m)
+		m.ID, m.TenantID, m.To, m.Text = old.ID, old.TenantID, old.To, old.Text
+		m.IdempotencyKey, m.CreatedAt, m.Seq = old.IdempotencyKey, old.CreatedAt, old.Seq
+		if m.State < StateQueued || m.State > StateFailed {
+			return fmt.Errorf("tenant %q: message %s: state %v: %w", tenantID, id, m.State, ErrInvalidMessage)
+		}
+		m.UpdatedAt = s.clock()
+		if err := putMessage(msgs, m); err != nil {
+			return err
+		}
+		pending := tx.Bucket(bucketPending).Bucket([]byte(tenantID))
+		if pending == nil { // cannot happen: Enqueue creates both buckets
+			return fmt.Errorf("tenant %q: pending index missing", tenantID)
+		}
+		if m.State.Pending() {
+			return pending.Put(seqKey(m.Seq), nil)
+		}
+		return pending.Delete(seqKey(m.Seq))
+	})
+	if err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+// Pending returns the tenant's QUEUED and SENDING messages in FIFO (Seq) order.
+func (s *Store) Pending(tenantID string) ([]Message, error) {
+	if err := ValidateTenantID(tenantID); err != nil {
+		return nil, err
+	}
+	var out []Message
+	err := s.db.View(func(tx *bolt.Tx) error {
+		pending := tx.Bucket(bucketPending).Bucket([]byte(tenantID))
+		msgs := tx.Bucket(bucketMessages).Bucket([]byte(tenantID))
+		if pending == nil || msgs == nil {
+			return nil
+		}
+		return pending.ForEach(func(k, _ []byte) error {
+			m, err := decodeMessage(msgs.Get(k))
+			if err != nil {
+				return fmt.Errorf("tenant %q: %w", tenantID, err)
+			}
+			if m != nil {
+				out = append(out, *m)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// QueueDepth returns how many messages of the tenant are pending (QUEUED or SENDING).
+func (s *Store) QueueDepth(tenantID string) (int, error) {
+	if err := ValidateTenantID(tenantID); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketPending).Bucket([]byte(tenantID)); b != nil {
+			n = countKeys(b, -1)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// OutboxSize returns how many messages are stored, all tenants and states.
+func (s *Store) OutboxSize() (int, error) {
+	var n int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketMessages)
+		return root.ForEachBucket(func(k []byte) error {
+			n += countKeys(root.Bucket(k), -1)
+			return nil
+		})
+	})
+	return n, err
+}
+
+// PurgeExpired removes finished messages created IdempotencyRetention or
+// longer ago, with their idempotency keys, and any key or id entry left
+// pointing at no message. It returns how many messages it removed.
+func (s *Store) PurgeExpired() (int, error) {
+	now := s.clock()
+	var removed int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		removed = 0
+		root := tx.Bucket(bucketMessages)
+		var tenants [][]byte
+		if err := root.ForEachBucket(func(k []byte) error {
+			tenants = append(tenants, append([]byte(nil), k...))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, tenant := range tenants {
+			msgs := root.Bucket(tenant)
+			var expired []Message
+			err := msgs.ForEach(func(k, v []byte) error {
+				m, err := decodeMessage(v)
+				if err != nil {
+					return fmt.Errorf("tenant %q: %w", tenant, err)
+				}
+				if m != nil && s.expired(*m, now) {
+					expired = append(expired, *m)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, m := range expired {
+				if err := deleteMessage(tx, msgs, m); err != nil {
+					return err
+				}
+			}
+			removed += len(expired)
+		}
+		// Sweep index entries whose message is gone.
+		for _, name := range [][]byte{bucketIdempotency, bucketMsgIDs} {
+			if err := deleteDangling(tx, tx.Bucket(name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return removed, err
+}
+
+// expired: finished and created at least the retention ago.
+func (s *Store) expired(m Message, now time.Time) bool {
+	return m.State.Finished() && !now.Before(m.CreatedAt.Add(s.retention))
+}
+
+// lookupMessage finds a message through the msgids index.
+func lookupMessage(tx *bolt.Tx, tenantID, id string) (*bolt.Bucket, *Message, error) {
+	notFound := fmt.Errorf("tenant %q: message %q: %w", tenantID, id, ErrNotFound)
+	seq := tx.Bucket(bucketMsgIDs).Get(append(tenantPrefix(tenantID), id...))
+	msgs := tx.Bucket(bucketMessages).Bucket([]byte(tenantID))
+	if seq == nil || msgs == nil || id == "" {
+		return nil, nil, notFound
+	}
+	m, err := decodeMessage(msgs.Get(seq))
+	if err != nil {
+		return nil, nil, fmt.Errorf("tenant %q: %w", tenantID, err)
+	}
+	if m == nil {
+		return nil, nil, notFound
+	}
+	return msgs, m, nil
+}
+
+// deleteMessage removes m and its pending, msgids and idempotency entries
+// (the key only while it still points at m).
+func deleteMessage(tx *bolt.Tx, msgs *bolt.Bucket, m Message) error {
+	k := seqKey(m.Seq)
+	if err := msgs.Delete(k); err != nil {
+		return err
+	}
+	if p := tx.Bucket(bucketPending).Bucket([]byte(m.TenantID)); p != nil {
+		if err := p.Delete(k); err != nil {
+			return err
+		}
+	}
+	if err := tx.Bucket(bucketMsgIDs).Delete(append(tenantPrefix(m.TenantID), m.ID...)); err != nil {
+		return err
+	}
+	if m.IdempotencyKey != "" {
+		idem := tx.Bucket(bucketIdempotency)
+		ik := append(tenantPrefix(m.TenantID), m.IdempotencyKey...)
+		if v := idem.Get(ik); v != nil && string(v) == string(k) {
+			return idem.Delete(ik)
+		}
+	}
+	return nil
+}
+
+// deleteDangling removes entries "tenant\x00…" → seq of b whose seq has no
+// message in messages/<tenant>.
+func deleteDangling(tx *bolt.Tx, b *bolt.Bucket) error {
+	root := tx.Bucket(bucketMessages)
+	var dead [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		tenant, _, ok := cutNUL(k)
+		msgs := root.Bucket(tenant)
+		if !ok || msgs == nil || msgs.Get(v) == nil {
+			dead = append(dead, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range dead {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cutNUL(k []byte) (before, after []byte, ok bool) {
+	for i, c := range k {
+		if c == 0 {
+			return k[:i], k[i+1:], true
+		}
+	}
+	return k, nil, false
+}
+
+func putMessage(msgs *bolt.Bucket, m Message) error {
+	v, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return msgs.Put(seqKey(m.Seq), v)
+}
+
+// decodeMessage returns nil, nil for a nil value (no such message).
+func decodeMessage(v []byte) (*Message, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var m Message
+	if err := json.Unmarshal(v, &m); err != nil {
+		return nil, fmt.Errorf("decode message: %w", err)
+	}
+	return &m, nil
+}
+
+// countKeys counts b's keys, stopping at limit when limit >= 0.
+func countKeys(b *bolt.Bucket, limit int) int {
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && (limit < 0 || n < limit); k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+func seqKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, seq)
+}
+
+// newMessageID returns 16 hex digits of now in unix nanoseconds then 8 random
+// hex digits.
+func newMessageID(now time.Time) (string, error) {
+	var r [4]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", errors.Join(errors.New("sessionstore: message id"), err)
+	}
+	return fmt.Sprintf("%016x", uint64(now.UnixNano())) + hex.EncodeToString(r[:]), nil
+}

@@ -1,0 +1,203 @@
+package sessionstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Defaults of the zero Options fields.
+const (
+	DefaultIdempotencyRetention = 7 * 24 * time.Hour
+	DefaultQueueLimit           = 1000
+	DefaultLockTimeout          = 500 * time.Millisecond
+	// DBFileName is the bbolt file inside DataDir.
+	DBFileName = "wapool.db"
+)
+
+// Bucket names. Keys: tenants: id; messages/<tenant>: seq (8 bytes
+// big-endian); pending/<tenant>: seq of each QUEUED or SENDING message;
+// idempotency: tenant "\x00" key → seq; msgids: tenant "\x00" message id → seq.
+var (
+	bucketTenants     = []byte("tenants")
+	bucketMessages    = []byte("messages")
+	bucketPending     = []byte("pending")
+	bucketIdempotency = []byte("idempotency")
+	bucketMsgIDs      = []byte("msgids")
+)
+
+// Options configure a Store. Only DataDir is required.
+type Options struct {
+	// DataDir holds wapool.db, cache/ and tmp/ (and profiles/ unless
+	// ProfilesDir is set). Required. Created with mode 0700 when missing;
+	// Open fails with ErrInsecureDir when it exists and is world-writable.
+	// A relative path is made absolute at Open.
+	DataDir string
+	// ProfilesDir holds one Chrome user-data-dir per tenant. "" means
+	// DataDir/profiles. It may be an existing Selenium-era chrome_data/ whose
+	// <user_id>/ dirs are Chrome profiles: they are used in place (see
+	// DiscoverProfiles). Created 0700 when missing; refused when world-writable.
+	ProfilesDir string
+	// IdempotencyRetention is how long after its creation a finished message
+	// and its idempotency key are kept. 0 means DefaultIdempotencyRetention
+	// (7 days). Pending messages are never expired.
+	IdempotencyRetention time.Duration
+	// QueueLimit is the most pending (QUEUED+SENDING) messages per tenant.
+	// 0 means DefaultQueueLimit (1000).
+	QueueLimit int
+	// LockTimeout is how long Open waits for the exclusive lock of wapool.db
+	// held by another Store (another daemon). 0 means DefaultLockTimeout
+	// (500ms).
+	LockTimeout time.Duration
+	// Now is the clock. nil means time.Now; tests inject their own.
+	Now func() time.Time
+}
+
+// Store is the on-disk state of all tenants. Open one per daemon; it is safe
+// for concurrent use.
+type Store struct {
+	db          *bolt.DB
+	dataDir     string
+	profilesDir string
+	retention   time.Duration
+	queueLimit  int
+	now         func() time.Time
+
+	// mu guards the field that follows.
+	mu sync.Mutex
+	// held: the profile locks this Store holds, by tenant id.
+	held map[string]*ProfileLock
+}
+
+// Open opens (creating when missing) the store under opts.DataDir. A second
+// Open of the same database, from this process or another, fails after
+// opts.LockTimeout with an error wrapping ErrLocked: bbolt takes flock(2) on
+// wapool.db, and flock conflicts between open file descriptions even inside
+// one process.
+func Open(opts Options) (*Store, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("sessionstore: Options.DataDir is required")
+	}
+	if opts.IdempotencyRetention < 0 || opts.QueueLimit < 0 || opts.LockTimeout < 0 {
+		return nil, errors.New("sessionstore: negative IdempotencyRetention, QueueLimit or LockTimeout")
+	}
+	s := &Store{
+		retention:  opts.IdempotencyRetention,
+		queueLimit: opts.QueueLimit,
+		now:        opts.Now,
+		held:       make(map[string]*ProfileLock),
+	}
+	if s.retention == 0 {
+		s.retention = DefaultIdempotencyRetention
+	}
+	if s.queueLimit == 0 {
+		s.queueLimit = DefaultQueueLimit
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	lockTimeout := opts.LockTimeout
+	if lockTimeout == 0 {
+		lockTimeout = DefaultLockTimeout
+	}
+
+	var err error
+	if s.dataDir, err = filepath.Abs(opts.DataDir); err != nil {
+		return nil, fmt.Errorf("sessionstore: data dir: %w", err)
+	}
+	s.profilesDir = filepath.Join(s.dataDir, "profiles")
+	if opts.ProfilesDir != "" {
+		if s.profilesDir, err = filepath.Abs(opts.ProfilesDir); err != nil {
+			return nil, fmt.Errorf("sessionstore: profiles dir: %w", err)
+		}
+	}
+	for _, dir := range []string{s.dataDir, s.profilesDir} {
+		if err := ensureSharedDir(dir); err != nil {
+			return nil, err
+		}
+	}
+
+	path := filepath.Join(s.dataDir, DBFileName)
+	s.db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("sessionstore: database %s is held by another wapool store (lock timeout %s): %w", path, lockTimeout, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sessionstore: open %s: %w", path, err)
+	}
+	// bbolt creates the file 0600; an existing one keeps its mode, so tighten it.
+	if err := tightenMode(path, 0o600); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketTenants, bucketMessages, bucketPending, bucketIdempotency, bucketMsgIDs} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("sessionstore: init %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database. Profile locks stay with their owners.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// DataDir returns the absolute data directory.
+func (s *Store) DataDir() string { return s.dataDir }
+
+// ProfilesDir returns the absolute directory holding the tenant profiles.
+func (s *Store) ProfilesDir() string { return s.profilesDir }
+
+// clock reads Options.Now in UTC without the monotonic reading, so a time
+// returned by a method equals the same time read back from the database.
+func (s *Store) clock() time.Time { return s.now().Round(0).UTC() }
+
+// ensureSharedDir creates dir 0700 (with its parents) when missing and
+// refuses it when it exists world-writable or is not a directory.
+func ensureSharedDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("sessionstore: create %s: %w", dir, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sessionstore: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("sessionstore: %s is not a directory", dir)
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		return fmt.Errorf("sessionstore: %s has mode %s, anyone may write there; chmod o-w it: %w", dir, fi.Mode().Perm(), ErrInsecureDir)
+	}
+	return nil
+}
+
+// tightenMode removes the group and other bits beyond perm from path.
+func tightenMode(path string, perm os.FileMode) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("sessionstore: %w", err)
+	}
+	if fi.Mode().Perm()&^perm != 0 {
+		if err := os.Chmod(path, fi.Mode().Perm()&perm); err != nil {
+			return fmt.Errorf("sessionstore: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+package sessionstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Tenant is the stored metadata of one tenant (one WhatsApp account).
+type Tenant struct {
+	ID         string    `json:"id"`
+	Phone      string    `json:"phone,omitempty"` // the linked account's number, digits
+	Linked     bool      `json:"linked"`          // the profile was seen linked last time
+	CreatedAt  time.Time `json:"created_at"`      // set by PutTenant when zero
+	LastActive time.Time `json:"last_active,omitzero"`
+	LastError  string    `json:"last_error,omitempty"`
+}
+
+// GetTenant returns the tenant's metadata, or an error wrapping ErrNotFound.
+func (s *Store) GetTenant(id string) (Tenant, error) {
+	if err := ValidateTenantID(id); err != nil {
+		return Tenant{}, err
+	}
+	var t Tenant
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		t, err = getTenant(tx, id)
+		return err
+	})
+	return t, err
+}
+
+// PutTenant creates or replaces the tenant's metadata. A zero CreatedAt is
+// set to now.
+func (s *Store) PutTenant(t Tenant) error {
+	if err := ValidateTenantID(t.ID); err != nil {
+		return err
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = s.clock()
+	}
+	return s.db.Update(func(tx *bolt.Tx) error { return putTenant(tx, t) })
+}
+
+// UpdateTenant applies fn to the stored tenant and stores the result, in one
+// transaction, and returns it. fn must not change ID (it is restored) and must
+// not call the Store. Missing tenant: ErrNotFound, fn is not called.
+func (s *Store) UpdateTenant(id string, fn func(*Tenant)) (Tenant, error) {
+	if err := ValidateTenantID(id); err != nil {
+		return Tenant{}, err
+	}
+	var t Tenant
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if t, err = getTenant(tx, id); err != nil {
+			return err
+		}
+		fn(&t)
+		t.ID = id
+		return putTenant(tx, t)
+	})
+	if err != nil {
+		return Tenant{}, err
+	}
+	return t, nil
+}
+
+// ListTenants returns every tenant, most recently active first, then by ID.
+func (s *Store) ListTenants() ([]Tenant, error) {
+	var ts []Tenant
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTenants).ForEach(func(k, v []byte) error {
+			var t Tenant
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("tenant %q: decode: %w", k, err)
+			}
+			ts = append(ts, t)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(ts, func(i, j int) bool {
+		if !ts[i].LastActive.Equal(ts[j].LastActive) {
+			return ts[i].LastActive.After(ts[j].LastActive)
+		}
+		return ts[i].ID < ts[j].ID
+	})
+	return ts, nil
+}
+
+// DiscoverProfiles lists, sorted, the directories under ProfilesDir that are
+// valid tenant ids, look like Chrome profiles (hold a "Default" dir or a
+// "Local State" file) and have no Tenant record yet: the profiles of the
+// Selenium-era chrome_data/<user_id>/ layout, ready to be adopted with
+// PutTenant. A missing ProfilesDir yields none.
+func (s *Store) DiscoverProfiles() ([]string, error) {
+	entries, err := os.ReadDir(s.profilesDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sessionstore: discover profiles: %w", err)
+	}
+	var candidates []string
+	for _, e := range entries {
+		if !e.IsDir() || ValidateTenantID(e.Name()) != nil {
+			continue
+		}
+		dir := filepath.Join(s.profilesDir, e.Name())
+		if fi, err := os.Stat(filepath.Join(dir, "Default")); err == nil && fi.IsDir() {
+			candidates = append(candidates, e.Name())
+		} else if fi, err := os.Stat(filepath.Join(dir, "Local State")); err == nil && fi.Mode().IsRegular() {
+			candidates = append(candidates, e.Name())
+		}
+	}
+	var found []string
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTenants)
+		for _, id := range candidates {
+			if b.Get([]byte(id)) == nil {
+				found = append(found, id)
+			}
+		}
+		return nil
+	})
+	return found, err // ReadDir sorts by name
+}
+
+// DeleteTenant removes the tenant's profile, cache and tmp dirs, then its
+// metadata, messages and keys (dirs first: a failure leaves the record, so
+// the half-deleted profile is not adopted again by DiscoverProfiles, and a
+// retry finishes). The caller must have stopped the tenant's browser. If this
+// Store holds the tenant's ProfileLock it may keep holding it through the
+// call; otherwise DeleteTenant takes the lock for the deletion and fails with
+// ErrLocked when another process holds it. ErrNotFound when neither a record
+// nor a profile dir existed.
+func (s *Store) DeleteTenant(id string) error {
+	profile, err := s.ProfileDir(id)
+	if err != nil {
+		return err
+	}
+	cache, _ := s.CacheDir(id)
+	tmp, _ := s.TmpDir(id)
+
+	_, statErr := os.Lstat(profile)
+	profileExists := statErr == nil
+	if profileExists && !s.holds(id) {
+		l, err := s.LockProfile(id)
+		if err != nil {
+			return err
+		}
+		defer l.Unlock()
+	}
+	for _, dir := range []string{profile, cache, tmp} {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("tenant %q: delete: %w", id, err)
+		}
+	}
+
+	var hadRecord bool
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		hadRecord = tx.Bucket(bucketTenants).Get([]byte(id)) != nil
+		if err := tx.Bucket(bucketTenants).Delete([]byte(id)); err != nil {
+			return err
+		}
+		for _, name := range [][]byte{bucketMessages, bucketPending} {
+			if err := tx.Bucket(name).DeleteBucket([]byte(id)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+				return err
+			}
+		}
+		prefix := tenantPrefix(id)
+		for _, name := range [][]byte{bucketIdempotency, bucketMsgIDs} {
+			if err := deletePrefix(tx.Bucket(name), prefix); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("tenant %q: delete: %w", id, err)
+	}
+	if !hadRecord && !profileExists {
+		return fmt.Errorf("tenant %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+func getTenant(tx *bolt.Tx, id string) (Tenant, error) {
+	v := tx.Bucket(bucketTenants).Get([]byte(id))
+	if v == nil {
+		return Tenant{}, fmt.Errorf("tenant %q: %w", id, ErrNotFound)
+	}
+	var t Tenant
+	if err := json.Unmarshal(v, &t); err != nil {
+		return Tenant{}, fmt.Errorf("tenant %q: decode: %w", id, err)
+	}
+	return t, nil
+}
+
+func putTenant(tx *bolt.Tx, t Tenant) error {
+	v, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketTenants).Put([]byte(t.ID), v)
+}
+
+// tenantPrefix is the key prefix of the tenant's entries in the idempotency
+// and msgids buckets. Tenant ids never contain NUL.
+func tenantPrefix(id string) []byte { return []byte(id + "\x00") }
+
+// deletePrefix deletes every key of b starting with prefix. Keys are
+// collected first: deleting under a bbolt cursor skips entries.
+func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
