@@ -1,0 +1,78 @@
+// Package fakewa is a faithful local stand-in for WhatsApp Web: an
+// http.Handler that serves the page contract of the design (facts 1-15) to a
+// real browser, and a control API that plays the phone and the network for
+// tests and the demo.
+//
+// # Concurrency and ownership
+//
+// One mutex (Server.mu) guards all server state: page sessions, QR and
+// pairing codes, accounts, device tokens, messages, options and the hang
+// switch. Methods and handlers take it for short, non-blocking sections;
+// helpers that need it held end in Locked. The fake starts no goroutine of
+// its own: every goroutine that runs its code is an HTTP request of the
+// server that serves it. Two kinds of request wait: the chat lookup
+// (Options.LookupDelay) and a hung page's long poll (at most a second);
+// Close wakes both, so call it before shutting the HTTP server down.
+//
+// # The page
+//
+// Each load of / or /send is a page instance with its own session id. The
+// page is plain HTML and JavaScript (embedded from web/). It reaches its
+// server through /_fakeapi/ (not part of the contract) and polls it every
+// Options.LogoutPoll. Its life:
+//
+//	load ──► boot: #app progress (BootDelay)
+//	           │ token in localStorage valid?
+//	     no ◄──┴──► yes
+//	     │           │
+//	     ▼           ▼
+//	  landing ──scan──► main screen (#pane-side) ◄──"Use here"── conflict dialog
+//	  QR codes          │   ▲                                        ▲
+//	  │ "Log in with     │   └── chat: #main, compose box, bubbles    │
+//	  │  phone number"   │                                            │
+//	  ▼                  ├── the account opens in another page ───────┘
+//	  phone form ──Next──► pairing code ──/_fake/pair──► main screen
+//	                     │
+//	                     └── remote logout ──► /?post_logout=1 ──► landing
+//
+// Login persists as WhatsApp's does: linking gives the page a device token
+// that it keeps in localStorage (in the browser profile) and shows the server
+// at every boot; a fresh profile has none. A remote logout invalidates the
+// account's tokens. Accounts, tokens and messages live in memory: a
+// restarted fake knows no one.
+//
+// The account's active page is the one that booted, linked or clicked
+// "Use here" last; every other live page of the same account (another
+// browser, a copy of the profile, another device linked to the same phone)
+// shows the conflict dialog (fact 12) at its next poll.
+//
+// A user agent containing HeadlessChrome gets an "update Chrome" page
+// instead of the app (fact 13), from the server and from the script.
+//
+// # The hang switch
+//
+// SetHang(true) (or "hang": true in POST /_fake/config) makes every page stop
+// answering, for supervision tests: at its next poll, or at boot, the page's
+// script enters a loop of synchronous XMLHttpRequests to the server, each of
+// which waits up to a second while the switch stays on. The renderer's main
+// thread is blocked, so CDP's Runtime.evaluate gets no answer, and QR codes
+// stop rotating. It costs no CPU. SetHang(false) ends the loop and the page
+// goes on where it was.
+//
+// # Control API
+//
+//	GET  /_fake/qr                  [{"code","displayed_at"}] QR codes live pages show now
+//	POST /_fake/scan {"code","phone"} links the page showing code (404 unknown, 410 expired)
+//	GET  /_fake/messages?account=P  [{"id","to","text","ack","at"}] in the order sent
+//	GET  /_fake/pairing             [{"code","phone"}] pairing codes live pages show now
+//	POST /_fake/pair {"code"}        "ABCD-EFGH", dash optional (404 unknown, 410 expired)
+//	POST /_fake/logout {"phone"}     remote logout of the account's devices
+//	GET  /_fake/config               the knobs in force
+//	POST /_fake/config {...}         change knobs: "boot_delay", "ack_delay",
+//	                                 "first_qr_lifetime", "qr_lifetime", "lookup_delay",
+//	                                 "pairing_lifetime", "logout_poll" (Go durations
+//	                                 like "200ms"), "qr_rotations" (int),
+//	                                 "invalid_suffix" (string), "hang" (bool)
+//
+// The Server methods of the same names do the same from Go.
+package fakewa

@@ -1,0 +1,151 @@
+package fakewa
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Options are the fake's timing knobs and its rule for numbers that are not on
+// WhatsApp. The zero value of every field means "the default" (see
+// DefaultOptions): New and SetOptions fill zero fields in, so a test sets only
+// the knobs it cares about. A duration cannot be made zero: use 1ns for
+// "practically none".
+type Options struct {
+	// BootDelay is how long a page shows its boot progress (fact 1). Default 1.5s.
+	BootDelay time.Duration
+	// AckDelay is the time from a send to the server's ack (msg-check, ack 1);
+	// delivery (msg-dblcheck, ack 2) follows after another AckDelay. Default 400ms.
+	AckDelay time.Duration
+	// FirstQRLifetime is the life of the first QR code of a series (fact 3). Default 60s.
+	FirstQRLifetime time.Duration
+	// QRLifetime is the life of each later code of a series. Default 20s.
+	QRLifetime time.Duration
+	// QRRotations is the number of codes after the first one. Default 5;
+	// a negative value means none (the series is the first code alone).
+	QRRotations int
+	// LookupDelay is how long the "Starting chat" popup shows for a chat
+	// opened inside the app (fact 14). Default 300ms.
+	LookupDelay time.Duration
+	// PairingLifetime is the life of a pairing code (fact 15). Default 3m.
+	PairingLifetime time.Duration
+	// InvalidSuffix: numbers ending with it are not on WhatsApp (facts 9, 14).
+	// Default "0000". A suffix no number has (e.g. "-") turns the rule off.
+	InvalidSuffix string
+	// LogoutPoll is how often a page checks its device token, its conflict
+	// state and the hang switch with the server. Default 1s.
+	LogoutPoll time.Duration
+}
+
+// DefaultOptions returns the realistic timings that cmd/fakewa uses.
+func DefaultOptions() Options {
+	return Options{
+		BootDelay:       1500 * time.Millisecond,
+		AckDelay:        400 * time.Millisecond,
+		FirstQRLifetime: 60 * time.Second,
+		QRLifetime:      20 * time.Second,
+		QRRotations:     5,
+		LookupDelay:     300 * time.Millisecond,
+		PairingLifetime: 3 * time.Minute,
+		InvalidSuffix:   "0000",
+		LogoutPoll:      time.Second,
+	}
+}
+
+// withDefaults returns o with every zero (or negative) duration, a zero
+// QRRotations and an empty InvalidSuffix replaced by the default.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	for _, f := range []struct{ v, def *time.Duration }{
+		{&o.BootDelay, &d.BootDelay}, {&o.AckDelay, &d.AckDelay},
+		{&o.FirstQRLifetime, &d.FirstQRLifetime}, {&o.QRLifetime, &d.QRLifetime},
+		{&o.LookupDelay, &d.LookupDelay}, {&o.PairingLifetime, &d.PairingLifetime},
+		{&o.LogoutPoll, &d.LogoutPoll},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	if o.QRRotations == 0 {
+		o.QRRotations = d.QRRotations
+	}
+	if o.InvalidSuffix == "" {
+		o.InvalidSuffix = d.InvalidSuffix
+	}
+	return o
+}
+
+// rotations is the number of codes after the first, never negative.
+func (o Options) rotations() int { return max(o.QRRotations, 0) }
+
+// jsonDuration is a time.Duration written in JSON as a Go duration string
+// ("200ms", "1m30s").
+type jsonDuration time.Duration
+
+func (d jsonDuration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+func (d *jsonDuration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"200ms\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = jsonDuration(v)
+	return nil
+}
+
+// configJSON is the body of POST /_fake/config (every field optional; an
+// absent field keeps its value, a zero one returns to the default) and the
+// answer of GET and POST /_fake/config (every field present).
+type configJSON struct {
+	BootDelay       *jsonDuration `json:"boot_delay,omitempty"`
+	AckDelay        *jsonDuration `json:"ack_delay,omitempty"`
+	FirstQRLifetime *jsonDuration `json:"first_qr_lifetime,omitempty"`
+	QRLifetime      *jsonDuration `json:"qr_lifetime,omitempty"`
+	QRRotations     *int          `json:"qr_rotations,omitempty"`
+	LookupDelay     *jsonDuration `json:"lookup_delay,omitempty"`
+	PairingLifetime *jsonDuration `json:"pairing_lifetime,omitempty"`
+	InvalidSuffix   *string       `json:"invalid_suffix,omitempty"`
+	LogoutPoll      *jsonDuration `json:"logout_poll,omitempty"`
+	Hang            *bool         `json:"hang,omitempty"`
+}
+
+// apply copies the fields present in c onto o.
+func (c configJSON) apply(o *Options) {
+	for _, f := range []struct {
+		src *jsonDuration
+		dst *time.Duration
+	}{
+		{c.BootDelay, &o.BootDelay}, {c.AckDelay, &o.AckDelay},
+		{c.FirstQRLifetime, &o.FirstQRLifetime}, {c.QRLifetime, &o.QRLifetime},
+		{c.LookupDelay, &o.LookupDelay}, {c.PairingLifetime, &o.PairingLifetime},
+		{c.LogoutPoll, &o.LogoutPoll},
+	} {
+		if f.src != nil {
+			*f.dst = time.Duration(*f.src)
+		}
+	}
+	if c.QRRotations != nil {
+		o.QRRotations = *c.QRRotations
+	}
+	if c.InvalidSuffix != nil {
+		o.InvalidSuffix = *c.InvalidSuffix
+	}
+}
+
+// toConfigJSON describes o and the hang switch with every field present.
+func toConfigJSON(o Options, hang bool) configJSON {
+	jd := func(d time.Duration) *jsonDuration { v := jsonDuration(d); return &v }
+	return configJSON{
+		BootDelay: jd(o.BootDelay), AckDelay: jd(o.AckDelay),
+		FirstQRLifetime: jd(o.FirstQRLifetime), QRLifetime: jd(o.QRLifetime),
+		QRRotations: &o.QRRotations, LookupDelay: jd(o.LookupDelay),
+		PairingLifetime: jd(o.PairingLifetime), InvalidSuffix: &o.InvalidSuffix,
+		LogoutPoll: jd(o.LogoutPoll), Hang: &hang,
+	}
+}

@@ -1,0 +1,634 @@
+// fakewa's page: a small stand-in for WhatsApp Web that follows the page
+// contract (facts 1-15). It talks to its server through /_fakeapi/.
+'use strict';
+(() => {
+  const TOKEN_KEY = 'WAToken1'; // the device token: login persists in the profile's localStorage
+  const app = document.getElementById('app');
+
+  // S is the page's state. gen changes with every screen, so late answers
+  // for a screen that is gone are dropped.
+  const S = {
+    sid: '', phone: '', view: 'boot', gen: 0, pollMs: 1000, pollTimer: 0,
+    timers: [], chat: null, pending: new Set(), icons: new Map(),
+    beforeUnloadOn: false, clickHandlerOn: false, mainWrap: null, paneSide: null, editor: null,
+  };
+
+  // ---- helpers ----
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else if (v !== false && v != null) e.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const k of kids) if (k != null) e.append(k);
+    return e;
+  }
+  async function api(method, path, body) {
+    const init = { method, cache: 'no-store', headers: {} };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers['Content-Type'] = 'application/json';
+    }
+    const r = await fetch(path, init);
+    let data = null;
+    try { data = await r.json(); } catch (e) { /* no body */ }
+    if (!r.ok) {
+      const err = new Error((data && data.error) || r.statusText);
+      err.status = r.status;
+      throw err;
+    }
+    return data;
+  }
+  const q = (path) => path + (path.includes('?') ? '&' : '?') + 'sid=' + encodeURIComponent(S.sid);
+  function later(fn, ms) { S.timers.push(setTimeout(fn, ms)); }
+  // newScreen starts a screen: timers of the last one stop, late answers drop.
+  function newScreen(view) {
+    S.timers.forEach(clearTimeout);
+    S.timers = [];
+    S.gen++;
+    S.view = view;
+    S.chat = null;
+    S.editor = null;
+    if (view !== 'main') removeClickHandler();
+    return S.gen;
+  }
+  function hex(n) {
+    const b = new Uint8Array(n);
+    crypto.getRandomValues(b);
+    return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('').toUpperCase();
+  }
+  function pad2(n) { return String(n).padStart(2, '0'); }
+  function prePlain(d) {
+    return `[${pad2(d.getHours())}:${pad2(d.getMinutes())}, ${d.getMonth() + 1}/${d.getDate()}/${d.getFullYear()}] You: `;
+  }
+
+  // ---- hang switch: block the main thread while the server says "on" ----
+  function hangLoop() {
+    for (;;) {
+      let state = 'off';
+      try {
+        const x = new XMLHttpRequest();
+        x.open('GET', '/_fakeapi/hang', false); // synchronous: the renderer answers nothing meanwhile
+        x.send();
+        state = x.responseText;
+      } catch (e) { state = 'off'; }
+      if (state !== 'on') return;
+    }
+  }
+
+  // ---- fact 13: an old or headless browser gets the update page ----
+  function showUpdate() {
+    document.body.replaceChildren(el('div', { class: 'update-page' },
+      el('h1', {}, 'WhatsApp works with Google Chrome 85+'),
+      el('p', {}, 'To use WhatsApp, update Chrome or use Mozilla Firefox, Safari, Microsoft Edge or Opera.'),
+      el('p', {}, el('a', { href: 'https://www.google.com/chrome' }, 'UPDATE GOOGLE CHROME'))));
+  }
+
+  // ---- boot (fact 1) ----
+  async function boot() {
+    if (/HeadlessChrome/.test(navigator.userAgent)) { showUpdate(); return; }
+    const token = localStorage.getItem(TOKEN_KEY) || '';
+    let r;
+    for (;;) {
+      try { r = await api('POST', '/_fakeapi/boot', { token }); break; } catch (e) { await sleep(1000); }
+    }
+    S.sid = r.sid;
+    S.pollMs = r.poll_ms;
+    addEventListener('pagehide', () => navigator.sendBeacon(q('/_fakeapi/bye')));
+    if (r.hang) hangLoop();
+    if (!r.linked && token) localStorage.removeItem(TOKEN_KEY);
+    const wait = r.boot_delay_ms - performance.now();
+    if (wait > 0) await sleep(wait);
+    if (r.linked) {
+      S.phone = r.phone;
+      showMain();
+      deepLink();
+    } else {
+      showLanding();
+    }
+    schedulePoll();
+  }
+
+  // ---- the poll: link, logout (fact 5), conflict (fact 12), hang ----
+  function schedulePoll() {
+    clearTimeout(S.pollTimer);
+    S.pollTimer = setTimeout(poll, S.pollMs);
+  }
+  async function poll() {
+    let r;
+    try { r = await api('GET', q('/_fakeapi/poll')); } catch (e) {
+      if (e.status === 404) { location.reload(); return; } // the server forgot this page (it restarted)
+      schedulePoll();
+      return;
+    }
+    S.pollMs = r.poll_ms;
+    if (r.hang) hangLoop();
+    if (r.state === 'logged_out') { loggedOut(); return; }
+    if (r.state === 'linked') {
+      localStorage.setItem(TOKEN_KEY, r.token);
+      S.phone = r.phone;
+      if (!r.active) {
+        if (S.view !== 'conflict') showConflict();
+      } else if (S.view === 'landing' || S.view === 'phone') {
+        showMain();
+      }
+    }
+    schedulePoll();
+  }
+  function loggedOut() {
+    localStorage.removeItem(TOKEN_KEY);
+    setBeforeUnload(false);
+    S.pending.clear();
+    location.assign('/?post_logout=1');
+  }
+
+  // ---- landing with the QR code (facts 2, 3) ----
+  function showLanding() {
+    newScreen('landing');
+    const qrBox = el('div', { class: 'qr-box' }, el('div', { class: 'spinner' }));
+    app.replaceChildren(el('div', { class: 'landing-wrapper' },
+      el('div', { class: 'landing-header' }, 'WhatsApp'),
+      el('div', { class: 'landing-window' },
+        el('div', {},
+          el('h1', { class: 'landing-title' }, 'Steps to log in'),
+          el('ol', { class: 'landing-steps' },
+            el('li', {}, 'Open WhatsApp on your phone'),
+            el('li', {}, 'Tap Menu or Settings and select Linked devices'),
+            el('li', {}, 'Tap Link a device'),
+            el('li', {}, 'Point your phone at this screen to scan the QR code')),
+          el('div', { role: 'button', tabindex: '0', class: 'link-phone', onclick: showPhoneForm }, 'Log in with phone number')),
+        qrBox)));
+    loadQR(qrBox, false, S.gen);
+  }
+  async function loadQR(box, reload, gen) {
+    let r;
+    try { r = await api('GET', q('/_fakeapi/qr' + (reload ? '?reload=1' : ''))); } catch (e) {
+      if (gen === S.gen) later(() => loadQR(box, reload, gen), 1000);
+      return;
+    }
+    if (gen !== S.gen) return;
+    let holder = box.querySelector('[data-ref]');
+    if (!holder) {
+      holder = el('div', { 'data-ref': r.code });
+      box.replaceChildren(holder);
+    }
+    holder.setAttribute('data-ref', r.code);
+    if (r.exhausted) {
+      holder.replaceChildren(el('button', { type: 'button', class: 'reload', onclick: () => loadQR(box, true, gen) },
+        el('span', { 'data-icon': 'refresh-large' }), el('div', {}, 'Click to reload QR code')));
+      return;
+    }
+    let canvas = holder.querySelector('canvas');
+    if (!canvas) {
+      canvas = el('canvas', { 'aria-label': 'Scan this QR code to link a device!', role: 'img', width: 264, height: 264 });
+      holder.replaceChildren(canvas);
+    }
+    drawQR(canvas, r.matrix);
+    later(() => loadQR(box, false, gen), r.expires_in_ms + 5);
+  }
+  function drawQR(canvas, rows) {
+    const n = rows.length;
+    const size = canvas.width;
+    const m = Math.floor(size / n);
+    const off = Math.floor((size - m * n) / 2);
+    const g = canvas.getContext('2d');
+    g.fillStyle = '#ffffff';
+    g.fillRect(0, 0, size, size);
+    g.fillStyle = '#122e31';
+    rows.forEach((row, y) => {
+      for (let x = 0; x < row.length; x++) if (row[x] === '1') g.fillRect(off + x * m, off + y * m, m, m);
+    });
+  }
+
+  // ---- link with a phone number (fact 15) ----
+  async function showPhoneForm() {
+    const gen = newScreen('phone');
+    api('POST', q('/_fakeapi/mode'), { mode: 'phone' }).catch(() => {});
+    const input = el('input', { type: 'text', 'aria-label': 'Type your phone number.', inputmode: 'tel', autocomplete: 'off', placeholder: '+1 555 000 1111' });
+    const error = el('div', { class: 'error', role: 'alert' });
+    const next = el('button', { type: 'button', class: 'primary' }, 'Next');
+    const go = async () => {
+      const phone = input.value.replace(/\D/g, '');
+      if (phone.length < 6 || phone.length > 15) { error.textContent = 'Please enter a valid phone number.'; return; }
+      error.textContent = '';
+      next.disabled = true;
+      await showPairCode(phone, gen, error);
+      next.disabled = false;
+    };
+    next.addEventListener('click', go);
+    input.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); go(); } });
+    app.replaceChildren(el('div', { class: 'landing-wrapper' },
+      el('div', { class: 'landing-header' }, 'WhatsApp'),
+      el('div', { class: 'landing-window phone-form' },
+        el('div', {},
+          el('h1', { class: 'landing-title' }, 'Enter phone number'),
+          el('p', { class: 'muted' }, 'Select a country and enter your phone number.'),
+          input, error, next, el('br'),
+          el('div', { role: 'button', tabindex: '0', class: 'link-qr', onclick: backToQR }, 'Log in with QR code')))));
+    input.focus();
+  }
+  async function showPairCode(phone, gen, error) {
+    let r;
+    try { r = await api('POST', q('/_fakeapi/pairing'), { phone }); } catch (e) {
+      if (gen === S.gen && error) error.textContent = e.status === 400 ? 'Please enter a valid phone number.' : 'Something went wrong. Try again.';
+      return;
+    }
+    if (gen !== S.gen) return;
+    const chars = r.code.split('');
+    const cells = (part) => el('div', { class: 'cells' }, ...part.map((c) => el('span', { class: 'cell' }, c)));
+    app.replaceChildren(el('div', { class: 'landing-wrapper' },
+      el('div', { class: 'landing-header' }, 'WhatsApp'),
+      el('div', { class: 'landing-window' },
+        el('div', {},
+          el('h1', { class: 'landing-title' }, 'Enter code on phone'),
+          el('p', { class: 'muted' }, 'Linking WhatsApp account +' + r.phone),
+          el('div', { class: 'link-code', 'data-link-code': chars.join(','), 'aria-details': 'link-device-phone-number-code' },
+            cells(chars.slice(0, 4)), el('span', { class: 'dash' }, '-'), cells(chars.slice(4))),
+          el('ol', { class: 'landing-steps' },
+            el('li', {}, 'Open WhatsApp on your phone'),
+            el('li', {}, 'Tap Menu or Settings and select Linked devices'),
+            el('li', {}, 'Tap Link a device, then Link with phone number instead'),
+            el('li', {}, 'Enter this code on your phone')),
+          el('div', { role: 'button', tabindex: '0', class: 'link-qr', onclick: backToQR }, 'Log in with QR code')))));
+    later(() => showPairCode(phone, gen, null), r.expires_in_ms + 5);
+  }
+  async function backToQR() {
+    newScreen('phone-leaving');
+    try { await api('POST', q('/_fakeapi/mode'), { mode: 'qr' }); } catch (e) { /* the QR fetch retries */ }
+    showLanding();
+  }
+
+  // ---- main screen (fact 4) ----
+  function showMain() {
+    newScreen('main');
+    const search = el('div', { contenteditable: 'true', role: 'textbox', 'data-tab': '3', title: 'Search input textbox', 'aria-label': 'Search input textbox' });
+    search.addEventListener('input', filterChats);
+    S.paneSide = el('div', { id: 'pane-side', role: 'grid', 'aria-label': 'Chat list' });
+    S.mainWrap = el('div', { class: 'main-wrap' }, intro());
+    app.replaceChildren(el('div', { class: 'two' },
+      el('div', { id: 'side' },
+        el('header', {}, el('span', { title: '+' + S.phone }, 'Chats')),
+        el('div', { class: 'search' }, search),
+        S.paneSide),
+      S.mainWrap));
+    installClickHandler();
+    loadChats(S.gen);
+  }
+  function intro() {
+    return el('div', { class: 'intro' }, el('h1', {}, 'WhatsApp Web'),
+      el('div', {}, 'Send and receive messages without keeping your phone online.'));
+  }
+  async function loadChats(gen) {
+    let chats;
+    try { chats = await api('GET', q('/_fakeapi/chats')); } catch (e) { return; }
+    if (gen !== S.gen) return;
+    S.paneSide.replaceChildren(...chats.map((c) => chatItem(c.phone, c.last_text)));
+    filterChats();
+  }
+  function chatItem(phone, last) {
+    return el('div', { role: 'listitem', class: 'chat-item', 'data-phone': phone, onclick: () => openChat(phone, '', 'list') },
+      el('span', { title: '+' + phone, dir: 'auto' }, '+' + phone),
+      el('span', { class: 'last', dir: 'auto' }, (last || '').split('\n')[0]));
+  }
+  function bumpChat(phone, last) {
+    if (!S.paneSide) return;
+    const old = S.paneSide.querySelector(`[data-phone="${phone}"]`);
+    if (old) old.remove();
+    S.paneSide.prepend(chatItem(phone, last));
+    filterChats();
+  }
+  function filterChats() {
+    const s = document.querySelector('#side [data-tab="3"]');
+    const needle = s ? s.textContent.trim().replace(/\D/g, '') : '';
+    for (const item of S.paneSide.children) item.hidden = needle !== '' && !item.dataset.phone.includes(needle);
+  }
+
+  // ---- deep link (fact 6) ----
+  function deepLink() {
+    if (location.pathname !== '/send') return;
+    const p = new URLSearchParams(location.search);
+    const phone = (p.get('phone') || '').replace(/^\+/, '');
+    history.replaceState(null, '', '/');
+    openChat(/^\d+$/.test(phone) ? phone : '', p.get('text') || '', 'deep');
+  }
+
+  // ---- fact 14: chats opened inside the app from links ----
+  function parseChatLink(href) {
+    let u;
+    try { u = new URL(href, location.href); } catch (e) { return null; }
+    let phone = null;
+    if (u.protocol === 'https:' && u.hostname === 'wa.me') {
+      const m = u.pathname.match(/^\/\+?(\d+)\/?$/);
+      if (m) phone = m[1];
+    } else if ((u.protocol === 'https:' && u.hostname === 'api.whatsapp.com') || u.origin === location.origin) {
+      if (/^\/send\/?$/.test(u.pathname)) {
+        const m = (u.searchParams.get('phone') || '').match(/^\+?(\d+)$/);
+        if (m) phone = m[1];
+      }
+    }
+    return phone ? { phone, text: u.searchParams.get('text') || '' } : null;
+  }
+  function onWindowClick(e) {
+    if (!document.getElementById('pane-side')) return;
+    const a = e.target && e.target.closest ? e.target.closest('a[href]') : null;
+    if (!a || a.closest('[data-nohandle]')) return;
+    const link = parseChatLink(a.href);
+    if (!link) return;
+    e.preventDefault();
+    openChat(link.phone, link.text, 'app');
+  }
+  function installClickHandler() {
+    if (!S.clickHandlerOn) { addEventListener('click', onWindowClick, true); S.clickHandlerOn = true; }
+  }
+  function removeClickHandler() {
+    if (S.clickHandlerOn) { removeEventListener('click', onWindowClick, true); S.clickHandlerOn = false; }
+  }
+
+  // ---- dialogs ----
+  function showDialog(text) {
+    const layer = el('div', { class: 'overlay' });
+    layer.append(el('div', { role: 'dialog', 'aria-modal': 'true' },
+      el('div', { class: 'dlg-body' }, text),
+      el('div', { class: 'dlg-actions' }, el('button', { type: 'button', onclick: () => layer.remove() }, 'OK'))));
+    app.append(layer);
+    return layer;
+  }
+  function showConflict() {
+    newScreen('conflict');
+    const use = el('button', { type: 'button' }, 'Use here');
+    use.addEventListener('click', async () => {
+      try { await api('POST', q('/_fakeapi/takeover')); } catch (e) { return; }
+      showMain();
+    });
+    app.replaceChildren(el('div', { class: 'conflict-bg' },
+      el('div', { role: 'dialog', 'aria-modal': 'true' },
+        el('div', { class: 'dlg-body' }, 'WhatsApp is open in another window. Click \u201cUse here\u201d to use WhatsApp in this window.'),
+        el('div', { class: 'dlg-actions' }, use))));
+  }
+
+  // ---- opening a chat (facts 6, 9, 14) ----
+  async function openChat(phone, text, how) {
+    const gen = S.gen;
+    let popup = null;
+    if (how === 'app') {
+      popup = el('div', { class: 'overlay' }, el('div', { role: 'dialog', 'aria-label': 'Starting chat' },
+        el('div', {}, 'Starting chat'), el('div', { class: 'spinner' })));
+      app.append(popup);
+    }
+    let r = null;
+    try {
+      if (phone) r = await api('GET', q(`/_fakeapi/open?phone=${phone}&wait=${how === 'app' ? 1 : 0}`));
+    } catch (e) {
+      if (popup) popup.remove();
+      if (gen === S.gen) showDialog('Couldn\u2019t start the chat. Check your connection and try again.');
+      return;
+    }
+    if (popup) popup.remove();
+    if (gen !== S.gen) return;
+    if (!r || !r.on_whatsapp) {
+      showDialog(how === 'deep' || !phone ? 'Phone number shared via url is invalid.' : `The number +${phone} isn't on WhatsApp.`);
+      return;
+    }
+    renderChat(phone, r.messages, text);
+  }
+  function renderChat(phone, messages, text) {
+    const msgs = el('div', { class: 'msgs', role: 'application' });
+    const editor = makeEditor(text);
+    const sendSlot = el('div', { class: 'send-slot' });
+    const main = el('div', { id: 'main' },
+      el('header', {}, el('span', { title: '+' + phone, dir: 'auto' }, '+' + phone)),
+      msgs,
+      el('footer', {}, el('div', { class: 'compose' }, editor.node), sendSlot));
+    S.chat = { phone, msgs };
+    S.editor = editor;
+    S.icons.clear();
+    const updateButton = () => {
+      const has = editor.text().trim() !== '';
+      const cur = sendSlot.firstChild && sendSlot.firstChild.getAttribute('aria-label');
+      if (has && cur !== 'Send') {
+        sendSlot.replaceChildren(el('button', { type: 'button', 'aria-label': 'Send', onmousedown: (e) => e.preventDefault(), onclick: sendNow },
+          el('span', { 'data-icon': 'send' })));
+      } else if (!has && cur !== 'Voice message') {
+        sendSlot.replaceChildren(el('button', { type: 'button', 'aria-label': 'Voice message' }, el('span', { 'data-icon': 'ptt' })));
+      }
+    };
+    editor.onChange = updateButton;
+    editor.onEnter = sendNow;
+    updateButton();
+    S.mainWrap.replaceChildren(main);
+    for (const m of messages) {
+      addBubble(m);
+      trackAcks(m);
+    }
+    msgs.scrollTop = msgs.scrollHeight;
+    editor.node.focus();
+  }
+
+  // ---- bubbles and acks (facts 10, 11) ----
+  function addBubble(m) {
+    if (!S.chat || S.chat.phone !== m.to) return;
+    const at = new Date(m.at_ms);
+    const icon = el('span', { 'data-icon': ackIcon(m.ack), 'aria-label': ackLabel(m.ack) });
+    S.icons.set(m.id, icon);
+    S.chat.msgs.append(el('div', { role: 'row', class: 'msg-row' },
+      el('div', { class: 'message-out', 'data-id': `true_${m.to}@c.us_${m.id}` },
+        el('div', { class: 'copyable-text', 'data-pre-plain-text': prePlain(at) },
+          el('div', {}, el('span', { class: 'selectable-text copyable-text', dir: 'auto' }, m.text))),
+        el('div', { class: 'meta' }, el('span', {}, `${pad2(at.getHours())}:${pad2(at.getMinutes())}`), icon))));
+    S.chat.msgs.scrollTop = S.chat.msgs.scrollHeight;
+  }
+  const ackIcon = (a) => (a >= 2 ? 'msg-dblcheck' : a === 1 ? 'msg-check' : 'msg-time');
+  const ackLabel = (a) => (a >= 2 ? ' Delivered ' : a === 1 ? ' Sent ' : ' Pending ');
+  function setAck(id, ack) {
+    if (ack >= 1) S.pending.delete(id);
+    setBeforeUnload(S.pending.size > 0);
+    const icon = S.icons.get(id);
+    if (icon && ackRank(icon.getAttribute('data-icon')) < ack) {
+      icon.setAttribute('data-icon', ackIcon(ack));
+      icon.setAttribute('aria-label', ackLabel(ack));
+    }
+  }
+  const ackRank = (icon) => ({ 'msg-time': 0, 'msg-check': 1, 'msg-dblcheck': 2 })[icon] || 0;
+  // trackAcks schedules the acks the server announced for m.
+  function trackAcks(m) {
+    if (m.ack < 1) {
+      S.pending.add(m.id);
+      setBeforeUnload(true);
+      setTimeout(() => setAck(m.id, 1), m.check_in_ms);
+    }
+    if (m.ack < 2) setTimeout(() => setAck(m.id, 2), m.dblcheck_in_ms);
+  }
+  function onBeforeUnload(e) { e.preventDefault(); e.returnValue = ''; return ''; }
+  function setBeforeUnload(on) {
+    if (on && !S.beforeUnloadOn) addEventListener('beforeunload', onBeforeUnload);
+    if (!on && S.beforeUnloadOn) removeEventListener('beforeunload', onBeforeUnload);
+    S.beforeUnloadOn = on;
+  }
+  function sendNow() {
+    const ed = S.editor;
+    if (!ed || !S.chat) return;
+    const text = ed.text().trim();
+    if (!text) return;
+    ed.set('');
+    const m = { id: '3EB0' + hex(8), to: S.chat.phone, text, ack: 0, at_ms: Date.now() };
+    addBubble(m);
+    S.pending.add(m.id);
+    setBeforeUnload(true);
+    bumpChat(m.to, text);
+    postSend(m);
+    ed.node.focus();
+  }
+  async function postSend(m) {
+    let r;
+    try { r = await api('POST', q('/_fakeapi/send'), { id: m.id, to: m.to, text: m.text }); } catch (e) {
+      if (!e.status || e.status >= 500 || e.status === 409) setTimeout(() => postSend(m), 1000); // retried until the server has it
+      return; // other refusals: the clock stays
+    }
+    trackAcks(r);
+  }
+
+  // ---- the compose box (fact 7): a Lexical-like editor ----
+  // The model (text and caret) changes only through beforeinput events and
+  // Enter/Shift+Enter keydowns; the DOM is drawn from the model, and any other
+  // change to the DOM (textContent = ...) is drawn over.
+  function makeEditor(initial) {
+    const node = el('div', {
+      contenteditable: 'true', role: 'textbox', 'data-lexical-editor': 'true', 'data-tab': '10', tabindex: '10',
+      'aria-label': 'Type a message', 'aria-placeholder': 'Type a message', 'aria-multiline': 'true', spellcheck: 'true', dir: 'auto',
+    });
+    const model = { text: initial || '', caret: (initial || '').length };
+    const ed = { node, onChange: () => {}, onEnter: () => {}, text: () => model.text };
+    let rendering = false;
+    let swallowBreak = false; // the char event CDP sends after an Enter keyDown that sent
+    const observer = new MutationObserver(() => { if (!rendering) render(); });
+
+    function render() {
+      rendering = true;
+      const p = el('p', { class: 'selectable-text copyable-text', dir: 'auto' });
+      model.text.split('\n').forEach((line, i) => {
+        if (i > 0) p.append(el('br'));
+        if (line) p.append(el('span', { 'data-lexical-text': 'true' }, line));
+      });
+      if (model.text === '' || model.text.endsWith('\n')) p.append(el('br', { 'data-trail': '1' }));
+      node.replaceChildren(p);
+      if (document.activeElement === node) placeCaret();
+      observer.takeRecords();
+      rendering = false;
+    }
+    // toOffset maps a DOM point inside the editor to a model offset, or null.
+    function toOffset(n, off) {
+      const p = node.firstChild;
+      if (!p) return null;
+      if (n === node) return off === 0 ? 0 : model.text.length;
+      let acc = 0;
+      for (let i = 0; i < p.childNodes.length; i++) {
+        const c = p.childNodes[i];
+        if (n === p && off === i) return acc;
+        const br = c.nodeName === 'BR';
+        const len = br ? (c.dataset.trail ? 0 : 1) : c.textContent.length;
+        if (c === n || c.contains(n)) {
+          if (n.nodeType === Node.TEXT_NODE) return acc + Math.min(off, len);
+          return acc + (off > 0 ? len : 0);
+        }
+        acc += len;
+      }
+      return n === p ? acc : null;
+    }
+    function toDom(o) {
+      const p = node.firstChild;
+      let acc = 0;
+      for (let i = 0; i < p.childNodes.length; i++) {
+        const c = p.childNodes[i];
+        if (c.nodeName === 'BR') {
+          if (o === acc) return [p, i];
+          if (!c.dataset.trail) acc += 1;
+          continue;
+        }
+        const len = c.textContent.length;
+        if (o <= acc + len) return [c.firstChild, o - acc];
+        acc += len;
+      }
+      return [p, p.childNodes.length];
+    }
+    function placeCaret() {
+      const [n, off] = toDom(Math.min(model.caret, model.text.length));
+      const sel = getSelection();
+      if (sel) sel.setBaseAndExtent(n, off, n, off);
+    }
+    function rangeFrom(r) {
+      if (!r) return null;
+      const a = toOffset(r.startContainer, r.startOffset);
+      const b = toOffset(r.endContainer, r.endOffset);
+      return a == null || b == null ? null : [Math.min(a, b), Math.max(a, b)];
+    }
+    function selectionRange() {
+      const sel = getSelection();
+      return (sel && sel.rangeCount && rangeFrom(sel.getRangeAt(0))) || [model.caret, model.caret];
+    }
+    function apply([a, b], s) {
+      model.text = model.text.slice(0, a) + s + model.text.slice(b);
+      model.caret = a + s.length;
+      render();
+      ed.onChange();
+    }
+    // One code point (a surrogate pair counts as one) before or after o.
+    function prevPoint(o) {
+      if (o <= 0) return 0;
+      const c = model.text.charCodeAt(o - 1);
+      return c >= 0xdc00 && c <= 0xdfff && o >= 2 ? o - 2 : o - 1;
+    }
+    function nextPoint(o) {
+      if (o >= model.text.length) return o;
+      const c = model.text.charCodeAt(o);
+      return c >= 0xd800 && c <= 0xdbff ? o + 2 : o + 1;
+    }
+
+    node.addEventListener('beforeinput', (e) => {
+      e.preventDefault();
+      const t = e.inputType;
+      const targets = e.getTargetRanges ? e.getTargetRanges() : [];
+      const range = (targets.length && rangeFrom(targets[0])) || selectionRange();
+      if (t === 'insertParagraph' || t === 'insertLineBreak') {
+        if (swallowBreak) { swallowBreak = false; return; }
+        apply(range, '\n');
+      } else if (t.startsWith('insert')) {
+        let data = e.data;
+        if (data == null && e.dataTransfer) data = e.dataTransfer.getData('text/plain');
+        if (data) apply(range, data.replace(/\r\n?/g, '\n'));
+      } else if (t.startsWith('delete')) {
+        let [a, b] = range;
+        if (a === b) {
+          if (/Backward$/.test(t)) a = prevPoint(a);
+          else if (/Forward$/.test(t)) b = nextPoint(b);
+        }
+        if (a !== b) apply([a, b], '');
+      }
+      // formatting and history inputs change nothing
+    });
+    node.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter' || e.isComposing) return;
+      e.preventDefault();
+      if (e.shiftKey) { apply(selectionRange(), '\n'); return; } // like Lexical: the line break is made on keydown
+      swallowBreak = true;
+      ed.onEnter();
+    });
+    node.addEventListener('keyup', (e) => { if (e.key === 'Enter') swallowBreak = false; });
+    node.addEventListener('focus', () => placeCaret());
+    // syncCaret follows the caret the user moves (arrows, clicks).
+    ed.syncCaret = () => {
+      if (rendering || document.activeElement !== node) return;
+      const sel = getSelection();
+      if (!sel || !sel.rangeCount || !sel.isCollapsed) return;
+      const o = toOffset(sel.focusNode, sel.focusOffset);
+      if (o != null) model.caret = o;
+    };
+    observer.observe(node, { childList: true, subtree: true, characterData: true });
+    ed.set = (text) => { model.text = text; model.caret = text.length; render(); ed.onChange(); };
+    render();
+    return ed;
+  }
+
+  document.addEventListener('selectionchange', () => { if (S.editor) S.editor.syncCaret(); });
+  boot();
+})();
