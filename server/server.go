@@ -1,21 +1,98 @@
-// Package server is the thin gRPC adapter of wapool: it validates requests,
+// Package server is the thin gRPC adapter of wapool: it converts requests,
 // calls the supervisor and maps its errors to gRPC status codes in exactly
-// one place (errors.go).
+// one function (toStatus in errors.go). It holds no state of its own.
 package server
 
 import (
+	"context"
+
 	"go.uber.org/zap"
 
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
+	"github.com/wapool/wapool/supervisor"
 )
 
-// Server implements wapool.v1.SessionService.
+// Server implements wapool.v1.SessionService over a Supervisor.
 type Server struct {
 	wapoolv1.UnimplementedSessionServiceServer
+	sup *supervisor.Supervisor
 	log *zap.Logger
 }
 
 var _ wapoolv1.SessionServiceServer = (*Server)(nil)
 
-// New returns a Server.
-func New(log *zap.Logger) *Server { return &Server{log: log} }
+// New returns a Server calling sup.
+func New(sup *supervisor.Supervisor, log *zap.Logger) *Server {
+	return &Server{sup: sup, log: log}
+}
+
+// Link streams the link attempt's events.
+func (s *Server) Link(req *wapoolv1.LinkRequest, stream wapoolv1.SessionService_LinkServer) error {
+	err := s.sup.Link(stream.Context(), req.GetTenantId(), req.GetPhoneNumber(), func(ev supervisor.LinkEvent) error {
+		return stream.Send(linkEvent(ev))
+	})
+	return toStatus(err)
+}
+
+// Send sends one message.
+func (s *Server) Send(ctx context.Context, req *wapoolv1.SendRequest) (*wapoolv1.SendResponse, error) {
+	m, err := s.sup.Send(ctx, supervisor.SendRequest{
+		TenantID:       req.GetTenantId(),
+		To:             req.GetTo(),
+		Text:           req.GetText(),
+		IdempotencyKey: req.GetIdempotencyKey(),
+		WaitAccepted:   req.GetWait() == wapoolv1.Wait_WAIT_ACCEPTED,
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &wapoolv1.SendResponse{Message: message(m)}, nil
+}
+
+// GetMessage returns one message.
+func (s *Server) GetMessage(ctx context.Context, req *wapoolv1.GetMessageRequest) (*wapoolv1.GetMessageResponse, error) {
+	m, err := s.sup.GetMessage(ctx, req.GetTenantId(), req.GetMessageId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &wapoolv1.GetMessageResponse{Message: message(m)}, nil
+}
+
+// Status returns one session.
+func (s *Server) Status(ctx context.Context, req *wapoolv1.StatusRequest) (*wapoolv1.StatusResponse, error) {
+	ss, err := s.sup.Status(ctx, req.GetTenantId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &wapoolv1.StatusResponse{Session: session(ss)}, nil
+}
+
+// ListSessions returns every session.
+func (s *Server) ListSessions(ctx context.Context, _ *wapoolv1.ListSessionsRequest) (*wapoolv1.ListSessionsResponse, error) {
+	all, err := s.sup.ListSessions(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &wapoolv1.ListSessionsResponse{}
+	for _, ss := range all {
+		resp.Sessions = append(resp.Sessions, session(ss))
+	}
+	return resp, nil
+}
+
+// Logout removes a tenant.
+func (s *Server) Logout(ctx context.Context, req *wapoolv1.LogoutRequest) (*wapoolv1.LogoutResponse, error) {
+	if err := s.sup.Logout(ctx, req.GetTenantId()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &wapoolv1.LogoutResponse{}, nil
+}
+
+// Screenshot returns what the tenant's page shows.
+func (s *Server) Screenshot(ctx context.Context, req *wapoolv1.ScreenshotRequest) (*wapoolv1.ScreenshotResponse, error) {
+	png, err := s.sup.Screenshot(ctx, req.GetTenantId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &wapoolv1.ScreenshotResponse{Png: png}, nil
+}

@@ -12,20 +12,25 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/wapool/wapool/browserpool"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 	"github.com/wapool/wapool/server"
+	"github.com/wapool/wapool/sessionstore"
+	"github.com/wapool/wapool/supervisor"
+	"github.com/wapool/wapool/waweb"
 )
 
 func main() {
@@ -64,42 +69,130 @@ func newLogger(format, level string) (*zap.Logger, error) {
 	return zc.Build()
 }
 
-// run serves until ctx ends, then stops everything it started.
+// maxRequestBytes bounds a request: a 65,536-character text is at most
+// 256 KiB in UTF-8.
+const maxRequestBytes = 1 << 20
+
+// serveMetrics serves Prometheus metrics on addr ("" = off) until the
+// returned func is called.
+func serveMetrics(addr string, m *server.Metrics, log *zap.Logger) (func(), error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", zap.Error(err))
+		}
+	}()
+	log.Info("metrics serving", zap.String("addr", lis.Addr().String()))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+// run serves until ctx ends, then stops everything it started, in order:
+// stop accepting calls, let waiting Sends return (their messages stay
+// queued), drain the calls, close the browsers gracefully in parallel.
 func run(ctx context.Context, cfg config, log *zap.Logger) error {
+	deadline := func() <-chan time.Time { return time.After(cfg.StopTimeout) }
+	sel := waweb.DefaultSelectors()
+	if cfg.Selectors != "" {
+		var err error
+		if sel, err = waweb.LoadSelectors(cfg.Selectors); err != nil {
+			return fmt.Errorf("--selectors: %w", err)
+		}
+	}
+	store, err := sessionstore.Open(sessionstore.Options{DataDir: cfg.DataDir, ProfilesDir: cfg.ProfilesDir, QueueLimit: cfg.QueueLimit})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	gs := grpc.NewServer()
-	hs := health.NewServer()
+
+	metrics := server.NewMetrics()
+	var hs *server.Health
+	sup := supervisor.New(supervisor.Config{
+		Observer:     metrics,
+		Store:        store,
+		Browser:      browserpool.Config{ExecPath: cfg.Chromium},
+		TargetURL:    cfg.TargetURL,
+		Selectors:    sel,
+		Log:          log,
+		SendInterval: cfg.SendInterval,
+		SendJitter:   cfg.SendJitter,
+		WarmParallel: cfg.WarmParallel,
+		OnChange:     func(s supervisor.Session) { hs.OnChange(s) },
+	})
+	hs = server.NewHealth(sup)
+	metrics.SetSupervisor(sup)
+	gs := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(metrics.GRPC.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(metrics.GRPC.StreamServerInterceptor()),
+		grpc.MaxRecvMsgSize(maxRequestBytes),
+	)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
-	wapoolv1.RegisterSessionServiceServer(gs, server.New(log))
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus(wapoolv1.SessionService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	wapoolv1.RegisterSessionServiceServer(gs, server.New(sup, log))
+	metrics.GRPC.InitializeMetrics(gs)
+	stopMetrics, err := serveMetrics(cfg.MetricsAddr, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
+	supCtx, stopSup := context.WithCancel(context.Background())
+	defer stopSup()
+	supDone := make(chan error, 1)
+	go func() { supDone <- sup.Run(supCtx) }()
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
-	log.Info("wapoold serving", zap.String("listen", lis.Addr().String()), zap.String("target_url", cfg.TargetURL))
+	log.Info("wapoold serving", zap.String("listen", lis.Addr().String()), zap.String("target_url", cfg.TargetURL), zap.String("data_dir", cfg.DataDir))
 
+	var serveErr error
 	select {
-	case err := <-served:
-		return err
+	case serveErr = <-served:
 	case <-ctx.Done():
 	}
-	log.Info("stopping: no new calls, draining")
+	stopBy := deadline()
+	log.Info("stopping: no new calls; waiting Sends return, their messages stay queued")
 	hs.Shutdown()
+	sup.Drain()
 	drained := make(chan struct{})
 	go func() { gs.GracefulStop(); close(drained) }()
 	select {
 	case <-drained:
-	case <-time.After(cfg.StopTimeout):
-		log.Warn("drain took too long, closing connections")
+	case <-stopBy:
+		log.Warn("calls did not drain in time: closing connections")
 		gs.Stop()
 		<-drained
 	}
-	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-		return err
+	log.Info("closing browsers")
+	stopSup()
+	select {
+	case err := <-supDone:
+		if err != nil && serveErr == nil {
+			serveErr = err
+		}
+	case <-stopBy:
+		return errors.New("browsers did not close within --stop-timeout")
+	}
+	if serveErr != nil && !errors.Is(serveErr, grpc.ErrServerStopped) {
+		return serveErr
 	}
 	log.Info("stopped")
 	return nil

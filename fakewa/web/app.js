@@ -2,6 +2,8 @@
 // contract (facts 1-15). It talks to its server through /_fakeapi/.
 'use strict';
 (() => {
+  const WID_KEY = 'last-wid-md'; // "<phone>:<device>@c.us", as WhatsApp Web stores it
+  const DEVICE = 7;
   const TOKEN_KEY = 'WAToken1'; // the device token: login persists in the profile's localStorage
   const app = document.getElementById('app');
 
@@ -97,7 +99,7 @@
     S.pollMs = r.poll_ms;
     addEventListener('pagehide', () => navigator.sendBeacon(q('/_fakeapi/bye')));
     if (r.hang) hangLoop();
-    if (!r.linked && token) localStorage.removeItem(TOKEN_KEY);
+    if (!r.linked && token) { localStorage.removeItem(TOKEN_KEY); localStorage.removeItem(WID_KEY); }
     const wait = r.boot_delay_ms - performance.now();
     if (wait > 0) await sleep(wait);
     if (r.linked) {
@@ -127,6 +129,8 @@
     if (r.state === 'logged_out') { loggedOut(); return; }
     if (r.state === 'linked') {
       localStorage.setItem(TOKEN_KEY, r.token);
+      // WhatsApp Web keeps the linked account's id in localStorage too.
+      if (r.phone) localStorage.setItem(WID_KEY, r.phone + ':' + DEVICE + '@c.us');
       S.phone = r.phone;
       if (!r.active) {
         if (S.view !== 'conflict') showConflict();
@@ -138,6 +142,7 @@
   }
   function loggedOut() {
     localStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(WID_KEY);
     setBeforeUnload(false);
     S.pending.clear();
     location.assign('/?post_logout=1');

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/wapool/wapool/supervisor"
+)
+
+// Metrics holds wapool's Prometheus metrics. Counters and the Send latency
+// histogram are fed by the supervisor through Observer; sessions by state,
+// queue depths, outbox size and browser memory are read from the
+// supervisor at each scrape.
+type Metrics struct {
+	Registry *prometheus.Registry
+	GRPC     *grpcprom.ServerMetrics // register its interceptors on the gRPC server
+
+	browserStarts *prometheus.CounterVec
+	browserDeaths *prometheus.CounterVec
+	sendLatency   *prometheus.HistogramVec
+}
+
+// NewMetrics registers every metric on a new registry. Call SetSupervisor
+// before the first scrape.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		GRPC:     grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram()),
+		browserStarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wapool_browser_starts_total", Help: "Chrome processes started, by tenant.",
+		}, []string{"tenant"}),
+		browserDeaths: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wapool_browser_crashes_total", Help: "Chrome processes that died or hung (not stopped by wapool), by tenant.",
+		}, []string{"tenant"}),
+		sendLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "wapool_send_duration_seconds",
+			Help:    "Time of the last attempt of a message, from SENDING to SENT or FAILED, by result.",
+			Buckets: []float64{0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60},
+		}, []string{"state"}),
+	}
+	m.Registry.MustRegister(m.GRPC, m.browserStarts, m.browserDeaths, m.sendLatency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// SetSupervisor registers the metrics read from sup at each scrape.
+func (m *Metrics) SetSupervisor(sup *supervisor.Supervisor) {
+	m.Registry.MustRegister(&sessionCollector{sup: sup})
+}
+
+var _ supervisor.Observer = (*Metrics)(nil)
+
+// BrowserStarted counts a Chrome start.
+func (m *Metrics) BrowserStarted(tenant string) { m.browserStarts.WithLabelValues(tenant).Inc() }
+
+// BrowserDied counts a Chrome death.
+func (m *Metrics) BrowserDied(tenant string) { m.browserDeaths.WithLabelValues(tenant).Inc() }
+
+// SendFinished observes a finished message.
+func (m *Metrics) SendFinished(_ string, took time.Duration, state supervisor.MessageState) {
+	m.sendLatency.WithLabelValues(state.String()).Observe(took.Seconds())
+}
+
+var (
+	descSessions = prometheus.NewDesc("wapool_sessions", "Tenants by session state.", []string{"state"}, nil)
+	descQueue    = prometheus.NewDesc("wapool_queue_depth", "Messages QUEUED or SENDING, by tenant.", []string{"tenant"}, nil)
+	descOutbox   = prometheus.NewDesc("wapool_outbox_messages", "Messages stored in the outbox (pending or kept for idempotency).", nil, nil)
+	descMemory   = prometheus.NewDesc("wapool_browser_memory_bytes", "PSS of the tenant's Chrome process tree, sampled every 10 s.", []string{"tenant"}, nil)
+	descRestarts = prometheus.NewDesc("wapool_browser_restarts", "Browser restarts since the daemon started, by tenant.", []string{"tenant"}, nil)
+)
+
+// sessionCollector reads the supervisor at scrape time.
+type sessionCollector struct{ sup *supervisor.Supervisor }
+
+func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSessions, descQueue, descOutbox, descMemory, descRestarts} {
+		ch <- d
+	}
+}
+
+func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sessions, err := c.sup.ListSessions(ctx)
+	if err != nil {
+		return
+	}
+	byState := map[supervisor.State]int{}
+	for _, s := range sessions {
+		byState[s.State]++
+		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(s.Queued), s.TenantID)
+		ch <- prometheus.MustNewConstMetric(descMemory, prometheus.GaugeValue, float64(s.MemoryBytes), s.TenantID)
+		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(s.Restarts), s.TenantID)
+	}
+	for st := supervisor.StateStarting; st <= supervisor.StateFailed; st++ {
+		ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(byState[st]), st.String())
+	}
+	if n, err := c.sup.OutboxSize(); err == nil {
+		ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(n))
+	}
+}

@@ -1,0 +1,31 @@
+package supervisor
+
+import (
+	"errors"
+
+	"github.com/wapool/wapool/sessionstore"
+	"github.com/wapool/wapool/waweb"
+)
+
+// Error classes. Domain errors wrap one of these with the tenant or message
+// id quoted; the server maps each class to one gRPC code.
+var (
+	ErrInvalidTenantID      = sessionstore.ErrInvalidTenantID       // INVALID_ARGUMENT
+	ErrInvalidPhone         = errors.New("invalid phone number")    // INVALID_ARGUMENT
+	ErrInvalidText          = errors.New("invalid text")            // INVALID_ARGUMENT
+	ErrIdempotencyKeyReused = sessionstore.ErrIdempotencyKeyReused  // INVALID_ARGUMENT, reason IDEMPOTENCY_KEY_REUSED
+	ErrNotFound             = sessionstore.ErrNotFound              // NOT_FOUND
+	ErrNotLinked            = errors.New("not linked")              // FAILED_PRECONDITION, reason NOT_LINKED
+	ErrSessionFailed        = errors.New("session failed")          // FAILED_PRECONDITION, reason SESSION_FAILED
+	ErrRecipientNotOnWA     = waweb.ErrRecipientNotOnWhatsApp       // FAILED_PRECONDITION, reason RECIPIENT_NOT_ON_WHATSAPP
+	ErrProfileLocked        = sessionstore.ErrLocked                // FAILED_PRECONDITION, reason PROFILE_LOCKED
+	ErrUnavailable          = errors.New("temporarily unavailable") // UNAVAILABLE: retry
+	ErrQueueFull            = sessionstore.ErrQueueFull             // RESOURCE_EXHAUSTED
+	ErrCodesExhausted       = errors.New("link codes ran out")      // DEADLINE_EXCEEDED
+)
+
+// Reasons stored with FAILED messages, as the API's ErrorInfo spells them.
+const (
+	ReasonRecipientNotOnWhatsApp = "RECIPIENT_NOT_ON_WHATSAPP"
+	ReasonSendFailed             = "SEND_FAILED"
+)

@@ -1,0 +1,158 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wapool/wapool/browserpool"
+	"github.com/wapool/wapool/fakewa"
+	"github.com/wapool/wapool/internal/chromiumtest"
+	"github.com/wapool/wapool/sessionstore"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+type stack struct {
+	t     *testing.T
+	fake  *fakewa.Server
+	url   string
+	store *sessionstore.Store
+	sup   *Supervisor
+	stop  func()
+}
+
+// newStack runs a Supervisor over a fresh store against an in-process fakewa
+// with short timings, and real Chromium. Its cleanup stops everything and
+// checks that no browser is left on any profile.
+func newStack(t *testing.T, opts fakewa.Options, cfg Config) *stack {
+	t.Helper()
+	chrome := chromiumtest.Path(t)
+	f := fakewa.New(opts)
+	ts := httptest.NewServer(f)
+	dir := t.TempDir()
+	store, err := sessionstore.Open(sessionstore.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store = store
+	cfg.TargetURL = ts.URL
+	cfg.Browser.ExecPath = chrome
+	if cfg.Log == nil {
+		cfg.Log = zaptest.NewLogger(t)
+	}
+	sup := New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(ctx) }()
+	s := &stack{t: t, fake: f, url: ts.URL, store: store, sup: sup}
+	stopped := false
+	s.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		sup.Drain()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		s.stop()
+		f.Close()
+		ts.Close()
+		ids, _ := os.ReadDir(store.ProfilesDir())
+		for _, e := range ids {
+			p, _ := store.ProfileDir(e.Name())
+			if pids := browserpool.ProcessesOnProfile(p); len(pids) > 0 {
+				t.Errorf("browser left on profile %s: %v", e.Name(), pids)
+			}
+		}
+		store.Close()
+	})
+	return s
+}
+
+func fastFake() fakewa.Options {
+	return fakewa.Options{BootDelay: 300 * time.Millisecond, AckDelay: 150 * time.Millisecond, LookupDelay: 100 * time.Millisecond, LogoutPoll: 300 * time.Millisecond}
+}
+
+// link links tenant to phone by scanning the first QR code.
+func (s *stack) link(tenant, phone string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := s.sup.Link(ctx, tenant, "", func(ev LinkEvent) error {
+		if ev.QR != nil && ev.QR.Sequence == 1 {
+			return s.fake.Scan(ev.QR.Code, phone)
+		}
+		return nil
+	})
+	if err != nil {
+		s.t.Fatalf("link %s: %v", tenant, err)
+	}
+}
+
+func (s *stack) status(tenant string) Session {
+	s.t.Helper()
+	ss, err := s.sup.Status(context.Background(), tenant)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return ss
+}
+
+// waitFor polls cond until it holds or the timeout ends.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *stack) received(account string) []string {
+	var out []string
+	for _, m := range s.fake.Messages(account) {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// waitPersisted waits until Chrome has written the page's login token into
+// the tenant's profile on disk. Chrome commits localStorage a few seconds
+// after a write, so a browser SIGKILLed right after a link loses it, as it
+// would on the real page: tests that kill browsers wait for this first.
+func (s *stack) waitPersisted(tenant string) {
+	s.t.Helper()
+	profile, err := s.store.ProfileDir(tenant)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	waitFor(s.t, "the login token on disk", 30*time.Second, func() bool { return tokenOnDisk(profile) })
+}
+
+func tokenOnDisk(profile string) bool {
+	dir := filepath.Join(profile, "Default", "Local Storage", "leveldb")
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err == nil && bytes.Contains(b, []byte("WAToken1")) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,64 @@
+package supervisor
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// MaxTextRunes is the longest text Send accepts, in Unicode code points.
+const MaxTextRunes = 65536
+
+// NormalizePhone turns a number in international format ("+" optional;
+// spaces, dashes, dots and parentheses ignored) into digits. It refuses what
+// libphonenumber does not call a possible number; it does not demand a valid
+// one, since numbering plans change faster than the library.
+func NormalizePhone(s string) (string, error) {
+	var b strings.Builder
+	for _, r := range strings.TrimSpace(s) {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' && b.Len() == 0, r == ' ', r == '-', r == '.', r == '(', r == ')':
+		default:
+			return "", fmt.Errorf("phone %q: unexpected character %q: %w", mask(s), r, ErrInvalidPhone)
+		}
+	}
+	digits := b.String()
+	if digits == "" || len(digits) > 15 {
+		return "", fmt.Errorf("phone %q: want 1 to 15 digits in international format: %w", mask(s), ErrInvalidPhone)
+	}
+	n, err := phonenumbers.Parse("+"+digits, "")
+	if err != nil || !phonenumbers.IsPossibleNumber(n) {
+		return "", fmt.Errorf("phone %q: not a possible number in international format: %w", mask(s), ErrInvalidPhone)
+	}
+	return digits, nil
+}
+
+// NormalizeText trims the white space WhatsApp drops and checks the length.
+func NormalizeText(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("text is not valid UTF-8: %w", ErrInvalidText)
+	}
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return "", fmt.Errorf("text is empty: %w", ErrInvalidText)
+	}
+	if n := utf8.RuneCountInString(t); n > MaxTextRunes {
+		return "", fmt.Errorf("text has %d characters, more than %d: %w", n, MaxTextRunes, ErrInvalidText)
+	}
+	return t, nil
+}
+
+// mask keeps the last 4 digits of a phone number for logs and errors.
+func mask(s string) string {
+	if len(s) <= 4 {
+		return "****"
+	}
+	return strings.Repeat("*", len(s)-4) + s[len(s)-4:]
+}
+
+// Mask is mask for other packages' logs.
+func Mask(s string) string { return mask(s) }

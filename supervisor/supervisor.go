@@ -1,0 +1,422 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wapool/wapool/browserpool"
+	"github.com/wapool/wapool/sessionstore"
+	"github.com/wapool/wapool/waweb"
+)
+
+// Config configures a Supervisor. Zero values take the defaults named on each
+// field.
+type Config struct {
+	Store     *sessionstore.Store // required
+	Browser   browserpool.Config
+	TargetURL string          // required: https://web.whatsapp.com, or fakewa's address
+	Selectors waweb.Selectors // zero value (no App selector): waweb.DefaultSelectors()
+	Log       *zap.Logger     // nil: no logs
+
+	SendInterval time.Duration // least time between two sends of one tenant; 0: no pacing
+	SendJitter   time.Duration // random extra wait up to this; 0: none
+	MaxAttempts  int           // tries of one message before FAILED; 0: 5
+
+	WarmParallel  int           // browsers launching at once; 0: 2
+	ProbeInterval time.Duration // page liveness probe period; 0: 250ms
+	ProbeTimeout  time.Duration // a probe slower than this means the page hangs; 0: 1.5s
+	BootTimeout   time.Duration // launch + app boot; 0: 60s
+	SendTimeout   time.Duration // one attempt of one message; 0: 60s
+	Restart       RestartPolicy // zero value: its documented defaults
+
+	// Observer, when set, learns of browser starts and deaths and of
+	// finished sends (for metrics).
+	Observer Observer
+
+	// OnChange, when set, is called with the new snapshot after a tenant's
+	// state changes, and with State == StateUnknown after a Logout. It runs
+	// on the runner's goroutine and must not block.
+	OnChange func(Session)
+}
+
+func (c *Config) defaults() {
+	if c.Log == nil {
+		c.Log = zap.NewNop()
+	}
+	if c.Selectors.App == "" {
+		c.Selectors = waweb.DefaultSelectors()
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.WarmParallel <= 0 {
+		c.WarmParallel = 2
+	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = 250 * time.Millisecond
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = 1500 * time.Millisecond
+	}
+	if c.BootTimeout <= 0 {
+		c.BootTimeout = 60 * time.Second
+	}
+	if c.SendTimeout <= 0 {
+		c.SendTimeout = 60 * time.Second
+	}
+}
+
+// Observer learns of events for metrics. Its methods run on runner
+// goroutines and must be cheap and never block.
+type Observer interface {
+	BrowserStarted(tenant string)
+	// BrowserDied reports a browser that died or hung (not one the
+	// supervisor stopped).
+	BrowserDied(tenant string)
+	// SendFinished reports one attempt at a message: how long it took and
+	// the state it left the message in.
+	SendFinished(tenant string, took time.Duration, state MessageState)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) BrowserStarted(string)                            {}
+func (nopObserver) BrowserDied(string)                               {}
+func (nopObserver) SendFinished(string, time.Duration, MessageState) {}
+
+// OutboxSize is the number of messages stored, pending or kept for
+// idempotency.
+func (s *Supervisor) OutboxSize() (int, error) { return s.store.OutboxSize() }
+
+// Supervisor owns the runners of every tenant.
+type Supervisor struct {
+	cfg    Config
+	store  *sessionstore.Store
+	log    *zap.Logger
+	launch chan struct{} // semaphore: browsers launching at once
+
+	started chan struct{} // closed by Run once ctx is set
+	ctx     context.Context
+	wg      sync.WaitGroup // runners
+
+	mu       sync.Mutex // guards the fields that follow
+	runners  map[string]*runner
+	waiters  map[string][]chan struct{} // message id → Send calls waiting for its end
+	draining bool
+	closed   bool          // Run is returning: no new runners
+	drainCh  chan struct{} // closed by Drain
+}
+
+// New returns a Supervisor; Run starts it.
+func New(cfg Config) *Supervisor {
+	cfg.defaults()
+	return &Supervisor{
+		cfg:     cfg,
+		store:   cfg.Store,
+		log:     cfg.Log,
+		launch:  make(chan struct{}, cfg.WarmParallel),
+		started: make(chan struct{}),
+		runners: map[string]*runner{},
+		waiters: map[string][]chan struct{}{},
+		drainCh: make(chan struct{}),
+	}
+}
+
+// Run adopts old-layout profiles, starts a runner for every linked tenant
+// (most recently active first; at most WarmParallel browsers launch at
+// once) and blocks until ctx ends and every runner has closed its browser.
+func (s *Supervisor) Run(ctx context.Context) error {
+	s.ctx = ctx
+	close(s.started)
+	defer s.wg.Wait()
+
+	adopted, err := s.store.DiscoverProfiles()
+	if err != nil {
+		s.log.Warn("looking for existing profiles", zap.Error(err))
+	}
+	now := time.Now()
+	for _, id := range adopted {
+		// A profile of the old layout may be linked: start it and let the
+		// page tell.
+		if err := s.store.PutTenant(sessionstore.Tenant{ID: id, Linked: true, CreatedAt: now}); err != nil {
+			s.log.Warn("adopting profile", zap.String("tenant", id), zap.Error(err))
+			continue
+		}
+		s.log.Info("adopted an existing profile", zap.String("tenant", id))
+	}
+	tenants, err := s.store.ListTenants()
+	if err != nil {
+		return fmt.Errorf("listing tenants: %w", err)
+	}
+	for _, t := range tenants { // most recently active first: they take the launch slots first
+		if t.Linked {
+			s.runnerFor(t.ID, true)
+		}
+	}
+	<-ctx.Done()
+	s.mu.Lock()
+	s.closed = true // no runner starts after this: wg.Wait may begin
+	s.mu.Unlock()
+	return nil
+}
+
+// Drain makes every Send waiting for a result return at once with the
+// message as stored (it stays queued for the next start) and refuses new
+// Sends and Links with ErrUnavailable. Call it before stopping the gRPC
+// server so that draining does not wait for the queues.
+func (s *Supervisor) Drain() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.draining {
+		s.draining = true
+		close(s.drainCh)
+	}
+}
+
+func (s *Supervisor) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
+func (s *Supervisor) waitStarted(ctx context.Context) error {
+	select {
+	case <-s.started:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// runnerFor returns the tenant's runner, starting one when create is set.
+// wantUp asks the runner to start its browser.
+func (s *Supervisor) runnerFor(id string, wantUp bool) *runner {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.runners[id]; ok {
+		if wantUp {
+			r.wake()
+		}
+		return r
+	}
+	if s.closed {
+		return nil
+	}
+	r := newRunner(s, id, wantUp)
+	s.runners[id] = r
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		r.run()
+	}()
+	return r
+}
+
+func (s *Supervisor) existingRunner(id string) *runner {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runners[id]
+}
+
+// tenant validates id and loads the tenant.
+func (s *Supervisor) tenant(id string) (sessionstore.Tenant, error) {
+	if err := sessionstore.ValidateTenantID(id); err != nil {
+		return sessionstore.Tenant{}, err
+	}
+	t, err := s.store.GetTenant(id)
+	if err != nil {
+		return t, fmt.Errorf("tenant %q: %w", id, err)
+	}
+	return t, nil
+}
+
+// Status returns a tenant's session. It never wakes a hibernated tenant.
+func (s *Supervisor) Status(ctx context.Context, id string) (Session, error) {
+	if err := s.waitStarted(ctx); err != nil {
+		return Session{}, err
+	}
+	t, err := s.tenant(id)
+	if err != nil {
+		return Session{}, err
+	}
+	return s.session(t), nil
+}
+
+// ListSessions returns every tenant, most recently active first.
+func (s *Supervisor) ListSessions(ctx context.Context) ([]Session, error) {
+	if err := s.waitStarted(ctx); err != nil {
+		return nil, err
+	}
+	ts, err := s.store.ListTenants()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Session, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, s.session(t))
+	}
+	return out, nil
+}
+
+func (s *Supervisor) session(t sessionstore.Tenant) Session {
+	var ss Session
+	if r := s.existingRunner(t.ID); r != nil {
+		ss = r.snapshot()
+	} else {
+		ss = Session{State: StateUnlinked}
+		if t.Linked {
+			ss.State = StateHibernated
+		}
+	}
+	ss.TenantID = t.ID
+	ss.Linked = t.Linked
+	if ss.Phone == "" {
+		ss.Phone = t.Phone
+	}
+	ss.LastActive = t.LastActive
+	if ss.LastError == "" {
+		ss.LastError = t.LastError
+	}
+	if n, err := s.store.QueueDepth(t.ID); err == nil {
+		ss.Queued = n
+	}
+	if n, err := s.store.ProfileBytes(t.ID); err == nil {
+		ss.ProfileBytes = n
+	}
+	return ss
+}
+
+// Logout closes the tenant's browser and deletes its profile and the tenant.
+func (s *Supervisor) Logout(ctx context.Context, id string) error {
+	if err := s.waitStarted(ctx); err != nil {
+		return err
+	}
+	if _, err := s.tenant(id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	r := s.runners[id]
+	delete(s.runners, id)
+	s.mu.Unlock()
+	if r != nil {
+		r.cancel()
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := s.store.DeleteTenant(id); err != nil {
+		return fmt.Errorf("tenant %q: %w", id, err)
+	}
+	s.log.Info("tenant logged out and deleted", zap.String("tenant", id))
+	if s.cfg.OnChange != nil {
+		s.cfg.OnChange(Session{TenantID: id})
+	}
+	return nil
+}
+
+// Screenshot returns a PNG of what the tenant's page shows now.
+func (s *Supervisor) Screenshot(ctx context.Context, id string) ([]byte, error) {
+	if err := s.waitStarted(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := s.tenant(id); err != nil {
+		return nil, err
+	}
+	r := s.existingRunner(id)
+	if r == nil {
+		return nil, fmt.Errorf("tenant %q has no running browser (hibernated or never started): %w", id, ErrUnavailable)
+	}
+	var png []byte
+	err := r.do(ctx, func() error {
+		if r.page == nil {
+			return fmt.Errorf("tenant %q has no running browser: %w", id, ErrUnavailable)
+		}
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var err error
+		png, err = r.page.Screenshot(c)
+		return err
+	})
+	return png, err
+}
+
+// GetMessage returns one message of the tenant's outbox.
+func (s *Supervisor) GetMessage(ctx context.Context, tenantID, id string) (Message, error) {
+	if err := sessionstore.ValidateTenantID(tenantID); err != nil {
+		return Message{}, err
+	}
+	m, err := s.store.GetMessage(tenantID, id)
+	if err != nil {
+		return m, fmt.Errorf("tenant %q message %q: %w", tenantID, id, err)
+	}
+	return m, nil
+}
+
+// messageDone wakes the Send calls waiting for message id.
+func (s *Supervisor) messageDone(id string) {
+	s.mu.Lock()
+	ws := s.waiters[id]
+	delete(s.waiters, id)
+	s.mu.Unlock()
+	for _, w := range ws {
+		close(w)
+	}
+}
+
+// waitMessage waits until the message is SENT or FAILED, ctx ends, or the
+// daemon drains; it returns the message as stored then.
+func (s *Supervisor) waitMessage(ctx context.Context, m Message) (Message, error) {
+	for {
+		w := make(chan struct{})
+		s.mu.Lock()
+		s.waiters[m.ID] = append(s.waiters[m.ID], w)
+		s.mu.Unlock()
+		cur, err := s.store.GetMessage(m.TenantID, m.ID)
+		if err != nil {
+			s.dropWaiter(m.ID, w)
+			return m, err
+		}
+		if cur.State.Finished() {
+			s.dropWaiter(m.ID, w)
+			return cur, nil
+		}
+		select {
+		case <-w:
+		case <-ctx.Done():
+			s.dropWaiter(m.ID, w)
+			return cur, ctx.Err()
+		case <-s.drainCh:
+			s.dropWaiter(m.ID, w)
+			return cur, fmt.Errorf("daemon stopping; message %q stays queued and is sent after the restart: %w", m.ID, ErrUnavailable)
+		}
+	}
+}
+
+func (s *Supervisor) dropWaiter(id string, w chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ws := s.waiters[id]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(s.waiters, id)
+	} else {
+		s.waiters[id] = ws
+	}
+}
+
+var errStopping = errors.New("runner stopping")
