@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	cmd := exec.Command("go", "build", "-race", "-o", dir+string(os.PathSeparator), "../cmd/...")
+	cmd := exec.Command("go", "build", "-race", "-o", dir+string(os.PathSeparator), "../cmd/wapoold")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building binaries:", err)
@@ -49,6 +49,7 @@ type daemonOpts struct {
 
 type daemon struct {
 	cmd     *exec.Cmd
+	opts    daemonOpts // as started, with the data dir: restart with startDaemon(t, d.opts)
 	addr    string
 	dataDir string
 	conn    *grpc.ClientConn
@@ -75,7 +76,7 @@ func startDaemon(t *testing.T, o daemonOpts) *daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, dataDir: o.dataDir, exited: make(chan struct{})}
+	d := &daemon{cmd: cmd, opts: o, dataDir: o.dataDir, exited: make(chan struct{})}
 	addrc := make(chan string, 1)
 	go d.readLog(stderr, addrc)
 	go func() { d.exitErr = cmd.Wait(); close(d.exited) }()
@@ -83,9 +84,18 @@ func startDaemon(t *testing.T, o daemonOpts) *daemon {
 		select {
 		case <-d.exited:
 		default:
-			_ = cmd.Process.Kill()
-			<-d.exited
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-d.exited:
+			case <-time.After(25 * time.Second):
+				t.Errorf("wapoold did not stop within 25 s of SIGTERM")
+				_ = cmd.Process.Kill()
+				<-d.exited
+			}
 		}
+		// Chrome dies with its daemon (Pdeathsig); wait for it to be gone
+		// before the data dir is removed.
+		waitNoBrowsers(t, o.dataDir, 10*time.Second)
 		if d.conn != nil {
 			d.conn.Close()
 		}

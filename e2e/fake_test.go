@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wapool/wapool/fakewa"
+	"github.com/wapool/wapool/internal/chromiumtest"
+	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
+)
+
+// fastFake are fakewa timings shortened for tests; the page behaves the same.
+func fastFake() fakewa.Options {
+	return fakewa.Options{
+		BootDelay:   300 * time.Millisecond,
+		AckDelay:    150 * time.Millisecond,
+		LookupDelay: 100 * time.Millisecond,
+		LogoutPoll:  300 * time.Millisecond,
+	}
+}
+
+type fake struct {
+	*fakewa.Server
+	url string
+}
+
+func startFake(t *testing.T, opts fakewa.Options) *fake {
+	t.Helper()
+	f := fakewa.New(opts)
+	ts := httptest.NewServer(f)
+	t.Cleanup(func() { f.Close(); ts.Close() })
+	return &fake{Server: f, url: ts.URL}
+}
+
+// startStack starts fakewa and a wapoold on it with pacing off.
+func startStack(t *testing.T, extra ...string) (*fake, *daemon) {
+	t.Helper()
+	chrome := chromiumtest.Path(t)
+	f := startFake(t, fastFake())
+	args := append([]string{"--target-url", f.url, "--chromium", chrome, "--send-interval", "0", "--send-jitter", "0"}, extra...)
+	return f, startDaemon(t, daemonOpts{args: args})
+}
+
+func (d *daemon) client() wapoolv1.SessionServiceClient {
+	return wapoolv1.NewSessionServiceClient(d.conn)
+}
+
+// link runs Link for tenant, scans the first QR code with phone through
+// fakewa's control API and returns the events seen.
+func link(t *testing.T, d *daemon, f *fake, tenant, phone string) []*wapoolv1.LinkResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	stream, err := d.client().Link(ctx, &wapoolv1.LinkRequest{TenantId: tenant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []*wapoolv1.LinkResponse
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("link %s: %v (events so far %d)", tenant, err, len(events))
+		}
+		events = append(events, ev)
+		if qr := ev.GetQr(); qr != nil && len(events) == 1 {
+			shown := false
+			for _, s := range f.QRCodes() {
+				shown = shown || s.Code == qr.Code
+			}
+			if !shown {
+				t.Fatalf("Link streamed %q, which fakewa does not show", qr.Code)
+			}
+			if err := f.Scan(qr.Code, phone); err != nil {
+				t.Fatalf("scan: %v", err)
+			}
+		}
+		if l := ev.GetLinked(); l != nil {
+			return events
+		}
+	}
+}
+
+// waitFor polls cond until it holds or the timeout ends.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func sessionStatus(t *testing.T, d *daemon, tenant string) *wapoolv1.Session {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := d.client().Status(ctx, &wapoolv1.StatusRequest{TenantId: tenant})
+	if err != nil {
+		t.Fatalf("status %s: %v", tenant, err)
+	}
+	return resp.Session
+}
+
+func waitState(t *testing.T, d *daemon, tenant string, want wapoolv1.SessionState, timeout time.Duration) *wapoolv1.Session {
+	t.Helper()
+	var s *wapoolv1.Session
+	waitFor(t, tenant+" "+want.String(), timeout, func() bool {
+		s = sessionStatus(t, d, tenant)
+		return s.State == want
+	})
+	return s
+}
+
+func send(ctx context.Context, d *daemon, tenant, to, text string) (*wapoolv1.Message, error) {
+	resp, err := d.client().Send(ctx, &wapoolv1.SendRequest{TenantId: tenant, To: to, Text: text})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Message, nil
+}
+
+// received returns the texts fakewa received from account to recipient to.
+func received(f *fake, account, to string) []string {
+	var out []string
+	for _, m := range f.Messages(account) {
+		if to == "" || strings.TrimPrefix(m.To, "+") == to {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
