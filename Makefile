@@ -28,7 +28,7 @@ TEST_TIMEOUT ?= 14m
 all: build
 
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -o bin/ ./cmd/wapoold ./cmd/wapoolctl ./cmd/fakewa
 
 $(BUF):
 	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -72,13 +72,13 @@ run: build
 	bin/wapoold --log-format console
 
 demo: chromium build
-	bin/demo
+	$(GO) run ./internal/demo
 
 bench: chromium build
-	$(GO) run ./cmd/wapoolbench
+	$(GO) run ./internal/bench
 
 soak: chromium build
-	$(GO) run ./cmd/wapoolsoak
+	$(GO) run ./internal/soak
 
 clean:
 	rm -rf bin .tools
