@@ -34,13 +34,16 @@ type stack struct {
 // newStack runs a Supervisor over a fresh store against an in-process fakewa
 // with short timings, and real Chromium. Its cleanup stops everything and
 // checks that no browser is left on any profile.
-func newStack(t *testing.T, opts fakewa.Options, cfg Config) *stack {
+func newStack(t *testing.T, opts fakewa.Options, cfg Config, storeOpts ...func(*sessionstore.Options)) *stack {
 	t.Helper()
 	chrome := chromiumtest.Path(t)
 	f := fakewa.New(opts)
 	ts := httptest.NewServer(f)
-	dir := t.TempDir()
-	store, err := sessionstore.Open(sessionstore.Options{DataDir: dir})
+	so := sessionstore.Options{DataDir: t.TempDir()}
+	for _, o := range storeOpts {
+		o(&so)
+	}
+	store, err := sessionstore.Open(so)
 	if err != nil {
 		t.Fatal(err)
 	}
