@@ -27,8 +27,9 @@ type runner struct {
 	kick   chan struct{} // cap 1: the outbox has work or the browser is wanted
 	wantCh chan struct{} // cap 1: start the browser
 
-	mu   sync.Mutex // guards snap
-	snap Session
+	mu      sync.Mutex // guards snap and failErr
+	snap    Session
+	failErr error // why the session is FAILED: wraps ErrSessionFailed or ErrProfileLocked
 
 	// Owned by the runner goroutine.
 	lock      *sessionstore.ProfileLock
@@ -138,6 +139,19 @@ func (r *runner) setState(st State, lastError string) {
 
 func (r *runner) state() State { return r.snapshot().State }
 
+// failed returns why the session is FAILED, or nil.
+func (r *runner) failed() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.snap.State != StateFailed {
+		return nil
+	}
+	if r.failErr == nil {
+		return fmt.Errorf("%s: %w", r.snap.LastError, ErrSessionFailed)
+	}
+	return r.failErr
+}
+
 // run is the runner's loop; it returns when the runner context ends, after
 // closing the browser and releasing the profile lock.
 func (r *runner) run() {
@@ -193,6 +207,8 @@ func (r *runner) maybeStart() {
 	if err := r.start(); err != nil {
 		if errors.Is(err, sessionstore.ErrLocked) {
 			r.wantUp = false
+			err := err
+			r.update(func(*Session) { r.failErr = err })
 			r.setState(StateFailed, err.Error())
 			return
 		}
@@ -357,6 +373,8 @@ func (r *runner) loggedOut(why string) {
 
 // fail gives up on the browser until the cool-down ends or a Link resets it.
 func (r *runner) fail(why string) {
+	err := fmt.Errorf("%s: %w", why, ErrSessionFailed)
+	r.update(func(*Session) { r.failErr = err })
 	r.stopBrowser("failed: " + why)
 	r.startAt = time.Now().Add(r.policy.coolDown())
 	r.setState(StateFailed, why)
@@ -386,6 +404,8 @@ func (r *runner) browserDied(cause error) {
 	r.update(func(s *Session) { s.Restarts++ })
 	if d.Failed {
 		r.startAt = now.Add(d.Delay)
+		err := fmt.Errorf("crash loop: %v: %w", cause, ErrSessionFailed)
+		r.update(func(*Session) { r.failErr = err })
 		r.setState(StateFailed, fmt.Sprintf("crash loop: %d deaths within %v; last: %v", r.policy.CrashLoop, r.policy.CrashWindow, cause))
 		r.log.Error("crash loop: giving up until the cool-down ends", zap.Duration("cool_down", d.Delay), zap.Error(cause))
 		return

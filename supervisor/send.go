@@ -51,8 +51,10 @@ func (s *Supervisor) Send(ctx context.Context, req SendRequest) (Message, error)
 	if s.isDraining() {
 		return Message{}, fmt.Errorf("daemon stopping: %w", ErrUnavailable)
 	}
-	if r := s.existingRunner(t.ID); r != nil && r.snapshot().State == StateFailed {
-		return Message{}, fmt.Errorf("tenant %q: %s: %w", t.ID, r.snapshot().LastError, ErrSessionFailed)
+	if r := s.existingRunner(t.ID); r != nil {
+		if err := r.failed(); err != nil {
+			return Message{}, fmt.Errorf("tenant %q: %w", t.ID, err)
+		}
 	}
 	if !t.Linked {
 		return Message{}, fmt.Errorf("tenant %q: link it first: %w", t.ID, ErrNotLinked)

@@ -2,7 +2,7 @@
 // contract (facts 1-15). It talks to its server through /_fakeapi/.
 'use strict';
 (() => {
-  const WID_KEY = 'last-wid-md'; // "<phone>:<device>@c.us", as WhatsApp Web stores it
+  const WID_KEY = 'last-wid-md'; // JSON string "<phone>:<device>@c.us", as WhatsApp Web stores it
   const DEVICE = 7;
   const TOKEN_KEY = 'WAToken1'; // the device token: login persists in the profile's localStorage
   const app = document.getElementById('app');
@@ -130,7 +130,7 @@
     if (r.state === 'linked') {
       localStorage.setItem(TOKEN_KEY, r.token);
       // WhatsApp Web keeps the linked account's id in localStorage too.
-      if (r.phone) localStorage.setItem(WID_KEY, r.phone + ':' + DEVICE + '@c.us');
+      if (r.phone) localStorage.setItem(WID_KEY, JSON.stringify(r.phone + ':' + DEVICE + '@c.us'));
       S.phone = r.phone;
       if (!r.active) {
         if (S.view !== 'conflict') showConflict();

@@ -1,0 +1,38 @@
+// Package waweb drives one WhatsApp Web tab through chromedp: it classifies
+// the page, reads the QR and pairing codes, sends text messages and watches
+// for logouts, crashes and JavaScript dialogs. It relies only on the page
+// contract (facts 1-15 of the design); every selector and text it uses is in
+// a Selectors value that operators can override from a JSON file.
+//
+// Lifecycle of the page, as State reports it:
+//
+//	Open ──▶ booting ──▶ landing ──(QR scanned / pairing code entered)──▶ main
+//	            │           ▲                                              │
+//	            │           └──────────(logout: post_logout=1)─────────────┤
+//	            ├──▶ update-browser (HeadlessChrome user agent)            │
+//	            └──▶ conflict (another window) ──(UseHere)─────────────────┘
+//
+// Send on the main screen:
+//
+//	chat open? ──yes──────────────────────────────┐
+//	   │no                                         ▼
+//	   ├─▶ click a link the app takes over ──▶ compose box ──▶ clear, insertText,
+//	   │      │ not taken over / 5 s               ▲          read back, click send
+//	   │      ▼                                    │                 │
+//	   └─▶ deep link (page load) ─────────────────┘                 ▼
+//	          either way: invalid-number dialog ──▶ ErrRecipientNotOnWhatsApp
+//	                                         new bubble shows msg-check ──▶ id
+//
+// Ownership and concurrency: the caller owns the browser and the tab; a Page
+// never starts or closes either. A Page serves one caller goroutine (the
+// tenant's runner) for every method except Watch, which runs on a goroutine
+// of its own, owned by the same caller, next to the runner's calls: it
+// answers JavaScript dialogs so that none of those calls hangs, and it reports
+// events. The only state the two share is the chat the Page opened last, which
+// a mutex (Page.mu) guards; the Page also leaves a mark in the document
+// (window.__wawebChat), so a reload is noticed even without Watch. Every
+// method takes the caller's context and returns when it ends; internal waits
+// have their own bounds (Limits). Waits run inside the page (a
+// MutationObserver re-checks a condition on every DOM change), so they end
+// within a frame of the change, not at the next poll.
+package waweb

@@ -1,0 +1,345 @@
+package waweb
+
+// The driver talks to the page with small JavaScript functions, each run by
+// one Runtime.evaluate. Every script starts with jsPrelude, which defines
+// helpers over S, the Selectors as JSON (see (*Page).script). A script is an
+// arrow function of one argument, A, that the driver passes as JSON.
+//
+// Page marks the driver sets: window.__wawebChat holds the digits of the chat
+// the driver opened (a page load drops it, so a reload is noticed even
+// without Watch); the attribute data-waweb-stale marks the previous chat's
+// elements while a new chat opens inside the app.
+
+const jsPrelude = `
+const q = (sel, root) => (root || document).querySelector(sel);
+const qa = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+const str = s => (s === null || s === undefined) ? '' : String(s);
+// norm compares visible texts: collapsed white space, plain apostrophes.
+const norm = s => str(s).replace(/[\u2018\u2019\u02bc]/g, "'").replace(/\s+/g, ' ').trim();
+// cmp compares message texts the way the app sends them: trimmed, plain newlines.
+const cmp = s => str(s).replace(/\r\n?/g, '\n').replace(/\u00a0/g, ' ').trim();
+// textOf reads an element's text with images as their alt text (emoji) and
+// <br> and block elements as line breaks.
+const textOf = el => {
+  let out = '';
+  const walk = n => {
+    for (const c of n.childNodes) {
+      if (c.nodeType === 3) { out += c.nodeValue; continue; }
+      if (c.nodeType !== 1) continue;
+      const tag = c.tagName;
+      if (tag === 'BR') { out += '\n'; continue; }
+      if (tag === 'IMG') { out += c.getAttribute('alt') || ''; continue; }
+      if ((tag === 'P' || tag === 'DIV' || tag === 'LI') && out !== '' && !out.endsWith('\n')) out += '\n';
+      walk(c);
+    }
+  };
+  walk(el);
+  return out;
+};
+const visibleText = el => el ? (el.innerText || el.textContent || '') : '';
+// byText finds the clickable element whose text is one of texts, in the
+// order of texts; else a leaf element with that text, or its clickable ancestor.
+const byText = (texts, root) => {
+  const want = texts.map(norm);
+  const els = qa(S.clickable, root);
+  for (const w of want) {
+    const e = els.find(e => norm(visibleText(e)) === w);
+    if (e) return e;
+  }
+  const leaves = qa('span, div, p', root).filter(e => e.children.length === 0);
+  for (const w of want) {
+    const e = leaves.find(e => norm(e.textContent) === w);
+    if (e) return e.closest(S.clickable) || e;
+  }
+  return null;
+};
+const dialogs = () => qa(S.dialog);
+const invalidDialog = () => dialogs().find(d => {
+  const t = norm(visibleText(d));
+  return S.invalid_texts.some(x => t.includes(norm(x)));
+}) || null;
+const useHereButton = () => {
+  for (const d of dialogs()) {
+    const b = byText([S.use_here_text], d);
+    if (b) return b;
+  }
+  return null;
+};
+const okButton = d => byText([S.ok_text], d) || q('button', d) || q(S.clickable, d);
+let updateRE = null;
+try { updateRE = new RegExp(S.update_browser_pattern, 'i'); } catch (e) {}
+const state = () => {
+  if (useHereButton()) return 'conflict';
+  if (q(S.pane_side)) return 'main';
+  if (q(S.landing)) return 'landing';
+  if (q(S.progress)) return 'booting';
+  if (updateRE && document.body && updateRE.test(document.body.innerText || '')) return 'update';
+  if (q(S.app)) return 'booting';
+  return 'unknown';
+};
+const qrInfo = () => {
+  const land = q(S.landing);
+  if (!land) return {code: '', expired: false};
+  const c = q(S.qr_canvas, land);
+  const holder = c ? c.closest(S.qr_ref) : null;
+  const code = holder ? str(holder.getAttribute(S.qr_ref_attr)) : '';
+  return {code: code, expired: !c && !!q(S.qr_reload_button)};
+};
+const linkCode = () => {
+  const e = q(S.link_code);
+  return e ? str(e.getAttribute(S.link_code_attr)).replace(/[,\s]/g, '') : '';
+};
+const snapshot = () => {
+  const qr = qrInfo();
+  return {state: state(), code: qr.code, expired: qr.expired, pairing: linkCode()};
+};
+const bubbleId = b => str(b.getAttribute(S.bubble_id_attr));
+// jidOf gives the jid of "true_<jid>_<msgid>".
+const jidOf = id => { const r = id.slice(id.indexOf('_') + 1); const i = r.indexOf('_'); return i < 0 ? r : r.slice(0, i); };
+// mine: an outgoing bubble id of the chat with digits (or of a @lid chat).
+const mine = (id, digits) => id.startsWith('true_') && (jidOf(id) === digits + '@c.us' || jidOf(id).endsWith('@lid'));
+const chatBubbles = () => qa(S.bubble, q(S.main) || document);
+// foreign: #main shows a bubble of another phone-number chat.
+const foreign = digits => chatBubbles().some(b => {
+  const j = jidOf(bubbleId(b));
+  return j.endsWith('@c.us') && j !== digits + '@c.us';
+});
+const readMore = b => norm(visibleText(b)).includes(norm(S.read_more_text));
+// sameText: the bubble shows text (a long one may show a prefix and "Read more").
+const sameText = (b, text) => {
+  const want = cmp(text);
+  const te = q(S.bubble_text, b);
+  if (!te) return null;
+  const a = cmp(textOf(te)), v = cmp(te.innerText);
+  if (a === want || v === want) return true;
+  if (readMore(b)) {
+    const p = a.replace(/(\u2026|\.\.\.)$/, '').trim();
+    if (p.length >= 20 && want.startsWith(p)) return true;
+  }
+  return false;
+};
+const acked = b => !!(q(S.msg_check, b) || q(S.msg_dblcheck, b));
+// waitFor resolves with the first truthy check() or null after ms; it
+// re-checks on every DOM change and every 50 ms.
+const waitFor = (check, ms) => new Promise(resolve => {
+  const safe = () => { try { return check(); } catch (e) { return null; } };
+  const v0 = safe();
+  if (v0) { resolve(v0); return; }
+  let done = false, obs = null, iv = 0, to = 0;
+  const finish = v => {
+    if (done) return;
+    done = true;
+    if (obs) obs.disconnect();
+    clearInterval(iv);
+    clearTimeout(to);
+    resolve(v);
+  };
+  const tick = () => { const v = safe(); if (v) finish(v); };
+  obs = new MutationObserver(tick);
+  obs.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  iv = setInterval(tick, 50);
+  to = setTimeout(() => finish(null), ms);
+});
+`
+
+// jsState classifies the page.
+const jsState = `() => state()`
+
+// jsSnapshot reads state, QR and pairing code at once.
+const jsSnapshot = `() => snapshot()`
+
+// jsSnapshotChanged: a snapshot that differs from A, else null.
+const jsSnapshotChanged = `(A) => {
+  const s = snapshot();
+  return (s.state !== A.state || s.code !== A.code || s.expired !== A.expired || s.pairing !== A.pairing) ? s : null;
+}`
+
+// jsBooted: the state once the app is past booting, else null.
+const jsBooted = `() => { const s = state(); return (s === 'booting' || s === 'unknown') ? null : s; }`
+
+// jsPrepare: state, and whether the chat with A.digits is open as the driver left it.
+const jsPrepare = `(A) => {
+  const st = state();
+  const open = A.known && st === 'main' && window.__wawebChat === A.digits &&
+    !!q(S.compose) && !invalidDialog() && !foreign(A.digits);
+  return {state: st, open: !!open};
+}`
+
+// jsClickChat opens a chat inside the app (fact 14): it marks the open chat's
+// elements stale, then appends an anchor, clicks it and removes it. A click
+// nobody prevented (the app did not take it over) is stopped by a listener
+// that runs last, and reported as "unhandled".
+const jsClickChat = `(A) => {
+  if (!q(S.pane_side)) return {r: 'not-main', state: state()};
+  for (const d of dialogs()) {
+    if (S.invalid_texts.some(x => norm(visibleText(d)).includes(norm(x)))) { const b = okButton(d); if (b) b.click(); }
+  }
+  delete window.__wawebChat;
+  const m = q(S.main);
+  let had = 0;
+  if (m) {
+    m.setAttribute('data-waweb-stale', A.token);
+    for (const b of qa(S.bubble, m)) { b.setAttribute('data-waweb-stale', A.token); had++; }
+  }
+  let unhandled = false;
+  const a = document.createElement('a');
+  a.href = A.href;
+  a.textContent = '\u200b';
+  a.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;opacity:0;';
+  const guard = e => { if (e.target === a && !e.defaultPrevented) { unhandled = true; e.preventDefault(); } };
+  window.addEventListener('click', guard, false);
+  try {
+    document.body.appendChild(a);
+    a.click();
+  } finally {
+    window.removeEventListener('click', guard, false);
+    a.remove();
+  }
+  return {r: unhandled ? 'unhandled' : 'clicked', hadMain: !!m, hadBubbles: had > 0};
+}`
+
+// jsChatOpened: "invalid" when the not-on-WhatsApp dialog shows, "open" once
+// the chat with A.digits shows its compose box, else null. With A.hadMain,
+// the previous chat (marked stale with A.token) must be gone first: its #main
+// replaced, or its bubbles gone.
+const jsChatOpened = `(A) => {
+  if (invalidDialog()) return 'invalid';
+  if (!q(S.compose)) return null;
+  if (A.hadMain) {
+    const m = q(S.main);
+    const staleMain = m && m.getAttribute('data-waweb-stale') === A.token;
+    const staleBubbles = qa(S.bubble, m || document).some(b => b.getAttribute('data-waweb-stale') === A.token);
+    if (staleMain && !(A.hadBubbles && !staleBubbles)) return null;
+    if (staleBubbles) return null;
+  }
+  if (foreign(A.digits)) return null;
+  window.__wawebChat = A.digits;
+  return 'open';
+}`
+
+// jsDismissInvalid clicks the OK button of the not-on-WhatsApp dialog.
+const jsDismissInvalid = `() => {
+  const d = invalidDialog();
+  if (!d) return false;
+  const b = okButton(d);
+  if (b) b.click();
+  return !!b;
+}`
+
+// jsFocusCompose focuses the compose box and returns the length of its text, -1 without a box.
+const jsFocusCompose = `() => {
+  const c = q(S.compose);
+  if (!c) return -1;
+  c.focus();
+  return Math.max(cmp(textOf(c)).length, cmp(c.innerText).length);
+}`
+
+// jsSelectCompose selects the compose box's content through the DOM, for a
+// second try at clearing it.
+const jsSelectCompose = `() => {
+  const c = q(S.compose);
+  if (!c) return false;
+  c.focus();
+  const s = window.getSelection();
+  s.removeAllRanges();
+  const r = document.createRange();
+  r.selectNodeContents(c);
+  s.addRange(r);
+  return true;
+}`
+
+// jsConfirmAndClick waits until the box holds A.text, notes the chat's
+// outgoing bubble ids, then clicks the send button (fact 8).
+const jsConfirmAndClick = `async (A) => {
+  const want = cmp(A.text);
+  const holds = () => {
+    const c = q(S.compose);
+    return c && (cmp(textOf(c)) === want || cmp(c.innerText) === want) ? 'ok' : null;
+  };
+  if (!(await waitFor(holds, A.ms))) {
+    const c = q(S.compose);
+    return {r: c ? 'mismatch' : 'nocompose', got: c ? cmp(c.innerText).length : 0, want: want.length};
+  }
+  const before = chatBubbles().map(bubbleId).filter(id => id.startsWith('true_'));
+  const btn = await waitFor(() => { const s = q(S.send_button); return s ? (s.closest('button') || s) : null; }, A.ms);
+  if (!btn) return {r: 'nobutton'};
+  if (!holds()) return {r: 'mismatch', got: -1, want: want.length};
+  btn.click();
+  return {r: 'clicked', before: before};
+}`
+
+// jsOutgoing finds the newest outgoing bubble of the chat that is not in
+// A.before and shows A.text; with A.any it reports it acked or not, else
+// only once it shows msg-check or msg-dblcheck.
+const jsOutgoing = `(A) => {
+  const before = new Set(A.before);
+  const bs = chatBubbles();
+  for (let i = bs.length - 1; i >= 0; i--) {
+    const b = bs[i], id = bubbleId(b);
+    if (!id.startsWith('true_')) continue;
+    if (before.has(id)) return null;
+    if (!mine(id, A.digits) || sameText(b, A.text) === false) continue;
+    const ok = acked(b);
+    return (ok || A.any) ? {id: id, acked: ok} : null;
+  }
+  return null;
+}`
+
+// jsAnyBubble: true once the open chat shows a bubble.
+const jsAnyBubble = `() => chatBubbles().length > 0 || null`
+
+// jsFindSent lists the chat's outgoing bubbles that show A.text, newest
+// last, with the time of data-pre-plain-text as epoch milliseconds in the
+// page's time zone (null when it does not parse).
+const jsFindSent = `(A) => {
+  const parse = s => {
+    const m = /^\s*\[(\d{1,2}):(\d{2})(?:\s*([AaPp])\.?\s*[Mm]\.?)?,\s*(\d{1,2})\/(\d{1,2})\/(\d{4})\]/.exec(str(s));
+    if (!m) return null;
+    let h = +m[1];
+    if (m[3]) { if (h === 12) h = 0; if (/p/i.test(m[3])) h += 12; }
+    return new Date(+m[6], +m[4] - 1, +m[5], h, +m[2]).getTime();
+  };
+  const out = [];
+  for (const b of chatBubbles()) {
+    const id = bubbleId(b);
+    if (!mine(id, A.digits) || sameText(b, A.text) !== true) continue;
+    const te = q(S.bubble_text, b);
+    const meta = te ? te.closest('[' + S.bubble_meta_attr + ']') : null;
+    out.push({id: id, at: meta ? parse(meta.getAttribute(S.bubble_meta_attr)) : null, acked: acked(b)});
+  }
+  return out;
+}`
+
+// jsClickText clicks the clickable element with one of A.texts.
+const jsClickText = `(A) => { const e = byText(A.texts); if (!e) return null; e.click(); return 'ok'; }`
+
+// jsClickSel clicks the first element matching A.sel.
+const jsClickSel = `(A) => { const e = q(A.sel); if (!e) return null; e.click(); return 'ok'; }`
+
+// jsFocusInput focuses the element A.sel and selects its value.
+const jsFocusInput = `(A) => {
+  const e = q(A.sel);
+  if (!e) return null;
+  e.focus();
+  if (typeof e.select === 'function') e.select();
+  return str(e.value).length + 1;
+}`
+
+// jsInputValue reads the value of the element A.sel.
+const jsInputValue = `(A) => { const e = q(A.sel); return e ? str(e.value) : null; }`
+
+// jsUseHere clicks the conflict dialog's "Use here".
+const jsUseHere = `() => { const b = useHereButton(); if (!b) return null; b.click(); return 'ok'; }`
+
+// jsWids reads the localStorage entries that name the linked account.
+const jsWids = `() => { const out = []; try { for (const k of S.linked_phone_keys) out.push(str(localStorage.getItem(k))); } catch (e) {} return out; }`
+
+// jsQRRect gives the document-relative box of the landing's QR canvas.
+const jsQRRect = `() => {
+  const land = q(S.landing);
+  const c = land ? q(S.qr_canvas, land) : null;
+  if (!c) return null;
+  c.scrollIntoView({block: 'center', inline: 'center'});
+  const e = c.getBoundingClientRect(), d = document.documentElement.getBoundingClientRect();
+  return {x: e.left - d.left, y: e.top - d.top, width: e.width, height: e.height};
+}`
