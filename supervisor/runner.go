@@ -39,6 +39,8 @@ type runner struct {
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 	policy    RestartPolicy
+	slotGiven bool      // set once by runnerFor: the runner was created with a slot
+	slot      bool      // holds a launch slot taken by the warm-up, until its first start
 	wantUp    bool      // the browser should run
 	startAt   time.Time // no start before this (backoff, cool-down)
 	loadedAt  time.Time // when the page last booted (QR series start)
@@ -71,6 +73,10 @@ func newRunner(s *Supervisor, id string, wantUp bool) *runner {
 	}
 	return r
 }
+
+// holdsSlot says whether the runner was handed a launch slot. Only valid
+// right after runnerFor created it, before its goroutine runs start.
+func (r *runner) holdsSlot() bool { return r.slotGiven }
 
 // wake asks the runner to start its browser (if stopped) and look at its
 // outbox. It never blocks.
@@ -226,10 +232,14 @@ func (r *runner) start() error {
 	if r.state() != StateRestarting {
 		r.setState(StateStarting, "")
 	}
-	select {
-	case r.s.launch <- struct{}{}:
-	case <-r.ctx.Done():
-		return r.ctx.Err()
+	if r.slot {
+		r.slot = false // taken for us by the warm-up
+	} else {
+		select {
+		case r.s.launch <- struct{}{}:
+		case <-r.ctx.Done():
+			return r.ctx.Err()
+		}
 	}
 	defer func() { <-r.s.launch }()
 
@@ -509,6 +519,10 @@ func (r *runner) sampleMemory() {
 
 // shutdown ends link streams and closes the browser; it runs as run returns.
 func (r *runner) shutdown() {
+	if r.slot {
+		r.slot = false
+		<-r.s.launch // never started: give the warm-up slot back
+	}
 	r.endLink(fmt.Errorf("tenant %q: daemon stopping: %w", r.id, ErrUnavailable))
 	r.stopBrowser("stopped")
 	if r.lock != nil {

@@ -156,9 +156,22 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listing tenants: %w", err)
 	}
-	for _, t := range tenants { // most recently active first: they take the launch slots first
-		if t.Linked {
-			s.runnerFor(t.ID, true)
+	// Warm up most recently active first: Run takes each launch slot in that
+	// order and hands it to the runner, which frees it once its page booted.
+	// RPCs are served meanwhile.
+	for _, t := range tenants {
+		if !t.Linked {
+			continue
+		}
+		select {
+		case s.launch <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if r := s.runnerFor(t.ID, true, withLaunchSlot); r == nil || !r.holdsSlot() {
+			<-s.launch // the runner existed already (an RPC made it)
 		}
 	}
 	<-ctx.Done()
@@ -196,9 +209,13 @@ func (s *Supervisor) waitStarted(ctx context.Context) error {
 	}
 }
 
-// runnerFor returns the tenant's runner, starting one when create is set.
-// wantUp asks the runner to start its browser.
-func (s *Supervisor) runnerFor(id string, wantUp bool) *runner {
+// withLaunchSlot hands a new runner a launch slot its caller already took.
+const withLaunchSlot = true
+
+// runnerFor returns the tenant's runner, starting one if there is none.
+// wantUp asks the runner to start its browser. With slot, a new runner owns
+// a launch slot already taken and frees it after its first start.
+func (s *Supervisor) runnerFor(id string, wantUp bool, slot ...bool) *runner {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.runners[id]; ok {
@@ -211,6 +228,8 @@ func (s *Supervisor) runnerFor(id string, wantUp bool) *runner {
 		return nil
 	}
 	r := newRunner(s, id, wantUp)
+	r.slot = len(slot) > 0 && slot[0]
+	r.slotGiven = r.slot
 	s.runners[id] = r
 	s.wg.Add(1)
 	go func() {
