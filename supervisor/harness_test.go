@@ -50,6 +50,7 @@ func newStack(t *testing.T, opts fakewa.Options, cfg Config, storeOpts ...func(*
 	cfg.Store = store
 	cfg.TargetURL = ts.URL
 	cfg.Browser.ExecPath = chrome
+	cfg.Browser.Lean = true // the daemon's default: the lean flags must hold up under every fault
 	if cfg.Log == nil {
 		cfg.Log = zaptest.NewLogger(t)
 	}

@@ -113,7 +113,8 @@ func (s *Supervisor) touch(id string) {
 // subscribe joins or starts the tenant's link attempt (runner goroutine).
 func (r *runner) subscribe(sub *linkSub, phone string) {
 	st := r.state()
-	if st == StateReady || (st == StateHibernated) {
+	if st == StateReady || st == StateHibernated {
+		r.wantUp = true // Link wakes a hibernated tenant
 		sub.ch <- LinkEvent{Linked: &Linked{Phone: r.snapshot().Phone, AlreadyLinked: true}}
 		sub.end <- nil
 		return
@@ -214,6 +215,7 @@ func (r *runner) pollLink() {
 		r.markLinked(phone)
 		r.setState(StateReady, "")
 		r.s.touch(r.id)
+		r.markUsed()
 		r.log.Info("linked", zap.String("phone", mask(phone)))
 		r.broadcast(LinkEvent{Linked: &Linked{Phone: phone}})
 		r.endLink(nil)

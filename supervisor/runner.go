@@ -46,6 +46,7 @@ type runner struct {
 	loadedAt  time.Time // when the page last booted (QR series start)
 	useHereAt time.Time // last click on "Use here"
 	memAt     time.Time // last memory sample
+	lastUsed  time.Time // last send, link or start: idle hibernation counts from it
 	link      *linkAttempt
 	sendAt    time.Time // pacing: no send before this
 	retryAt   time.Time // backoff after a transient send failure
@@ -186,6 +187,7 @@ func (r *runner) run() {
 			r.pageEvent(ev)
 		case <-tick.C:
 			r.sampleMemory()
+			r.checkIdle()
 			if r.link != nil {
 				r.pollLink()
 			} else {
@@ -221,6 +223,11 @@ func (r *runner) maybeStart() {
 		if r.ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errNoCapacity) {
+			r.startAt = time.Now().Add(time.Second)
+			r.update(func(s *Session) { s.LastError = err.Error() })
+			return
+		}
 		r.browserDied(err)
 	}
 }
@@ -243,6 +250,14 @@ func (r *runner) start() error {
 	}
 	defer func() { <-r.s.launch }()
 
+	if err := r.s.acquireWarm(r.ctx, r); err != nil {
+		return err
+	}
+	defer func() {
+		if r.br == nil { // no browser came of it: free the slot
+			r.s.releaseWarm(r.id)
+		}
+	}()
 	store := r.s.store
 	if r.lock == nil {
 		if err := store.EnsureDirs(r.id); err != nil {
@@ -274,6 +289,7 @@ func (r *runner) start() error {
 	if err != nil {
 		return fmt.Errorf("launching Chrome: %w", err)
 	}
+	r.lastUsed = time.Now()
 	r.br = br
 	r.page = waweb.New(br.Ctx(), cfg.TargetURL, cfg.Selectors)
 	wctx, stop := context.WithCancel(br.Ctx())
@@ -438,6 +454,7 @@ func (r *runner) stopBrowser(lastExit string) {
 	r.stopWatch()
 	<-r.watchDone
 	r.br, r.page = nil, nil
+	r.s.releaseWarm(r.id)
 drain:
 	for {
 		select {
@@ -501,12 +518,15 @@ func (r *runner) probe() {
 	r.classify(st)
 }
 
-// memoryEvery is how often the browser's memory (PSS of its process tree) is
-// sampled for Status and metrics.
-const memoryEvery = 10 * time.Second
+// markUsed records a use of the tenant for idle hibernation and the least
+// recently used choice.
+func (r *runner) markUsed() {
+	r.lastUsed = time.Now()
+	r.s.used(r.id)
+}
 
 func (r *runner) sampleMemory() {
-	if r.br == nil || time.Since(r.memAt) < memoryEvery {
+	if r.br == nil || time.Since(r.memAt) < r.s.cfg.MemorySampleEvery {
 		return
 	}
 	r.memAt = time.Now()

@@ -173,12 +173,14 @@ func (r *runner) sendOne(m Message) {
 		return
 	}
 	start := time.Now()
+	r.markUsed()
 	waID, err := r.page.Send(ctx, m.To, m.Text)
 	switch {
 	case err == nil:
 		log.Info("sent", zap.Duration("took", time.Since(start)))
 		r.finish(m, func(x *Message) { x.State, x.WAMessageID, x.SentAt, x.Error = MessageSent, waID, time.Now(), "" })
 		r.s.touch(r.id)
+		r.markUsed()
 	case errors.Is(err, waweb.ErrRecipientNotOnWhatsApp):
 		log.Info("recipient is not on WhatsApp")
 		r.finish(m, func(x *Message) {

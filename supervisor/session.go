@@ -47,6 +47,7 @@ type Session struct {
 	// MemoryBytes is the PSS of the browser's process tree, sampled every
 	// 10 s; 0 when not running or not sampled yet.
 	MemoryBytes uint64
+	Recycles    int // graceful restarts for memory since the daemon started
 
 	Queued       int   // messages QUEUED or SENDING
 	ProfileBytes int64 // disk use of the profile

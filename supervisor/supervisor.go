@@ -28,11 +28,19 @@ type Config struct {
 	MaxAttempts  int           // tries of one message before FAILED; 0: 5
 
 	WarmParallel  int           // browsers launching at once; 0: 2
-	ProbeInterval time.Duration // page liveness probe period; 0: 250ms
-	ProbeTimeout  time.Duration // a probe slower than this means the page hangs; 0: 1.5s
-	BootTimeout   time.Duration // launch + app boot; 0: 60s
-	SendTimeout   time.Duration // one attempt of one message; 0: 60s
-	Restart       RestartPolicy // zero value: its documented defaults
+	MaxWarm       int           // browsers running at once; 0: no bound
+	IdleHibernate time.Duration // an idle READY tenant hibernates after this; 0: never
+	// MaxBrowserMemory restarts a browser whose process tree's PSS exceeds
+	// it, at its next idle moment; 0: no bound.
+	MaxBrowserMemory uint64
+	// MemorySampleEvery is how often a browser's memory (PSS of its process
+	// tree) is read for Status, metrics and MaxBrowserMemory; 0: 10s.
+	MemorySampleEvery time.Duration
+	ProbeInterval     time.Duration // page liveness probe period; 0: 250ms
+	ProbeTimeout      time.Duration // a probe slower than this means the page hangs; 0: 1.5s
+	BootTimeout       time.Duration // launch + app boot; 0: 60s
+	SendTimeout       time.Duration // one attempt of one message; 0: 60s
+	Restart           RestartPolicy // zero value: its documented defaults
 
 	// Observer, when set, learns of browser starts and deaths and of
 	// finished sends (for metrics).
@@ -59,6 +67,9 @@ func (c *Config) defaults() {
 	}
 	if c.WarmParallel <= 0 {
 		c.WarmParallel = 2
+	}
+	if c.MemorySampleEvery <= 0 {
+		c.MemorySampleEvery = 10 * time.Second
 	}
 	if c.ProbeInterval <= 0 {
 		c.ProbeInterval = 250 * time.Millisecond
@@ -110,6 +121,7 @@ type Supervisor struct {
 	mu       sync.Mutex // guards the fields that follow
 	runners  map[string]*runner
 	waiters  map[string][]chan struct{} // message id → Send calls waiting for its end
+	warm     map[string]time.Time       // tenants holding a warm slot → last use
 	draining bool
 	closed   bool          // Run is returning: no new runners
 	drainCh  chan struct{} // closed by Drain
@@ -126,6 +138,7 @@ func New(cfg Config) *Supervisor {
 		started: make(chan struct{}),
 		runners: map[string]*runner{},
 		waiters: map[string][]chan struct{}{},
+		warm:    map[string]time.Time{},
 		drainCh: make(chan struct{}),
 	}
 }
@@ -159,10 +172,15 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	// Warm up most recently active first: Run takes each launch slot in that
 	// order and hands it to the runner, which frees it once its page booted.
 	// RPCs are served meanwhile.
+	warmed := 0
 	for _, t := range tenants {
 		if !t.Linked {
 			continue
 		}
+		if s.cfg.MaxWarm > 0 && warmed >= s.cfg.MaxWarm {
+			break // the rest stay HIBERNATED until a Send or Link wakes them
+		}
+		warmed++
 		select {
 		case s.launch <- struct{}{}:
 		case <-ctx.Done():

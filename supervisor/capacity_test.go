@@ -1,0 +1,76 @@
+package supervisor
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+const phoneB, phoneC = "15550003333", "15550004444"
+
+// TestMaxWarmHibernatesLeastRecentlyUsed: with room for two browsers, a
+// third tenant hibernates the least recently used one; a Send wakes a
+// hibernated tenant (hibernating another) and succeeds; Status wakes no one.
+func TestMaxWarmHibernatesLeastRecentlyUsed(t *testing.T) {
+	s := newStack(t, fastFake(), Config{MaxWarm: 2})
+	s.link("t1", phoneA)
+	s.link("t2", phoneB)
+	s.sendOK("t2", contactA, "t2 is the most recent")
+	s.link("t3", phoneC) // needs a slot: t1 is the least recently used
+	if st := s.status("t1"); st.State != StateHibernated || st.Running {
+		t.Fatalf("t1 after the third link: %v running=%v, want HIBERNATED", st.State, st.Running)
+	}
+	for range 3 {
+		if st := s.status("t1"); st.State != StateHibernated {
+			t.Fatal("Status woke a hibernated tenant")
+		}
+	}
+	s.sendOK("t1", contactA, "woken by a send")
+	running := 0
+	for _, id := range []string{"t1", "t2", "t3"} {
+		if s.status(id).Running {
+			running++
+		}
+	}
+	if running > 2 {
+		t.Fatalf("%d browsers run with --max-warm 2", running)
+	}
+	if st := s.status("t2"); st.State != StateHibernated {
+		t.Fatalf("t2 = %v, want HIBERNATED (least recently used after t3 linked)", st.State)
+	}
+	if got := s.received(phoneA); len(got) != 1 || got[0] != "woken by a send" {
+		t.Fatalf("account A got %q", got)
+	}
+}
+
+// TestIdleHibernateAndWake: an idle tenant hibernates by itself; a Send
+// wakes it.
+func TestIdleHibernateAndWake(t *testing.T) {
+	s := newStack(t, fastFake(), Config{IdleHibernate: 500 * time.Millisecond})
+	s.link("t1", phoneA)
+	s.waitPersisted("t1")
+	waitFor(t, "HIBERNATED", 10*time.Second, func() bool { return s.status("t1").State == StateHibernated })
+	if st := s.status("t1"); st.Running || st.PID != 0 {
+		t.Fatalf("hibernated with a browser: %+v", st)
+	}
+	s.sendOK("t1", contactA, "after hibernation")
+}
+
+// TestMemoryRecycling: a browser over its memory bound is restarted
+// gracefully when idle: no crash counted, no re-link, sends still work.
+func TestMemoryRecycling(t *testing.T) {
+	s := newStack(t, fastFake(), Config{MaxBrowserMemory: 1, MemorySampleEvery: 200 * time.Millisecond})
+	s.link("t1", phoneA)
+	s.waitPersisted("t1")
+	waitFor(t, "a recycle", 20*time.Second, func() bool { return s.status("t1").Recycles > 0 })
+	st := s.status("t1")
+	if st.Restarts != 0 {
+		t.Fatalf("recycling counted as a crash: %+v", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	m, err := s.sup.Send(ctx, SendRequest{TenantID: "t1", To: contactA, Text: "still linked"})
+	if err != nil || m.State != MessageSent {
+		t.Fatalf("send while recycling: %+v, %v", m, err)
+	}
+}
