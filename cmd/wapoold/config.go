@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -27,6 +28,39 @@ type config struct {
 	QueueLimit   int           // messages waiting per tenant before RESOURCE_EXHAUSTED
 	WarmParallel int           // browsers started at once during warm-up
 	StopTimeout  time.Duration // bound on the graceful stop after SIGTERM
+
+	MaxWarm          int           // browsers running at once; default from the machine's memory
+	IdleHibernate    time.Duration // idle READY tenants hibernate after this; 0 = never
+	MaxBrowserMemory int64         // bytes of PSS past which a browser is recycled when idle; 0 = no bound
+	LeanChrome       bool          // the lean Chrome flags (see browserpool.LeanFlags)
+	FailedCoolDown   time.Duration // FAILED tenants are tried again after this
+}
+
+// perBrowserBudget is the memory the default --max-warm reserves per warm
+// tenant: WhatsApp Web grows from about 100 MB to 500 MB over hours, and
+// --max-browser-memory recycles a browser past 600 MiB.
+const perBrowserBudget = 300 << 20
+
+// defaultMaxWarm derives --max-warm from the machine's memory: what is left
+// after 1 GiB for the system and the daemon, 300 MiB per browser, at least 1.
+func defaultMaxWarm(memTotal int64) int {
+	return max(1, int((memTotal-1<<30)/perBrowserBudget))
+}
+
+// memTotal reads MemTotal from /proc/meminfo; 4 GiB when unknown.
+func memTotal() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				var kb int64
+				if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err == nil && kb > 0 {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return 4 << 30
 }
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
@@ -46,6 +80,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.QueueLimit, "queue-limit", 1000, "messages waiting per tenant before Send answers RESOURCE_EXHAUSTED")
 	fs.IntVar(&c.WarmParallel, "warm-parallel", 2, "browsers started at once when the daemon warms up")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", 20*time.Second, "bound on the graceful stop after SIGTERM")
+	fs.IntVar(&c.MaxWarm, "max-warm", defaultMaxWarm(memTotal()), "browsers running at once; the least recently used idle tenant hibernates to make room (default: (memory - 1 GiB) / 300 MiB)")
+	fs.DurationVar(&c.IdleHibernate, "idle-hibernate", 30*time.Minute, "an idle READY tenant hibernates after this (0: never)")
+	fs.Int64Var(&c.MaxBrowserMemory, "max-browser-memory", 600<<20, "bytes of PSS past which a browser is restarted gracefully when idle (0: no bound)")
+	fs.BoolVar(&c.LeanChrome, "lean-chrome", true, "start Chrome with the lean memory flags")
+	fs.DurationVar(&c.FailedCoolDown, "failed-cooldown", 5*time.Minute, "a FAILED tenant is tried again after this (a Link tries at once)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -77,8 +116,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if c.SendInterval < 0 || c.SendJitter < 0 {
 		return c, errors.New("--send-interval and --send-jitter must not be negative")
 	}
-	if c.QueueLimit < 1 || c.WarmParallel < 1 {
-		return c, errors.New("--queue-limit and --warm-parallel must be at least 1")
+	if c.QueueLimit < 1 || c.WarmParallel < 1 || c.MaxWarm < 1 {
+		return c, errors.New("--queue-limit, --warm-parallel and --max-warm must be at least 1")
+	}
+	if c.IdleHibernate < 0 || c.MaxBrowserMemory < 0 || c.FailedCoolDown < 0 {
+		return c, errors.New("--idle-hibernate, --max-browser-memory and --failed-cooldown must not be negative")
 	}
 	return c, nil
 }

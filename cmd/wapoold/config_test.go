@@ -49,3 +49,21 @@ func TestParseConfigRejectsBadValues(t *testing.T) {
 		t.Error("a bad env value was accepted")
 	}
 }
+
+func TestDefaultMaxWarmFromMemory(t *testing.T) {
+	for _, tc := range []struct {
+		mem  int64
+		want int
+	}{
+		{512 << 20, 1},
+		{2 << 30, 3},
+		{24 << 30, 78},
+	} {
+		if got := defaultMaxWarm(tc.mem); got != tc.want {
+			t.Errorf("defaultMaxWarm(%d MiB) = %d, want %d", tc.mem>>20, got, tc.want)
+		}
+	}
+	if m := memTotal(); m < 256<<20 {
+		t.Errorf("memTotal() = %d: implausible", m)
+	}
+}

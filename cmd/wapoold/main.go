@@ -127,16 +127,20 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	metrics := server.NewMetrics()
 	var hs *server.Health
 	sup := supervisor.New(supervisor.Config{
-		Observer:     metrics,
-		Store:        store,
-		Browser:      browserpool.Config{ExecPath: cfg.Chromium},
-		TargetURL:    cfg.TargetURL,
-		Selectors:    sel,
-		Log:          log,
-		SendInterval: cfg.SendInterval,
-		SendJitter:   cfg.SendJitter,
-		WarmParallel: cfg.WarmParallel,
-		OnChange:     func(s supervisor.Session) { hs.OnChange(s) },
+		Observer:         metrics,
+		Store:            store,
+		Browser:          browserpool.Config{ExecPath: cfg.Chromium, Lean: cfg.LeanChrome},
+		MaxWarm:          cfg.MaxWarm,
+		IdleHibernate:    cfg.IdleHibernate,
+		MaxBrowserMemory: uint64(cfg.MaxBrowserMemory),
+		Restart:          supervisor.RestartPolicy{CoolDown: cfg.FailedCoolDown},
+		TargetURL:        cfg.TargetURL,
+		Selectors:        sel,
+		Log:              log,
+		SendInterval:     cfg.SendInterval,
+		SendJitter:       cfg.SendJitter,
+		WarmParallel:     cfg.WarmParallel,
+		OnChange:         func(s supervisor.Session) { hs.OnChange(s) },
 	})
 	hs = server.NewHealth(sup)
 	metrics.SetSupervisor(sup)
