@@ -115,8 +115,18 @@ func (s *Store) ProfileBytes(id string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	total, err := diskUsage(dir)
+	if err != nil {
+		return 0, fmt.Errorf("tenant %q: profile size: %w", id, err)
+	}
+	return total, nil
+}
+
+// diskUsage is the disk use of a tree, like du: allocated blocks. A missing
+// tree uses 0.
+func diskUsage(dir string) (int64, error) {
 	var total int64
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -137,8 +147,5 @@ func (s *Store) ProfileBytes(id string) (int64, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("tenant %q: profile size: %w", id, err)
-	}
-	return total, nil
+	return total, err
 }

@@ -2,8 +2,13 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/wapool/wapool/sessionstore"
 )
 
 const phoneB, phoneC = "15550003333", "15550004444"
@@ -72,5 +77,56 @@ func TestMemoryRecycling(t *testing.T) {
 	m, err := s.sup.Send(ctx, SendRequest{TenantID: "t1", To: contactA, Text: "still linked"})
 	if err != nil || m.State != MessageSent {
 		t.Fatalf("send while recycling: %+v, %v", m, err)
+	}
+}
+
+// TestTrimKeepsLinked: the caches trimmed before a start leave the tenant
+// linked.
+func TestTrimKeepsLinked(t *testing.T) {
+	s := newStack(t, fastFake(), Config{IdleHibernate: 300 * time.Millisecond})
+	s.link("t1", phoneA)
+	waitFor(t, "HIBERNATED", 10*time.Second, func() bool { return s.status("t1").State == StateHibernated })
+	profile, _ := s.store.ProfileDir("t1")
+	junk := filepath.Join(profile, "Default", "Code Cache", "js", "junk")
+	if err := os.MkdirAll(filepath.Dir(junk), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(junk, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.sendOK("t1", contactA, "after the trim")
+	if _, err := os.Stat(junk); !os.IsNotExist(err) {
+		t.Fatalf("the cache survived the start: %v", err)
+	}
+}
+
+// TestPruneDeletesWhatTheDryRunListed.
+func TestPruneDeletesWhatTheDryRunListed(t *testing.T) {
+	s := newStack(t, fastFake(), Config{})
+	old := time.Now().Add(-48 * time.Hour)
+	for _, id := range []string{"old1", "old2", "fresh"} {
+		last := old
+		if id == "fresh" {
+			last = time.Now()
+		}
+		if err := s.store.PutTenant(sessionstore.Tenant{ID: id, CreatedAt: old, LastActive: last}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	dry, err := s.sup.Prune(ctx, 24*time.Hour, true)
+	if err != nil || fmt.Sprint(dry) != "[old1 old2]" && fmt.Sprint(dry) != "[old2 old1]" {
+		t.Fatalf("dry run: %v, %v", dry, err)
+	}
+	if ts, _ := s.store.ListTenants(); len(ts) != 3 {
+		t.Fatalf("the dry run deleted: %d tenants left", len(ts))
+	}
+	done, err := s.sup.Prune(ctx, 24*time.Hour, false)
+	if err != nil || fmt.Sprint(done) != fmt.Sprint(dry) {
+		t.Fatalf("prune deleted %v (%v), the dry run listed %v", done, err, dry)
+	}
+	ts, _ := s.store.ListTenants()
+	if len(ts) != 1 || ts[0].ID != "fresh" {
+		t.Fatalf("left: %+v", ts)
 	}
 }

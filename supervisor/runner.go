@@ -281,6 +281,13 @@ func (r *runner) start() error {
 	if err := browserpool.CleanStaleSingleton(profile); err != nil {
 		return fmt.Errorf("cleaning stale Chrome locks: %w", err)
 	}
+	// No browser runs on the profile now: drop the caches Chrome rebuilds,
+	// so profiles do not grow without bound (the login is kept).
+	if freed, err := store.TrimProfile(r.id); err != nil {
+		r.log.Warn("trimming the profile", zap.Error(err))
+	} else if freed > 0 {
+		r.log.Info("profile trimmed", zap.Int64("freed_bytes", freed))
+	}
 	cache, _ := store.CacheDir(r.id)
 	tmp, _ := store.TmpDir(r.id)
 	ctx, cancel := context.WithTimeout(r.ctx, cfg.BootTimeout)

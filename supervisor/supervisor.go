@@ -36,11 +36,14 @@ type Config struct {
 	// MemorySampleEvery is how often a browser's memory (PSS of its process
 	// tree) is read for Status, metrics and MaxBrowserMemory; 0: 10s.
 	MemorySampleEvery time.Duration
-	ProbeInterval     time.Duration // page liveness probe period; 0: 250ms
-	ProbeTimeout      time.Duration // a probe slower than this means the page hangs; 0: 1.5s
-	BootTimeout       time.Duration // launch + app boot; 0: 60s
-	SendTimeout       time.Duration // one attempt of one message; 0: 60s
-	Restart           RestartPolicy // zero value: its documented defaults
+	// PruneInactive deletes tenants inactive for longer than this, checked
+	// at start and hourly; 0: never.
+	PruneInactive time.Duration
+	ProbeInterval time.Duration // page liveness probe period; 0: 250ms
+	ProbeTimeout  time.Duration // a probe slower than this means the page hangs; 0: 1.5s
+	BootTimeout   time.Duration // launch + app boot; 0: 60s
+	SendTimeout   time.Duration // one attempt of one message; 0: 60s
+	Restart       RestartPolicy // zero value: its documented defaults
 
 	// Observer, when set, learns of browser starts and deaths and of
 	// finished sends (for metrics).
@@ -159,7 +162,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for _, id := range adopted {
 		// A profile of the old layout may be linked: start it and let the
 		// page tell.
-		if err := s.store.PutTenant(sessionstore.Tenant{ID: id, Linked: true, CreatedAt: now}); err != nil {
+		if err := s.store.PutTenant(sessionstore.Tenant{ID: id, Linked: true, CreatedAt: now, LastActive: now}); err != nil {
 			s.log.Warn("adopting profile", zap.String("tenant", id), zap.Error(err))
 			continue
 		}
@@ -192,7 +195,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			<-s.launch // the runner existed already (an RPC made it)
 		}
 	}
-	<-ctx.Done()
+	s.pruneLoop(ctx)
 	s.mu.Lock()
 	s.closed = true // no runner starts after this: wg.Wait may begin
 	s.mu.Unlock()

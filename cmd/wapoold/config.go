@@ -34,6 +34,7 @@ type config struct {
 	MaxBrowserMemory int64         // bytes of PSS past which a browser is recycled when idle; 0 = no bound
 	LeanChrome       bool          // the lean Chrome flags (see browserpool.LeanFlags)
 	FailedCoolDown   time.Duration // FAILED tenants are tried again after this
+	PruneInactive    time.Duration // delete tenants inactive longer than this; 0 = never
 }
 
 // perBrowserBudget is the memory the default --max-warm reserves per warm
@@ -84,6 +85,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.IdleHibernate, "idle-hibernate", 30*time.Minute, "an idle READY tenant hibernates after this (0: never)")
 	fs.Int64Var(&c.MaxBrowserMemory, "max-browser-memory", 600<<20, "bytes of PSS past which a browser is restarted gracefully when idle (0: no bound)")
 	fs.BoolVar(&c.LeanChrome, "lean-chrome", true, "start Chrome with the lean memory flags")
+	fs.DurationVar(&c.PruneInactive, "prune-inactive", 0, "delete tenants (profile included) inactive longer than this, checked hourly (0: never)")
 	fs.DurationVar(&c.FailedCoolDown, "failed-cooldown", 5*time.Minute, "a FAILED tenant is tried again after this (a Link tries at once)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -119,7 +121,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if c.QueueLimit < 1 || c.WarmParallel < 1 || c.MaxWarm < 1 {
 		return c, errors.New("--queue-limit, --warm-parallel and --max-warm must be at least 1")
 	}
-	if c.IdleHibernate < 0 || c.MaxBrowserMemory < 0 || c.FailedCoolDown < 0 {
+	if c.IdleHibernate < 0 || c.MaxBrowserMemory < 0 || c.FailedCoolDown < 0 || c.PruneInactive < 0 {
 		return c, errors.New("--idle-hibernate, --max-browser-memory and --failed-cooldown must not be negative")
 	}
 	return c, nil

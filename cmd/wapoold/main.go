@@ -134,6 +134,7 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		IdleHibernate:    cfg.IdleHibernate,
 		MaxBrowserMemory: uint64(cfg.MaxBrowserMemory),
 		Restart:          supervisor.RestartPolicy{CoolDown: cfg.FailedCoolDown},
+		PruneInactive:    cfg.PruneInactive,
 		TargetURL:        cfg.TargetURL,
 		Selectors:        sel,
 		Log:              log,

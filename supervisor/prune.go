@@ -1,0 +1,64 @@
+package supervisor
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Prune deletes (as Logout does) the tenants inactive for longer than
+// inactiveFor: no Send, Link or start since. A tenant with messages waiting
+// is kept. With dryRun it deletes nothing and returns what it would delete.
+func (s *Supervisor) Prune(ctx context.Context, inactiveFor time.Duration, dryRun bool) ([]string, error) {
+	if err := s.waitStarted(ctx); err != nil {
+		return nil, err
+	}
+	tenants, err := s.store.ListTenants()
+	if err != nil {
+		return nil, err
+	}
+	cutoff := time.Now().Add(-inactiveFor)
+	var out []string
+	for _, t := range tenants {
+		last := t.LastActive
+		if last.IsZero() {
+			last = t.CreatedAt
+		}
+		if !last.Before(cutoff) {
+			continue
+		}
+		if n, err := s.store.QueueDepth(t.ID); err != nil || n > 0 {
+			continue
+		}
+		if !dryRun {
+			if err := s.Logout(ctx, t.ID); err != nil {
+				return out, err
+			}
+			s.log.Info("pruned an inactive tenant", zap.String("tenant", t.ID), zap.Time("last_active", last))
+		}
+		out = append(out, t.ID)
+	}
+	return out, nil
+}
+
+// pruneLoop prunes at start and hourly until ctx ends, when PruneInactive
+// is set; else it only waits for ctx.
+func (s *Supervisor) pruneLoop(ctx context.Context) {
+	if s.cfg.PruneInactive <= 0 {
+		<-ctx.Done()
+		return
+	}
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if _, err := s.Prune(ctx, s.cfg.PruneInactive, false); err != nil && ctx.Err() == nil {
+			s.log.Warn("pruning inactive tenants", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
