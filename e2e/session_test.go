@@ -64,7 +64,7 @@ func TestLinkSendRestartSend(t *testing.T) {
 		t.Fatalf("fakewa received %d messages; want exactly the text sent", len(got))
 	}
 	// The chat is open now: a second message goes through it.
-	if _, err := send(ctx, d, "shop1", contact1, "second"); err != nil {
+	if _, err := send(ctx, d, "shop1", contact1, "second one, kept private"); err != nil {
 		t.Fatal(err)
 	}
 	gm, err := d.client().GetMessage(ctx, &wapoolv1.GetMessageRequest{TenantId: "shop1", MessageId: m.Id})
@@ -91,6 +91,19 @@ func TestLinkSendRestartSend(t *testing.T) {
 	ev, err := stream.Recv()
 	if err != nil || ev.GetLinked() == nil || !ev.GetLinked().AlreadyLinked {
 		t.Fatalf("Link on a linked tenant: %v, %v", ev, err)
+	}
+
+	// The logs of the whole run (debug level) hold no message text and no
+	// full phone number.
+	for i, log := range []string{d.log(), d2.log()} {
+		if !strings.Contains(log, "sent") {
+			t.Fatalf("log %d holds no send: is it the log of this run?", i)
+		}
+		for _, secret := range []string{"Order #1042", "مرحبا", "after the restart", "kept private", accountA, contact1, contact2} {
+			if strings.Contains(log, secret) {
+				t.Errorf("log %d contains %q", i, secret)
+			}
+		}
 	}
 }
 
