@@ -55,7 +55,10 @@ func (m *Metrics) SetSupervisor(sup *supervisor.Supervisor) {
 var _ supervisor.Observer = (*Metrics)(nil)
 
 // BrowserStarted counts a Chrome start.
-func (m *Metrics) BrowserStarted(tenant string) { m.browserStarts.WithLabelValues(tenant).Inc() }
+func (m *Metrics) BrowserStarted(tenant string) {
+	m.browserStarts.WithLabelValues(tenant).Inc()
+	m.browserDeaths.WithLabelValues(tenant) // shown at 0 until the first crash
+}
 
 // BrowserDied counts a Chrome death.
 func (m *Metrics) BrowserDied(tenant string) { m.browserDeaths.WithLabelValues(tenant).Inc() }
