@@ -411,6 +411,7 @@ func (r *runner) fail(why string) {
 	r.stopBrowser("failed: " + why)
 	r.startAt = time.Now().Add(r.policy.coolDown())
 	r.setState(StateFailed, why)
+	r.endLink(fmt.Errorf("tenant %q: %w", r.id, err))
 	r.log.Error("session failed", zap.String("why", why))
 }
 
@@ -441,6 +442,7 @@ func (r *runner) browserDied(cause error) {
 		r.update(func(*Session) { r.failErr = err })
 		r.setState(StateFailed, fmt.Sprintf("crash loop: %d deaths within %v; last: %v", r.policy.CrashLoop, r.policy.CrashWindow, cause))
 		r.log.Error("crash loop: giving up until the cool-down ends", zap.Duration("cool_down", d.Delay), zap.Error(cause))
+		r.endLink(fmt.Errorf("tenant %q: %w", r.id, err))
 		return
 	}
 	r.startAt = now.Add(d.Delay)
