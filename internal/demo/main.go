@@ -1,0 +1,251 @@
+// Command demo is `make demo`: it shows the main job of wapool on the
+// embedded default, fakewa, with the real binaries. It starts fakewa and
+// wapoold, links tenant "demo" with `wapoolctl link` (the QR code drawn in
+// this terminal, then scanned through fakewa's control API, as a phone
+// would), sends a message with `wapoolctl send`, prints `wapoolctl status`
+// and what fakewa received, and stops everything, leaving no process behind.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	bin := flag.String("bin", "bin", "directory of wapoold, wapoolctl and fakewa")
+	flag.Parse()
+	if err := run(*bin); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+const (
+	account   = "15550001111" // the phone that "scans"
+	recipient = "+15550002222"
+)
+
+func step(format string, a ...any) { fmt.Printf("\n\033[1m==> "+format+"\033[0m\n", a...) }
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func start(name string, stdout, stderr *os.File, path string, args ...string) (*proc, error) {
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	return p, nil
+}
+
+// stop sends SIGTERM and waits; SIGKILL after the timeout.
+func (p *proc) stop(timeout time.Duration) error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not stop within %v", p.name, timeout)
+	}
+}
+
+func run(bin string) error {
+	fakeAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	daemonAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	dataDir, err := os.MkdirTemp("", "wapool-demo")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dataDir)
+	logPath := filepath.Join(dataDir, "wapoold.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	fakeURL := "http://" + fakeAddr
+
+	step("starting fakewa, a local stand-in for WhatsApp Web, on %s", fakeURL)
+	fake, err := start("fakewa", logFile, logFile, filepath.Join(bin, "fakewa"), "--addr", fakeAddr)
+	if err != nil {
+		return err
+	}
+	defer fake.stop(10 * time.Second)
+
+	step("starting wapoold on %s (its log: %s)", daemonAddr, logPath)
+	daemon, err := start("wapoold", logFile, logFile, filepath.Join(bin, "wapoold"),
+		"--listen", daemonAddr, "--data-dir", dataDir, "--target-url", fakeURL,
+		"--metrics-addr", "", "--log-format", "console", "--send-interval", "0")
+	if err != nil {
+		return err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			daemon.stop(25 * time.Second)
+		}
+	}()
+	ctl := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(filepath.Join(bin, "wapoolctl"), append([]string{"--addr", daemonAddr}, args...)...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		return cmd
+	}
+	if err := waitUntil(20*time.Second, func() bool {
+		c := exec.Command(filepath.Join(bin, "wapoolctl"), "--addr", daemonAddr, "list")
+		return c.Run() == nil
+	}); err != nil {
+		return fmt.Errorf("wapoold did not come up: %w (see %s)", err, logPath)
+	}
+
+	step("wapoolctl link demo — the QR code a person scans with WhatsApp on the phone")
+	linkCmd := ctl("link", "demo")
+	if err := linkCmd.Start(); err != nil {
+		return err
+	}
+	linkDone := make(chan error, 1)
+	go func() { linkDone <- linkCmd.Wait() }()
+	var code string
+	if err := waitUntil(60*time.Second, func() bool {
+		var shown []struct{ Code string }
+		if getJSON(fakeURL+"/_fake/qr", &shown) == nil && len(shown) > 0 {
+			code = shown[0].Code
+		}
+		return code != ""
+	}); err != nil {
+		_ = linkCmd.Process.Kill()
+		return fmt.Errorf("no QR code shown: %w", err)
+	}
+	time.Sleep(2 * time.Second) // let the person see the code before the "phone" scans it
+	step("the phone %s scans it (fakewa's control API: POST /_fake/scan)", account)
+	if err := postJSON(fakeURL+"/_fake/scan", map[string]string{"code": code, "phone": account}); err != nil {
+		return err
+	}
+	select {
+	case err := <-linkDone:
+		if err != nil {
+			return fmt.Errorf("wapoolctl link: %w", err)
+		}
+	case <-time.After(60 * time.Second):
+		_ = linkCmd.Process.Kill()
+		return errors.New("link did not finish")
+	}
+
+	step("wapoolctl send demo %s ...", recipient)
+	if err := ctl("send", "demo", recipient, "Hello from wapool! Your order #1042 has shipped 📦").Run(); err != nil {
+		return fmt.Errorf("wapoolctl send: %w", err)
+	}
+	step("wapoolctl status demo")
+	if err := ctl("status", "demo").Run(); err != nil {
+		return fmt.Errorf("wapoolctl status: %w", err)
+	}
+	step("what fakewa received for account %s (GET /_fake/messages)", account)
+	var msgs []map[string]any
+	if err := getJSON(fakeURL+"/_fake/messages?account="+account, &msgs); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		fmt.Printf("  to %v: %q (ack %v)\n", m["to"], m["text"], m["ack"])
+	}
+	if len(msgs) != 1 {
+		return fmt.Errorf("fakewa received %d messages, want 1", len(msgs))
+	}
+
+	step("stopping wapoold (SIGTERM) and fakewa")
+	stopped = true
+	if err := daemon.stop(25 * time.Second); err != nil {
+		return fmt.Errorf("wapoold: %w", err)
+	}
+	if left := chromeOn(dataDir); len(left) > 0 {
+		return fmt.Errorf("browsers left running: %v", left)
+	}
+	fmt.Println("done: no process left behind.")
+	return nil
+}
+
+func waitUntil(timeout time.Duration, cond func() bool) error {
+	end := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(end) {
+			return fmt.Errorf("timed out after %v", timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil
+}
+
+func getJSON(url string, v any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func postJSON(url string, body any) error {
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// chromeOn lists processes whose command line names a profile under dir.
+func chromeOn(dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(b, []byte("--user-data-dir="+dir)) {
+			out = append(out, e.Name()+": "+strings.SplitN(string(b), "\x00", 2)[0])
+		}
+	}
+	return out
+}
