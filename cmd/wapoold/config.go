@@ -35,6 +35,12 @@ type config struct {
 	LeanChrome       bool          // the lean Chrome flags (see browserpool.LeanFlags)
 	FailedCoolDown   time.Duration // FAILED tenants are tried again after this
 	PruneInactive    time.Duration // delete tenants inactive longer than this; 0 = never
+
+	AuthTokens  string // bearer tokens file; when given, required on every address
+	TLSCert     string // with TLSKey and TLSClientCA: mutual TLS
+	TLSKey      string
+	TLSClientCA string
+	Insecure    bool // allow a non-loopback --listen without credentials
 }
 
 // perBrowserBudget is the memory the default --max-warm reserves per warm
@@ -48,8 +54,20 @@ func defaultMaxWarm(memTotal int64) int {
 	return max(1, int((memTotal-1<<30)/perBrowserBudget))
 }
 
-// memTotal reads MemTotal from /proc/meminfo; 4 GiB when unknown.
+// memTotal is the memory the daemon may use: the cgroup's memory.max when
+// one is set (a container's limit), else MemTotal of /proc/meminfo; 4 GiB
+// when unknown.
 func memTotal() int64 {
+	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		var limit int64
+		if _, err := fmt.Sscan(strings.TrimSpace(string(b)), &limit); err == nil && limit > 0 {
+			return min(limit, hostMemTotal())
+		}
+	}
+	return hostMemTotal()
+}
+
+func hostMemTotal() int64 {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -85,6 +103,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.IdleHibernate, "idle-hibernate", 30*time.Minute, "an idle READY tenant hibernates after this (0: never)")
 	fs.Int64Var(&c.MaxBrowserMemory, "max-browser-memory", 600<<20, "bytes of PSS past which a browser is restarted gracefully when idle (0: no bound)")
 	fs.BoolVar(&c.LeanChrome, "lean-chrome", true, "start Chrome with the lean memory flags")
+	fs.StringVar(&c.AuthTokens, "auth-tokens", "", "bearer tokens file, one per line, re-read on SIGHUP; when given, required on every address")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "server certificate (PEM); with --tls-key and --tls-client-ca turns on mutual TLS")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "server key (PEM)")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "CA certificates (PEM) that sign the client certificates")
+	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without credentials")
 	fs.DurationVar(&c.PruneInactive, "prune-inactive", 0, "delete tenants (profile included) inactive longer than this, checked hourly (0: never)")
 	fs.DurationVar(&c.FailedCoolDown, "failed-cooldown", 5*time.Minute, "a FAILED tenant is tried again after this (a Link tries at once)")
 	if err := fs.Parse(args); err != nil {

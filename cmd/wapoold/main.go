@@ -114,6 +114,15 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 			return fmt.Errorf("--selectors: %w", err)
 		}
 	}
+	auth, err := server.NewAuth(server.AuthConfig{Listen: cfg.Listen, TokensFile: cfg.AuthTokens,
+		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, TLSClientCA: cfg.TLSClientCA, Insecure: cfg.Insecure})
+	if err != nil {
+		return err
+	}
+	authOpts, err := auth.ServerOptions()
+	if err != nil {
+		return err
+	}
 	store, err := sessionstore.Open(sessionstore.Options{DataDir: cfg.DataDir, ProfilesDir: cfg.ProfilesDir, QueueLimit: cfg.QueueLimit})
 	if err != nil {
 		return err
@@ -145,11 +154,12 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	})
 	hs = server.NewHealth(sup)
 	metrics.SetSupervisor(sup)
-	gs := grpc.NewServer(
+	// Metrics first, so that refused calls are counted too.
+	gs := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(metrics.GRPC.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(metrics.GRPC.StreamServerInterceptor()),
 		grpc.MaxRecvMsgSize(maxRequestBytes),
-	)
+	}, authOpts...)...)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 	wapoolv1.RegisterSessionServiceServer(gs, server.New(sup, log))
@@ -166,7 +176,29 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	go func() { supDone <- sup.Run(supCtx) }()
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
-	log.Info("wapoold serving", zap.String("listen", lis.Addr().String()), zap.String("target_url", cfg.TargetURL), zap.String("data_dir", cfg.DataDir))
+	log.Info("wapoold serving", zap.String("listen", lis.Addr().String()), zap.String("target_url", cfg.TargetURL),
+		zap.String("data_dir", cfg.DataDir), zap.String("auth", auth.Mode()))
+
+	// SIGHUP re-reads the tokens and TLS files (and never kills the daemon).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	hupDone := make(chan struct{})
+	go func() {
+		defer close(hupDone)
+		for {
+			select {
+			case <-hup:
+				if err := auth.Reload(); err != nil {
+					log.Error("SIGHUP: keeping the old credentials", zap.Error(err))
+				} else {
+					log.Info("SIGHUP: credentials reloaded", zap.String("auth", auth.Mode()))
+				}
+			case <-supCtx.Done():
+				return
+			}
+		}
+	}()
+	defer func() { signal.Stop(hup); stopSup(); <-hupDone }()
 
 	var serveErr error
 	select {
