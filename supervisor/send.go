@@ -177,8 +177,8 @@ func (r *runner) sendOne(m Message) {
 	waID, err := r.page.Send(ctx, m.To, m.Text)
 	switch {
 	case err == nil:
-		log.Info("sent", zap.Duration("took", time.Since(start)))
 		r.finish(m, func(x *Message) { x.State, x.WAMessageID, x.SentAt, x.Error = MessageSent, waID, time.Now(), "" })
+		log.Info("sent", zap.Duration("took", time.Since(start)))
 		r.s.touch(r.id)
 		r.markUsed()
 	case errors.Is(err, waweb.ErrRecipientNotOnWhatsApp):

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"google.golang.org/grpc/status"
+
+	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
+)
+
+const (
+	rpcTimeout = 10 * time.Second       // one Send or Status call
+	retryPause = 100 * time.Millisecond // before the next attempt with the same key
+)
+
+// accepted is a message some Send attempt returned OK for.
+type accepted struct {
+	key  string
+	text string
+	id   string // wapool's message id
+}
+
+// producer sends one tenant's messages, one after the other: the next only
+// once the previous was accepted. It is owned by the goroutine that runs it;
+// the main goroutine reads its fields after that goroutine ended.
+type producer struct {
+	tenant string
+	to     string
+	n      int           // messages to have accepted
+	gap    time.Duration // mean pause between two messages
+	rng    *rand.Rand
+	d      *daemon
+
+	done     []accepted     // in acceptance order
+	attempts int            // Send calls made
+	errs     map[string]int // failed Send calls by gRPC code
+}
+
+// run sends until n messages are accepted or ctx ends.
+func (p *producer) run(ctx context.Context) error {
+	p.errs = map[string]int{}
+	for i := range p.n {
+		m := accepted{key: fmt.Sprintf("soak-%s-%04d", p.tenant, i), text: fmt.Sprintf("%s #%04d", p.tenant, i)}
+		id, err := p.sendUntilAccepted(ctx, m)
+		if err != nil {
+			return fmt.Errorf("producer %s, message %q: %w", p.tenant, m.text, err)
+		}
+		m.id = id
+		p.done = append(p.done, m)
+		if p.gap > 0 {
+			if err := pause(ctx, time.Duration(p.rng.Int64N(int64(2*p.gap)+1))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sendUntilAccepted retries Send with the same idempotency key on any error
+// (the daemon down, restarting or slow) until an attempt returns OK.
+func (p *producer) sendUntilAccepted(ctx context.Context, m accepted) (string, error) {
+	for {
+		if c := p.d.client(); c != nil {
+			p.attempts++
+			rctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+			resp, err := c.Send(rctx, &wapoolv1.SendRequest{
+				TenantId: p.tenant, To: p.to, Text: m.text, IdempotencyKey: m.key, Wait: wapoolv1.Wait_WAIT_ACCEPTED,
+			})
+			cancel()
+			if err == nil {
+				if got := resp.Message; got.IdempotencyKey != m.key || got.TenantId != p.tenant {
+					return "", fmt.Errorf("Send answered with message %v", got)
+				}
+				return resp.Message.Id, nil
+			}
+			p.errs[status.Code(err).String()]++
+		}
+		if err := pause(ctx, retryPause); err != nil {
+			return "", err
+		}
+	}
+}
+
+// pause waits d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
