@@ -75,4 +75,3 @@ func TestBearerTokens(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
-

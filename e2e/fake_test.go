@@ -12,16 +12,6 @@ import (
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
-// fastFake are fakewa timings shortened for tests; the page behaves the same.
-func fastFake() fakewa.Options {
-	return fakewa.Options{
-		BootDelay:   300 * time.Millisecond,
-		AckDelay:    150 * time.Millisecond,
-		LookupDelay: 100 * time.Millisecond,
-		LogoutPoll:  300 * time.Millisecond,
-	}
-}
-
 type fake struct {
 	*fakewa.Server
 	url string
@@ -39,7 +29,7 @@ func startFake(t *testing.T, opts fakewa.Options) *fake {
 func startStack(t *testing.T, extra ...string) (*fake, *daemon) {
 	t.Helper()
 	chrome := chromiumtest.Path(t)
-	f := startFake(t, fastFake())
+	f := startFake(t, fakewa.FastOptions())
 	args := append([]string{"--target-url", f.url, "--chromium", chrome, "--send-interval", "0", "--send-jitter", "0"}, extra...)
 	return f, startDaemon(t, daemonOpts{args: args})
 }

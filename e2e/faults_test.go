@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -14,24 +12,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/chromiumtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
-
-// tokenOnDisk says whether Chrome has written the page's login token into
-// the profile: it commits localStorage a few seconds after a write, so a
-// browser killed before that loses the link, as on the real page.
-func tokenOnDisk(profile string) bool {
-	dir := filepath.Join(profile, "Default", "Local Storage", "leveldb")
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err == nil && bytes.Contains(b, []byte("WAToken1")) {
-			return true
-		}
-	}
-	return false
-}
 
 // TestDaemonKilledQueueSurvives: messages accepted (held by pacing) survive a
 // SIGKILL of the daemon; its browsers die with it, nothing blocks the next
@@ -40,7 +24,7 @@ func TestDaemonKilledQueueSurvives(t *testing.T) {
 	f, d := startStack(t, "--send-interval", "1h")
 	link(t, d, f, "shop", accountA)
 	profile := filepath.Join(d.dataDir, "profiles", "shop")
-	waitFor(t, "the login token on disk", 30*time.Second, func() bool { return tokenOnDisk(profile) })
+	waitFor(t, "the login token on disk", 30*time.Second, func() bool { return fakewa.LoginPersisted(profile) })
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if _, err := send(ctx, d, "shop", contact1, "m0"); err != nil {
@@ -101,7 +85,7 @@ func TestSecondDaemonOnSameProfiles(t *testing.T) {
 // Chromium run becomes a READY tenant without a Link.
 func TestAdoptOldLayout(t *testing.T) {
 	chrome := chromiumtest.Path(t)
-	f := startFake(t, fastFake())
+	f := startFake(t, fakewa.FastOptions())
 	chromeData := filepath.Join(t.TempDir(), "chrome_data")
 	profile := filepath.Join(chromeData, "5")
 

@@ -52,6 +52,18 @@ func DefaultOptions() Options {
 	}
 }
 
+// FastOptions returns the timings tests use: the page behaves the same,
+// only its boot, acks, chat lookups and logout polls are shorter. QR
+// lifetimes and the pairing lifetime keep their defaults.
+func FastOptions() Options {
+	o := DefaultOptions()
+	o.BootDelay = 300 * time.Millisecond
+	o.AckDelay = 150 * time.Millisecond
+	o.LookupDelay = 100 * time.Millisecond
+	o.LogoutPoll = 300 * time.Millisecond
+	return o
+}
+
 // withDefaults returns o with every zero (or negative) duration, a zero
 // QRRotations and an empty InvalidSuffix replaced by the default.
 func (o Options) withDefaults() Options {

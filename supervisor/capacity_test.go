@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/sessionstore"
 )
 
@@ -17,7 +18,7 @@ const phoneB, phoneC = "15550003333", "15550004444"
 // third tenant hibernates the least recently used one; a Send wakes a
 // hibernated tenant (hibernating another) and succeeds; Status wakes no one.
 func TestMaxWarmHibernatesLeastRecentlyUsed(t *testing.T) {
-	s := newStack(t, fastFake(), Config{MaxWarm: 2})
+	s := newStack(t, fakewa.FastOptions(), Config{MaxWarm: 2})
 	s.link("t1", phoneA)
 	s.link("t2", phoneB)
 	s.sendOK("t2", contactA, "t2 is the most recent")
@@ -51,7 +52,7 @@ func TestMaxWarmHibernatesLeastRecentlyUsed(t *testing.T) {
 // TestIdleHibernateAndWake: an idle tenant hibernates by itself; a Send
 // wakes it.
 func TestIdleHibernateAndWake(t *testing.T) {
-	s := newStack(t, fastFake(), Config{IdleHibernate: 500 * time.Millisecond})
+	s := newStack(t, fakewa.FastOptions(), Config{IdleHibernate: 500 * time.Millisecond})
 	s.link("t1", phoneA)
 	s.waitPersisted("t1")
 	waitFor(t, "HIBERNATED", 10*time.Second, func() bool { return s.status("t1").State == StateHibernated })
@@ -64,7 +65,7 @@ func TestIdleHibernateAndWake(t *testing.T) {
 // TestMemoryRecycling: a browser over its memory bound is restarted
 // gracefully when idle: no crash counted, no re-link, sends still work.
 func TestMemoryRecycling(t *testing.T) {
-	s := newStack(t, fastFake(), Config{MaxBrowserMemory: 1, MemorySampleEvery: 200 * time.Millisecond})
+	s := newStack(t, fakewa.FastOptions(), Config{MaxBrowserMemory: 1, MemorySampleEvery: 200 * time.Millisecond})
 	s.link("t1", phoneA)
 	s.waitPersisted("t1")
 	waitFor(t, "a recycle", 20*time.Second, func() bool { return s.status("t1").Recycles > 0 })
@@ -83,7 +84,7 @@ func TestMemoryRecycling(t *testing.T) {
 // TestTrimKeepsLinked: the caches trimmed before a start leave the tenant
 // linked.
 func TestTrimKeepsLinked(t *testing.T) {
-	s := newStack(t, fastFake(), Config{IdleHibernate: 300 * time.Millisecond})
+	s := newStack(t, fakewa.FastOptions(), Config{IdleHibernate: 300 * time.Millisecond})
 	s.link("t1", phoneA)
 	waitFor(t, "HIBERNATED", 10*time.Second, func() bool { return s.status("t1").State == StateHibernated })
 	profile, _ := s.store.ProfileDir("t1")
@@ -102,7 +103,7 @@ func TestTrimKeepsLinked(t *testing.T) {
 
 // TestPruneDeletesWhatTheDryRunListed.
 func TestPruneDeletesWhatTheDryRunListed(t *testing.T) {
-	s := newStack(t, fastFake(), Config{})
+	s := newStack(t, fakewa.FastOptions(), Config{})
 	old := time.Now().Add(-48 * time.Hour)
 	for _, id := range []string{"old1", "old2", "fresh"} {
 		last := old

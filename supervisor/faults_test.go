@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wapool/wapool/fakewa"
 )
 
 const (
@@ -39,7 +41,7 @@ func (s *stack) readyAgain(tenant string, oldPID int, within time.Duration) Sess
 // TestBrowserKilledWhileIdle: the death is noticed within 2 s and the tenant
 // is READY again without a Link.
 func TestBrowserKilledWhileIdle(t *testing.T) {
-	s := newStack(t, fastFake(), Config{})
+	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
 	s.waitPersisted("t1")
 	before := s.status("t1")
@@ -62,7 +64,7 @@ func TestBrowserKilledWhileIdle(t *testing.T) {
 // TestBrowserKilledDuringSend: the Send in flight completes once the browser
 // is back, and the recipient gets it exactly once.
 func TestBrowserKilledDuringSend(t *testing.T) {
-	s := newStack(t, fastFake(), Config{})
+	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
 	s.waitPersisted("t1")
 	pid := s.status("t1").PID
@@ -100,7 +102,7 @@ func TestBrowserKilledDuringSend(t *testing.T) {
 // TestCrashAfterClickBeforeAck: the browser dies after the click and before
 // the server's ack; the retry finds the bubble and does not send again.
 func TestCrashAfterClickBeforeAck(t *testing.T) {
-	opts := fastFake()
+	opts := fakewa.FastOptions()
 	opts.AckDelay = 3 * time.Second
 	s := newStack(t, opts, Config{})
 	s.link("t1", phoneA)
@@ -130,7 +132,7 @@ func TestCrashAfterClickBeforeAck(t *testing.T) {
 
 // TestRendererKilled: a dead renderer is revived by navigating again.
 func TestRendererKilled(t *testing.T) {
-	s := newStack(t, fastFake(), Config{})
+	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
 	s.waitPersisted("t1")
 	r := s.sup.existingRunner("t1")
@@ -153,7 +155,7 @@ func TestRendererKilled(t *testing.T) {
 // TestHungPage: a page that stops answering is noticed within 2 s and the
 // browser is restarted.
 func TestHungPage(t *testing.T) {
-	s := newStack(t, fastFake(), Config{})
+	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
 	s.waitPersisted("t1")
 	before := s.status("t1")

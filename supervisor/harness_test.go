@@ -1,11 +1,9 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,10 +85,6 @@ func newStack(t *testing.T, opts fakewa.Options, cfg Config, storeOpts ...func(*
 	return s
 }
 
-func fastFake() fakewa.Options {
-	return fakewa.Options{BootDelay: 300 * time.Millisecond, AckDelay: 150 * time.Millisecond, LookupDelay: 100 * time.Millisecond, LogoutPoll: 300 * time.Millisecond}
-}
-
 // link links tenant to phone by scanning the first QR code.
 func (s *stack) link(tenant, phone string) {
 	s.t.Helper()
@@ -146,17 +140,5 @@ func (s *stack) waitPersisted(tenant string) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	waitFor(s.t, "the login token on disk", 30*time.Second, func() bool { return tokenOnDisk(profile) })
-}
-
-func tokenOnDisk(profile string) bool {
-	dir := filepath.Join(profile, "Default", "Local Storage", "leveldb")
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err == nil && bytes.Contains(b, []byte("WAToken1")) {
-			return true
-		}
-	}
-	return false
+	waitFor(s.t, "the login token on disk", 30*time.Second, func() bool { return fakewa.LoginPersisted(profile) })
 }

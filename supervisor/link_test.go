@@ -7,12 +7,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wapool/wapool/fakewa"
 )
 
 // TestTwoLinkCallsSeeTheSameEvents: both callers get the same codes and the
 // same end; a later Link answers already_linked at once.
 func TestTwoLinkCallsSeeTheSameEvents(t *testing.T) {
-	s := newStack(t, fastFake(), Config{})
+	s := newStack(t, fakewa.FastOptions(), Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	firstQR := make(chan string, 2)
@@ -59,7 +61,7 @@ func TestTwoLinkCallsSeeTheSameEvents(t *testing.T) {
 // series ends unscanned, Link fails with ErrCodesExhausted. A cancelled Link
 // leaves the browser warm.
 func TestLinkCodesRotateThenRunOut(t *testing.T) {
-	opts := fastFake()
+	opts := fakewa.FastOptions()
 	opts.FirstQRLifetime = 1500 * time.Millisecond
 	opts.QRLifetime = 700 * time.Millisecond
 	opts.QRRotations = 2
@@ -111,7 +113,7 @@ func TestLinkCodesRotateThenRunOut(t *testing.T) {
 // TestLinkByPairingCode: Link with a phone number streams an 8-character
 // code; entering it on the phone links; a bad number never reaches a page.
 func TestLinkByPairingCode(t *testing.T) {
-	s := newStack(t, fastFake(), Config{})
+	s := newStack(t, fakewa.FastOptions(), Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := s.sup.Link(ctx, "t2", "12ab", func(LinkEvent) error { return nil }); !errors.Is(err, ErrInvalidPhone) {
@@ -148,7 +150,7 @@ func TestLinkByPairingCode(t *testing.T) {
 // TestCancelledPairingGoesBackToQR: a cancelled pairing leaves the page on
 // the QR landing, so the next Link shows QR codes.
 func TestCancelledPairingGoesBackToQR(t *testing.T) {
-	s := newStack(t, fastFake(), Config{})
+	s := newStack(t, fakewa.FastOptions(), Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pctx, pcancel := context.WithCancel(ctx)

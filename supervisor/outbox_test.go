@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/sessionstore"
 )
 
 // TestRetriedKeySendsOnce: a retry with the same key returns the same
 // message and sends nothing more; another text under the key is refused.
 func TestRetriedKeySendsOnce(t *testing.T) {
-	s := newStack(t, fastFake(), Config{})
+	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
 	ctx := context.Background()
 	req := SendRequest{TenantID: "t1", To: contactA, Text: "order 1 shipped", IdempotencyKey: "order-1"}
@@ -38,7 +39,7 @@ func TestRetriedKeySendsOnce(t *testing.T) {
 // TestConcurrentDuplicatesSendOnce: retries racing the first attempt wait
 // for its result.
 func TestConcurrentDuplicatesSendOnce(t *testing.T) {
-	s := newStack(t, fastFake(), Config{})
+	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -72,7 +73,7 @@ func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 // TestQueueFullAndPacing: with pacing holding the queue, the bound gives
 // ErrQueueFull, and the queued messages go out later, in order, paced.
 func TestQueueFullAndPacing(t *testing.T) {
-	s := newStack(t, fastFake(), Config{SendInterval: 1500 * time.Millisecond},
+	s := newStack(t, fakewa.FastOptions(), Config{SendInterval: 1500 * time.Millisecond},
 		func(o *sessionstore.Options) { o.QueueLimit = 3 })
 	s.link("t1", phoneA)
 	s.sendOK("t1", contactA, "m0") // starts the pacing interval
@@ -113,7 +114,7 @@ func TestQueueFullAndPacing(t *testing.T) {
 // TestWaitSentDeadlineLeavesQueued: the caller's deadline ends the wait, not
 // the message.
 func TestWaitSentDeadlineLeavesQueued(t *testing.T) {
-	s := newStack(t, fastFake(), Config{SendInterval: 2 * time.Second})
+	s := newStack(t, fakewa.FastOptions(), Config{SendInterval: 2 * time.Second})
 	s.link("t1", phoneA)
 	s.sendOK("t1", contactA, "first")
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wapool/wapool/fakewa"
 )
 
 // TestHeadlessUserAgentFails: the "update Chrome" page makes the session
@@ -13,7 +15,7 @@ import (
 func TestHeadlessUserAgentFails(t *testing.T) {
 	cfg := Config{}
 	cfg.Browser.UserAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36"
-	s := newStack(t, fastFake(), cfg)
+	s := newStack(t, fakewa.FastOptions(), cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := s.sup.Link(ctx, "t1", "", func(LinkEvent) error { return nil })
@@ -30,7 +32,7 @@ func TestHeadlessUserAgentFails(t *testing.T) {
 // the session from each other; each clicks "Use here" once, and the one that
 // sees the dialog again at once gives up (FAILED) instead of fighting.
 func TestConflictUseHereOnceThenFailed(t *testing.T) {
-	s := newStack(t, fastFake(), Config{})
+	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
 	s.link("t2", phoneA)
 	var failed, other string

@@ -151,7 +151,6 @@ func New(cfg Config) *Supervisor {
 // once) and blocks until ctx ends and every runner has closed its browser.
 func (s *Supervisor) Run(ctx context.Context) error {
 	s.ctx = ctx
-	close(s.started)
 	defer s.wg.Wait()
 
 	adopted, err := s.store.DiscoverProfiles()
@@ -168,6 +167,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 		s.log.Info("adopted an existing profile", zap.String("tenant", id))
 	}
+	close(s.started) // RPCs see the adopted tenants from here on
 	tenants, err := s.store.ListTenants()
 	if err != nil {
 		return fmt.Errorf("listing tenants: %w", err)
@@ -271,11 +271,7 @@ func (s *Supervisor) tenant(id string) (sessionstore.Tenant, error) {
 	if err := sessionstore.ValidateTenantID(id); err != nil {
 		return sessionstore.Tenant{}, err
 	}
-	t, err := s.store.GetTenant(id)
-	if err != nil {
-		return t, fmt.Errorf("tenant %q: %w", id, err)
-	}
-	return t, nil
+	return s.store.GetTenant(id) // its errors name the tenant
 }
 
 // Status returns a tenant's session. It never wakes a hibernated tenant.

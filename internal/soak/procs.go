@@ -44,19 +44,3 @@ func waitNoBrowsers(dir string, timeout time.Duration) []int {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-// tokenOnDisk says whether Chrome has written the page's login token into
-// the profile. Chrome commits localStorage a few seconds after a write: a
-// browser killed before that loses the link, as on the real page, so the
-// chaos starts only once every profile has it.
-func tokenOnDisk(profile string) bool {
-	dir := filepath.Join(profile, "Default", "Local Storage", "leveldb")
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err == nil && bytes.Contains(b, []byte("WAToken1")) {
-			return true
-		}
-	}
-	return false
-}

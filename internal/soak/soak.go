@@ -39,17 +39,6 @@ const (
 	produceTimeout = 3 * time.Minute
 )
 
-// fastFake are fakewa timings shortened for the soak; the page behaves the
-// same.
-func fastFake() fakewa.Options {
-	return fakewa.Options{
-		BootDelay:   300 * time.Millisecond,
-		AckDelay:    150 * time.Millisecond,
-		LookupDelay: 100 * time.Millisecond,
-		LogoutPoll:  300 * time.Millisecond,
-	}
-}
-
 // soak is one run. Its fields are the main goroutine's, except out, which
 // printf guards with mu (the chaos loop prints too).
 type soak struct {
@@ -70,7 +59,7 @@ func (s *soak) printf(format string, args ...any) {
 // in time, ...): that is a failure too, explained by the error.
 func (s *soak) run(ctx context.Context, wapoold, chrome string) (passed bool, err error) {
 	o := s.o
-	fake := fakewa.New(fastFake())
+	fake := fakewa.New(fakewa.FastOptions())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return false, err
@@ -111,7 +100,7 @@ func (s *soak) run(ctx context.Context, wapoold, chrome string) (passed bool, er
 	}
 	if err := waitCond(ctx, tokenTimeout, func() bool {
 		for _, tn := range tenants {
-			if !tokenOnDisk(filepath.Join(profiles, tn.id)) {
+			if !fakewa.LoginPersisted(filepath.Join(profiles, tn.id)) {
 				return false
 			}
 		}
