@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+
+	"github.com/wapool/wapool/browserpool"
+)
+
+// The page steps of the floors and of the old design, written against the
+// page contract of the design directly (not through waweb): what a bare
+// chromedp program needs and nothing more.
+
+// Selectors of the page contract (facts 4, 7, 8, 10).
+const (
+	selPane    = `#pane-side`
+	selCompose = `footer div[contenteditable="true"][role="textbox"]`
+	selSend    = `footer button span[data-icon="send"]`
+	selAcked   = `span[data-icon="msg-check"], span[data-icon="msg-dblcheck"]`
+)
+
+// jsWaitFor defines waitFor(check, ms): a promise of check()'s first truthy
+// value, re-checked on every DOM change (so it ends within a frame of the
+// change), or null after ms.
+const jsWaitFor = `const waitFor = (check, ms) => new Promise((resolve) => {
+  const probe = () => { try { return check(); } catch (e) { return null; } };
+  const v = probe();
+  if (v) { resolve(v); return; }
+  let timer = 0;
+  const obs = new MutationObserver(() => {
+    const v = probe();
+    if (v) { obs.disconnect(); clearTimeout(timer); resolve(v); }
+  });
+  obs.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  timer = setTimeout(() => { obs.disconnect(); resolve(probe() || null); }, ms);
+});
+`
+
+// jsInvalid is a check for the not-on-WhatsApp dialog (facts 9, 14).
+const jsInvalid = `[...document.querySelectorAll('div[role="dialog"]')].some(d => /isn.t on WhatsApp|shared via url is invalid/.test(d.innerText))`
+
+// call builds an expression that runs fn (a JavaScript function of one
+// argument) on arg, with waitFor defined.
+func call(fn string, arg any) string {
+	b, err := json.Marshal(arg)
+	if err != nil {
+		panic(err) // plain values only
+	}
+	return "(() => {\n" + jsWaitFor + "return (" + fn + ")(" + string(b) + ");\n})()"
+}
+
+// eval runs expr in the tab, awaiting a promise, and decodes its value.
+func eval[T any](ctx context.Context, expr string) (T, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+}
+
+// pageWait waits until check (a JavaScript function of arg returning a
+// string, "" or a falsy value while not done) gives a value. It survives a
+// navigation in between (the check starts again in the new document) and
+// ends with ctx.
+func pageWait(ctx context.Context, check string, arg any) (string, error) {
+	fn := `(A) => waitFor(() => (` + check + `)(A.arg), 2000).then(v => v ? String(v) : "")`
+	expr := call(fn, map[string]any{"arg": arg})
+	for {
+		v, err := eval[string](ctx, expr)
+		var exc *chromedp.ExceptionError
+		switch {
+		case err == nil && v != "":
+			return v, nil
+		case err == nil:
+			continue
+		case ctx.Err() != nil:
+			return "", ctx.Err()
+		case errors.As(err, &exc):
+			return "", err
+		}
+		// A navigation destroyed the script's context: try again shortly.
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// navigate loads url and waits for its load event.
+func navigate(ctx context.Context, url string) error {
+	return chromedp.Do(ctx, chromedp.Navigate(url))
+}
+
+// linkPage links the app shown in the tab to phone: load the landing, read
+// its QR code (fact 2), scan it through fakewa, wait for the chat list.
+func linkPage(ctx context.Context, s *site, phone string) error {
+	if err := navigate(ctx, s.URL+"/"); err != nil {
+		return fmt.Errorf("load the landing: %w", err)
+	}
+	code, err := pageWait(ctx, `() => { const c = document.querySelector('canvas[aria-label]'); const h = c && c.closest('[data-ref]'); return h ? h.getAttribute('data-ref') : ''; }`, nil)
+	if err != nil {
+		return fmt.Errorf("wait for the QR code: %w", err)
+	}
+	if err := s.Scan(code, phone); err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	if _, err := pageWait(ctx, `(S) => document.querySelector(S) ? 'main' : ''`, selPane); err != nil {
+		return fmt.Errorf("wait for the main screen: %w", err)
+	}
+	return nil
+}
+
+// openInApp opens the chat that href names inside the app (fact 14): it marks
+// the compose boxes that show now, appends an anchor to href and clicks it,
+// then waits for a compose box that is not marked (the new chat's).
+func openInApp(ctx context.Context, href string) error {
+	_, err := eval[bool](ctx, call(`(A) => {
+  document.querySelectorAll(A.compose).forEach((e) => { e.__benchOld = true; });
+  const a = document.createElement('a');
+  a.href = A.href;
+  a.textContent = 'open chat';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  return true;
+}`, map[string]string{"compose": selCompose, "href": href}))
+	if err != nil {
+		return fmt.Errorf("click the chat link: %w", err)
+	}
+	v, err := pageWait(ctx, `(C) => [...document.querySelectorAll(C)].some((e) => !e.__benchOld) ? 'open' : (`+jsInvalid+` ? 'invalid' : '')`, selCompose)
+	if err != nil {
+		return fmt.Errorf("wait for the chat: %w", err)
+	}
+	if v != "open" {
+		return errors.New("the app says the number is not on WhatsApp")
+	}
+	return nil
+}
+
+// openByDeepLink loads the deep link with the text (fact 6) and waits until
+// the compose box holds the text and the send button shows.
+func openByDeepLink(ctx context.Context, base, digits, text string) error {
+	u := base + "/send?phone=" + digits + "&text=" + queryEscape(text)
+	if err := navigate(ctx, u); err != nil {
+		return fmt.Errorf("load the deep link: %w", err)
+	}
+	v, err := pageWait(ctx, `(A) => {
+  const e = document.querySelector(A.compose);
+  if (e && e.innerText.trim() === A.text && document.querySelector(A.send)) return 'open';
+  return `+jsInvalid+` ? 'invalid' : '';
+}`, map[string]string{"compose": selCompose, "send": selSend, "text": text})
+	if err != nil {
+		return fmt.Errorf("wait for the pre-filled chat: %w", err)
+	}
+	if v != "open" {
+		return errors.New("the app says the number is not on WhatsApp")
+	}
+	return nil
+}
+
+// typeText focuses the compose box and enters text with Input.insertText
+// (fact 7). text must hold no newline.
+func typeText(ctx context.Context, text string) error {
+	ok, err := eval[bool](ctx, call(`(C) => { const e = document.querySelector(C); if (!e) return false; e.focus(); return document.activeElement === e; }`, selCompose))
+	if err != nil {
+		return fmt.Errorf("focus the compose box: %w", err)
+	}
+	if !ok {
+		return errors.New("no compose box to focus")
+	}
+	if _, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: text}); err != nil {
+		return fmt.Errorf("insert text: %w", err)
+	}
+	return nil
+}
+
+// clickAndAck notes the outgoing bubbles of the chat with digits, clicks the
+// send button (waiting for it if needed, fact 8) and waits for a new bubble
+// showing msg-check (fact 10), in one evaluation. It returns the bubble's
+// data-id.
+func clickAndAck(ctx context.Context, digits string, limit time.Duration) (string, error) {
+	v, err := eval[string](ctx, call(`async (A) => {
+  const mine = () => [...document.querySelectorAll('div[data-id^="true_' + A.digits + '@c.us_"]')];
+  const before = new Set(mine().map((b) => b.getAttribute('data-id')));
+  const btn = await waitFor(() => { const s = document.querySelector(A.send); return s && s.closest('button'); }, 5000);
+  if (!btn) return 'error: no send button';
+  btn.click();
+  const id = await waitFor(() => {
+    const b = mine().find((b) => !before.has(b.getAttribute('data-id')) && b.querySelector(A.acked));
+    return b ? b.getAttribute('data-id') : null;
+  }, A.ms);
+  return id || 'error: no msg-check';
+}`, map[string]any{"digits": digits, "send": selSend, "acked": selAcked, "ms": limit.Milliseconds()}))
+	if err != nil {
+		return "", fmt.Errorf("click send and wait for msg-check: %w", err)
+	}
+	if e, ok := strings.CutPrefix(v, "error: "); ok {
+		return "", errors.New(e)
+	}
+	return v, nil
+}
+
+// queryEscape escapes s for a URL query, spaces as %20.
+func queryEscape(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("-_.~", c) >= 0:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// bareBrowser is a Chromium started by chromedp itself with its
+// DefaultExecAllocatorOptions, plus what this machine and the page need: the
+// binary, the profile, no sandbox as root, no GPU, no component updates, a
+// desktop window and user agent (fact 13).
+type bareBrowser struct {
+	ctx     context.Context // the tab
+	cancel  func()
+	profile string
+}
+
+func startBare(chromium, profile string) (*bareBrowser, error) {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.UserDataDir(profile),
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.WindowSize(1280, 900), chromedp.UserAgent(browserpool.DefaultUserAgent))
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	b := &bareBrowser{ctx: ctx, profile: profile, cancel: func() {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = chromedp.Cancel(cctx) // Browser.close, then the process is waited for
+		cancel()
+		cancelTab()
+		cancelAlloc()
+	}}
+	// The first action starts the browser: alone, never beside another, and
+	// on the tab context itself, since chromedp ties the process to the
+	// context of that action (a timeout there would end the browser).
+	if err := chromedp.Do(ctx); err != nil {
+		b.cancel()
+		return nil, fmt.Errorf("start a bare chromium: %w", err)
+	}
+	return b, nil
+}
+
+// tabCtx returns a context for actions on tab that also ends when root
+// ends, and after d.
+func tabCtx(root, tab context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(tab, d)
+	stop := context.AfterFunc(root, cancel)
+	return ctx, func() { stop(); cancel() }
+}
