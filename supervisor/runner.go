@@ -169,8 +169,13 @@ func (r *runner) run() {
 	for {
 		r.maybeStart()
 		var browserDone <-chan struct{}
+		var startDue <-chan time.Time // a restart after its backoff, not at the next tick
+		var startTimer *time.Timer
 		if r.br != nil {
 			browserDone = r.br.Done()
+		} else if r.wantUp {
+			startTimer = time.NewTimer(time.Until(r.startAt))
+			startDue = startTimer.C
 		}
 		select {
 		case <-r.ctx.Done():
@@ -181,6 +186,7 @@ func (r *runner) run() {
 			r.want()
 		case <-r.kick:
 			r.trySend()
+		case <-startDue:
 		case <-browserDone:
 			r.browserDied(fmt.Errorf("browser exited: %v", r.br.ExitErr()))
 		case ev := <-r.events:
@@ -194,6 +200,9 @@ func (r *runner) run() {
 				r.probe()
 			}
 			r.trySend()
+		}
+		if startTimer != nil {
+			startTimer.Stop()
 		}
 	}
 }
