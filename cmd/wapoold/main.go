@@ -142,7 +142,7 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		MaxWarm:          cfg.MaxWarm,
 		IdleHibernate:    cfg.IdleHibernate,
 		MaxBrowserMemory: uint64(cfg.MaxBrowserMemory),
-		Restart:          supervisor.RestartPolicy{CoolDown: cfg.FailedCoolDown},
+		Restart:          supervisor.RestartPolicy{CoolDown: cfg.FailedCoolDown, CrashLoop: cfg.CrashLoop},
 		PruneInactive:    cfg.PruneInactive,
 		TargetURL:        cfg.TargetURL,
 		Selectors:        sel,
