@@ -44,6 +44,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "wapoold:", err)
 		os.Exit(2)
 	}
+	// Profiles are credentials: whatever the daemon and its browsers create
+	// is private to the daemon's user.
+	syscall.Umask(0o077)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, cfg, log); err != nil {
