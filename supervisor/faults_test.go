@@ -161,7 +161,7 @@ func TestHungPage(t *testing.T) {
 	before := s.status("t1")
 	s.fake.SetHang(true)
 	hung := time.Now()
-	waitFor(t, "the hang noticed", 5*time.Second, func() bool { return s.status("t1").State != StateReady })
+	waitFor(t, "the hang noticed", 3*time.Second, func() bool { return s.status("t1").State != StateReady })
 	t.Logf("hang noticed after %v", time.Since(hung))
 	s.fake.SetHang(false)
 	s.readyAgain("t1", before.PID, 30*time.Second)
