@@ -199,7 +199,9 @@ func (r *runner) run() {
 			} else {
 				r.probe()
 			}
-			r.trySend()
+			if r.snapshot().Queued > 0 { // pacing or a backoff ended; new messages poke
+				r.trySend()
+			}
 		}
 		if startTimer != nil {
 			startTimer.Stop()

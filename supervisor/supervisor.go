@@ -125,6 +125,7 @@ type Supervisor struct {
 	runners  map[string]*runner
 	waiters  map[string][]chan struct{} // message id → Send calls waiting for its end
 	warm     map[string]time.Time       // tenants holding a warm slot → last use
+	sizes    map[string]profileSize     // profile sizes measured lately
 	draining bool
 	closed   bool          // Run is returning: no new runners
 	drainCh  chan struct{} // closed by Drain
@@ -142,6 +143,7 @@ func New(cfg Config) *Supervisor {
 		runners: map[string]*runner{},
 		waiters: map[string][]chan struct{}{},
 		warm:    map[string]time.Time{},
+		sizes:   map[string]profileSize{},
 		drainCh: make(chan struct{}),
 	}
 }
@@ -324,10 +326,35 @@ func (s *Supervisor) session(t sessionstore.Tenant) Session {
 	if n, err := s.store.QueueDepth(t.ID); err == nil {
 		ss.Queued = n
 	}
-	if n, err := s.store.ProfileBytes(t.ID); err == nil {
-		ss.ProfileBytes = n
-	}
+	ss.ProfileBytes = s.profileBytes(t.ID)
 	return ss
+}
+
+// profileSizeTTL is how long a profile's measured size is reused: walking a
+// profile costs thousands of stats, and Status, ListSessions and every
+// metrics scrape ask for it.
+const profileSizeTTL = time.Minute
+
+type profileSize struct {
+	bytes int64
+	at    time.Time
+}
+
+func (s *Supervisor) profileBytes(id string) int64 {
+	s.mu.Lock()
+	c, ok := s.sizes[id]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < profileSizeTTL {
+		return c.bytes
+	}
+	n, err := s.store.ProfileBytes(id)
+	if err != nil {
+		return c.bytes
+	}
+	s.mu.Lock()
+	s.sizes[id] = profileSize{n, time.Now()}
+	s.mu.Unlock()
+	return n
 }
 
 // Logout closes the tenant's browser and deletes its profile and the tenant.
@@ -341,6 +368,7 @@ func (s *Supervisor) Logout(ctx context.Context, id string) error {
 	s.mu.Lock()
 	r := s.runners[id]
 	delete(s.runners, id)
+	delete(s.sizes, id)
 	s.mu.Unlock()
 	if r != nil {
 		r.cancel()
