@@ -1,7 +1,8 @@
 // Command bench is `make bench`: it measures, in one run against one
 // in-process fakewa with its default timings (boot 1.5 s, ack 400 ms, chat
 // lookup 300 ms), what a message costs the old way and through wapool, and
-// prints Markdown tables for the README.
+// prints Markdown tables for the README. (The cycles section, which measures
+// hygiene rather than time, has a fakewa of its own with fast timings.)
 //
 // Sections (-sections, default all; each runs alone too):
 //
@@ -27,6 +28,15 @@
 //   - hibernate: a Send to a HIBERNATED tenant (wapoold --idle-hibernate 1s:
 //     wake = browser start + app boot, then the send) beside a Send to the
 //     same tenant while warm, -wakes rounds.
+//   - cycles: -cycles SIGKILLs (default 100) of the browsers of two linked
+//     tenants in turn on one wapoold (its own fakewa with fakewa.FastOptions;
+//     --crash-loop 1 --failed-cooldown 500ms, so that every restart waits a
+//     constant 0.5 s instead of the growing backoff), each until Status says
+//     READY with a new browser; before and after, at rest: the daemon's open
+//     fds (/proc and process_open_fds) and go_goroutines (its /metrics), the
+//     processes on each profile; after: orphans (processes naming the
+//     profiles outside the current browsers' trees) and zombies among the
+//     daemon's descendants; then SIGTERM (exit 0) and no Chrome left.
 //
 // Every message is checked at fakewa (Messages) and failures are counted.
 // At the end every Chrome profile the run used is checked for live processes

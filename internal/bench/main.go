@@ -35,11 +35,11 @@ const (
 	phDaemon = "daemon + gRPC"
 )
 
-var allSections = []string{"send", "restart", "memory", "hibernate"}
+var allSections = []string{"send", "restart", "memory", "hibernate", "cycles"}
 
 type options struct {
 	n, kills, tenants, colds int
-	wakes                    int
+	wakes, cycles            int
 	sections                 map[string]bool
 	bin, chromium            string
 	settle                   time.Duration
@@ -53,7 +53,8 @@ func main() {
 	flag.IntVar(&o.tenants, "tenants", 10, "warm tenants measured (memory section)")
 	flag.IntVar(&o.colds, "colds", 3, "cold starts of wapoold (restart section)")
 	flag.IntVar(&o.wakes, "wakes", 10, "sends to a hibernated tenant, each beside a warm one (hibernate section)")
-	flag.StringVar(&sections, "sections", strings.Join(allSections, ","), "sections to run: send, restart, memory, hibernate")
+	flag.IntVar(&o.cycles, "cycles", 100, "browser SIGKILLs on one daemon, two tenants in turn (cycles section)")
+	flag.StringVar(&sections, "sections", strings.Join(allSections, ","), "sections to run: send, restart, memory, hibernate, cycles")
 	flag.StringVar(&o.bin, "bin", "bin", "directory holding wapoold (make build)")
 	flag.StringVar(&o.chromium, "chromium", "", "Chromium binary (default: chromium on PATH)")
 	flag.DurationVar(&o.settle, "settle", 15*time.Second, "rest before memory is read (memory section)")
@@ -69,8 +70,8 @@ func main() {
 		}
 		o.sections[s] = true
 	}
-	if o.n < 1 || o.kills < 1 || o.tenants < 1 || o.colds < 1 || o.wakes < 1 || len(o.sections) == 0 {
-		fmt.Fprintln(os.Stderr, "bench: -n, -kills, -tenants, -colds and -wakes must be at least 1, and one section must run")
+	if o.n < 1 || o.kills < 1 || o.tenants < 1 || o.colds < 1 || o.wakes < 1 || o.cycles < 1 || len(o.sections) == 0 {
+		fmt.Fprintln(os.Stderr, "bench: -n, -kills, -tenants, -colds, -wakes and -cycles must be at least 1, and one section must run")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -114,6 +115,7 @@ type results struct {
 	kill            *killResult
 	cold            *coldResult
 	hib             *hibResult
+	cyc             *cyclesResult
 	fleetSize       int
 	elapsed         time.Duration
 	profilesChecked int
@@ -182,6 +184,12 @@ func sections(ctx context.Context, e *env, o options, res *results) []error {
 	if o.sections["hibernate"] {
 		var err error
 		if res.hib, err = runHibernate(ctx, e, o.wakes); err != nil {
+			fail(err)
+		}
+	}
+	if o.sections["cycles"] {
+		var err error
+		if res.cyc, err = runCycles(ctx, e, o.cycles); err != nil {
 			fail(err)
 		}
 	}

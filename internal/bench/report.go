@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,7 +27,7 @@ func report(w io.Writer, e *env, o options, r *results) {
 	p("## wapool bench")
 	p("")
 	p("One run of `make bench` (`go run ./internal/bench`), %s: %d CPUs, %s, %s; "+
-		"fakewa in process with its default timings (boot %v, ack %v, chat lookup %v); sections: %s; wall time %s.",
+		"fakewa in process with its default timings (boot %v, ack %v, chat lookup %v; the cycles section has its own with fast timings); sections: %s; wall time %s.",
 		time.Now().Format("2006-01-02"), runtime.NumCPU(), memTotal(), chromiumVersion(e.chromium),
 		fo.BootDelay, fo.AckDelay, fo.LookupDelay, strings.Join(chosen(o), ", "), r.elapsed.Round(time.Second))
 	if r.a != nil || r.b != nil || r.fb != nil {
@@ -40,6 +41,9 @@ func report(w io.Writer, e *env, o options, r *results) {
 	}
 	if r.hib != nil {
 		hibernateTables(p, r.hib)
+	}
+	if r.cyc != nil {
+		cyclesTable(p, r.cyc)
 	}
 	p("")
 	if len(r.leftover) == 0 {
@@ -246,4 +250,48 @@ func hibernateTables(p func(string, ...any), h *hibResult) {
 	p("Each round waits until Status says HIBERNATED (the browser closed, the profile kept), then sends (the daemon starts the browser, "+
 		"boots the app, opens the chat in the app), then sends again at once while warm. Wake = the daemon's \"page booted\" since_start "+
 		"(launch + boot); page = the \"took\" of its \"sent\" line. Wake sends that found the tenant awake: %d.", h.notAsleep)
+}
+
+func cyclesTable(p func(string, ...any), c *cyclesResult) {
+	fo := fakewa.FastOptions()
+	arrow := func(a, b int) string { return fmt.Sprintf("%d → %d (%+d)", a, b, b-a) }
+	p("")
+	p("### Kill/restart cycles: %d SIGKILLs of a browser on one wapoold, %d tenants in turn (fakewa fast timings: boot %v)", c.cycles, len(c.tenants), fo.BootDelay)
+	p("")
+	p("| measure | value |")
+	p("|---|---:|")
+	p("| cycles done / failed (not READY with a new browser within %v) | %d / %d |", cyclesWait, c.cycles-c.failed, c.failed)
+	if len(c.took) > 0 {
+		p("| kill → Status READY with a new browser, p50 / p95 | %s / %s |", msStr(c.took.p50()), msStr(c.took.p95()))
+	}
+	p("| daemon open fds (/proc/<pid>/fd), before → after | %s |", arrow(c.before.fds, c.after.fds))
+	p("| daemon process_open_fds (/metrics, its scrape socket included), before → after | %s |", arrow(c.before.metricFds, c.after.metricFds))
+	p("| daemon go_goroutines (/metrics), before → after | %s |", arrow(c.before.goroutines, c.after.goroutines))
+	for i, t := range c.tenants {
+		p("| processes on %s's profile, before → after | %s |", t, arrow(c.before.procs[i], c.after.procs[i]))
+	}
+	for i, t := range c.tenants {
+		if i < len(c.restarts) {
+			p("| %s: kills that came back / Status browser.restarts | %d / %d |", t, c.kills[i], c.restarts[i])
+		}
+	}
+	p("| orphans (naming the profiles, outside the current browsers' trees) | %d |", len(c.orphans))
+	p("| zombies among the daemon's descendants | %d |", len(c.zombies))
+	exit := "0"
+	if c.stopErr != nil {
+		exit = "**" + c.stopErr.Error() + "**"
+	}
+	p("| SIGTERM → wapoold exited: exit status / time | %s / %s |", exit, msStr(c.stopTook))
+	p("| Chrome processes on the profiles after the daemon exited | %d |", len(c.leftAfterStop))
+	p("")
+	p("Verdict (growth = after − before, tolerance ±%d for fds and goroutines; no failed cycle, no orphan, no zombie, exit 0, no Chrome left): %s.",
+		cyclesNoise, yesNo(c.ok()))
+	for _, l := range slices.Concat(c.orphans, c.zombies, c.leftAfterStop) {
+		p("- %s", l)
+	}
+	p("")
+	p("Each reading follows %v at rest with every tenant READY; fds are counted before the scrape. wapoold runs with --crash-loop 1 --failed-cooldown %v: "+
+		"its backoff doubles up to 60 s and resets only after 60 s of stable running, so with the default policy a tenant killed every few seconds would wait a minute "+
+		"per restart; with these flags every death is a crash loop (FAILED), retried after a constant %v, the same stop and start of the browser as a restart. "+
+		"Status is polled every 20 ms.", cyclesSettle, cyclesCoolDown, cyclesCoolDown)
 }
