@@ -126,3 +126,22 @@ func TestAdoptOldLayout(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// TestLinkOnALockedProfileEnds: a Link on a tenant whose profile another
+// daemon holds ends with PROFILE_LOCKED instead of waiting.
+func TestLinkOnALockedProfileEnds(t *testing.T) {
+	f, d := startStack(t)
+	link(t, d, f, "shop", accountA)
+	profiles := filepath.Join(d.dataDir, "profiles")
+	d2 := startDaemon(t, daemonOpts{args: append(append([]string{}, d.opts.args...), "--profiles-dir", profiles)})
+	waitState(t, d2, "shop", wapoolv1.SessionState_SESSION_STATE_FAILED, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream, err := d2.client().Link(ctx, &wapoolv1.LinkRequest{TenantId: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.FailedPrecondition || reason(err) != "PROFILE_LOCKED" {
+		t.Fatalf("Link on a locked profile: %v (reason %q)", err, reason(err))
+	}
+}

@@ -225,10 +225,10 @@ func (r *runner) maybeStart() {
 	}
 	if err := r.start(); err != nil {
 		if errors.Is(err, sessionstore.ErrLocked) {
+			// Another daemon runs this profile: never touch it; no retry
+			// until a Link asks again.
+			r.failWith(err)
 			r.wantUp = false
-			err := err
-			r.update(func(*Session) { r.failErr = err })
-			r.setState(StateFailed, err.Error())
 			return
 		}
 		if r.ctx.Err() != nil {
@@ -417,13 +417,18 @@ func (r *runner) loggedOut(why string) {
 
 // fail gives up on the browser until the cool-down ends or a Link resets it.
 func (r *runner) fail(why string) {
-	err := fmt.Errorf("%s: %w", why, ErrSessionFailed)
-	r.update(func(*Session) { r.failErr = err })
-	r.stopBrowser("failed: " + why)
+	r.failWith(fmt.Errorf("%s: %w", why, ErrSessionFailed))
+}
+
+// failWith is fail with the cause's own class (ErrSessionFailed or
+// ErrProfileLocked): Sends are refused with it and Link streams end with it.
+func (r *runner) failWith(cause error) {
+	r.update(func(*Session) { r.failErr = cause })
+	r.stopBrowser("failed: " + cause.Error())
 	r.startAt = time.Now().Add(r.policy.coolDown())
-	r.setState(StateFailed, why)
-	r.endLink(fmt.Errorf("tenant %q: %w", r.id, err))
-	r.log.Error("session failed", zap.String("why", why))
+	r.setState(StateFailed, cause.Error())
+	r.endLink(fmt.Errorf("tenant %q: %w", r.id, cause))
+	r.log.Error("session failed", zap.Error(cause))
 }
 
 // browserDied handles the death of the browser (or a failed start).
@@ -448,12 +453,8 @@ func (r *runner) browserDied(cause error) {
 	d := r.policy.Died(started, now)
 	r.update(func(s *Session) { s.Restarts++ })
 	if d.Failed {
+		r.failWith(fmt.Errorf("crash loop: %d deaths within %v; last: %v: %w", r.policy.CrashLoop, r.policy.CrashWindow, cause, ErrSessionFailed))
 		r.startAt = now.Add(d.Delay)
-		err := fmt.Errorf("crash loop: %v: %w", cause, ErrSessionFailed)
-		r.update(func(*Session) { r.failErr = err })
-		r.setState(StateFailed, fmt.Sprintf("crash loop: %d deaths within %v; last: %v", r.policy.CrashLoop, r.policy.CrashWindow, cause))
-		r.log.Error("crash loop: giving up until the cool-down ends", zap.Duration("cool_down", d.Delay), zap.Error(cause))
-		r.endLink(fmt.Errorf("tenant %q: %w", r.id, err))
 		return
 	}
 	r.startAt = now.Add(d.Delay)
