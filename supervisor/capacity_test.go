@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,5 +130,45 @@ func TestPruneDeletesWhatTheDryRunListed(t *testing.T) {
 	ts, _ := s.store.ListTenants()
 	if len(ts) != 1 || ts[0].ID != "fresh" {
 		t.Fatalf("left: %+v", ts)
+	}
+}
+
+// TestWarmUpMostRecentFirst: after a restart the linked tenants start by
+// themselves, most recently active first, within --max-warm.
+func TestWarmUpMostRecentFirst(t *testing.T) {
+	s := newStack(t, fakewa.FastOptions(), Config{})
+	for _, id := range []string{"t1", "t2", "t3"} {
+		s.link(id, map[string]string{"t1": phoneA, "t2": phoneB, "t3": phoneC}[id])
+		s.waitPersisted(id)
+	}
+	s.stop()
+	base := time.Now().Add(-time.Hour)
+	for i, id := range []string{"t1", "t3", "t2"} { // t2 most recent, then t3, then t1
+		if _, err := s.store.UpdateTenant(id, func(t *sessionstore.Tenant) { t.LastActive = base.Add(time.Duration(i) * time.Minute) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var order []string
+	s.start(Config{WarmParallel: 1, MaxWarm: 2, OnChange: func(ss Session) {
+		if ss.State == StateReady {
+			mu.Lock()
+			order = append(order, ss.TenantID)
+			mu.Unlock()
+		}
+	}})
+	waitFor(t, "two tenants READY", 30*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(order) == 2
+	})
+	mu.Lock()
+	got := fmt.Sprint(order)
+	mu.Unlock()
+	if got != "[t2 t3]" {
+		t.Fatalf("warm-up order %s, want [t2 t3] (most recent first, --max-warm 2)", got)
+	}
+	if st := s.status("t1"); st.State != StateHibernated || st.Running {
+		t.Fatalf("t1 beyond --max-warm: %+v", st)
 	}
 }

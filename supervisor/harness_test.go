@@ -34,7 +34,7 @@ type stack struct {
 // checks that no browser is left on any profile.
 func newStack(t *testing.T, opts fakewa.Options, cfg Config, storeOpts ...func(*sessionstore.Options)) *stack {
 	t.Helper()
-	chrome := chromiumtest.Path(t)
+	chromiumtest.Path(t) // skip (or fail in CI) before starting anything
 	f := fakewa.New(opts)
 	ts := httptest.NewServer(f)
 	so := sessionstore.Options{DataDir: t.TempDir()}
@@ -45,30 +45,8 @@ func newStack(t *testing.T, opts fakewa.Options, cfg Config, storeOpts ...func(*
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Store = store
-	cfg.TargetURL = ts.URL
-	cfg.Browser.ExecPath = chrome
-	cfg.Browser.Lean = true // the daemon's default: the lean flags must hold up under every fault
-	if cfg.Log == nil {
-		cfg.Log = zaptest.NewLogger(t)
-	}
-	sup := New(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sup.Run(ctx) }()
-	s := &stack{t: t, fake: f, url: ts.URL, store: store, sup: sup}
-	stopped := false
-	s.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		sup.Drain()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}
+	s := &stack{t: t, fake: f, url: ts.URL, store: store}
+	s.start(cfg)
 	t.Cleanup(func() {
 		s.stop()
 		f.Close()
@@ -83,6 +61,34 @@ func newStack(t *testing.T, opts fakewa.Options, cfg Config, storeOpts ...func(*
 		store.Close()
 	})
 	return s
+}
+
+// start runs a new Supervisor with cfg over the stack's store and fake;
+// s.stop stops it.
+func (s *stack) start(cfg Config) {
+	cfg.Store, cfg.TargetURL = s.store, s.url
+	cfg.Browser.ExecPath = chromiumtest.Path(s.t)
+	cfg.Browser.Lean = true // the daemon's default: the lean flags must hold up under every fault
+	if cfg.Log == nil {
+		cfg.Log = zaptest.NewLogger(s.t)
+	}
+	sup := New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(ctx) }()
+	s.sup = sup
+	stopped := false
+	s.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		sup.Drain()
+		cancel()
+		if err := <-done; err != nil {
+			s.t.Errorf("Run: %v", err)
+		}
+	}
 }
 
 // link links tenant to phone by scanning the first QR code.

@@ -39,7 +39,6 @@ type runner struct {
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 	policy    RestartPolicy
-	slotGiven bool      // set once by runnerFor: the runner was created with a slot
 	slot      bool      // holds a launch slot taken by the warm-up, until its first start
 	wantUp    bool      // the browser should run
 	startAt   time.Time // no start before this (backoff, cool-down)
@@ -74,10 +73,6 @@ func newRunner(s *Supervisor, id string, wantUp bool) *runner {
 	}
 	return r
 }
-
-// holdsSlot says whether the runner was handed a launch slot. Only valid
-// right after runnerFor created it, before its goroutine runs start.
-func (r *runner) holdsSlot() bool { return r.slotGiven }
 
 // wake asks the runner to start its browser (if stopped) and look at its
 // outbox. It never blocks.

@@ -193,8 +193,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if r := s.runnerFor(t.ID, true, withLaunchSlot); r == nil || !r.holdsSlot() {
-			<-s.launch // the runner existed already (an RPC made it)
+		if _, created := s.startRunner(t.ID, true, true); !created {
+			<-s.launch // the runner existed already (an RPC made it), or Run is ending
 		}
 	}
 	s.pruneLoop(ctx)
@@ -232,34 +232,37 @@ func (s *Supervisor) waitStarted(ctx context.Context) error {
 	}
 }
 
-// withLaunchSlot hands a new runner a launch slot its caller already took.
-const withLaunchSlot = true
+// runnerFor returns the tenant's runner, starting one if there is none;
+// nil once Run is ending. wantUp asks the runner to start its browser.
+func (s *Supervisor) runnerFor(id string, wantUp bool) *runner {
+	r, _ := s.startRunner(id, wantUp, false)
+	return r
+}
 
-// runnerFor returns the tenant's runner, starting one if there is none.
-// wantUp asks the runner to start its browser. With slot, a new runner owns
-// a launch slot already taken and frees it after its first start.
-func (s *Supervisor) runnerFor(id string, wantUp bool, slot ...bool) *runner {
+// startRunner is runnerFor that says whether it created the runner. With
+// slot, a runner it creates owns a launch slot the caller already took and
+// frees it after its first start.
+func (s *Supervisor) startRunner(id string, wantUp, slot bool) (r *runner, created bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.runners[id]; ok {
 		if wantUp {
 			r.wake()
 		}
-		return r
+		return r, false
 	}
 	if s.closed {
-		return nil
+		return nil, false
 	}
-	r := newRunner(s, id, wantUp)
-	r.slot = len(slot) > 0 && slot[0]
-	r.slotGiven = r.slot
+	r = newRunner(s, id, wantUp)
+	r.slot = slot
 	s.runners[id] = r
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		r.run()
 	}()
-	return r
+	return r, true
 }
 
 func (s *Supervisor) existingRunner(id string) *runner {
