@@ -1,16 +1,12 @@
 package browserpool_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -40,29 +36,8 @@ type memUsage struct {
 
 // treeUsage sums smaps_rollup over the processes of pids.
 func treeUsage(pids []int) memUsage {
-	var u memUsage
-	for _, pid := range pids {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-		if err != nil {
-			continue
-		}
-		u.procs++
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) < 2 {
-				continue
-			}
-			kb, _ := strconv.ParseUint(f[1], 10, 64)
-			switch f[0] {
-			case "Pss:":
-				u.pss += kb << 10
-			case "Private_Clean:", "Private_Dirty:":
-				u.uss += kb << 10
-			}
-		}
-	}
-	return u
+	m := browserpool.MemoryOf(pids)
+	return memUsage{pss: m.PSS, uss: m.USS, procs: m.Procs}
 }
 
 // flagSet is one candidate configuration. chromedpDefaults runs a bare

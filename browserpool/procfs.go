@@ -177,6 +177,41 @@ func parsePSS(data []byte) (uint64, error) {
 	return 0, errors.New("no Pss line in smaps_rollup")
 }
 
+// Memory is what a set of processes uses, summed over their
+// /proc/<pid>/smaps_rollup.
+type Memory struct {
+	PSS   uint64 // bytes, proportional: shared pages divided among their users
+	USS   uint64 // bytes, private (Private_Clean + Private_Dirty): what these processes alone hold
+	Procs int    // processes read (one that exits meanwhile is left out)
+}
+
+// MemoryOf reads the memory of pids, e.g. ProcessesOnProfile(profile).
+func MemoryOf(pids []int) Memory {
+	var m Memory
+	for _, pid := range pids {
+		data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "smaps_rollup"))
+		if err != nil {
+			continue
+		}
+		m.Procs++
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) < 2 {
+				continue
+			}
+			kb, _ := strconv.ParseUint(f[1], 10, 64) // the kernel prints kB
+			switch f[0] {
+			case "Pss:":
+				m.PSS += kb << 10
+			case "Private_Clean:", "Private_Dirty:":
+				m.USS += kb << 10
+			}
+		}
+	}
+	return m
+}
+
 // readPSS returns the proportional set size of one process, in bytes.
 func readPSS(pid int) (uint64, error) {
 	data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "smaps_rollup"))

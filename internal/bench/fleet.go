@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -81,29 +79,8 @@ type memUsage struct {
 // treeUsage sums /proc/<pid>/smaps_rollup over pids; a process that exits
 // meanwhile is left out.
 func treeUsage(pids []int) memUsage {
-	var u memUsage
-	for _, pid := range pids {
-		data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "smaps_rollup"))
-		if err != nil {
-			continue
-		}
-		u.procs++
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		for sc.Scan() {
-			fl := strings.Fields(sc.Text())
-			if len(fl) < 2 {
-				continue
-			}
-			kb, _ := strconv.ParseUint(fl[1], 10, 64)
-			switch fl[0] {
-			case "Pss:":
-				u.pss += kb << 10
-			case "Private_Clean:", "Private_Dirty:":
-				u.uss += kb << 10
-			}
-		}
-	}
-	return u
+	m := browserpool.MemoryOf(pids)
+	return memUsage{pss: m.PSS, uss: m.USS, procs: m.Procs}
 }
 
 type memResult struct {
