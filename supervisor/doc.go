@@ -5,14 +5,20 @@
 //
 // # Session states
 //
-//	           Link or linked at start
-//	(none) ──────────────────────────► STARTING ──► READY ◄──────────────┐
-//	                                     │  ▲         │ │ page shows QR     │ scan / pairing
-//	                         landing     │  │ backoff │ └──────► UNLINKED ─┴─► LINKING
-//	                                     ▼  │         ▼ browser dies / page hangs
-//	                                   UNLINKED    RESTARTING ──(crash loop)──► FAILED
-//	                                                                 ▲           │ cool-down,
-//	                                                                 └───────────┘ Link
+//	        Link, or linked at start (within MaxWarm)
+//	(none) ─────────────────────────────────────► STARTING ──► READY ◄───────────── LINKING
+//	                                                │  ▲        │  │ idle, or room            ▲ scan /
+//	                                    landing     │  │ Send / │  │ for another   page shows │ pairing code
+//	                                                ▼  │ Link   │  ▼              the QR      │
+//	                                           UNLINKED │      │ HIBERNATED      UNLINKED ───┘ (Link)
+//	                                                    │      │
+//	                        backoff ended ──────────────┘      ▼ browser dies / page hangs
+//	                                                      RESTARTING ──(crash loop, update page,
+//	                                                                    conflict again, profile
+//	                                                                    locked)──► FAILED
+//	                                                                                 │ cool-down or Link
+//	                                                                                 ▼
+//	                                                                              STARTING
 //
 // # Concurrency and ownership
 //
