@@ -36,6 +36,7 @@ type config struct {
 	FailedCoolDown   time.Duration // FAILED tenants are tried again after this
 	PruneInactive    time.Duration // delete tenants inactive longer than this; 0 = never
 	CrashLoop        int           // browser deaths within 2 minutes that make a tenant FAILED
+	ProbeTimeout     time.Duration // a page that does not answer a probe this fast is hung
 
 	AuthTokens  string // bearer tokens file; when given, required on every address
 	TLSCert     string // with TLSKey and TLSClientCA: mutual TLS
@@ -110,6 +111,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "CA certificates (PEM) that sign the client certificates")
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without credentials")
 	fs.DurationVar(&c.PruneInactive, "prune-inactive", 0, "delete tenants (profile included) inactive longer than this, checked hourly (0: never)")
+	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", 1500*time.Millisecond, "a page that does not answer its liveness probe (every 250ms) within this is hung and its browser restarted")
 	fs.IntVar(&c.CrashLoop, "crash-loop", 5, "browser deaths of one tenant within 2 minutes that make it FAILED (a crash loop)")
 	fs.DurationVar(&c.FailedCoolDown, "failed-cooldown", 5*time.Minute, "a FAILED tenant is tried again after this (a Link tries at once)")
 	if err := fs.Parse(args); err != nil {
@@ -146,7 +148,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if c.QueueLimit < 1 || c.WarmParallel < 1 || c.MaxWarm < 1 || c.CrashLoop < 1 {
 		return c, errors.New("--queue-limit, --warm-parallel, --max-warm and --crash-loop must be at least 1")
 	}
-	if c.IdleHibernate < 0 || c.MaxBrowserMemory < 0 || c.FailedCoolDown < 0 || c.PruneInactive < 0 {
+	if c.IdleHibernate < 0 || c.MaxBrowserMemory < 0 || c.FailedCoolDown < 0 || c.PruneInactive < 0 || c.ProbeTimeout < 0 {
 		return c, errors.New("--idle-hibernate, --max-browser-memory and --failed-cooldown must not be negative")
 	}
 	return c, nil

@@ -147,6 +147,7 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		MaxBrowserMemory: uint64(cfg.MaxBrowserMemory),
 		Restart:          supervisor.RestartPolicy{CoolDown: cfg.FailedCoolDown, CrashLoop: cfg.CrashLoop},
 		PruneInactive:    cfg.PruneInactive,
+		ProbeTimeout:     cfg.ProbeTimeout,
 		TargetURL:        cfg.TargetURL,
 		Selectors:        sel,
 		Log:              log,
