@@ -47,14 +47,16 @@ type browser struct {
 	end func()
 }
 
-// startBrowser launches Chromium on profile. The browser closes gracefully
-// (Browser.close) at cleanup, or earlier through close.
-func startBrowser(t *testing.T, profile string) *browser {
+// startBrowser launches Chromium on profile, with the allocator options
+// extra after the usual ones. The browser closes gracefully (Browser.close)
+// at cleanup, or earlier through close.
+func startBrowser(t *testing.T, profile string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumtest.Path(t)), chromedp.UserDataDir(profile), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("lang", "en-US"), chromedp.WindowSize(1280, 900), chromedp.UserAgent(desktopUA))
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	b := &browser{t: t, ctx: ctx}

@@ -1,7 +1,8 @@
 package fakewa_test
 
 // Tests that drive real Chromium against the fake and check the page
-// contract (facts 1-15) in the browser. Each test shares its browsers
+// contract (facts 1-15; facts 16 and 17 are in browser_login_test.go and
+// browser_editor_test.go) in the browser. Each test shares its browsers
 // between its steps to stay fast.
 
 import (

@@ -159,8 +159,9 @@ func (s *Server) setHangLocked(on bool) {
 }
 
 // SetOptions changes the options at run time: f edits a copy, whose zero
-// fields then take their defaults. Pages pick the change up at their next
-// request (boot, poll, QR rotation, send).
+// fields then take their defaults (a zero EditorDelay stays zero: off).
+// Pages pick the change up at their next request (boot, poll, QR rotation,
+// chat open, send).
 func (s *Server) SetOptions(f func(*Options)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

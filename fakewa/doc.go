@@ -1,5 +1,5 @@
 // Package fakewa is a faithful local stand-in for WhatsApp Web: an
-// http.Handler that serves the page contract of the design (facts 1-15) to a
+// http.Handler that serves the page contract of the design (facts 1-17) to a
 // real browser, and a control API that plays the phone and the network for
 // tests and the demo.
 //
@@ -22,7 +22,7 @@
 // Options.LogoutPoll. Its life:
 //
 //	load ──► boot: #app progress (BootDelay)
-//	           │ token in localStorage valid?
+//	           │ token in IndexedDB valid?
 //	     no ◄──┴──► yes
 //	     │           │
 //	     ▼           ▼
@@ -35,11 +35,17 @@
 //	                     │
 //	                     └── remote logout ──► /?post_logout=1 ──► landing
 //
-// Login persists as WhatsApp's does: linking gives the page a device token
-// that it keeps in localStorage (in the browser profile) and shows the server
-// at every boot; a fresh profile has none. A remote logout invalidates the
-// account's tokens. Accounts, tokens and messages live in memory: a
-// restarted fake knows no one.
+// Login persists as WhatsApp's does (fact 16): linking gives the page a
+// device token that it keeps in the profile's IndexedDB (database "wawc",
+// object store "user", key "WAToken1") and shows the server at every boot; a
+// fresh profile has none. The page writes the token in a readwrite
+// transaction and moves to the main screen only once that transaction has
+// completed, so a browser SIGKILLed as soon as #pane-side shows comes back
+// linked on the same profile. A logout, and a boot the server answers "not
+// linked", delete the token. localStorage holds only "last-wid-md" (the JSON
+// string "<phone>:7@c.us"). A remote logout invalidates the account's
+// tokens. Accounts, tokens and messages live in memory: a restarted fake
+// knows no one.
 //
 // The account's active page is the one that booted, linked or clicked
 // "Use here" last; every other live page of the same account (another
@@ -48,6 +54,22 @@
 //
 // A user agent containing HeadlessChrome gets an "update Chrome" page
 // instead of the app (fact 13), from the server and from the script.
+//
+// # The late editor
+//
+// Options.EditorDelay (zero: off, the default) plays fact 17: the compose
+// box shows before it takes input. While it is on, every chat open (in the
+// app, from the chat list, or by deep link) gets its own delay d from the
+// server's answer to the open, uniform in [EditorDelay/4, EditorDelay]. The
+// chat, its footer and its compose box show at once; the chat's messages
+// after d/2; the editor takes the box over after d. Before that the box is a
+// plain contenteditable: the browser edits it, no send button shows and
+// Enter sends nothing. When the editor goes live it draws its own content
+// (empty, or the deep link's text) over whatever the box held, as Lexical
+// does, and from then on behaves as with the knob off. For tests, #main
+// carries data-fake-editor-delay-ms="<d>" and data-fake-editor-live
+// ("false", then "true") while the knob is on; they are not part of the
+// page contract, and a driver must not use them.
 //
 // # The hang switch
 //
@@ -70,8 +92,9 @@
 //	GET  /_fake/config               the knobs in force
 //	POST /_fake/config {...}         change knobs: "boot_delay", "ack_delay",
 //	                                 "first_qr_lifetime", "qr_lifetime", "lookup_delay",
-//	                                 "pairing_lifetime", "logout_poll" (Go durations
-//	                                 like "200ms"), "qr_rotations" (int),
+//	                                 "pairing_lifetime", "logout_poll", "editor_delay"
+//	                                 (Go durations like "200ms"; "editor_delay": "0s"
+//	                                 is off), "qr_rotations" (int),
 //	                                 "invalid_suffix" (string), "hang" (bool)
 //
 // The Server methods of the same names do the same from Go.

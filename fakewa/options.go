@@ -7,10 +7,11 @@ import (
 )
 
 // Options are the fake's timing knobs and its rule for numbers that are not on
-// WhatsApp. The zero value of every field means "the default" (see
-// DefaultOptions): New and SetOptions fill zero fields in, so a test sets only
-// the knobs it cares about. A duration cannot be made zero: use 1ns for
-// "practically none".
+// WhatsApp. The zero value of every field but EditorDelay means "the
+// default" (see DefaultOptions): New and SetOptions fill zero fields in, so a
+// test sets only the knobs it cares about. Such a duration cannot be made
+// zero: use 1ns for "practically none". EditorDelay is the exception: its
+// zero value is its default, and means off.
 type Options struct {
 	// BootDelay is how long a page shows its boot progress (fact 1). Default 1.5s.
 	BootDelay time.Duration
@@ -35,6 +36,22 @@ type Options struct {
 	// LogoutPoll is how often a page checks its device token, its conflict
 	// state and the hang switch with the server. Default 1s.
 	LogoutPoll time.Duration
+	// EditorDelay makes the compose box go live late (fact 17). Zero, the
+	// default, is off: the editor is live as soon as the chat shows, and New
+	// and SetOptions leave a zero EditorDelay zero (a negative one becomes
+	// zero). When it is positive, every chat open (in the app, from the chat
+	// list, or by deep link) picks its own delay d, uniformly in
+	// [EditorDelay/4, EditorDelay] and in whole milliseconds: the chat and
+	// its compose box show at once, its messages after d/2, and its editor
+	// takes the box over after d. Until then the box is a plain
+	// contenteditable (the browser edits it, no send button, Enter sends
+	// nothing); when the editor goes live it draws its own content (empty,
+	// or a deep link's text) and what was typed before vanishes. The page
+	// learns d when it opens the chat, so a change applies to the next open.
+	// #main carries d in data-fake-editor-delay-ms, and data-fake-editor-live
+	// turns from "false" to "true" when the editor goes live (both only
+	// while the knob is on; hooks for tests, not part of the page contract).
+	EditorDelay time.Duration
 }
 
 // DefaultOptions returns the realistic timings that cmd/fakewa uses.
@@ -64,8 +81,9 @@ func FastOptions() Options {
 	return o
 }
 
-// withDefaults returns o with every zero (or negative) duration, a zero
-// QRRotations and an empty InvalidSuffix replaced by the default.
+// withDefaults returns o with every zero (or negative) duration but
+// EditorDelay, a zero QRRotations and an empty InvalidSuffix replaced by the
+// default. A negative EditorDelay becomes zero (off); a zero one stays.
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
 	for _, f := range []struct{ v, def *time.Duration }{
@@ -81,6 +99,7 @@ func (o Options) withDefaults() Options {
 	if o.QRRotations == 0 {
 		o.QRRotations = d.QRRotations
 	}
+	o.EditorDelay = max(o.EditorDelay, 0) // zero means off: no default replaces it
 	if o.InvalidSuffix == "" {
 		o.InvalidSuffix = d.InvalidSuffix
 	}
@@ -112,8 +131,9 @@ func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 }
 
 // configJSON is the body of POST /_fake/config (every field optional; an
-// absent field keeps its value, a zero one returns to the default) and the
-// answer of GET and POST /_fake/config (every field present).
+// absent field keeps its value, a zero one returns to the default, which for
+// editor_delay is off) and the answer of GET and POST /_fake/config (every
+// field present).
 type configJSON struct {
 	BootDelay       *jsonDuration `json:"boot_delay,omitempty"`
 	AckDelay        *jsonDuration `json:"ack_delay,omitempty"`
@@ -124,6 +144,7 @@ type configJSON struct {
 	PairingLifetime *jsonDuration `json:"pairing_lifetime,omitempty"`
 	InvalidSuffix   *string       `json:"invalid_suffix,omitempty"`
 	LogoutPoll      *jsonDuration `json:"logout_poll,omitempty"`
+	EditorDelay     *jsonDuration `json:"editor_delay,omitempty"`
 	Hang            *bool         `json:"hang,omitempty"`
 }
 
@@ -136,7 +157,7 @@ func (c configJSON) apply(o *Options) {
 		{c.BootDelay, &o.BootDelay}, {c.AckDelay, &o.AckDelay},
 		{c.FirstQRLifetime, &o.FirstQRLifetime}, {c.QRLifetime, &o.QRLifetime},
 		{c.LookupDelay, &o.LookupDelay}, {c.PairingLifetime, &o.PairingLifetime},
-		{c.LogoutPoll, &o.LogoutPoll},
+		{c.LogoutPoll, &o.LogoutPoll}, {c.EditorDelay, &o.EditorDelay},
 	} {
 		if f.src != nil {
 			*f.dst = time.Duration(*f.src)
@@ -158,6 +179,6 @@ func toConfigJSON(o Options, hang bool) configJSON {
 		FirstQRLifetime: jd(o.FirstQRLifetime), QRLifetime: jd(o.QRLifetime),
 		QRRotations: &o.QRRotations, LookupDelay: jd(o.LookupDelay),
 		PairingLifetime: jd(o.PairingLifetime), InvalidSuffix: &o.InvalidSuffix,
-		LogoutPoll: jd(o.LogoutPoll), Hang: &hang,
+		LogoutPoll: jd(o.LogoutPoll), EditorDelay: jd(o.EditorDelay), Hang: &hang,
 	}
 }

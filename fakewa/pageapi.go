@@ -2,6 +2,7 @@ package fakewa
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"slices"
@@ -265,9 +266,11 @@ func (s *Server) apiChats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, chats)
 }
 
-// apiOpen opens a chat: whether the number is on WhatsApp and the chat's
-// recent messages. With wait=1 (a chat opened inside the app, fact 14) it
-// answers after LookupDelay, while the page shows "Starting chat".
+// apiOpen opens a chat: whether the number is on WhatsApp, the chat's
+// recent messages and, while Options.EditorDelay is on, this open's delay
+// of its editor (fact 17; 0 when off). With wait=1 (a chat opened inside the
+// app, fact 14) it answers after LookupDelay, while the page shows
+// "Starting chat".
 func (s *Server) apiOpen(w http.ResponseWriter, r *http.Request) {
 	phone := digits(r.URL.Query().Get("phone"))
 	if r.URL.Query().Get("wait") == "1" {
@@ -295,8 +298,10 @@ func (s *Server) apiOpen(w http.ResponseWriter, r *http.Request) {
 		Phone      string        `json:"phone"`
 		OnWhatsApp bool          `json:"on_whatsapp"`
 		Messages   []pageMessage `json:"messages"`
+		EditorMS   int64         `json:"editor_delay_ms"`
 	}{Phone: phone, OnWhatsApp: s.onWhatsAppLocked(phone), Messages: []pageMessage{}}
 	if resp.OnWhatsApp {
+		resp.EditorMS = editorDelayMS(s.opts.EditorDelay)
 		msgs := s.accounts[sess.account].messages
 		for i := len(msgs) - 1; i >= 0 && len(resp.Messages) < historyLen; i-- {
 			if msgs[i].to == phone {
@@ -306,6 +311,18 @@ func (s *Server) apiOpen(w http.ResponseWriter, r *http.Request) {
 		slices.Reverse(resp.Messages)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// editorDelayMS picks the editor delay of one chat open, in milliseconds:
+// uniformly in [limit/4, limit], at least 1 while limit > 0; 0 when the knob
+// is off (limit <= 0).
+func editorDelayMS(limit time.Duration) int64 {
+	if limit <= 0 {
+		return 0
+	}
+	lo := max(1, ms(limit/4))
+	hi := max(lo, ms(limit))
+	return lo + rand.Int64N(hi-lo+1)
 }
 
 // apiSend records a message the page sends (ack 0) and tells the page when

@@ -28,7 +28,8 @@ type Server struct {
 }
 
 // New returns the fake. Zero-valued fields of opts take their defaults
-// (DefaultOptions). It starts no goroutine.
+// (DefaultOptions; a zero EditorDelay stays zero: off). It starts no
+// goroutine.
 func New(opts Options) *Server {
 	s := &Server{
 		mux:         http.NewServeMux(),

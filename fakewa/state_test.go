@@ -553,3 +553,71 @@ func TestPagesAndUserAgent(t *testing.T) {
 		}
 	}
 }
+
+// TestEditorDelayKnob: EditorDelay is off at zero (no default replaces it),
+// set through New, SetOptions and /_fake/config, and each chat open draws
+// its own delay in [EditorDelay/4, EditorDelay] (fact 17).
+func TestEditorDelayKnob(t *testing.T) {
+	if o := New(Options{EditorDelay: -time.Second}).Options(); o.EditorDelay != 0 {
+		t.Fatalf("negative EditorDelay became %v, want 0 (off)", o.EditorDelay)
+	}
+	s, _ := newTestServer(t, Options{EditorDelay: 800 * time.Millisecond})
+	if o := s.Options(); o.EditorDelay != 800*time.Millisecond {
+		t.Fatalf("EditorDelay %v after New, want 800ms", o.EditorDelay)
+	}
+	p, _ := link(t, s, "15550001111")
+	open := func(phone string) int64 {
+		t.Helper()
+		var a struct {
+			OnWhatsApp bool  `json:"on_whatsapp"`
+			EditorMS   int64 `json:"editor_delay_ms"`
+		}
+		if st := do(t, s, "GET", "/_fakeapi/open?sid="+p.sid+"&phone="+phone, nil, &a); st != 200 {
+			t.Fatalf("open: %d", st)
+		}
+		return a.EditorMS
+	}
+	seen := map[int64]bool{}
+	for range 20 {
+		d := open("15550002222")
+		if d < 200 || d > 800 {
+			t.Fatalf("editor delay %dms, want in [200, 800]", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 2 {
+		t.Fatalf("20 opens all drew the same delay %v", seen)
+	}
+	if d := open("15550100000"); d != 0 {
+		t.Fatalf("a number not on WhatsApp got an editor delay of %dms", d)
+	}
+
+	var c map[string]any
+	if do(t, s, "GET", "/_fake/config", nil, &c); c["editor_delay"] != "800ms" {
+		t.Fatalf("GET config: editor_delay %v, want 800ms", c["editor_delay"])
+	}
+	if do(t, s, "POST", "/_fake/config", map[string]any{"editor_delay": "40ms"}, &c); c["editor_delay"] != "40ms" {
+		t.Fatalf("POST config: editor_delay %v, want 40ms", c["editor_delay"])
+	}
+	if d := open("15550002222"); d < 10 || d > 40 {
+		t.Fatalf("after the change the delay is %dms, want in [10, 40]", d)
+	}
+	do(t, s, "POST", "/_fake/config", map[string]any{"ack_delay": "0s"}, &c)
+	if c["editor_delay"] != "40ms" {
+		t.Fatalf("another knob's change moved editor_delay to %v", c["editor_delay"])
+	}
+	if do(t, s, "POST", "/_fake/config", map[string]any{"editor_delay": "0s"}, &c); c["editor_delay"] != "0s" {
+		t.Fatalf("POST config 0s: editor_delay %v, want 0s (off)", c["editor_delay"])
+	}
+	if d := open("15550002222"); d != 0 {
+		t.Fatalf("knob off: delay %dms, want 0", d)
+	}
+	s.SetOptions(func(o *Options) { o.EditorDelay = time.Nanosecond })
+	if d := open("15550002222"); d != 1 {
+		t.Fatalf("EditorDelay 1ns: delay %dms, want 1", d)
+	}
+	s.SetOptions(func(o *Options) { o.AckDelay = 0 })
+	if o := s.Options(); o.EditorDelay != time.Nanosecond {
+		t.Fatalf("SetOptions of another field moved EditorDelay to %v", o.EditorDelay)
+	}
+}

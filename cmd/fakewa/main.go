@@ -38,6 +38,7 @@ func run() error {
 	flag.DurationVar(&o.PairingLifetime, "pairing-lifetime", d.PairingLifetime, "life of a pairing code")
 	flag.StringVar(&o.InvalidSuffix, "invalid-suffix", d.InvalidSuffix, "numbers ending with this are not on WhatsApp")
 	flag.DurationVar(&o.LogoutPoll, "logout-poll", d.LogoutPoll, "how often pages check their login with the server")
+	flag.DurationVar(&o.EditorDelay, "editor-delay", d.EditorDelay, "longest delay before a chat's compose box goes live; each open picks one in [1/4, 1] of it (0: off, live at once)")
 	flag.Parse()
 
 	ln, err := net.Listen("tcp", *addr)

@@ -1,16 +1,20 @@
 // fakewa's page: a small stand-in for WhatsApp Web that follows the page
-// contract (facts 1-15). It talks to its server through /_fakeapi/.
+// contract (facts 1-17). It talks to its server through /_fakeapi/.
 'use strict';
 (() => {
   const WID_KEY = 'last-wid-md'; // JSON string "<phone>:<device>@c.us", as WhatsApp Web stores it
   const DEVICE = 7;
-  const TOKEN_KEY = 'WAToken1'; // the device token: login persists in the profile's localStorage
+  // The device token, the login (fact 16): in the profile's IndexedDB, as
+  // WhatsApp Web keeps its session; localStorage holds only WID_KEY.
+  const IDB_NAME = 'wawc';
+  const IDB_STORE = 'user';
+  const TOKEN_KEY = 'WAToken1';
   const app = document.getElementById('app');
 
   // S is the page's state. gen changes with every screen, so late answers
   // for a screen that is gone are dropped.
   const S = {
-    sid: '', phone: '', view: 'boot', gen: 0, pollMs: 1000, pollTimer: 0,
+    sid: '', phone: '', token: '', view: 'boot', gen: 0, pollMs: 1000, pollTimer: 0,
     timers: [], chat: null, pending: new Set(), icons: new Map(),
     beforeUnloadOn: false, clickHandlerOn: false, mainWrap: null, paneSide: null, editor: null,
   };
@@ -60,6 +64,8 @@
     crypto.getRandomValues(b);
     return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('').toUpperCase();
   }
+  // within resolves when p settles or after ms, whichever comes first.
+  const within = (p, ms) => Promise.race([p.catch(() => {}), sleep(ms)]);
   function pad2(n) { return String(n).padStart(2, '0'); }
   function prePlain(d) {
     return `[${pad2(d.getHours())}:${pad2(d.getMinutes())}, ${d.getMonth() + 1}/${d.getDate()}/${d.getFullYear()}] You: `;
@@ -79,6 +85,44 @@
     }
   }
 
+  // ---- the login in IndexedDB (fact 16) ----
+  // An IndexedDB transaction's data reaches the profile's files when it
+  // completes (a readwrite one is asked for strict durability: flushed to
+  // disk), so the page moves on only after that: a browser killed right after
+  // the link comes back linked. localStorage would lose it: Chromium commits
+  // it seconds late.
+  let dbOpen = null;
+  function openDB() {
+    if (!dbOpen) {
+      dbOpen = new Promise((resolve, reject) => {
+        const r = indexedDB.open(IDB_NAME, 1);
+        r.onupgradeneeded = () => r.result.createObjectStore(IDB_STORE);
+        r.onsuccess = () => {
+          const db = r.result;
+          db.onversionchange = () => { db.close(); dbOpen = null; };
+          resolve(db);
+        };
+        r.onerror = () => reject(r.error);
+      });
+      dbOpen.catch(() => { dbOpen = null; }); // the next use tries again
+    }
+    return dbOpen;
+  }
+  // tokenTx runs fn on the store in a transaction and resolves with the
+  // result of fn's request once the transaction has completed.
+  async function tokenTx(mode, fn) {
+    const db = await openDB();
+    return new Promise((resolve, reject) => {
+      const tx = mode === 'readwrite' ? db.transaction(IDB_STORE, mode, { durability: 'strict' }) : db.transaction(IDB_STORE, mode);
+      const req = fn(tx.objectStore(IDB_STORE));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onabort = () => reject(tx.error || new Error('transaction aborted'));
+    });
+  }
+  const readToken = () => tokenTx('readonly', (st) => st.get(TOKEN_KEY)).then((v) => (typeof v === 'string' ? v : ''), () => '');
+  const saveToken = (token) => tokenTx('readwrite', (st) => st.put(token, TOKEN_KEY));
+  const dropToken = () => tokenTx('readwrite', (st) => st.delete(TOKEN_KEY));
+
   // ---- fact 13: an old or headless browser gets the update page ----
   function showUpdate() {
     document.body.replaceChildren(el('div', { class: 'update-page' },
@@ -90,7 +134,7 @@
   // ---- boot (fact 1) ----
   async function boot() {
     if (/HeadlessChrome/.test(navigator.userAgent)) { showUpdate(); return; }
-    const token = localStorage.getItem(TOKEN_KEY) || '';
+    const token = await readToken();
     let r;
     for (;;) {
       try { r = await api('POST', '/_fakeapi/boot', { token }); break; } catch (e) { await sleep(1000); }
@@ -99,7 +143,8 @@
     S.pollMs = r.poll_ms;
     addEventListener('pagehide', () => navigator.sendBeacon(q('/_fakeapi/bye')));
     if (r.hang) hangLoop();
-    if (!r.linked && token) { localStorage.removeItem(TOKEN_KEY); localStorage.removeItem(WID_KEY); }
+    if (!r.linked && token) { localStorage.removeItem(WID_KEY); await within(dropToken(), 2000); }
+    S.token = r.linked ? token : '';
     const wait = r.boot_delay_ms - performance.now();
     if (wait > 0) await sleep(wait);
     if (r.linked) {
@@ -128,8 +173,12 @@
     if (r.hang) hangLoop();
     if (r.state === 'logged_out') { loggedOut(); return; }
     if (r.state === 'linked') {
-      localStorage.setItem(TOKEN_KEY, r.token);
-      // WhatsApp Web keeps the linked account's id in localStorage too.
+      if (r.token && r.token !== S.token) {
+        // A new login: the page moves on once it is on disk. Should the
+        // write fail, it moves on all the same and the next poll writes again.
+        try { await saveToken(r.token); S.token = r.token; } catch (e) { console.warn('fakewa: the login was not saved', e); }
+      }
+      // WhatsApp Web keeps the linked account's id in localStorage.
       if (r.phone) localStorage.setItem(WID_KEY, JSON.stringify(r.phone + ':' + DEVICE + '@c.us'));
       S.phone = r.phone;
       if (!r.active) {
@@ -140,11 +189,12 @@
     }
     schedulePoll();
   }
-  function loggedOut() {
-    localStorage.removeItem(TOKEN_KEY);
+  async function loggedOut() {
+    S.token = '';
     localStorage.removeItem(WID_KEY);
     setBeforeUnload(false);
     S.pending.clear();
+    await within(dropToken(), 2000); // leaving first could abort the transaction
     location.assign('/?post_logout=1');
   }
 
@@ -395,21 +445,29 @@
       showDialog(how === 'deep' || !phone ? 'Phone number shared via url is invalid.' : `The number +${phone} isn't on WhatsApp.`);
       return;
     }
-    renderChat(phone, r.messages, text);
+    renderChat(phone, r.messages, text, r.editor_delay_ms || 0);
   }
-  function renderChat(phone, messages, text) {
+  // renderChat draws the chat. With delayMs > 0 (the server's
+  // Options.EditorDelay, fact 17) the chat and its compose box show at once,
+  // its messages after delayMs/2, and its editor takes the box over after
+  // delayMs: until then the box is a plain contenteditable that the browser
+  // edits (no send button, Enter sends nothing), and what was typed there
+  // vanishes when the editor draws its model (empty, or the deep link's
+  // text). #main then carries data-fake-editor-delay-ms and
+  // data-fake-editor-live ("false", then "true"), hooks for tests only.
+  function renderChat(phone, messages, text, delayMs) {
     const msgs = el('div', { class: 'msgs', role: 'application' });
-    const editor = makeEditor(text);
+    const box = composeBox();
     const sendSlot = el('div', { class: 'send-slot' });
     const main = el('div', { id: 'main' },
       el('header', {}, el('span', { title: '+' + phone, dir: 'auto' }, '+' + phone)),
       msgs,
-      el('footer', {}, el('div', { class: 'compose' }, editor.node), sendSlot));
-    S.chat = { phone, msgs };
-    S.editor = editor;
+      el('footer', {}, el('div', { class: 'compose' }, box), sendSlot));
+    const chat = { phone, msgs };
+    S.chat = chat;
+    S.editor = null;
     S.icons.clear();
-    const updateButton = () => {
-      const has = editor.text().trim() !== '';
+    const updateButton = (has) => {
       const cur = sendSlot.firstChild && sendSlot.firstChild.getAttribute('aria-label');
       if (has && cur !== 'Send') {
         sendSlot.replaceChildren(el('button', { type: 'button', 'aria-label': 'Send', onmousedown: (e) => e.preventDefault(), onclick: sendNow },
@@ -418,16 +476,44 @@
         sendSlot.replaceChildren(el('button', { type: 'button', 'aria-label': 'Voice message' }, el('span', { 'data-icon': 'ptt' })));
       }
     };
-    editor.onChange = updateButton;
-    editor.onEnter = sendNow;
-    updateButton();
-    S.mainWrap.replaceChildren(main);
-    for (const m of messages) {
-      addBubble(m);
-      trackAcks(m);
+    updateButton(false);
+    const openedAt = performance.now();
+    const loadMessages = () => {
+      if (S.chat !== chat) return; // another chat opened meanwhile
+      const late = performance.now() - openedAt;
+      for (const m of messages) addBubble(late > 0 ? aged(m, late) : m);
+      msgs.scrollTop = msgs.scrollHeight;
+    };
+    const goLive = () => {
+      if (S.chat !== chat) return;
+      const editor = makeEditor(text, box);
+      editor.onChange = () => updateButton(editor.text().trim() !== '');
+      editor.onEnter = sendNow;
+      S.editor = editor;
+      editor.onChange();
+      if (delayMs > 0) main.setAttribute('data-fake-editor-live', 'true');
+    };
+    if (delayMs > 0) {
+      main.setAttribute('data-fake-editor-delay-ms', String(delayMs));
+      main.setAttribute('data-fake-editor-live', 'false');
     }
-    msgs.scrollTop = msgs.scrollHeight;
-    editor.node.focus();
+    S.mainWrap.replaceChildren(main);
+    for (const m of messages) trackAcks(m); // the page follows their acks from now, drawn or not
+    if (delayMs > 0) {
+      later(loadMessages, delayMs / 2);
+      later(goLive, delayMs);
+    } else {
+      loadMessages();
+      goLive();
+    }
+    box.focus();
+  }
+  // aged is m as the server's answer would give it ms later.
+  function aged(m, ms) {
+    const check = Math.max(0, m.check_in_ms - ms);
+    const dbl = Math.max(0, m.dblcheck_in_ms - ms);
+    const ack = Math.max(m.ack, dbl === 0 ? 2 : check === 0 ? 1 : 0);
+    return { ...m, ack, check_in_ms: check, dblcheck_in_ms: dbl };
   }
 
   // ---- bubbles and acks (facts 10, 11) ----
@@ -494,14 +580,20 @@
   }
 
   // ---- the compose box (fact 7): a Lexical-like editor ----
-  // The model (text and caret) changes only through beforeinput events and
-  // Enter/Shift+Enter keydowns; the DOM is drawn from the model, and any other
-  // change to the DOM (textContent = ...) is drawn over.
-  function makeEditor(initial) {
-    const node = el('div', {
+  // composeBox is the box as drawn, before an editor owns it: a plain
+  // contenteditable.
+  function composeBox() {
+    return el('div', {
       contenteditable: 'true', role: 'textbox', 'data-lexical-editor': 'true', 'data-tab': '10', tabindex: '10',
       'aria-label': 'Type a message', 'aria-placeholder': 'Type a message', 'aria-multiline': 'true', spellcheck: 'true', dir: 'auto',
     });
+  }
+  // makeEditor takes node (a composeBox) over, like Lexical its root element:
+  // it draws its model (initial) over whatever node holds. The model (text
+  // and caret) changes only through beforeinput events and Enter/Shift+Enter
+  // keydowns; the DOM is drawn from the model, and any other change to the
+  // DOM (textContent = ...) is drawn over.
+  function makeEditor(initial, node) {
     const model = { text: initial || '', caret: (initial || '').length };
     const ed = { node, onChange: () => {}, onEnter: () => {}, text: () => model.text };
     let rendering = false;
