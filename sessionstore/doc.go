@@ -1,6 +1,7 @@
 // Package sessionstore keeps wapool's tenants on disk: their ids, Chrome
 // profile directories, metadata, the per-profile lock, and the durable outbox
-// of messages with its idempotency index.
+// of messages with its idempotency index and its index of WhatsApp message
+// ids.
 //
 // # Layout
 //
@@ -33,7 +34,14 @@
 // Options.QueueLimit and Pending returns them in FIFO (Seq) order, also after
 // a restart. Finished (SENT, FAILED) messages and their idempotency keys are
 // kept for Options.IdempotencyRetention after creation, then PurgeExpired
-// removes them.
+// removes them. FailPending moves all of a tenant's pending messages to
+// FAILED at once (on Logout).
+//
+// For sending exactly once, an attempt sets Message.Clicked and
+// Message.Noted with UpdateMessage just before it clicks send, and the
+// bubble's data-id goes in Message.WAMessageID: within a tenant that id
+// names one message at most (ErrWAIDClaimed), and MessageByWAID looks it up.
+// A database from before that index gets it built at Open.
 //
 // # Concurrency and ownership
 //

@@ -20,6 +20,10 @@ var (
 	// ErrInvalidMessage: Enqueue got a message without recipient or text, an
 	// over-long idempotency key, or UpdateMessage set an unknown state.
 	ErrInvalidMessage = errors.New("invalid message")
+	// ErrWAIDClaimed: UpdateMessage would give a message a WhatsApp message id
+	// (Message.WAMessageID) that another message of the tenant already
+	// carries. One bubble is one message: nothing was stored.
+	ErrWAIDClaimed = errors.New("WhatsApp message id already claimed by another message")
 	// ErrInsecureDir: a directory the store would use is world-writable or,
 	// for a temporary directory outside DataDir, owned by another user.
 	ErrInsecureDir = errors.New("insecure directory")

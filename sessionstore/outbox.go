@@ -1,6 +1,7 @@
 package sessionstore
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -46,7 +47,9 @@ func (st MessageState) Pending() bool { return st == StateQueued || st == StateS
 // Finished reports whether the message reached SENT or FAILED.
 func (st MessageState) Finished() bool { return st == StateSent || st == StateFailed }
 
-// Message is one outgoing text of a tenant, as stored in the outbox.
+// Message is one outgoing text of a tenant, as stored in the outbox. Within
+// a tenant no two messages carry the same non-empty WAMessageID: UpdateMessage
+// refuses an id another message holds with ErrWAIDClaimed.
 type Message struct {
 	// ID is the server id: 16 hex digits of the creation time in unix
 	// nanoseconds then 8 random hex digits, so ids sort by creation.
@@ -56,7 +59,7 @@ type Message struct {
 	Text           string       `json:"text"`
 	IdempotencyKey string       `json:"idempotency_key,omitempty"`
 	State          MessageState `json:"state"`
-	WAMessageID    string       `json:"wa_message_id,omitempty"` // the bubble's data-id once sent
+	WAMessageID    string       `json:"wa_message_id,omitempty"` // the bubble's data-id once known; unique in the tenant (MessageByWAID)
 	CreatedAt      time.Time    `json:"created_at"`
 	StartedAt      time.Time    `json:"started_at,omitzero"` // when the latest SENDING attempt began
 	SentAt         time.Time    `json:"sent_at,omitzero"`
@@ -65,6 +68,20 @@ type Message struct {
 	Error          string       `json:"error,omitempty"`
 	ErrorReason    string       `json:"error_reason,omitempty"` // e.g. "RECIPIENT_NOT_ON_WHATSAPP"
 	Seq            uint64       `json:"seq"`                    // FIFO order within the tenant
+
+	// Clicked is set, with Noted, by an attempt just before it clicks send:
+	// from then on the message may be out, even if the attempt failed or the
+	// daemon died before it saw the bubble. false means no attempt ever
+	// reached the click, so nothing can have gone out and a retry sends
+	// again at once; true means a retry must first look for the message in
+	// the chat (see DESIGN.md, "Sends: exactly once"). The store never sets
+	// or clears it; UpdateMessage commits it with fsync before returning.
+	Clicked bool `json:"clicked,omitempty"`
+	// Noted holds the data-ids of the chat's outgoing bubbles noted just
+	// before that click: a bubble found later belongs to this message only
+	// if it is not among them. nil when Clicked is false or when the chat
+	// showed no outgoing bubble (UpdateMessage stores an empty list as nil).
+	Noted []string `json:"noted,omitempty"`
 }
 
 // Enqueue stores m as a new QUEUED message and returns it; the transaction is
@@ -184,10 +201,13 @@ func (s *Store) GetMessage(tenantID, id string) (Message, error) {
 }
 
 // UpdateMessage applies fn to the stored message and stores the result in one
-// transaction, then returns it. ID, TenantID, To, Text, IdempotencyKey,
-// CreatedAt and Seq are restored after fn; UpdatedAt is set to now; a state
-// outside StateQueued..StateFailed fails with ErrInvalidMessage. fn must not
-// call the Store. Missing message: ErrNotFound, fn is not called.
+// transaction, committed with fsync before UpdateMessage returns, then
+// returns it. ID, TenantID, To, Text, IdempotencyKey, CreatedAt and Seq are
+// restored after fn; UpdatedAt is set to now; a state outside
+// StateQueued..StateFailed fails with ErrInvalidMessage. A WAMessageID that
+// another message of the tenant already carries fails with ErrWAIDClaimed.
+// On any error nothing is stored. fn must not call the Store. Missing
+// message: ErrNotFound, fn is not called.
 func (s *Store) UpdateMessage(tenantID, id string, fn func(*Message)) (Message, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return Message{}, err
@@ -205,7 +225,13 @@ func (s *Store) UpdateMessage(tenantID, id string, fn func(*Message)) (Message, 
 		if m.State < StateQueued || m.State > StateFailed {
 			return fmt.Errorf("tenant %q: message %s: state %v: %w", tenantID, id, m.State, ErrInvalidMessage)
 		}
+		if len(m.Noted) == 0 {
+			m.Noted = nil // what a reload returns
+		}
 		m.UpdatedAt = s.clock()
+		if err := reindexWAID(tx, msgs, *old, m); err != nil {
+			return err
+		}
 		if err := putMessage(msgs, m); err != nil {
 			return err
 		}
@@ -224,7 +250,80 @@ func (s *Store) UpdateMessage(tenantID, id string, fn func(*Message)) (Message, 
 	return m, nil
 }
 
-// Pending returns the tenant's QUEUED and SENDING messages in FIFO (Seq) order.
+// MessageByWAID returns the tenant's message whose WAMessageID is waID. No
+// such message, or an empty waID: ErrNotFound.
+func (s *Store) MessageByWAID(tenantID, waID string) (Message, error) {
+	if err := ValidateTenantID(tenantID); err != nil {
+		return Message{}, err
+	}
+	var m Message
+	err := s.db.View(func(tx *bolt.Tx) error {
+		mp, err := lookupWAID(tx, tenantID, waID)
+		if err != nil {
+			return err
+		}
+		if mp == nil {
+			return fmt.Errorf("tenant %q: WhatsApp message %q: %w", tenantID, waID, ErrNotFound)
+		}
+		m = *mp
+		return nil
+	})
+	return m, err
+}
+
+// FailPending makes every pending (QUEUED or SENDING) message of the tenant
+// FAILED with ErrorReason reason and Error errText, in one transaction, and
+// returns the updated messages in FIFO (Seq) order; none pending: nil. The
+// other fields stay, Clicked included: a message failed after its click may
+// still have gone out. Used on Logout, so callers waiting on a message learn
+// its fate.
+func (s *Store) FailPending(tenantID, reason, errText string) ([]Message, error) {
+	if err := ValidateTenantID(tenantID); err != nil {
+		return nil, err
+	}
+	var out []Message
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		out = nil
+		pending := tx.Bucket(bucketPending).Bucket([]byte(tenantID))
+		msgs := tx.Bucket(bucketMessages).Bucket([]byte(tenantID))
+		if pending == nil || msgs == nil {
+			return nil
+		}
+		var keys [][]byte // collected first: deleting under a cursor skips entries
+		if err := pending.ForEach(func(k, _ []byte) error {
+			keys = append(keys, bytes.Clone(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		now := s.clock()
+		for _, k := range keys {
+			m, err := decodeMessage(msgs.Get(k))
+			if err != nil {
+				return fmt.Errorf("tenant %q: %w", tenantID, err)
+			}
+			if err := pending.Delete(k); err != nil {
+				return err
+			}
+			if m == nil || !m.State.Pending() { // stale pending entry
+				continue
+			}
+			m.State, m.ErrorReason, m.Error, m.UpdatedAt = StateFailed, reason, errText, now
+			if err := putMessage(msgs, *m); err != nil {
+				return err
+			}
+			out = append(out, *m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tenant %q: fail pending messages: %w", tenantID, err)
+	}
+	return out, nil
+}
+
+// Pending returns the tenant's QUEUED and SENDING messages in FIFO (Seq)
+// order, every field included (Clicked and Noted too).
 func (s *Store) Pending(tenantID string) ([]Message, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return nil, err
@@ -318,7 +417,7 @@ func (s *Store) PurgeExpired() (int, error) {
 			removed += len(expired)
 		}
 		// Sweep index entries whose message is gone.
-		for _, name := range [][]byte{bucketIdempotency, bucketMsgIDs} {
+		for _, name := range [][]byte{bucketIdempotency, bucketMsgIDs, bucketWAIDs} {
 			if err := deleteDangling(tx, tx.Bucket(name)); err != nil {
 				return err
 			}
@@ -351,8 +450,8 @@ func lookupMessage(tx *bolt.Tx, tenantID, id string) (*bolt.Bucket, *Message, er
 	return msgs, m, nil
 }
 
-// deleteMessage removes m and its pending, msgids and idempotency entries
-// (the key only while it still points at m).
+// deleteMessage removes m and its pending, msgids, idempotency and waids
+// entries (the idempotency and waids ones only while they still point at m).
 func deleteMessage(tx *bolt.Tx, msgs *bolt.Bucket, m Message) error {
 	k := seqKey(m.Seq)
 	if err := msgs.Delete(k); err != nil {
@@ -370,10 +469,103 @@ func deleteMessage(tx *bolt.Tx, msgs *bolt.Bucket, m Message) error {
 		idem := tx.Bucket(bucketIdempotency)
 		ik := append(tenantPrefix(m.TenantID), m.IdempotencyKey...)
 		if v := idem.Get(ik); v != nil && string(v) == string(k) {
-			return idem.Delete(ik)
+			if err := idem.Delete(ik); err != nil {
+				return err
+			}
 		}
 	}
+	return unindexWAID(tx, m)
+}
+
+// waidKey is the key of waID in the waids bucket.
+func waidKey(tenantID, waID string) []byte {
+	return append(tenantPrefix(tenantID), waID...)
+}
+
+// lookupWAID returns the tenant's message that carries waID, or nil when
+// none does (an index entry pointing at a missing message, or at one that no
+// longer carries waID, counts as none).
+func lookupWAID(tx *bolt.Tx, tenantID, waID string) (*Message, error) {
+	if waID == "" {
+		return nil, nil
+	}
+	seq := tx.Bucket(bucketWAIDs).Get(waidKey(tenantID, waID))
+	msgs := tx.Bucket(bucketMessages).Bucket([]byte(tenantID))
+	if seq == nil || msgs == nil {
+		return nil, nil
+	}
+	m, err := decodeMessage(msgs.Get(seq))
+	if err != nil {
+		return nil, fmt.Errorf("tenant %q: %w", tenantID, err)
+	}
+	if m == nil || m.WAMessageID != waID {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// reindexWAID moves the waids entry of a message from old.WAMessageID to
+// m.WAMessageID, failing with ErrWAIDClaimed when another message of the
+// tenant carries the new id. Nothing changes when the id did not.
+func reindexWAID(tx *bolt.Tx, msgs *bolt.Bucket, old, m Message) error {
+	if m.WAMessageID == old.WAMessageID {
+		return nil
+	}
+	if m.WAMessageID != "" {
+		holder, err := lookupWAID(tx, m.TenantID, m.WAMessageID)
+		if err != nil {
+			return err
+		}
+		if holder != nil && holder.Seq != m.Seq {
+			return fmt.Errorf("tenant %q: message %s: WhatsApp message %q is message %s: %w",
+				m.TenantID, m.ID, m.WAMessageID, holder.ID, ErrWAIDClaimed)
+		}
+	}
+	if err := unindexWAID(tx, old); err != nil {
+		return err
+	}
+	if m.WAMessageID == "" {
+		return nil
+	}
+	return tx.Bucket(bucketWAIDs).Put(waidKey(m.TenantID, m.WAMessageID), seqKey(m.Seq))
+}
+
+// unindexWAID deletes the waids entry of m.WAMessageID if it points at m.
+func unindexWAID(tx *bolt.Tx, m Message) error {
+	if m.WAMessageID == "" {
+		return nil
+	}
+	waids := tx.Bucket(bucketWAIDs)
+	k := waidKey(m.TenantID, m.WAMessageID)
+	if v := waids.Get(k); v != nil && bytes.Equal(v, seqKey(m.Seq)) {
+		return waids.Delete(k)
+	}
 	return nil
+}
+
+// buildWAIDIndex fills the empty waids bucket from the stored messages, for a
+// database written before the index existed. Such a database may hold two
+// messages of a tenant with the same WAMessageID; the index then names the
+// first (lowest Seq), the one enqueued earlier, and the later keeps its
+// WAMessageID but is not found by it.
+func buildWAIDIndex(tx *bolt.Tx, waids *bolt.Bucket) error {
+	root := tx.Bucket(bucketMessages)
+	return root.ForEachBucket(func(tenant []byte) error {
+		return root.Bucket(tenant).ForEach(func(k, v []byte) error { // Seq order
+			m, err := decodeMessage(v)
+			if err != nil {
+				return fmt.Errorf("tenant %q: %w", tenant, err)
+			}
+			if m == nil || m.WAMessageID == "" {
+				return nil
+			}
+			wk := waidKey(string(tenant), m.WAMessageID)
+			if waids.Get(wk) != nil {
+				return nil
+			}
+			return waids.Put(wk, bytes.Clone(k))
+		})
+	})
 }
 
 // deleteDangling removes entries "tenant\x00…" → seq of b whose seq has no

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"sync"
 	"testing"
@@ -30,7 +31,7 @@ func TestEnqueueStoresQueuedMessage(t *testing.T) {
 		t.Fatalf("Enqueue stored %+v", m)
 	}
 	got, err := s.GetMessage("5", m.ID)
-	if err != nil || got != m {
+	if err != nil || !reflect.DeepEqual(got, m) {
 		t.Fatalf("GetMessage = %+v, %v; want %+v", got, err, m)
 	}
 	if _, err := s.GetMessage("6", m.ID); !errors.Is(err, sessionstore.ErrNotFound) {
@@ -66,7 +67,7 @@ func TestIdempotency(t *testing.T) {
 		t.Fatal(err, existed)
 	}
 	again, existed, err := s.Enqueue(msg("5", "order-1", "Your order shipped"))
-	if err != nil || !existed || again != first {
+	if err != nil || !existed || !reflect.DeepEqual(again, first) {
 		t.Fatalf("retry = %+v, existed=%v, %v; want the first message", again, existed, err)
 	}
 	_, _, err = s.Enqueue(msg("5", "order-1", "Different text"))
@@ -278,7 +279,7 @@ func TestUpdateMessageGuardsFields(t *testing.T) {
 		got.State != sessionstore.StateFailed || got.ErrorReason != "RECIPIENT_NOT_ON_WHATSAPP" {
 		t.Fatalf("UpdateMessage = %+v", got)
 	}
-	if stored, _ := s.GetMessage("5", m.ID); stored != got {
+	if stored, _ := s.GetMessage("5", m.ID); !reflect.DeepEqual(stored, got) {
 		t.Fatalf("stored %+v, returned %+v", stored, got)
 	}
 	if _, err := s.UpdateMessage("5", m.ID, func(x *sessionstore.Message) { x.State = 0 }); !errors.Is(err, sessionstore.ErrInvalidMessage) {
@@ -350,7 +351,7 @@ func TestRealClockRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.GetMessage("5", m.ID); err != nil || got != m {
+	if got, err := s.GetMessage("5", m.ID); err != nil || !reflect.DeepEqual(got, m) {
 		t.Fatalf("GetMessage = %+v, %v; Enqueue returned %+v", got, err, m)
 	}
 	if err := s.PutTenant(sessionstore.Tenant{ID: "5"}); err != nil {

@@ -23,13 +23,15 @@ const (
 
 // Bucket names. Keys: tenants: id; messages/<tenant>: seq (8 bytes
 // big-endian); pending/<tenant>: seq of each QUEUED or SENDING message;
-// idempotency: tenant "\x00" key → seq; msgids: tenant "\x00" message id → seq.
+// idempotency: tenant "\x00" key → seq; msgids: tenant "\x00" message id → seq;
+// waids: tenant "\x00" WhatsApp message id (Message.WAMessageID) → seq.
 var (
 	bucketTenants     = []byte("tenants")
 	bucketMessages    = []byte("messages")
 	bucketPending     = []byte("pending")
 	bucketIdempotency = []byte("idempotency")
 	bucketMsgIDs      = []byte("msgids")
+	bucketWAIDs       = []byte("waids")
 )
 
 // Options configure a Store. Only DataDir is required.
@@ -124,6 +126,10 @@ func Open(opts Options) (*Store, error) {
 	}
 
 	path := filepath.Join(s.dataDir, DBFileName)
+	// Durability: NoSync is left false (bbolt's default), so every Update
+	// commits with fsync before it returns. The outbox relies on it: Enqueue's
+	// message and UpdateMessage's Clicked mark must be on disk before the
+	// caller acts on them. FreelistMapType only changes the in-memory freelist.
 	s.db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("sessionstore: database %s is held by another wapool store (lock timeout %s): %w", path, lockTimeout, ErrLocked)
@@ -142,7 +148,16 @@ func Open(opts Options) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		if tx.Bucket(bucketWAIDs) != nil {
+			return nil
+		}
+		// A database from before the waids index (or a new one): build the
+		// index once from the stored messages.
+		waids, err := tx.CreateBucket(bucketWAIDs)
+		if err != nil {
+			return err
+		}
+		return buildWAIDIndex(tx, waids)
 	})
 	if err != nil {
 		s.db.Close()

@@ -179,7 +179,7 @@ func (s *Store) DeleteTenant(id string) error {
 			}
 		}
 		prefix := tenantPrefix(id)
-		for _, name := range [][]byte{bucketIdempotency, bucketMsgIDs} {
+		for _, name := range [][]byte{bucketIdempotency, bucketMsgIDs, bucketWAIDs} {
 			if err := deletePrefix(tx.Bucket(name), prefix); err != nil {
 				return err
 			}
@@ -215,8 +215,8 @@ func putTenant(tx *bolt.Tx, t Tenant) error {
 	return tx.Bucket(bucketTenants).Put([]byte(t.ID), v)
 }
 
-// tenantPrefix is the key prefix of the tenant's entries in the idempotency
-// and msgids buckets. Tenant ids never contain NUL.
+// tenantPrefix is the key prefix of the tenant's entries in the idempotency,
+// msgids and waids buckets. Tenant ids never contain NUL.
 func tenantPrefix(id string) []byte { return []byte(id + "\x00") }
 
 // deletePrefix deletes every key of b starting with prefix. Keys are
