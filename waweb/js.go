@@ -248,24 +248,42 @@ const jsSelectCompose = `() => {
   return true;
 }`
 
-// jsConfirmAndClick waits until the box holds A.text, notes the chat's
-// outgoing bubble ids, then clicks the send button (fact 8).
-const jsConfirmAndClick = `async (A) => {
+// jsDraft reads the compose box after the text A.text was entered:
+// "ready" when it holds the text and the send button shows (the app's editor
+// has it), with the chat's outgoing bubble ids (noted) and those of them that
+// show the text (same); "lost" when it does not hold the text (the editor
+// redrew it, fact 17); "nocompose" without a box; null while it holds the
+// text but no send button shows yet.
+const jsDraft = `(A) => {
   const want = cmp(A.text);
-  const holds = () => {
-    const c = q(S.compose);
-    return c && (cmp(textOf(c)) === want || cmp(c.innerText) === want) ? 'ok' : null;
-  };
-  if (!(await waitFor(holds, A.ms))) {
-    const c = q(S.compose);
-    return {r: c ? 'mismatch' : 'nocompose', got: c ? cmp(c.innerText).length : 0, want: want.length};
+  const c = q(S.compose);
+  if (!c) return {r: 'nocompose'};
+  if (!(cmp(textOf(c)) === want || cmp(c.innerText) === want)) return {r: 'lost', got: cmp(c.innerText).length};
+  if (!q(S.send_button)) return null;
+  const noted = [], same = [];
+  for (const b of chatBubbles()) {
+    const id = bubbleId(b);
+    if (!id.startsWith('true_')) continue;
+    noted.push(id);
+    if (mine(id, A.digits) && sameText(b, A.text) === true) same.push({id: id, acked: acked(b)});
   }
-  const before = chatBubbles().map(bubbleId).filter(id => id.startsWith('true_'));
-  const btn = await waitFor(() => { const s = q(S.send_button); return s ? (s.closest('button') || s) : null; }, A.ms);
+  return {r: 'ready', noted: noted, same: same};
+}`
+
+// jsClickSend clicks the send button (fact 8) when the box still holds
+// A.text and the chat's outgoing bubbles are still A.noted.
+const jsClickSend = `(A) => {
+  const want = cmp(A.text);
+  const c = q(S.compose);
+  if (!c) return {r: 'nocompose'};
+  if (!(cmp(textOf(c)) === want || cmp(c.innerText) === want)) return {r: 'mismatch', got: cmp(c.innerText).length};
+  const s = q(S.send_button);
+  const btn = s ? (s.closest('button') || s) : null;
   if (!btn) return {r: 'nobutton'};
-  if (!holds()) return {r: 'mismatch', got: -1, want: want.length};
+  const now = chatBubbles().map(bubbleId).filter(id => id.startsWith('true_'));
+  if (now.length !== A.noted.length || now.some((id, i) => id !== A.noted[i])) return {r: 'changed'};
   btn.click();
-  return {r: 'clicked', before: before};
+  return {r: 'clicked'};
 }`
 
 // jsOutgoing finds the newest outgoing bubble of the chat that is not in
@@ -285,30 +303,9 @@ const jsOutgoing = `(A) => {
   return null;
 }`
 
-// jsAnyBubble: true once the open chat shows a bubble.
-const jsAnyBubble = `() => chatBubbles().length > 0 || null`
-
-// jsFindSent lists the chat's outgoing bubbles that show A.text, newest
-// last, with the time of data-pre-plain-text as epoch milliseconds in the
-// page's time zone (null when it does not parse).
-const jsFindSent = `(A) => {
-  const parse = s => {
-    const m = /^\s*\[(\d{1,2}):(\d{2})(?:\s*([AaPp])\.?\s*[Mm]\.?)?,\s*(\d{1,2})\/(\d{1,2})\/(\d{4})\]/.exec(str(s));
-    if (!m) return null;
-    let h = +m[1];
-    if (m[3]) { if (h === 12) h = 0; if (/p/i.test(m[3])) h += 12; }
-    return new Date(+m[6], +m[4] - 1, +m[5], h, +m[2]).getTime();
-  };
-  const out = [];
-  for (const b of chatBubbles()) {
-    const id = bubbleId(b);
-    if (!mine(id, A.digits) || sameText(b, A.text) !== true) continue;
-    const te = q(S.bubble_text, b);
-    const meta = te ? te.closest('[' + S.bubble_meta_attr + ']') : null;
-    out.push({id: id, at: meta ? parse(meta.getAttribute(S.bubble_meta_attr)) : null, acked: acked(b)});
-  }
-  return out;
-}`
+// jsBubbleAcked: true once the bubble with data-id A.id shows msg-check or
+// msg-dblcheck.
+const jsBubbleAcked = `(A) => chatBubbles().some(b => bubbleId(b) === A.id && acked(b)) || null`
 
 // jsClickText clicks the clickable element with one of A.texts.
 const jsClickText = `(A) => { const e = byText(A.texts); if (!e) return null; e.click(); return 'ok'; }`

@@ -151,25 +151,21 @@ func TestLinkAndSend(t *testing.T) {
 	}
 	e.received(t, account, alice, "after the dialog")
 
-	// FindOutgoing, as after a crash: the sent text is there, an unsent one not.
-	since := time.Now().Add(-time.Minute)
-	got, found, err := e.page.FindOutgoing(ctx, alice, text, since)
-	if err != nil || !found || got != id {
-		t.Errorf("FindOutgoing(sent) = %q, %v, %v; want %q", got, found, err, id)
+	// A lookup, as after a crash: Prepare notes the chat's outgoing bubbles
+	// and those that show the text; the sent text is there, an unsent one not.
+	if d := lookup(t, ctx, e.page, alice, text); !slices.Contains(d.Noted, id) || len(d.Same) != 1 || d.Same[0].ID != id || !d.Same[0].Acked {
+		t.Errorf("Prepare(sent).Same = %+v, want [%s acked]; noted %v", d.Same, id, d.Noted)
 	}
-	if got, found, err := e.page.FindOutgoing(ctx, alice, "never sent", since); err != nil || found {
-		t.Errorf("FindOutgoing(unsent) = %q, %v, %v", got, found, err)
+	if d := lookup(t, ctx, e.page, alice, "never sent"); len(d.Same) != 0 || len(d.Noted) < 4 {
+		t.Errorf("Prepare(unsent) = %+v, want no same bubble and at least 4 noted", d)
 	}
-	if got, found, err := e.page.FindOutgoing(ctx, alice, "second one", time.Now().Add(2*time.Minute)); err != nil || found {
-		t.Errorf("FindOutgoing(sent before since) = %q, %v, %v", got, found, err)
-	}
-	if got, found, err := e.page.FindOutgoing(ctx, bob, "to bob", since); err != nil || !found || got != id3 {
-		t.Errorf("FindOutgoing(bob) = %q, %v, %v; want %q", got, found, err, id3)
+	if d := lookup(t, ctx, e.page, bob, "to bob"); len(d.Same) != 1 || d.Same[0].ID != id3 {
+		t.Errorf("Prepare(bob).Same = %+v, want [%s]", d.Same, id3)
 	}
 	// Carol's chat has no bubbles: opening the next chat must not mistake
 	// her still-open box for the new one.
-	if got, found, err := e.page.FindOutgoing(ctx, carol, "nothing", since); err != nil || found {
-		t.Errorf("FindOutgoing(empty chat) = %q, %v, %v", got, found, err)
+	if d := lookup(t, ctx, e.page, carol, "nothing"); len(d.Noted) != 0 || len(d.Same) != 0 {
+		t.Errorf("Prepare(empty chat) = %+v", d)
 	}
 	id4, err := e.page.Send(ctx, bob, "after an empty chat")
 	if err != nil {
@@ -185,8 +181,22 @@ func TestLinkAndSend(t *testing.T) {
 		t.Errorf("bob opened by %s, want in-app", got)
 	}
 	if !e.marked(t) {
-		t.Error("FindOutgoing or Send loaded the page")
+		t.Error("Prepare or Send loaded the page")
 	}
+}
+
+// lookup prepares text to digits and discards it, as the supervisor's lookup
+// of a clicked message does when it finds the message sent.
+func lookup(t *testing.T, ctx context.Context, p *waweb.Page, digits, text string) waweb.Draft {
+	t.Helper()
+	d, err := p.Prepare(ctx, digits, text)
+	if err != nil {
+		t.Fatalf("Prepare(%s): %v", digits, err)
+	}
+	if err := p.Discard(ctx); err != nil {
+		t.Fatalf("Discard: %v", err)
+	}
+	return d
 }
 
 func TestSendFallsBackToDeepLink(t *testing.T) {
@@ -391,8 +401,8 @@ func TestWatch(t *testing.T) {
 		t.Error("ErrNotAcked without the pending bubble's id")
 	}
 	// As after a crash between click and ack: the bubble is there, do not send again.
-	if got, found, err := e.page.FindOutgoing(ctx, alice, "pending", time.Now().Add(-time.Minute)); err != nil || !found || got != id {
-		t.Errorf("FindOutgoing(pending) = %q, %v, %v; want %q", got, found, err, id)
+	if d := lookup(t, ctx, e.page, alice, "pending"); len(d.Same) != 1 || d.Same[0].ID != id || d.Same[0].Acked {
+		t.Errorf("Prepare(pending).Same = %+v, want [%s not acked]", d.Same, id)
 	}
 	e.fake.SetOptions(func(o *fakewa.Options) { o.AckDelay = 100 * time.Millisecond })
 	// Reload behind the driver's back: only Watch can answer the dialog.
@@ -566,5 +576,54 @@ func TestChatLinkForms(t *testing.T) {
 	}
 	if !e.marked(t) {
 		t.Error("a link loaded the page")
+	}
+}
+
+// TestPrepareLateEditor: on a page whose editor takes its box a moment after
+// the chat opens (fact 17), Prepare enters the text again within the same
+// call; it returns only once the chat's history has shown, so the noted
+// bubbles are the chat's; the message goes out once.
+func TestPrepareLateEditor(t *testing.T) {
+	opts := fastOptions()
+	opts.EditorDelay = 800 * time.Millisecond
+	e := newEnv(t, opts, waweb.DefaultSelectors())
+	e.link(t, account)
+	ctx := ctxFor(t, 60*time.Second)
+	first, err := e.page.Send(ctx, alice, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reentered := false
+	for i, to := range []string{bob, alice, carol, alice} {
+		text := fmt.Sprintf("late %d", i)
+		d, err := e.page.Prepare(ctx, to, text)
+		if err != nil {
+			t.Fatalf("Prepare %d: %v", i, err)
+		}
+		reentered = reentered || d.Entries > 1
+		if to == alice && !slices.Contains(d.Noted, first) {
+			t.Errorf("Prepare %d noted %v before alice's history showed (want %s)", i, d.Noted, first)
+		}
+		clicked, err := e.page.Click(ctx, d)
+		if err != nil || !clicked {
+			t.Fatalf("Click %d: %v, %v", i, clicked, err)
+		}
+		id, err := e.page.WaitAck(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameID(t, id, e.received(t, account, to, text))
+	}
+	if !reentered {
+		t.Error("no Prepare had to enter the text again: the late editor was not met")
+	}
+	n := 0
+	for _, m := range e.fake.Messages(account) {
+		if strings.HasPrefix(m.Text, "late ") {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Errorf("fakewa got %d late messages, want 4", n)
 	}
 }

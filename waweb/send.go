@@ -6,52 +6,213 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // Send sends text to the phone number digits through the running app and
 // returns the message's id: the full data-id of its bubble,
 // "true_<digits>@c.us_<msgid>" (or "true_<lid>@lid_<msgid>"), which is what
-// identifies a message on WhatsApp Web.
-//
-// No page load in the usual case: the chat Send opened last is used as it is
-// when it still shows; else the chat opens inside the app (fact 14), and
-// only when the app does not take that over within Limits.InAppOpen, or the
-// main screen does not show, by the deep link of fact 6 (without the text).
-// The box is cleared with real key events, the text entered with
-// Input.insertText per line and Shift+Enter between lines (fact 7), read back
-// (trimmed, as the app sends it), and sent with the send button (fact 8).
-// Send returns once the new bubble shows msg-check or msg-dblcheck (fact 10).
-// "\r\n" and "\r" in text are sent as "\n".
+// identifies a message on WhatsApp Web. It is Prepare, Click and WaitAck in a
+// row, for callers that keep no record between the phases; a caller that
+// must never send twice records the Draft before Click (see Prepare).
 //
 // Errors: ErrRecipientNotOnWhatsApp (the dialog was closed), ErrNotLinked,
 // ErrConflict, ErrUpdateBrowser, ErrUnexpectedPage, ErrComposeMismatch and
 // errors before the click mean nothing was sent. After the click every error
 // wraps ErrNotAcked, and the id is returned too when the bubble showed.
 func (p *Page) Send(ctx context.Context, digits, text string) (waMessageID string, err error) {
-	if err := checkDigits(digits); err != nil {
+	d, err := p.Prepare(ctx, digits, text)
+	if err != nil {
 		return "", err
+	}
+	clicked, err := p.Click(ctx, d)
+	if err != nil {
+		if clicked {
+			return "", fmt.Errorf("%w: %w", ErrNotAcked, err)
+		}
+		return "", err
+	}
+	return p.WaitAck(ctx, d)
+}
+
+// Draft is a message entered in its chat's compose box and taken by the
+// app's editor: the send button shows. Nothing has been sent.
+type Draft struct {
+	To   string // the recipient's digits
+	Text string // the text as the box holds it ("\r\n" and "\r" made "\n")
+	// Noted lists the data-ids of the chat's outgoing bubbles when the draft
+	// was ready, oldest first. The app's editor takes the box only after the
+	// chat's messages have loaded (fact 17), so the list is the chat's
+	// history, not a partial view of it.
+	Noted []string
+	// Same lists the bubbles of Noted that are outgoing messages of this chat
+	// showing Text: what an earlier attempt at the same message may have left.
+	Same []Bubble
+	// Entries is how many times the text was entered before the editor kept
+	// it (1 when the editor was live at once).
+	Entries int
+}
+
+// Bubble is one outgoing message bubble of the open chat.
+type Bubble struct {
+	ID    string `json:"id"`    // data-id, "true_<jid>_<msgid>"
+	Acked bool   `json:"acked"` // shows msg-check or msg-dblcheck
+}
+
+// Prepare opens the chat with digits (as it is when the driver left it open;
+// else inside the app, fact 14; else by the deep link, fact 6), empties the
+// compose box with real key events, enters text with Input.insertText per
+// line and Shift+Enter between lines (fact 7), and returns once the app's
+// editor holds it: the box reads back the text (trimmed, as the app sends
+// it) and the send button shows (fact 8). Nothing is sent.
+//
+// A chat's editor may take over its box a moment after the box shows and
+// redraw it empty (fact 17): when the text does not stay, Prepare enters it
+// again, at once after the box was redrawn, within Limits.ChatOpen. Only
+// then it fails with ErrComposeMismatch.
+//
+// Errors (nothing was sent with any of them): ErrRecipientNotOnWhatsApp,
+// ErrNotLinked, ErrConflict, ErrUpdateBrowser, ErrUnexpectedPage,
+// ErrComposeMismatch, ErrPageClosed, the context's.
+func (p *Page) Prepare(ctx context.Context, digits, text string) (Draft, error) {
+	if err := checkDigits(digits); err != nil {
+		return Draft{}, err
 	}
 	text = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(text)
 	if strings.TrimSpace(text) == "" {
-		return "", errors.New("waweb: empty text")
+		return Draft{}, errors.New("waweb: empty text")
 	}
 	cctx, cancel := p.with(ctx)
 	defer cancel()
 	if err := p.openChat(cctx, digits); err != nil {
-		return "", fmt.Errorf("recipient %s: %w", mask(digits), err)
+		return Draft{}, fmt.Errorf("recipient %s: %w", mask(digits), err)
 	}
-	if err := p.fillCompose(cctx, text); err != nil {
-		return "", fmt.Errorf("recipient %s: %w", mask(digits), err)
-	}
-	before, err := p.confirmAndClick(cctx, text)
+	d, err := p.enter(cctx, digits, text)
 	if err != nil {
-		return "", fmt.Errorf("recipient %s: %w", mask(digits), err)
+		return Draft{}, fmt.Errorf("recipient %s: %w", mask(digits), err)
 	}
-	id, err := p.waitAck(cctx, digits, text, before)
+	return d, nil
+}
+
+type draftResult struct {
+	R       string   `json:"r"`
+	Got     int      `json:"got"`
+	Noted   []string `json:"noted"`
+	Same    []Bubble `json:"same"`
+	Compose bool     `json:"compose"`
+}
+
+// enter fills the open chat's box until the editor keeps the text (fact 17).
+func (p *Page) enter(ctx context.Context, digits, text string) (Draft, error) {
+	deadline := time.Now().Add(p.limits.ChatOpen)
+	arg := map[string]any{"digits": digits, "text": text}
+	var last draftResult
+	for entries := 1; ; entries++ {
+		if err := p.fillCompose(ctx, text); err != nil {
+			return Draft{}, err
+		}
+		// The editor either keeps the text and shows the send button, or
+		// redraws the box without it; the wait ends within a frame of either.
+		wait := min(p.limits.Control, time.Until(deadline))
+		r, ok, err := waitJS[draftResult](ctx, p, jsDraft, arg, max(wait, 0))
+		if err != nil {
+			return Draft{}, fmt.Errorf("compose box: %w", err)
+		}
+		if ok {
+			last = r
+		}
+		switch {
+		case ok && r.R == "ready":
+			return Draft{To: digits, Text: text, Noted: r.Noted, Same: r.Same, Entries: entries}, nil
+		case ok && r.R == "nocompose":
+			return Draft{}, fmt.Errorf("compose box gone: %w", ErrUnexpectedPage)
+		}
+		if !time.Now().Before(deadline) {
+			if !ok {
+				return Draft{}, fmt.Errorf("the box holds the text but no send button showed after %d entries in %v: %w", entries, p.limits.ChatOpen, ErrUnexpectedPage)
+			}
+			return Draft{}, fmt.Errorf("box holds %d characters, want %d, after %d entries in %v: %w", last.Got, len([]rune(strings.TrimSpace(text))), entries, p.limits.ChatOpen, ErrComposeMismatch)
+		}
+		// "lost": the editor redrew the box. Enter again at once; a box that
+		// loses the text right away again is given a short breath.
+		if entries > 1 {
+			if err := sleep(ctx, min(time.Duration(entries)*25*time.Millisecond, 250*time.Millisecond)); err != nil {
+				return Draft{}, p.wrap(err)
+			}
+		}
+	}
+}
+
+// Discard empties the open chat's compose box, e.g. after Prepare when the
+// message turned out to be sent already. Nothing is sent.
+func (p *Page) Discard(ctx context.Context) error {
+	cctx, cancel := p.with(ctx)
+	defer cancel()
+	return p.clearCompose(cctx)
+}
+
+type sendClickResult struct {
+	R   string `json:"r"`
+	Got int    `json:"got"`
+}
+
+// Click clicks the send button of a Draft that Prepare returned, after
+// checking that the box still holds its text and the chat's outgoing bubbles
+// are still Draft.Noted. clicked reports whether the click was made: with
+// clicked false nothing was sent, whatever the error; with clicked true the
+// message may be out, and WaitAck tells.
+func (p *Page) Click(ctx context.Context, d Draft) (clicked bool, err error) {
+	cctx, cancel := p.with(ctx)
+	defer cancel()
+	r, err := eval[sendClickResult](cctx, p, jsClickSend, map[string]any{"text": d.Text, "noted": d.Noted})
 	if err != nil {
-		return id, fmt.Errorf("recipient %s: %w", mask(digits), err)
+		// The script may have run and clicked before the error (the call
+		// timed out, the page went away): only an exception thrown by the
+		// script, which clicks last, says nothing was clicked.
+		var exc *chromedp.ExceptionError
+		return !errors.As(err, &exc), fmt.Errorf("recipient %s: send button: %w", mask(d.To), err)
+	}
+	switch r.R {
+	case "clicked":
+		return true, nil
+	case "mismatch":
+		return false, fmt.Errorf("recipient %s: box holds %d characters before the click, want %d: %w", mask(d.To), r.Got, len([]rune(strings.TrimSpace(d.Text))), ErrComposeMismatch)
+	case "changed":
+		return false, fmt.Errorf("recipient %s: the chat's outgoing messages changed before the click: %w", mask(d.To), ErrUnexpectedPage)
+	case "nocompose":
+		return false, fmt.Errorf("recipient %s: compose box gone: %w", mask(d.To), ErrUnexpectedPage)
+	}
+	return false, fmt.Errorf("recipient %s: no send button shows: %w", mask(d.To), ErrUnexpectedPage)
+}
+
+// WaitAck waits, after Click, for the draft's new bubble (one not in Noted,
+// showing its text) to show msg-check or msg-dblcheck (fact 10), within
+// Limits.Ack, and returns its data-id. Every error wraps ErrNotAcked; the id
+// is returned with it when the bubble showed.
+func (p *Page) WaitAck(ctx context.Context, d Draft) (string, error) {
+	cctx, cancel := p.with(ctx)
+	defer cancel()
+	id, err := p.waitAck(cctx, d.To, d.Text, d.Noted)
+	if err != nil {
+		return id, fmt.Errorf("recipient %s: %w", mask(d.To), err)
 	}
 	return id, nil
+}
+
+// WaitAcked waits for the open chat's bubble id to show msg-check or
+// msg-dblcheck, within Limits.Ack. Errors wrap ErrNotAcked.
+func (p *Page) WaitAcked(ctx context.Context, id string) error {
+	cctx, cancel := p.with(ctx)
+	defer cancel()
+	_, ok, err := waitJS[bool](cctx, p, jsBubbleAcked, map[string]any{"id": id}, p.limits.Ack)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrNotAcked, err)
+	case !ok:
+		return fmt.Errorf("no msg-check after %v: %w", p.limits.Ack, ErrNotAcked)
+	}
+	return nil
 }
 
 // checkDigits accepts a phone number as digits only.
@@ -189,6 +350,14 @@ func (p *Page) dismissInvalid(ctx context.Context) error {
 // fillCompose empties the compose box with real key events, if it holds
 // anything, then enters text.
 func (p *Page) fillCompose(ctx context.Context, text string) error {
+	if err := p.clearCompose(ctx); err != nil {
+		return err
+	}
+	return p.wrap(insertText(ctx, text))
+}
+
+// clearCompose focuses the compose box and empties it with real key events.
+func (p *Page) clearCompose(ctx context.Context) error {
 	n, err := eval[int](ctx, p, jsFocusCompose, nil)
 	if err != nil {
 		return fmt.Errorf("focus compose box: %w", err)
@@ -214,32 +383,7 @@ func (p *Page) fillCompose(ctx context.Context, text string) error {
 			return fmt.Errorf("focus compose box: %w", err)
 		}
 	}
-	return p.wrap(insertText(ctx, text))
-}
-
-type confirmResult struct {
-	R      string   `json:"r"`
-	Got    int      `json:"got"`
-	Want   int      `json:"want"`
-	Before []string `json:"before"`
-}
-
-// confirmAndClick checks the box holds text, notes the chat's outgoing
-// bubbles and clicks the send button; it returns the noted bubble ids.
-func (p *Page) confirmAndClick(ctx context.Context, text string) ([]string, error) {
-	r, err := eval[confirmResult](ctx, p, jsConfirmAndClick, map[string]any{"text": text, "ms": p.limits.Control.Milliseconds()})
-	if err != nil {
-		return nil, fmt.Errorf("send button: %w", err)
-	}
-	switch r.R {
-	case "clicked":
-		return r.Before, nil
-	case "mismatch":
-		return nil, fmt.Errorf("box holds %d characters, want %d: %w", r.Got, r.Want, ErrComposeMismatch)
-	case "nocompose":
-		return nil, fmt.Errorf("compose box gone: %w", ErrUnexpectedPage)
-	}
-	return nil, fmt.Errorf("no send button shows: %w", ErrUnexpectedPage)
+	return nil
 }
 
 type outgoing struct {
@@ -266,44 +410,4 @@ func (p *Page) waitAck(ctx context.Context, digits, text string, before []string
 		return id, fmt.Errorf("%w: %w", ErrNotAcked, err)
 	}
 	return id, fmt.Errorf("no msg-check after %v: %w", p.limits.Ack, ErrNotAcked)
-}
-
-type sentBubble struct {
-	ID    string `json:"id"`
-	At    *int64 `json:"at"`
-	Acked bool   `json:"acked"`
-}
-
-// FindOutgoing opens the chat with digits the way Send does and looks for an
-// outgoing bubble that shows text (trimmed, as the app sent it) and whose
-// data-pre-plain-text time is not before since truncated to the minute (the
-// page's local time). It returns the newest such bubble's full data-id. Use
-// it after a crash between the click and the ack, to not send twice. A
-// bubble whose time does not parse is not taken. Errors as Send's before the
-// click.
-func (p *Page) FindOutgoing(ctx context.Context, digits, text string, since time.Time) (waMessageID string, found bool, err error) {
-	if err := checkDigits(digits); err != nil {
-		return "", false, err
-	}
-	text = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(text)
-	cctx, cancel := p.with(ctx)
-	defer cancel()
-	if err := p.openChat(cctx, digits); err != nil {
-		return "", false, fmt.Errorf("recipient %s: %w", mask(digits), err)
-	}
-	// The chat shows its recent messages (fact 10), maybe a moment after its box.
-	if _, _, err := waitJS[bool](cctx, p, jsAnyBubble, nil, 1500*time.Millisecond); err != nil {
-		return "", false, fmt.Errorf("recipient %s: %w", mask(digits), err)
-	}
-	list, err := eval[[]sentBubble](cctx, p, jsFindSent, map[string]any{"digits": digits, "text": text})
-	if err != nil {
-		return "", false, fmt.Errorf("recipient %s: read bubbles: %w", mask(digits), err)
-	}
-	from := since.Truncate(time.Minute).UnixMilli()
-	for i := len(list) - 1; i >= 0; i-- {
-		if b := list[i]; b.At != nil && *b.At >= from {
-			return b.ID, true, nil
-		}
-	}
-	return "", false, nil
 }
