@@ -55,7 +55,6 @@ func TestMaxWarmHibernatesLeastRecentlyUsed(t *testing.T) {
 func TestIdleHibernateAndWake(t *testing.T) {
 	s := newStack(t, fakewa.FastOptions(), Config{IdleHibernate: 500 * time.Millisecond})
 	s.link("t1", phoneA)
-	s.waitPersisted("t1")
 	waitFor(t, "HIBERNATED", 10*time.Second, func() bool { return s.status("t1").State == StateHibernated })
 	if st := s.status("t1"); st.Running || st.PID != 0 {
 		t.Fatalf("hibernated with a browser: %+v", st)
@@ -68,7 +67,6 @@ func TestIdleHibernateAndWake(t *testing.T) {
 func TestMemoryRecycling(t *testing.T) {
 	s := newStack(t, fakewa.FastOptions(), Config{MaxBrowserMemory: 1, MemorySampleEvery: 200 * time.Millisecond})
 	s.link("t1", phoneA)
-	s.waitPersisted("t1")
 	waitFor(t, "a recycle", 20*time.Second, func() bool { return s.status("t1").Recycles > 0 })
 	st := s.status("t1")
 	if st.Restarts != 0 {
@@ -139,7 +137,6 @@ func TestWarmUpMostRecentFirst(t *testing.T) {
 	s := newStack(t, fakewa.FastOptions(), Config{})
 	for _, id := range []string{"t1", "t2", "t3"} {
 		s.link(id, map[string]string{"t1": phoneA, "t2": phoneB, "t3": phoneC}[id])
-		s.waitPersisted(id)
 	}
 	s.stop()
 	base := time.Now().Add(-time.Hour)

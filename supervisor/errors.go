@@ -28,4 +28,5 @@ var (
 const (
 	ReasonRecipientNotOnWhatsApp = "RECIPIENT_NOT_ON_WHATSAPP"
 	ReasonSendFailed             = "SEND_FAILED"
+	ReasonLoggedOut              = "LOGGED_OUT" // the tenant was logged out (Logout) first
 )

@@ -43,7 +43,6 @@ func (s *stack) readyAgain(tenant string, oldPID int, within time.Duration) Sess
 func TestBrowserKilledWhileIdle(t *testing.T) {
 	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
-	s.waitPersisted("t1")
 	before := s.status("t1")
 	killed := time.Now()
 	if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
@@ -66,7 +65,6 @@ func TestBrowserKilledWhileIdle(t *testing.T) {
 func TestBrowserKilledDuringSend(t *testing.T) {
 	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
-	s.waitPersisted("t1")
 	pid := s.status("t1").PID
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -106,7 +104,6 @@ func TestCrashAfterClickBeforeAck(t *testing.T) {
 	opts.AckDelay = 3 * time.Second
 	s := newStack(t, opts, Config{})
 	s.link("t1", phoneA)
-	s.waitPersisted("t1")
 	pid := s.status("t1").PID
 	m, err := s.sup.Send(context.Background(), SendRequest{TenantID: "t1", To: contactA, Text: "exactly once", WaitAccepted: true})
 	if err != nil {
@@ -134,10 +131,9 @@ func TestCrashAfterClickBeforeAck(t *testing.T) {
 func TestRendererKilled(t *testing.T) {
 	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
-	s.waitPersisted("t1")
 	r := s.sup.existingRunner("t1")
 	var renderers []int
-	if err := r.do(context.Background(), func() error { renderers = r.br.RendererPIDs(); return nil }); err != nil {
+	if err := r.do(context.Background(), func() error { renderers = r.br.(chromeBrowser).RendererPIDs(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(renderers) == 0 {
@@ -157,7 +153,6 @@ func TestRendererKilled(t *testing.T) {
 func TestHungPage(t *testing.T) {
 	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
-	s.waitPersisted("t1")
 	before := s.status("t1")
 	s.fake.SetHang(true)
 	hung := time.Now()

@@ -135,16 +135,3 @@ func (s *stack) received(account string) []string {
 	}
 	return out
 }
-
-// waitPersisted waits until Chrome has written the page's login token into
-// the tenant's profile on disk. Chrome commits localStorage a few seconds
-// after a write, so a browser SIGKILLed right after a link loses it, as it
-// would on the real page: tests that kill browsers wait for this first.
-func (s *stack) waitPersisted(tenant string) {
-	s.t.Helper()
-	profile, err := s.store.ProfileDir(tenant)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	waitFor(s.t, "the login token on disk", 30*time.Second, func() bool { return fakewa.LoginPersisted(profile) })
-}

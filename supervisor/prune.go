@@ -42,18 +42,23 @@ func (s *Supervisor) Prune(ctx context.Context, inactiveFor time.Duration, dryRu
 	return out, nil
 }
 
-// pruneLoop prunes at start and hourly until ctx ends, when PruneInactive
-// is set; else it only waits for ctx.
-func (s *Supervisor) pruneLoop(ctx context.Context) {
-	if s.cfg.PruneInactive <= 0 {
-		<-ctx.Done()
-		return
-	}
+// housekeeping runs at start and hourly until ctx ends: it removes the
+// finished messages older than the outbox's retention (7 days by default,
+// with their idempotency keys), and prunes inactive tenants when
+// PruneInactive is set.
+func (s *Supervisor) housekeeping(ctx context.Context) {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
-		if _, err := s.Prune(ctx, s.cfg.PruneInactive, false); err != nil && ctx.Err() == nil {
-			s.log.Warn("pruning inactive tenants", zap.Error(err))
+		if n, err := s.store.PurgeExpired(); err != nil {
+			s.log.Warn("purging expired messages", zap.Error(err))
+		} else if n > 0 {
+			s.log.Info("purged expired messages", zap.Int("messages", n))
+		}
+		if s.cfg.PruneInactive > 0 {
+			if _, err := s.Prune(ctx, s.cfg.PruneInactive, false); err != nil && ctx.Err() == nil {
+				s.log.Warn("pruning inactive tenants", zap.Error(err))
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -33,8 +33,8 @@ type runner struct {
 
 	// Owned by the runner goroutine.
 	lock      *sessionstore.ProfileLock
-	br        *browserpool.Browser
-	page      *waweb.Page
+	br        Browser
+	page      Page
 	events    chan waweb.Event
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
@@ -279,35 +279,39 @@ func (r *runner) start() error {
 	if err != nil {
 		return err
 	}
+	// No browser runs on the profile now (the launcher stops orphans before
+	// it starts one): drop the caches Chrome rebuilds, so profiles do not
+	// grow without bound (the login is kept).
 	if killed, err := browserpool.KillOrphans(profile); err != nil {
 		return fmt.Errorf("stopping an orphaned browser: %w", err)
 	} else if len(killed) > 0 {
 		r.log.Warn("stopped a browser left on the profile", zap.Ints("pids", killed))
 	}
-	if err := browserpool.CleanStaleSingleton(profile); err != nil {
-		return fmt.Errorf("cleaning stale Chrome locks: %w", err)
-	}
-	// No browser runs on the profile now: drop the caches Chrome rebuilds,
-	// so profiles do not grow without bound (the login is kept).
 	if freed, err := store.TrimProfile(r.id); err != nil {
 		r.log.Warn("trimming the profile", zap.Error(err))
 	} else if freed > 0 {
 		r.log.Info("profile trimmed", zap.Int64("freed_bytes", freed))
 	}
-	cache, _ := store.CacheDir(r.id)
-	tmp, _ := store.TmpDir(r.id)
+	cache, err := store.CacheDir(r.id)
+	if err != nil {
+		return err
+	}
+	tmp, err := store.TmpDir(r.id)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(r.ctx, cfg.BootTimeout)
 	defer cancel()
-	br, err := browserpool.Launch(ctx, cfg.Browser, browserpool.Spec{ProfileDir: profile, CacheDir: cache, TmpDir: tmp})
+	br, err := cfg.Launcher.Launch(ctx, LaunchSpec{Tenant: r.id, ProfileDir: profile, CacheDir: cache, TmpDir: tmp})
 	if err != nil {
-		return fmt.Errorf("launching Chrome: %w", err)
+		return err
 	}
 	r.lastUsed = time.Now()
 	r.br = br
-	r.page = waweb.New(br.Ctx(), cfg.TargetURL, cfg.Selectors)
-	wctx, stop := context.WithCancel(br.Ctx())
+	r.page = br.Page()
+	wctx, stop := context.WithCancel(r.ctx)
 	r.stopWatch, r.watchDone = stop, make(chan struct{})
-	go func(p *waweb.Page, done chan struct{}) {
+	go func(p Page, done chan struct{}) {
 		defer close(done)
 		_ = p.Watch(wctx, r.events)
 	}(r.page, r.watchDone)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -69,7 +70,7 @@ func (s *Supervisor) Send(ctx context.Context, req SendRequest) (Message, error)
 	if !m.State.Finished() {
 		r := s.runnerFor(t.ID, true)
 		if r == nil {
-			return m, fmt.Errorf("daemon stopping: %w", ErrUnavailable)
+			return m, nil // the daemon stops: the message stays QUEUED for the next start
 		}
 		r.poke()
 	}
@@ -132,7 +133,20 @@ func (r *runner) pace() time.Duration {
 	return d
 }
 
-// sendOne makes one attempt at m.
+// sendOne makes one attempt at m, by the rules of DESIGN.md "Sends: exactly
+// once":
+//
+//   - The attempt is counted (durably) before anything else: every attempt
+//     counts, a lookup included, so a message that cannot progress ends
+//     FAILED after MaxAttempts and never blocks its tenant's queue.
+//   - Prepare opens the chat and enters the text; it returns once the app's
+//     editor holds it, which is after the chat's messages have loaded (fact
+//     17), with the chat's outgoing bubbles noted.
+//   - A message marked clicked by an earlier attempt is looked up in those
+//     bubbles first (see earlierBubble); one that was never clicked is sent
+//     with no lookup.
+//   - The clicked mark, with the noted bubbles, is written (fsynced) before
+//     the click. A click that did not happen restores the mark as it was.
 func (r *runner) sendOne(m Message) {
 	cfg := r.s.cfg
 	// An in-flight send may finish for a while after the daemon is told to
@@ -143,25 +157,6 @@ func (r *runner) sendOne(m Message) {
 	defer stopGrace()
 
 	log := r.log.With(zap.String("message", m.ID), zap.String("to", mask(m.To)), zap.Int("attempt", m.Attempts+1))
-	if m.Attempts > 0 {
-		// A previous attempt may have clicked send before its browser or the
-		// daemon died: look for the bubble before sending again.
-		since := m.StartedAt
-		if since.IsZero() {
-			since = m.CreatedAt
-		}
-		id, found, err := r.page.FindOutgoing(ctx, m.To, m.Text, since)
-		if err != nil {
-			log.Warn("looking for an earlier attempt's bubble", zap.Error(err))
-			r.retryLater(m, err)
-			return
-		}
-		if found {
-			log.Info("an earlier attempt went out: not sending again", zap.String("wa_message_id", id))
-			r.finish(m, func(x *Message) { x.State, x.WAMessageID, x.SentAt, x.Error = MessageSent, id, time.Now(), "" })
-			return
-		}
-	}
 	now := time.Now()
 	m, err := r.s.store.UpdateMessage(r.id, m.ID, func(x *Message) {
 		x.State = MessageSending
@@ -170,30 +165,143 @@ func (r *runner) sendOne(m Message) {
 	})
 	if err != nil {
 		log.Error("marking the message SENDING", zap.Error(err))
+		r.retryAt = time.Now().Add(r.sendBackoff(m.Attempts))
 		return
+	}
+	if m.Attempts > 1 {
+		// clicked: an earlier attempt reached the click (a lookup follows);
+		// else it stopped before, and this one sends with no lookup.
+		log.Info("retrying a message", zap.Bool("clicked", m.Clicked))
 	}
 	start := time.Now()
 	r.markUsed()
-	waID, err := r.page.Send(ctx, m.To, m.Text)
+	draft, err := r.page.Prepare(ctx, m.To, m.Text)
+	if err != nil {
+		r.attemptFailed(log, m, err, start)
+		return
+	}
+	if draft.Entries > 1 {
+		log.Debug("the editor took the text late", zap.Int("entries", draft.Entries))
+	}
+	if m.Clicked {
+		b, found, err := r.earlierBubble(m, draft)
+		switch {
+		case err != nil:
+			r.discard(ctx, log)
+			r.attemptFailed(log, m, err, start)
+			return
+		case found:
+			r.discard(ctx, log)
+			if !b.Acked {
+				if err := r.page.WaitAcked(ctx, b.ID); err != nil {
+					r.attemptFailed(log, m, err, start)
+					return
+				}
+			}
+			log.Info("an earlier attempt went out: not sending again", zap.String("wa_message_id", b.ID))
+			r.sent(log, m, b.ID, start)
+			return
+		}
+		log.Info("an earlier attempt was clicked but did not go out: sending again")
+	}
+	prevClicked, prevNoted := m.Clicked, m.Noted
+	m, err = r.s.store.UpdateMessage(r.id, m.ID, func(x *Message) { x.Clicked, x.Noted = true, draft.Noted })
+	if err != nil {
+		log.Error("marking the message clicked", zap.Error(err))
+		r.discard(ctx, log)
+		r.attemptFailed(log, m, err, start)
+		return
+	}
+	clicked, err := r.page.Click(ctx, draft)
+	if !clicked {
+		if m2, uerr := r.s.store.UpdateMessage(r.id, m.ID, func(x *Message) { x.Clicked, x.Noted = prevClicked, prevNoted }); uerr == nil {
+			m = m2
+		}
+		if err == nil {
+			err = errors.New("the send button was not clicked")
+		}
+		r.attemptFailed(log, m, err, start)
+		return
+	}
+	if err != nil {
+		r.attemptFailed(log, m, err, start)
+		return
+	}
+	waID, err := r.page.WaitAck(ctx, draft)
+	if err != nil {
+		r.attemptFailed(log, m, err, start)
+		return
+	}
+	r.sent(log, m, waID, start)
+}
+
+// earlierBubble looks, among the bubbles of the chat that show m's text
+// (draft.Same), for the one an earlier clicked attempt at m left: a bubble
+// that was not among those noted before that click, and whose id is not the
+// WhatsApp id of another message of the outbox. Two messages with the same
+// text to the same recipient are two messages: each takes its own bubble,
+// the oldest unclaimed first. When the chat shows none of the bubbles noted
+// before the click, its messages have not shown: no conclusion, an error.
+func (r *runner) earlierBubble(m Message, draft waweb.Draft) (waweb.Bubble, bool, error) {
+	if len(m.Noted) > 0 && !slices.ContainsFunc(m.Noted, func(id string) bool { return slices.Contains(draft.Noted, id) }) {
+		return waweb.Bubble{}, false, fmt.Errorf("looking for an earlier attempt: the chat shows none of the %d messages it showed before the click: %w", len(m.Noted), errChatNotLoaded)
+	}
+	for _, b := range draft.Same {
+		if slices.Contains(m.Noted, b.ID) {
+			continue
+		}
+		other, err := r.s.store.MessageByWAID(r.id, b.ID)
+		switch {
+		case err == nil && other.ID != m.ID:
+			continue // another message's bubble
+		case err != nil && !errors.Is(err, sessionstore.ErrNotFound):
+			return waweb.Bubble{}, false, fmt.Errorf("looking for an earlier attempt: %w", err)
+		}
+		return b, true, nil
+	}
+	return waweb.Bubble{}, false, nil
+}
+
+// errChatNotLoaded: a lookup found the chat without the messages it showed
+// before; the attempt fails and counts.
+var errChatNotLoaded = errors.New("the chat's messages have not shown")
+
+// discard empties the compose box after a Prepare that is not sent.
+func (r *runner) discard(ctx context.Context, log *zap.Logger) {
+	if err := r.page.Discard(ctx); err != nil {
+		log.Debug("emptying the compose box", zap.Error(err))
+	}
+}
+
+// sent records m as SENT with its WhatsApp id.
+func (r *runner) sent(log *zap.Logger, m Message, waID string, start time.Time) {
+	r.finish(m, func(x *Message) {
+		x.State, x.WAMessageID, x.SentAt, x.Error, x.ErrorReason = MessageSent, waID, time.Now(), "", ""
+	})
+	log.Info("sent", zap.Duration("took", time.Since(start)))
+	r.s.touch(r.id)
+	r.markUsed()
+}
+
+// attemptFailed ends an attempt that did not send m: the recipient is not on
+// WhatsApp (final), or a transient failure (retried after a backoff, FAILED
+// after MaxAttempts).
+func (r *runner) attemptFailed(log *zap.Logger, m Message, err error, start time.Time) {
 	switch {
-	case err == nil:
-		r.finish(m, func(x *Message) { x.State, x.WAMessageID, x.SentAt, x.Error = MessageSent, waID, time.Now(), "" })
-		log.Info("sent", zap.Duration("took", time.Since(start)))
-		r.s.touch(r.id)
-		r.markUsed()
 	case errors.Is(err, waweb.ErrRecipientNotOnWhatsApp):
 		log.Info("recipient is not on WhatsApp")
 		r.finish(m, func(x *Message) {
 			x.State, x.Error, x.ErrorReason = MessageFailed, "the recipient is not on WhatsApp", ReasonRecipientNotOnWhatsApp
 		})
+		return
 	case errors.Is(err, waweb.ErrNotLinked):
 		log.Warn("the page is not linked")
 		r.retryLater(m, err)
 		r.probe()
-	default:
-		log.Warn("send attempt failed", zap.Error(err), zap.Duration("took", time.Since(start)))
-		r.retryLater(m, err)
+		return
 	}
+	log.Warn("send attempt failed", zap.Error(err), zap.Bool("clicked", m.Clicked), zap.Duration("took", time.Since(start)))
+	r.retryLater(m, err)
 }
 
 // sendGrace is how long an in-flight send may go on once the daemon stops.
@@ -211,8 +319,12 @@ func (r *runner) retryLater(m Message, cause error) {
 	if _, err := r.s.store.UpdateMessage(r.id, m.ID, func(x *Message) { x.Error = cause.Error() }); err != nil {
 		r.log.Error("storing the send error", zap.Error(err))
 	}
-	backoff := time.Duration(1<<min(m.Attempts, 6)) * 500 * time.Millisecond
-	r.retryAt = time.Now().Add(backoff)
+	r.retryAt = time.Now().Add(r.sendBackoff(m.Attempts))
+}
+
+// sendBackoff is the wait before the next attempt after attempts failed ones.
+func (r *runner) sendBackoff(attempts int) time.Duration {
+	return time.Duration(1<<min(max(attempts-1, 0), 6)) * 500 * time.Millisecond
 }
 
 func (r *runner) finish(m Message, f func(*Message)) {
@@ -221,7 +333,9 @@ func (r *runner) finish(m Message, f func(*Message)) {
 		r.log.Error("storing the message result", zap.Error(err))
 		return
 	}
-	r.s.messageDone(m.ID)
+	if done.State.Finished() {
+		r.s.messageDone(done)
+	}
 	if !done.StartedAt.IsZero() {
 		r.s.cfg.Observer.SendFinished(r.id, time.Since(done.StartedAt), done.State)
 	}

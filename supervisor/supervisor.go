@@ -17,8 +17,11 @@ import (
 // Config configures a Supervisor. Zero values take the defaults named on each
 // field.
 type Config struct {
-	Store     *sessionstore.Store // required
-	Browser   browserpool.Config
+	Store   *sessionstore.Store // required
+	Browser browserpool.Config  // how Chromium is launched (the default Launcher)
+	// Launcher starts tenants' browsers; nil: Chromium through browserpool
+	// (Browser) driven by waweb (TargetURL, Selectors). Unit tests give a fake.
+	Launcher  Launcher
 	TargetURL string          // required: https://web.whatsapp.com, or fakewa's address
 	Selectors waweb.Selectors // zero value (no App selector): waweb.DefaultSelectors()
 	Log       *zap.Logger     // nil: no logs
@@ -61,6 +64,9 @@ func (c *Config) defaults() {
 	}
 	if c.Selectors.App == "" {
 		c.Selectors = waweb.DefaultSelectors()
+	}
+	if c.Launcher == nil {
+		c.Launcher = chromeLauncher{cfg: c.Browser, targetURL: c.TargetURL, selectors: c.Selectors}
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
@@ -123,9 +129,9 @@ type Supervisor struct {
 
 	mu       sync.Mutex // guards the fields that follow
 	runners  map[string]*runner
-	waiters  map[string][]chan struct{} // message id → Send calls waiting for its end
-	warm     map[string]time.Time       // tenants holding a warm slot → last use
-	sizes    map[string]profileSize     // profile sizes measured lately
+	waiters  map[string][]chan Message // message id → Send calls waiting for its end (cap 1)
+	warm     map[string]time.Time      // tenants holding a warm slot → last use
+	sizes    map[string]profileSize    // profile sizes measured lately
 	draining bool
 	closed   bool          // Run is returning: no new runners
 	drainCh  chan struct{} // closed by Drain
@@ -141,7 +147,7 @@ func New(cfg Config) *Supervisor {
 		launch:  make(chan struct{}, cfg.WarmParallel),
 		started: make(chan struct{}),
 		runners: map[string]*runner{},
-		waiters: map[string][]chan struct{}{},
+		waiters: map[string][]chan Message{},
 		warm:    map[string]time.Time{},
 		sizes:   map[string]profileSize{},
 		drainCh: make(chan struct{}),
@@ -197,7 +203,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			<-s.launch // the runner existed already (an RPC made it), or Run is ending
 		}
 	}
-	s.pruneLoop(ctx)
+	s.housekeeping(ctx)
 	s.mu.Lock()
 	s.closed = true // no runner starts after this: wg.Wait may begin
 	s.mu.Unlock()
@@ -381,10 +387,19 @@ func (s *Supervisor) Logout(ctx context.Context, id string) error {
 			return ctx.Err()
 		}
 	}
+	// Callers waiting on the tenant's messages learn their fate before the
+	// outbox goes with the tenant.
+	failed, err := s.store.FailPending(id, ReasonLoggedOut, "the tenant was logged out before the message was sent")
+	if err != nil {
+		return fmt.Errorf("tenant %q: %w", id, err)
+	}
+	for _, m := range failed {
+		s.messageDone(m)
+	}
 	if err := s.store.DeleteTenant(id); err != nil {
 		return fmt.Errorf("tenant %q: %w", id, err)
 	}
-	s.log.Info("tenant logged out and deleted", zap.String("tenant", id))
+	s.log.Info("tenant logged out and deleted", zap.Int("pending_failed", len(failed)), zap.String("tenant", id))
 	if s.cfg.OnChange != nil {
 		s.cfg.OnChange(Session{TenantID: id})
 	}
@@ -429,47 +444,52 @@ func (s *Supervisor) GetMessage(ctx context.Context, tenantID, id string) (Messa
 	return m, nil
 }
 
-// messageDone wakes the Send calls waiting for message id.
-func (s *Supervisor) messageDone(id string) {
+// messageDone hands m, finished, to the Send calls waiting for it.
+func (s *Supervisor) messageDone(m Message) {
 	s.mu.Lock()
-	ws := s.waiters[id]
-	delete(s.waiters, id)
+	ws := s.waiters[m.ID]
+	delete(s.waiters, m.ID)
 	s.mu.Unlock()
 	for _, w := range ws {
-		close(w)
+		w <- m // cap 1, one send per channel
 	}
 }
 
 // waitMessage waits until the message is SENT or FAILED, ctx ends, or the
-// daemon drains; it returns the message as stored then.
+// daemon drains, and returns the message as it is then. Ending by the drain
+// is no error: the message stays QUEUED and is sent after the restart, and
+// the caller must not take an error as a reason to send it again without its
+// key. A Logout ends the wait with the message FAILED (reason LOGGED_OUT).
 func (s *Supervisor) waitMessage(ctx context.Context, m Message) (Message, error) {
-	for {
-		w := make(chan struct{})
-		s.mu.Lock()
-		s.waiters[m.ID] = append(s.waiters[m.ID], w)
-		s.mu.Unlock()
-		cur, err := s.store.GetMessage(m.TenantID, m.ID)
-		if err != nil {
-			s.dropWaiter(m.ID, w)
-			return m, err
+	w := make(chan Message, 1)
+	s.mu.Lock()
+	s.waiters[m.ID] = append(s.waiters[m.ID], w)
+	s.mu.Unlock()
+	defer s.dropWaiter(m.ID, w)
+	cur, err := s.store.GetMessage(m.TenantID, m.ID)
+	if err != nil {
+		return m, err
+	}
+	if cur.State.Finished() {
+		return cur, nil
+	}
+	select {
+	case done := <-w:
+		return done, nil
+	case <-ctx.Done():
+		if now, err := s.store.GetMessage(m.TenantID, m.ID); err == nil {
+			cur = now
 		}
-		if cur.State.Finished() {
-			s.dropWaiter(m.ID, w)
-			return cur, nil
+		return cur, ctx.Err()
+	case <-s.drainCh:
+		if now, err := s.store.GetMessage(m.TenantID, m.ID); err == nil {
+			cur = now
 		}
-		select {
-		case <-w:
-		case <-ctx.Done():
-			s.dropWaiter(m.ID, w)
-			return cur, ctx.Err()
-		case <-s.drainCh:
-			s.dropWaiter(m.ID, w)
-			return cur, fmt.Errorf("daemon stopping; message %q stays queued and is sent after the restart: %w", m.ID, ErrUnavailable)
-		}
+		return cur, nil
 	}
 }
 
-func (s *Supervisor) dropWaiter(id string, w chan struct{}) {
+func (s *Supervisor) dropWaiter(id string, w chan Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ws := s.waiters[id]

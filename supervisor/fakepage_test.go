@@ -1,0 +1,398 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wapool/wapool/sessionstore"
+	"github.com/wapool/wapool/waweb"
+)
+
+// A hand-written fake of the browser and its page, for the runner's states
+// and the send rules under testing/synctest: no Chromium, no real time.
+
+// fakeBubble is an outgoing message in a fake chat.
+type fakeBubble struct {
+	id, text string
+	acked    bool
+}
+
+// fakeWA is the fake page's "server": the chats and what went out. It
+// outlives browsers, as WhatsApp's servers do.
+type fakeWA struct {
+	mu    sync.Mutex
+	chats map[string][]fakeBubble // recipient digits → outgoing bubbles, oldest first
+	seq   int
+	// Hooks, each optional; they run under mu and may change the fields.
+	// prepare runs at the start of every Prepare; an error fails it.
+	prepare func(to, text string) error
+	// click decides what a click does: deliver (a bubble appears, acked or
+	// not) and what Click returns.
+	click func(d waweb.Draft) (deliver, acked, clicked bool, err error)
+	// hideChat hides the chat's bubbles from Prepare (messages not shown).
+	hideChat func(to string) bool
+	// ack fails WaitAck with an error when it returns one.
+	ack func(d waweb.Draft) error
+
+	prepares, clicks int
+}
+
+func newFakeWA() *fakeWA { return &fakeWA{chats: map[string][]fakeBubble{}} }
+
+// delivered lists the texts that reached recipient to, oldest first.
+func (f *fakeWA) delivered(to string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, b := range f.chats[to] {
+		out = append(out, b.text)
+	}
+	return out
+}
+
+func (f *fakeWA) clickCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.clicks
+}
+
+func (f *fakeWA) ids(to string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, b := range f.chats[to] {
+		out = append(out, b.id)
+	}
+	return out
+}
+
+// deliver appends a bubble to the chat; mu held.
+func (f *fakeWA) deliver(to, text string, acked bool) string {
+	f.seq++
+	id := fmt.Sprintf("true_%s@c.us_3EB0%04d", to, f.seq)
+	f.chats[to] = append(f.chats[to], fakeBubble{id: id, text: text, acked: acked})
+	return id
+}
+
+// fakeLauncher starts fakeBrowsers over one fakeWA.
+type fakeLauncher struct {
+	wa       *fakeWA
+	mu       sync.Mutex
+	launches int
+	current  *fakeBrowser
+}
+
+func (l *fakeLauncher) Launch(ctx context.Context, spec LaunchSpec) (Browser, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.launches++
+	b := &fakeBrowser{done: make(chan struct{}), started: time.Now(), pid: 1000 + l.launches}
+	b.page = &fakePage{wa: l.wa, b: b}
+	l.current = b
+	return b, nil
+}
+
+func (l *fakeLauncher) launchCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.launches
+}
+
+// kill makes the running browser exit, as a SIGKILL would.
+func (l *fakeLauncher) kill() {
+	l.mu.Lock()
+	b := l.current
+	l.mu.Unlock()
+	if b != nil {
+		b.exit(errors.New("signal: killed"))
+	}
+}
+
+type fakeBrowser struct {
+	page    *fakePage
+	done    chan struct{}
+	once    sync.Once
+	exitErr error
+	started time.Time
+	pid     int
+}
+
+func (b *fakeBrowser) exit(err error) {
+	b.once.Do(func() { b.exitErr = err; close(b.done) })
+}
+
+func (b *fakeBrowser) Page() Page            { return b.page }
+func (b *fakeBrowser) Done() <-chan struct{} { return b.done }
+func (b *fakeBrowser) PID() int              { return b.pid }
+func (b *fakeBrowser) StartedAt() time.Time  { return b.started }
+func (b *fakeBrowser) PSS() (uint64, error)  { return 100 << 20, nil }
+func (b *fakeBrowser) Stop(context.Context) error {
+	b.exit(nil)
+	return nil
+}
+func (b *fakeBrowser) ExitErr() error {
+	select {
+	case <-b.done:
+		return b.exitErr
+	default:
+		return nil
+	}
+}
+
+// fakePage is a linked main screen over the fakeWA.
+type fakePage struct {
+	wa *fakeWA
+	b  *fakeBrowser
+}
+
+var errFakeDead = fmt.Errorf("fake: %w", waweb.ErrPageClosed)
+
+func (p *fakePage) alive() error {
+	select {
+	case <-p.b.done:
+		return errFakeDead
+	default:
+		return nil
+	}
+}
+
+func (p *fakePage) Open(context.Context) error { return p.alive() }
+func (p *fakePage) WaitBooted(context.Context) (waweb.State, error) {
+	return waweb.StateMain, p.alive()
+}
+func (p *fakePage) State(context.Context) (waweb.State, error) { return waweb.StateMain, p.alive() }
+func (p *fakePage) Watch(ctx context.Context, _ chan<- waweb.Event) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-p.b.done:
+		return errFakeDead
+	}
+}
+func (p *fakePage) LinkedPhone(context.Context) string            { return "15550001111" }
+func (p *fakePage) UseHere(context.Context) error                 { return nil }
+func (p *fakePage) Screenshot(context.Context) ([]byte, error)    { return []byte("png"), p.alive() }
+func (p *fakePage) QR(context.Context) (waweb.QR, error)          { return waweb.QR{}, waweb.ErrUnexpectedPage }
+func (p *fakePage) QRPNG(context.Context) ([]byte, error)         { return nil, waweb.ErrUnexpectedPage }
+func (p *fakePage) ReloadQR(context.Context) error                { return waweb.ErrUnexpectedPage }
+func (p *fakePage) StartPhoneLogin(context.Context, string) error { return waweb.ErrUnexpectedPage }
+func (p *fakePage) PairingCode(context.Context) (string, error)   { return "", waweb.ErrUnexpectedPage }
+func (p *fakePage) BackToQR(context.Context) error                { return waweb.ErrUnexpectedPage }
+func (p *fakePage) Discard(context.Context) error                 { return p.alive() }
+
+func (p *fakePage) Prepare(ctx context.Context, to, text string) (waweb.Draft, error) {
+	if err := p.alive(); err != nil {
+		return waweb.Draft{}, err
+	}
+	// A chat takes a moment to open, in fake time.
+	if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+		return waweb.Draft{}, err
+	}
+	f := p.wa
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prepares++
+	if f.prepare != nil {
+		if err := f.prepare(to, text); err != nil {
+			return waweb.Draft{}, err
+		}
+	}
+	d := waweb.Draft{To: to, Text: text, Entries: 1, Noted: []string{}}
+	if f.hideChat == nil || !f.hideChat(to) {
+		for _, b := range f.chats[to] {
+			d.Noted = append(d.Noted, b.id)
+			if b.text == text {
+				d.Same = append(d.Same, waweb.Bubble{ID: b.id, Acked: b.acked})
+			}
+		}
+	}
+	return d, nil
+}
+
+func (p *fakePage) Click(ctx context.Context, d waweb.Draft) (bool, error) {
+	if err := p.alive(); err != nil {
+		return false, err
+	}
+	f := p.wa
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.clicks++
+	deliver, acked, clicked, err := true, true, true, error(nil)
+	if f.click != nil {
+		deliver, acked, clicked, err = f.click(d)
+	}
+	if deliver {
+		f.deliver(d.To, d.Text, acked)
+	}
+	return clicked, err
+}
+
+func (p *fakePage) WaitAck(ctx context.Context, d waweb.Draft) (string, error) {
+	if err := p.alive(); err != nil {
+		return "", fmt.Errorf("%w: %w", waweb.ErrNotAcked, err)
+	}
+	f := p.wa
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ack != nil {
+		if err := f.ack(d); err != nil {
+			return "", err
+		}
+	}
+	for _, b := range slices.Backward(f.chats[d.To]) {
+		if !slices.Contains(d.Noted, b.id) && b.text == d.Text && b.acked {
+			return b.id, nil
+		}
+	}
+	return "", fmt.Errorf("no msg-check: %w", waweb.ErrNotAcked)
+}
+
+func (p *fakePage) WaitAcked(ctx context.Context, id string) error {
+	if err := p.alive(); err != nil {
+		return err
+	}
+	f := p.wa
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, chat := range f.chats {
+		for _, b := range chat {
+			if b.id == id && b.acked {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("bubble %s: %w", id, waweb.ErrNotAcked)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// fakeStack is a Supervisor over a real store (bbolt in a temp dir) with the
+// fake launcher, inside the caller's synctest bubble.
+type fakeStack struct {
+	t     *testing.T
+	wa    *fakeWA
+	l     *fakeLauncher
+	store *sessionstore.Store
+	sup   *Supervisor
+	stop  func()
+}
+
+// newFakeStack must run inside synctest.Test. It links tenant "t1".
+func newFakeStack(t *testing.T, cfg Config) *fakeStack {
+	t.Helper()
+	store, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.PutTenant(sessionstore.Tenant{ID: "t1", Linked: true, CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	wa := newFakeWA()
+	s := &fakeStack{t: t, wa: wa, l: &fakeLauncher{wa: wa}, store: store}
+	s.start(cfg)
+	t.Cleanup(func() {
+		s.stop()
+		store.Close()
+	})
+	return s
+}
+
+func (s *fakeStack) start(cfg Config) {
+	cfg.Store, cfg.TargetURL, cfg.Launcher = s.store, "http://fake.invalid", s.l
+	if cfg.Log == nil {
+		cfg.Log = zaptest.NewLogger(s.t)
+	}
+	sup := New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(ctx) }()
+	s.sup = sup
+	stopped := false
+	s.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		sup.Drain()
+		cancel()
+		if err := <-done; err != nil {
+			s.t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+// restart stops the Supervisor, as a daemon stop would, and starts a new one.
+func (s *fakeStack) restart(cfg Config) {
+	s.stop()
+	s.start(cfg)
+}
+
+func (s *fakeStack) send(to, text string) Message {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	m, err := s.sup.Send(ctx, SendRequest{TenantID: "t1", To: to, Text: text})
+	if err != nil {
+		s.t.Fatalf("Send(%s, %q): %v (message %+v)", to, text, err, m)
+	}
+	return m
+}
+
+func (s *fakeStack) accept(to, text string) Message {
+	s.t.Helper()
+	m, err := s.sup.Send(context.Background(), SendRequest{TenantID: "t1", To: to, Text: text, WaitAccepted: true})
+	if err != nil {
+		s.t.Fatalf("Send(%s, %q, accepted): %v", to, text, err)
+	}
+	return m
+}
+
+func (s *fakeStack) message(id string) Message {
+	s.t.Helper()
+	m, err := s.store.GetMessage("t1", id)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return m
+}
+
+// waitState waits, in fake time, until message id is in state st.
+func (s *fakeStack) waitState(id string, st MessageState) Message {
+	s.t.Helper()
+	for range 10000 {
+		if m := s.message(id); m.State == st {
+			return m
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	m := s.message(id)
+	s.t.Fatalf("message %s is %s, never %s: %+v", id, m.State, st, m)
+	return m
+}
+
+// fakeConfig is the configuration the fake-page tests run with: no pacing.
+func fakeConfig() Config {
+	return Config{SendInterval: 0, SendJitter: 0, MaxAttempts: 5}
+}
+
+// bubble runs f in a synctest bubble.
+func bubble(t *testing.T, f func(t *testing.T)) {
+	synctest.Test(t, f)
+}
