@@ -28,8 +28,22 @@ func startFake(t *testing.T, opts fakewa.Options) *fake {
 // startStack starts fakewa and a wapoold on it with pacing off.
 func startStack(t *testing.T, extra ...string) (*fake, *daemon) {
 	t.Helper()
+	return startStackWith(t, fakewa.FastOptions(), extra...)
+}
+
+// lateEditor is fakewa's fast timings with the worst case of fact 17: every
+// chat's editor goes live late, after a delay that varies per chat open.
+func lateEditor() fakewa.Options {
+	o := fakewa.FastOptions()
+	o.EditorDelay = 900 * time.Millisecond
+	return o
+}
+
+// startStackWith starts fakewa with opts and a wapoold on it with pacing off.
+func startStackWith(t *testing.T, opts fakewa.Options, extra ...string) (*fake, *daemon) {
+	t.Helper()
 	chrome := chromiumtest.Path(t)
-	f := startFake(t, fakewa.FastOptions())
+	f := startFake(t, opts)
 	args := append([]string{"--target-url", f.url, "--chromium", chrome, "--send-interval", "0", "--send-jitter", "0"}, extra...)
 	return f, startDaemon(t, daemonOpts{args: args})
 }

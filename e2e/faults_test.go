@@ -23,8 +23,6 @@ import (
 func TestDaemonKilledQueueSurvives(t *testing.T) {
 	f, d := startStack(t, "--send-interval", "1h")
 	link(t, d, f, "shop", accountA)
-	profile := filepath.Join(d.dataDir, "profiles", "shop")
-	waitFor(t, "the login token on disk", 30*time.Second, func() bool { return fakewa.LoginPersisted(profile) })
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if _, err := send(ctx, d, "shop", contact1, "m0"); err != nil {
