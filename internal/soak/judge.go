@@ -10,17 +10,21 @@ import (
 // verdict is what fakewa's log says about one tenant's messages.
 type verdict struct {
 	Accepted   int // messages some Send attempt returned OK for
-	Delivered  int // distinct accepted texts fakewa recorded
-	Duplicates int // extra copies of accepted texts
-	Lost       int // accepted texts fakewa never recorded
-	OutOfOrder int // first arrivals that came after a message accepted later
+	Delivered  int // accepted messages fakewa recorded (per text, at most as many as accepted)
+	Duplicates int // copies of a text beyond the number of messages accepted with it
+	Lost       int // accepted messages with no copy in fakewa's log
+	OutOfOrder int // SENT messages whose bubble arrived before a message accepted earlier
 	Unexpected int // recorded texts that were never accepted
 	Failed     int // accepted messages the daemon gave up on (FAILED)
+	// Misattributed counts SENT messages whose WhatsApp id names no bubble
+	// of fakewa's log with their text, or the bubble of another message: a
+	// message answered SENT with an earlier message's bubble was lost.
+	Misattributed int
 }
 
 // ok says whether the verdict shows no fault.
 func (v verdict) ok() bool {
-	return v.Duplicates == 0 && v.Lost == 0 && v.OutOfOrder == 0 && v.Unexpected == 0 && v.Failed == 0
+	return v.Duplicates == 0 && v.Lost == 0 && v.OutOfOrder == 0 && v.Unexpected == 0 && v.Failed == 0 && v.Misattributed == 0
 }
 
 func (v *verdict) add(w verdict) {
@@ -31,37 +35,68 @@ func (v *verdict) add(w verdict) {
 	v.OutOfOrder += w.OutOfOrder
 	v.Unexpected += w.Unexpected
 	v.Failed += w.Failed
+	v.Misattributed += w.Misattributed
 }
 
-// judge compares the texts a producer had accepted, in acceptance order, with
-// the texts fakewa recorded for the tenant's account, in arrival order.
-// Accepted texts are unique. A first arrival is out of order when a text
-// accepted after it arrived before it.
-func judge(accepted, arrived []string) verdict {
+// sentMsg is an accepted message as wapool ended it: its text and, once
+// SENT, the WhatsApp id (the bubble's data-id) wapool reported.
+type sentMsg struct {
+	text string
+	waID string // "" unless SENT
+}
+
+// arrival is a message in fakewa's log: its id (the end of the bubble's
+// data-id "true_<jid>_<id>") and text.
+type arrival struct {
+	id   string
+	text string
+}
+
+// judge compares the messages a producer had accepted, in acceptance order,
+// with fakewa's log of the tenant's account, in arrival order. Texts repeat
+// (the soak sends the same text again and again): copies are counted per
+// text, and each SENT message's WhatsApp id must name a bubble of its own,
+// with its text, that no other message claims. Order is judged on those
+// bubbles: in acceptance order they must have arrived in order.
+func judge(accepted []sentMsg, arrived []arrival) verdict {
 	v := verdict{Accepted: len(accepted)}
-	rank := make(map[string]int, len(accepted))
-	for i, t := range accepted {
-		rank[t] = i
+	want := map[string]int{}
+	for _, m := range accepted {
+		want[m.text]++
 	}
-	seen := make(map[string]bool, len(arrived))
-	highest := -1 // the highest acceptance rank that arrived so far
-	for _, t := range arrived {
-		r, ok := rank[t]
-		switch {
-		case !ok:
-			v.Unexpected++
-		case seen[t]:
-			v.Duplicates++
-		default:
-			seen[t] = true
-			v.Delivered++
-			if r < highest {
-				v.OutOfOrder++
-			}
-			highest = max(highest, r)
+	got := map[string]int{}
+	pos := make(map[string]int, len(arrived)) // arrival id → index
+	for i, a := range arrived {
+		got[a.text]++
+		pos[a.id] = i
+	}
+	for text, n := range got {
+		if want[text] == 0 {
+			v.Unexpected += n
+			continue
 		}
+		v.Delivered += min(n, want[text])
+		v.Duplicates += max(0, n-want[text])
 	}
 	v.Lost = v.Accepted - v.Delivered
+	claimed := map[int]bool{}
+	highest := -1
+	for _, m := range accepted {
+		if m.waID == "" {
+			continue
+		}
+		_, id, _ := strings.Cut(strings.TrimPrefix(m.waID, "true_"), "_")
+		i, ok := pos[id]
+		if !ok || arrived[i].text != m.text || claimed[i] {
+			v.Misattributed++
+			continue
+		}
+		claimed[i] = true
+		if i < highest {
+			v.OutOfOrder++
+		}
+		highest = max(highest, i)
+	}
 	return v
 }
 
@@ -80,10 +115,10 @@ func printSummary(w io.Writer, rows []tenantResult) verdict {
 	var total verdict
 	var resent, found int
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "tenant\taccount\taccepted\tdelivered\tduplicates\tlost\tout-of-order\tunexpected\tfailed\tresent\tbubble-found\t")
+	fmt.Fprintln(tw, "tenant\taccount\taccepted\tdelivered\tduplicates\tlost\tout-of-order\tunexpected\tfailed\tmisattributed\tresent\tbubble-found\t")
 	line := func(name, account string, v verdict, resent, found int) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", name, account,
-			v.Accepted, v.Delivered, v.Duplicates, v.Lost, v.OutOfOrder, v.Unexpected, v.Failed, resent, found)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", name, account,
+			v.Accepted, v.Delivered, v.Duplicates, v.Lost, v.OutOfOrder, v.Unexpected, v.Failed, v.Misattributed, resent, found)
 	}
 	for _, r := range rows {
 		line(r.tenant, r.account, r.verdict, r.resent, r.bubbleFound)
@@ -91,7 +126,7 @@ func printSummary(w io.Writer, rows []tenantResult) verdict {
 		resent += r.resent
 		found += r.bubbleFound
 	}
-	fmt.Fprintln(tw, strings.Repeat("-", 6)+strings.Repeat("\t", 11))
+	fmt.Fprintln(tw, strings.Repeat("-", 6)+strings.Repeat("\t", 12))
 	line("total", "", total, resent, found)
 	tw.Flush()
 	fmt.Fprintln(w, "resent: typed into a browser again after a failed attempt; bubble-found: a re-send avoided because")

@@ -6,27 +6,43 @@ import (
 )
 
 func TestJudge(t *testing.T) {
-	acc := []string{"a", "b", "c", "d"}
+	// Four accepted messages; the first and third carry the same text.
+	acc := []sentMsg{{"same", "true_1@c.us_A"}, {"b", "true_1@c.us_B"}, {"same", "true_1@c.us_C"}, {"d", "true_1@c.us_D"}}
+	arr := func(ids ...string) []arrival {
+		text := map[string]string{"A": "same", "B": "b", "C": "same", "D": "d", "X": "x", "E": "same"}
+		var out []arrival
+		for _, id := range ids {
+			out = append(out, arrival{id: id, text: text[id]})
+		}
+		return out
+	}
+	clean := verdict{Accepted: 4, Delivered: 4}
 	for _, tc := range []struct {
-		name    string
-		arrived []string
-		want    verdict
+		name     string
+		accepted []sentMsg
+		arrived  []arrival
+		want     verdict
 	}{
-		{"all once in order", []string{"a", "b", "c", "d"}, verdict{Accepted: 4, Delivered: 4}},
-		{"a duplicate", []string{"a", "b", "b", "c", "d"}, verdict{Accepted: 4, Delivered: 4, Duplicates: 1}},
-		{"a late duplicate is not disorder", []string{"a", "b", "c", "d", "a"}, verdict{Accepted: 4, Delivered: 4, Duplicates: 1}},
-		{"one lost", []string{"a", "c", "d"}, verdict{Accepted: 4, Delivered: 3, Lost: 1}},
-		{"nothing arrived", nil, verdict{Accepted: 4, Lost: 4}},
-		{"swapped", []string{"a", "c", "b", "d"}, verdict{Accepted: 4, Delivered: 4, OutOfOrder: 1}},
-		{"last first", []string{"d", "a", "b", "c"}, verdict{Accepted: 4, Delivered: 4, OutOfOrder: 3}},
-		{"unknown text", []string{"a", "b", "x", "c", "d"}, verdict{Accepted: 4, Delivered: 4, Unexpected: 1}},
+		{"all once in order", acc, arr("A", "B", "C", "D"), clean},
+		{"a duplicate of the repeated text", acc, arr("A", "B", "C", "E", "D"), verdict{Accepted: 4, Delivered: 4, Duplicates: 1}},
+		{"a late duplicate is not disorder", acc, arr("A", "B", "C", "D", "E"), verdict{Accepted: 4, Delivered: 4, Duplicates: 1}},
+		{"one lost", []sentMsg{acc[0], acc[1], acc[2], {"d", ""}}, arr("A", "B", "C"), verdict{Accepted: 4, Delivered: 3, Lost: 1}},
+		{"nothing arrived", []sentMsg{{"same", ""}, {"b", ""}, {"same", ""}, {"d", ""}}, nil, verdict{Accepted: 4, Lost: 4}},
+		{"swapped", acc, arr("A", "C", "B", "D"), verdict{Accepted: 4, Delivered: 4, OutOfOrder: 1}},
+		{"unknown text", acc, arr("A", "B", "X", "C", "D"), verdict{Accepted: 4, Delivered: 4, Unexpected: 1}},
+		// Issue 12's lost message: the third is answered SENT with the
+		// first one's bubble and never went out.
+		{"SENT with an earlier bubble", []sentMsg{acc[0], acc[1], {"same", "true_1@c.us_A"}, acc[3]}, arr("A", "B", "D"),
+			verdict{Accepted: 4, Delivered: 3, Lost: 1, Misattributed: 1}},
+		{"SENT with a bubble of another text", []sentMsg{acc[0], {"b", "true_1@c.us_D"}, acc[2], acc[3]}, arr("A", "B", "C", "D"),
+			verdict{Accepted: 4, Delivered: 4, Misattributed: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := judge(acc, tc.arrived)
+			got := judge(tc.accepted, tc.arrived)
 			if got != tc.want {
-				t.Fatalf("judge(%q) = %+v, want %+v", tc.arrived, got, tc.want)
+				t.Fatalf("judge = %+v, want %+v", got, tc.want)
 			}
-			if got.ok() != (tc.want == verdict{Accepted: 4, Delivered: 4}) {
+			if got.ok() != (tc.want == clean) {
 				t.Fatalf("ok() = %v for %+v", got.ok(), got)
 			}
 		})

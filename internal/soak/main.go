@@ -6,7 +6,7 @@
 //
 // A run goes through these phases, in order:
 //
-//	fakewa up ─► daemon up ─► link t1..t3 ─► login tokens on disk
+//	fakewa up (late editor) ─► daemon up ─► link t1..t3
 //	   ─► producers ∥ chaos ─► drain (every accepted message SENT or FAILED)
 //	   ─► SIGTERM ─► no Chrome left ─► judge fakewa's log ─► summary
 //
@@ -42,19 +42,20 @@ import (
 // options are the soak's knobs; the defaults make a run of a few minutes on
 // two cores.
 type options struct {
-	bin       string        // directory holding wapoold
-	chromium  string        // browser binary; "" = chromium on PATH
-	messages  int           // messages accepted in all, split over the tenants
-	kills     int           // SIGKILLs in all; at least minKillsPerKind of each kind
-	seed      uint64        // seeds every random choice; 0 = from the clock
-	minPause  time.Duration // least pause between two kills
-	maxPause  time.Duration // longest pause between two kills
-	gap       time.Duration // mean pause between two messages of a producer
-	drain     time.Duration // bound on the wait for every accepted message to be SENT
-	logLevel  string        // wapoold's --log-level
-	keep      bool          // keep the work directory even when the soak passes
-	workDir   string        // set by run: the temporary directory of this soak
-	startedAt time.Time     // set by run
+	bin         string        // directory holding wapoold
+	chromium    string        // browser binary; "" = chromium on PATH
+	messages    int           // messages accepted in all, split over the tenants
+	kills       int           // SIGKILLs in all; at least minKillsPerKind of each kind
+	seed        uint64        // seeds every random choice; 0 = from the clock
+	minPause    time.Duration // least pause between two kills
+	maxPause    time.Duration // longest pause between two kills
+	gap         time.Duration // mean pause between two messages of a producer
+	drain       time.Duration // bound on the wait for every accepted message to be SENT
+	logLevel    string        // wapoold's --log-level
+	editorDelay time.Duration // fakewa's EditorDelay (fact 17); 0: the editor is live at once
+	keep        bool          // keep the work directory even when the soak passes
+	workDir     string        // set by run: the temporary directory of this soak
+	startedAt   time.Time     // set by run
 }
 
 const (
@@ -75,6 +76,7 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&o.gap, "gap", 400*time.Millisecond, "mean pause between two messages of one producer (uniform in [0, 2×gap])")
 	fs.DurationVar(&o.drain, "drain", 3*time.Minute, "bound on the wait for every accepted message to be SENT")
 	fs.StringVar(&o.logLevel, "log-level", "info", "wapoold's --log-level (its log is kept in the work directory)")
+	fs.DurationVar(&o.editorDelay, "editor-delay", 600*time.Millisecond, "fakewa's late editor (fact 17): each chat's editor goes live after a random delay up to this; 0 turns it off")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (data dir, wapoold.log) even when the soak passes")
 	if err := fs.Parse(args); err != nil {
 		return o, err

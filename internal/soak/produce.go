@@ -19,6 +19,7 @@ const (
 // accepted is a message some Send attempt returned OK for.
 type accepted struct {
 	key  string
+	to   string
 	text string
 	id   string // wapool's message id
 }
@@ -28,7 +29,6 @@ type accepted struct {
 // the main goroutine reads its fields after that goroutine ended.
 type producer struct {
 	tenant string
-	to     string
 	n      int           // messages to have accepted
 	gap    time.Duration // mean pause between two messages
 	rng    *rand.Rand
@@ -43,7 +43,8 @@ type producer struct {
 func (p *producer) run(ctx context.Context) error {
 	p.errs = map[string]int{}
 	for i := range p.n {
-		m := accepted{key: fmt.Sprintf("soak-%s-%04d", p.tenant, i), text: fmt.Sprintf("%s #%04d", p.tenant, i)}
+		m := accepted{key: fmt.Sprintf("soak-%s-%04d", p.tenant, i)}
+		m.to, m.text = soakMessage(p.tenant, i)
 		id, err := p.sendUntilAccepted(ctx, m)
 		if err != nil {
 			return fmt.Errorf("producer %s, message %q: %w", p.tenant, m.text, err)
@@ -59,6 +60,20 @@ func (p *producer) run(ctx context.Context) error {
 	return nil
 }
 
+// repeatedText is the text every other message of the soak carries: the
+// same text to the same recipient again and again, in the same minute, is
+// what a lookup after a kill must not mistake for an earlier message.
+const repeatedText = "Your code is 1234"
+
+// soakMessage is a tenant's i-th message: repeatedText to the first
+// recipient for even i, a text of its own to the second for odd i.
+func soakMessage(tenant string, i int) (to, text string) {
+	if i%2 == 0 {
+		return recipients[0], repeatedText
+	}
+	return recipients[1], fmt.Sprintf("%s #%04d", tenant, i)
+}
+
 // sendUntilAccepted retries Send with the same idempotency key on any error
 // (the daemon down, restarting or slow) until an attempt returns OK.
 func (p *producer) sendUntilAccepted(ctx context.Context, m accepted) (string, error) {
@@ -67,7 +82,7 @@ func (p *producer) sendUntilAccepted(ctx context.Context, m accepted) (string, e
 			p.attempts++
 			rctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 			resp, err := c.Send(rctx, &wapoolv1.SendRequest{
-				TenantId: p.tenant, To: p.to, Text: m.text, IdempotencyKey: m.key, Wait: wapoolv1.Wait_WAIT_ACCEPTED,
+				TenantId: p.tenant, To: m.to, Text: m.text, IdempotencyKey: m.key, Wait: wapoolv1.Wait_WAIT_ACCEPTED,
 			})
 			cancel()
 			if err == nil {

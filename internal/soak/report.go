@@ -17,6 +17,8 @@ import (
 const (
 	logSent          = "sent"
 	logBubbleFound   = "an earlier attempt went out: not sending again"
+	logNotOut        = "an earlier attempt was clicked but did not go out: sending again"
+	logRetry         = "retrying a message"
 	logTopWarnErrors = 8
 )
 
@@ -41,8 +43,8 @@ func (s *soak) report(producers []*producer, ch *chaos, lc logCounts) {
 	}
 	fmt.Fprintln(s.out)
 
-	fmt.Fprintf(s.out, "daemon log: %d sends went out, %d re-sends avoided (bubble of an earlier attempt found), %d runs\n",
-		lc.info[logSent], lc.info[logBubbleFound], lc.runs)
+	fmt.Fprintf(s.out, "daemon log: %d sends went out in %d runs; %d retries of an attempt cut before the click (sent again, no lookup), %d after it (looked up: %d found out, %d sent again)\n",
+		lc.info[logSent], lc.runs, lc.retryBefore, lc.retryAfter, lc.info[logBubbleFound], lc.info[logNotOut])
 	if len(lc.warn) > 0 {
 		fmt.Fprintln(s.out, "daemon warnings and errors, most frequent first:")
 		keys := slices.SortedFunc(maps.Keys(lc.warn), func(a, b string) int {
@@ -79,6 +81,8 @@ type logCounts struct {
 	info        map[string]int  // every message, by text
 	warn        map[string]int  // warn and error lines, by "level: msg: error"
 	bubbleFound map[string]bool // message ids whose re-send was avoided
+	retryBefore int             // retries whose earlier attempt stopped before the click
+	retryAfter  int             // retries whose earlier attempt reached the click
 }
 
 func scanLog(path string) (logCounts, error) {
@@ -92,10 +96,11 @@ func scanLog(path string) (logCounts, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var rec struct {
-			Level string `json:"level"`
-			Msg   string `json:"msg"`
-			Error string `json:"error"`
-			ID    string `json:"message"`
+			Level   string `json:"level"`
+			Msg     string `json:"msg"`
+			Error   string `json:"error"`
+			ID      string `json:"message"`
+			Clicked bool   `json:"clicked"`
 		}
 		if json.Unmarshal(sc.Bytes(), &rec) != nil {
 			continue
@@ -103,6 +108,13 @@ func scanLog(path string) (logCounts, error) {
 		lc.info[rec.Msg]++
 		if rec.Msg == logBubbleFound {
 			lc.bubbleFound[rec.ID] = true
+		}
+		if rec.Msg == logRetry {
+			if rec.Clicked {
+				lc.retryAfter++
+			} else {
+				lc.retryBefore++
+			}
 		}
 		if rec.Msg == "wapoold serving" {
 			lc.runs++
