@@ -13,10 +13,20 @@ import (
 // for its compose box, insertText, click send, wait for msg-check.
 // Floor (c): insertText, click send, wait for msg-check in the open chat.
 // One unmeasured message goes first in each.
-func runFloor(ctx context.Context, e *env) (fb, fc *route, err error) {
+//
+// With late, fakewa's editor goes live late (fact 17) and the floor knows,
+// from fakewa's test hook data-fake-editor-live, the moment it does: it
+// types once, then. No driver of the real page can know that moment, so this
+// floor is a lower bound for (b′).
+func runFloor(ctx context.Context, e *env, late bool) (fb, fc *route, err error) {
 	fb = newRoute("(d) floor for (b): bare chromedp, new recipient", "in-app anchor click", phOpen, phInput, phAck)
 	fc = newRoute("(d) floor for (c): bare chromedp, chat open", "already open", phInput, phAck)
-	profile := filepath.Join(e.root, "floor")
+	profile, account, blocks := filepath.Join(e.root, "floor"), accountFloor, [2]int{5, 6}
+	if late {
+		fb.name, fc.name = "(d′) floor for (b′): bare chromedp, new recipient, late editor", "(d′) floor for (c′): bare chromedp, chat open, late editor"
+		fb.method = "in-app anchor click, then typing the moment the editor goes live (fakewa's hook)"
+		profile, account, blocks = filepath.Join(e.root, "floorlate"), accountFloorLate, [2]int{15, 16}
+	}
 	e.profiles = append(e.profiles, profile)
 	b, err := startBare(e.chromium, profile)
 	if err != nil {
@@ -25,7 +35,7 @@ func runFloor(ctx context.Context, e *env) (fb, fc *route, err error) {
 	defer b.cancel()
 	e.progress("(d) linking the floor's bare browser")
 	lctx, cancel := tabCtx(ctx, b.ctx, 90*time.Second)
-	err = linkPage(lctx, e.site, accountFloor)
+	err = linkPage(lctx, e.site, account)
 	cancel()
 	if err != nil {
 		return nil, nil, fmt.Errorf("(d) link: %w", err)
@@ -39,6 +49,9 @@ func runFloor(ctx context.Context, e *env) (fb, fc *route, err error) {
 		if open {
 			if err := openInApp(tab, e.site.URL+"/send?phone="+to); err != nil {
 				return nil, err
+			}
+			if _, err := pageWait(tab, `() => document.querySelector('#main[data-fake-editor-live="false"]') ? '' : 'live'`, nil); err != nil {
+				return nil, fmt.Errorf("wait for the editor: %w", err)
 			}
 			ph = append(ph, time.Since(t))
 			t = time.Now()
@@ -71,7 +84,7 @@ func runFloor(ctx context.Context, e *env) (fb, fc *route, err error) {
 				continue
 			}
 			r.sent++
-			if err != nil || !e.site.arrived(accountFloor, to, text) {
+			if err != nil || !e.site.arrived(account, to, text) {
 				r.fails++
 				e.progress("%s: message %d failed: %v", r.name, i, err)
 				continue
@@ -81,11 +94,11 @@ func runFloor(ctx context.Context, e *env) (fb, fc *route, err error) {
 		return nil
 	}
 	e.progress("(d) floor for (b): %d messages to new recipients", e.n)
-	if err := measure(fb, 5, true); err != nil {
+	if err := measure(fb, blocks[0], true); err != nil {
 		return nil, nil, err
 	}
 	e.progress("(d) floor for (c): %d messages in the open chat", e.n)
-	if err := measure(fc, 6, false); err != nil {
+	if err := measure(fc, blocks[1], false); err != nil {
 		return nil, nil, err
 	}
 	return fb, fc, nil

@@ -15,15 +15,19 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wapool/wapool/fakewa"
 )
 
 // Accounts (the phones that scan), the send tenant and the phase names.
 const (
-	accountOld    = "15551000001"
-	accountWapool = "15551000002"
-	accountFloor  = "15551000003"
-	accountBare   = "15551000099"
-	tenantSend    = "bench"
+	accountOld        = "15551000001"
+	accountWapool     = "15551000002"
+	accountFloor      = "15551000003"
+	accountWapoolLate = "15551000004"
+	accountFloorLate  = "15551000005"
+	accountBare       = "15551000099"
+	tenantSend        = "bench"
 
 	phStart  = "browser start"
 	phBoot   = "app boot"
@@ -35,7 +39,11 @@ const (
 	phDaemon = "daemon + gRPC"
 )
 
-var allSections = []string{"send", "restart", "memory", "hibernate", "cycles"}
+var allSections = []string{"send", "late", "restart", "memory", "hibernate", "cycles"}
+
+// lateEditor is fakewa's EditorDelay in the late section: each chat's editor
+// goes live after a random delay in [lateEditor/4, lateEditor] (fact 17).
+const lateEditor = 1200 * time.Millisecond
 
 type options struct {
 	n, kills, tenants, colds int
@@ -54,7 +62,7 @@ func main() {
 	flag.IntVar(&o.colds, "colds", 3, "cold starts of wapoold (restart section)")
 	flag.IntVar(&o.wakes, "wakes", 10, "sends to a hibernated tenant, each beside a warm one (hibernate section)")
 	flag.IntVar(&o.cycles, "cycles", 100, "browser SIGKILLs on one daemon, two tenants in turn (cycles section)")
-	flag.StringVar(&sections, "sections", strings.Join(allSections, ","), "sections to run: send, restart, memory, hibernate, cycles")
+	flag.StringVar(&sections, "sections", strings.Join(allSections, ","), "sections to run: send, late, restart, memory, hibernate, cycles")
 	flag.StringVar(&o.bin, "bin", "bin", "directory holding wapoold (make build)")
 	flag.StringVar(&o.chromium, "chromium", "", "Chromium binary (default: chromium on PATH)")
 	flag.DurationVar(&o.settle, "settle", 15*time.Second, "rest before memory is read (memory section)")
@@ -109,17 +117,18 @@ func recipient(block, i int) string { return fmt.Sprintf("15552%02d%04d", block,
 
 // results holds what the sections measured; nil when not run.
 type results struct {
-	a, b, c, fb, fc *route
-	mem             *memResult
-	warm            *warmResult
-	kill            *killResult
-	cold            *coldResult
-	hib             *hibResult
-	cyc             *cyclesResult
-	fleetSize       int
-	elapsed         time.Duration
-	profilesChecked int
-	leftover        []string
+	a, b, c, fb, fc  *route
+	bl, cl, fbl, fcl *route // the late section: (b′), (c′) and their floors
+	mem              *memResult
+	warm             *warmResult
+	kill             *killResult
+	cold             *coldResult
+	hib              *hibResult
+	cyc              *cyclesResult
+	fleetSize        int
+	elapsed          time.Duration
+	profilesChecked  int
+	leftover         []string
 }
 
 func run(ctx context.Context, o options) error {
@@ -171,15 +180,26 @@ func sections(ctx context.Context, e *env, o options, res *results) []error {
 	}
 	if o.sections["send"] {
 		var err error
-		if res.b, res.c, err = runWapool(ctx, e); err != nil {
+		if res.b, res.c, err = runWapool(ctx, e, false); err != nil {
 			fail(err)
 		}
-		if res.fb, res.fc, err = runFloor(ctx, e); err != nil {
+		if res.fb, res.fc, err = runFloor(ctx, e, false); err != nil {
 			fail(err)
 		}
 		if res.a, err = runOld(ctx, e); err != nil {
 			fail(err)
 		}
+	}
+	if o.sections["late"] {
+		e.site.SetOptions(func(fo *fakewa.Options) { fo.EditorDelay = lateEditor })
+		var err error
+		if res.bl, res.cl, err = runWapool(ctx, e, true); err != nil {
+			fail(err)
+		}
+		if res.fbl, res.fcl, err = runFloor(ctx, e, true); err != nil {
+			fail(err)
+		}
+		e.site.SetOptions(func(fo *fakewa.Options) { fo.EditorDelay = 0 })
 	}
 	if o.sections["hibernate"] {
 		var err error

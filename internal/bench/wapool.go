@@ -13,18 +13,29 @@ import (
 // Send call (WAIT_SENT); the daemon's log gives the page's share ("took" of
 // waweb.Send), the rest is the daemon and gRPC. One unmeasured message goes
 // first in each.
-func runWapool(ctx context.Context, e *env) (b, c *route, err error) {
+//
+// With late, fakewa's editor goes live late in every chat it opens (fact
+// 17): the rows are (b′) and (c′), on recipients of their own.
+func runWapool(ctx context.Context, e *env, late bool) (b, c *route, err error) {
 	b = newRoute("(b) wapool Send, new recipient", "waweb.Send in the daemon: in-app anchor click (fact 14), deep link only as a fallback", phPage, phDaemon)
 	c = newRoute("(c) wapool Send, chat already open", "waweb.Send in the daemon: the open chat as it is", phPage, phDaemon)
-	dataDir := filepath.Join(e.root, "send")
+	dataDir, blocks := filepath.Join(e.root, "send"), [2]int{1, 2}
+	if late {
+		b.name, c.name = "(b′) wapool Send, new recipient, late editor", "(c′) wapool Send, chat already open, late editor"
+		dataDir, blocks = filepath.Join(e.root, "sendlate"), [2]int{11, 12}
+	}
 	e.profiles = append(e.profiles, filepath.Join(dataDir, "profiles", tenantSend))
+	account := accountWapool
+	if late {
+		account = accountWapoolLate
+	}
 	d, err := startDaemon(ctx, e, dataDir)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer d.stop()
 	e.progress("(b,c) linking tenant %q on wapoold", tenantSend)
-	if err := d.link(ctx, e.site, tenantSend, accountWapool); err != nil {
+	if err := d.link(ctx, e.site, tenantSend, account); err != nil {
 		return nil, nil, err
 	}
 	measure := func(r *route, block int, newRecipient bool) error {
@@ -44,7 +55,7 @@ func runWapool(ctx context.Context, e *env) (b, c *route, err error) {
 				continue
 			}
 			r.sent++
-			if err != nil || !e.site.arrived(accountWapool, to, text) {
+			if err != nil || !e.site.arrived(account, to, text) {
 				r.fails++
 				e.progress("%s: message %d failed: %v", r.name, i, err)
 				continue
@@ -60,11 +71,11 @@ func runWapool(ctx context.Context, e *env) (b, c *route, err error) {
 		return nil
 	}
 	e.progress("(b) %d wapool Sends to new recipients", e.n)
-	if err := measure(b, 1, true); err != nil {
+	if err := measure(b, blocks[0], true); err != nil {
 		return nil, nil, err
 	}
 	e.progress("(c) %d wapool Sends to the open chat", e.n)
-	if err := measure(c, 2, false); err != nil {
+	if err := measure(c, blocks[1], false); err != nil {
 		return nil, nil, err
 	}
 	if err := d.stop(); err != nil {
