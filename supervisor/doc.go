@@ -37,5 +37,15 @@
 //
 // Sends are durable first: Send stores the message in the outbox (bbolt,
 // synced) and then kicks the runner, which takes the head of the tenant's
-// FIFO queue when the session is READY and pacing allows.
+// FIFO queue when the session is READY and pacing allows. One attempt
+// (sendOne) follows DESIGN.md "Sends: exactly once": count the attempt;
+// Prepare (open the chat, enter the text until the editor keeps it); for a
+// message an earlier attempt clicked, look for its bubble among the chat's
+// (earlierBubble); mark it clicked with the noted bubbles, synced; Click;
+// WaitAck.
+//
+// The runner reaches its browser and page only through the Launcher,
+// Browser and Page interfaces (seam.go): Chromium and waweb in the daemon, a
+// hand-written fake in the unit tests of the send rules, which run under
+// testing/synctest with no browser and no real time.
 package supervisor

@@ -1,7 +1,7 @@
 // Package waweb drives one WhatsApp Web tab through chromedp: it classifies
 // the page, reads the QR and pairing codes, sends text messages and watches
 // for logouts, crashes and JavaScript dialogs. It relies only on the page
-// contract (facts 1-15 of the design); every selector and text it uses is in
+// contract (facts 1-17 of the design); every selector and text it uses is in
 // a Selectors value that operators can override from a JSON file.
 //
 // Lifecycle of the page, as State reports it:
@@ -17,11 +17,16 @@
 //	chat open? ──yes──────────────────────────────┐
 //	   │no                                         ▼
 //	   ├─▶ click a link the app takes over ──▶ compose box ──▶ clear, insertText,
-//	   │      │ not taken over / 5 s               ▲          read back, click send
-//	   │      ▼                                    │                 │
-//	   └─▶ deep link (page load) ─────────────────┘                 ▼
+//	   │      │ not taken over / 5 s               ▲          read back until the
+//	   │      ▼                                    │          editor keeps it (Prepare)
+//	   └─▶ deep link (page load) ─────────────────┘                 │
 //	          either way: invalid-number dialog ──▶ ErrRecipientNotOnWhatsApp
-//	                                         new bubble shows msg-check ──▶ id
+//	   the caller records the Draft ──▶ Click ──▶ WaitAck: new bubble shows msg-check ──▶ id
+//
+// Send is the three in a row. A caller that must never send twice records
+// the Draft (its noted bubbles) durably between Prepare and Click; after a
+// crash, a Prepare of the same text lists the chat's bubbles that show it
+// (Draft.Same), to tell whether the earlier click went out.
 //
 // Ownership and concurrency: the caller owns the browser and the tab; a Page
 // never starts or closes either. A Page serves one caller goroutine (the

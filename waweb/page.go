@@ -53,7 +53,7 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// OpenMethod says how Send or FindOutgoing reached the chat.
+// OpenMethod says how Send or Prepare reached the chat.
 type OpenMethod int
 
 const (
@@ -91,7 +91,7 @@ type Page struct {
 
 	mu       sync.Mutex // guards the fields that follow
 	chat     string     // digits of the chat this Page opened last; "" after a navigation
-	lastOpen OpenMethod // how the last Send/FindOutgoing reached its chat
+	lastOpen OpenMethod // how the last Send or Prepare reached its chat
 	seq      uint64     // counter for page marks
 }
 
@@ -123,7 +123,7 @@ func (p *Page) SetLimits(l Limits) { p.limits = l.withDefaults() }
 // Selectors returns the selectors the Page uses.
 func (p *Page) Selectors() Selectors { return p.sel }
 
-// LastOpen says how the last Send or FindOutgoing reached its chat.
+// LastOpen says how the last Send or Prepare reached its chat.
 func (p *Page) LastOpen() OpenMethod {
 	p.mu.Lock()
 	defer p.mu.Unlock()
