@@ -15,16 +15,21 @@ import (
 // Idle tenants hibernate by themselves after IdleHibernate, and a browser
 // grown past MaxBrowserMemory is restarted at its next idle moment.
 //
-// Lock order: a runner asks the Supervisor (s.mu) for a slot and, without
-// holding it, asks the victim's runner to hibernate. Only runners with no
-// browser ask; only runners with a browser are victims; so no two runners
-// wait for each other.
+// Lock order: a runner asks the Supervisor (s.mu) for a warm slot and,
+// without holding s.mu, asks the victim's runner to hibernate (victim.do).
+// Only runners with no browser ask; only runners with a browser are
+// victims; so no two runners wait for each other. The launch semaphore
+// (s.launch) is taken only after the warm slot, and released before any
+// wait on another runner: a victim recycled for memory that restarts at
+// once waits for a launch slot, so a runner holding one while it waits for
+// that victim would deadlock.
 
 // errNoCapacity: every warm slot is taken by a busy tenant.
 var errNoCapacity = errors.New("no free browser slot: every warm tenant is busy")
 
-// acquireWarm takes a warm slot for r, hibernating another tenant when needed.
-func (s *Supervisor) acquireWarm(ctx context.Context, r *runner) error {
+// acquireWarm takes a warm slot for r, hibernating another tenant when
+// needed; beforeWait runs before the first wait on another runner.
+func (s *Supervisor) acquireWarm(ctx context.Context, r *runner, beforeWait func()) error {
 	if s.cfg.MaxWarm <= 0 {
 		return nil
 	}
@@ -50,6 +55,7 @@ func (s *Supervisor) acquireWarm(ctx context.Context, r *runner) error {
 		if victim == nil || attempt >= 3 {
 			return fmt.Errorf("tenant %q: %w (--max-warm %d)", r.id, errNoCapacity, s.cfg.MaxWarm)
 		}
+		beforeWait()
 		s.log.Info("hibernating the least recently used tenant to make room",
 			zap.String("tenant", victim.id), zap.String("for", r.id), zap.Int("max_warm", s.cfg.MaxWarm))
 		err := victim.do(ctx, func() error {

@@ -42,6 +42,9 @@ type fakeWA struct {
 	// ack fails WaitAck with an error when it returns one.
 	ack func(d waweb.Draft) error
 
+	// probeDelay is how long State (the liveness probe) takes.
+	probeDelay time.Duration
+
 	prepares, clicks int
 }
 
@@ -85,6 +88,7 @@ func (f *fakeWA) deliver(to, text string, acked bool) string {
 // fakeLauncher starts fakeBrowsers over one fakeWA.
 type fakeLauncher struct {
 	wa       *fakeWA
+	pss      func(launch, reading int) uint64 // the memory of the launch-th browser at a reading; nil: 100 MiB
 	mu       sync.Mutex
 	launches int
 	current  *fakeBrowser
@@ -95,6 +99,10 @@ func (l *fakeLauncher) Launch(ctx context.Context, spec LaunchSpec) (Browser, er
 	defer l.mu.Unlock()
 	l.launches++
 	b := &fakeBrowser{done: make(chan struct{}), started: time.Now(), pid: 1000 + l.launches}
+	if l.pss != nil {
+		launch := l.launches
+		b.pss = func(n int) uint64 { return l.pss(launch, n) }
+	}
 	b.page = &fakePage{wa: l.wa, b: b}
 	l.current = b
 	return b, nil
@@ -123,6 +131,9 @@ type fakeBrowser struct {
 	exitErr error
 	started time.Time
 	pid     int
+	// pss gives the memory at the n-th reading; nil: 100 MiB.
+	pss      func(n int) uint64
+	pssCalls int
 }
 
 func (b *fakeBrowser) exit(err error) {
@@ -133,7 +144,13 @@ func (b *fakeBrowser) Page() Page            { return b.page }
 func (b *fakeBrowser) Done() <-chan struct{} { return b.done }
 func (b *fakeBrowser) PID() int              { return b.pid }
 func (b *fakeBrowser) StartedAt() time.Time  { return b.started }
-func (b *fakeBrowser) PSS() (uint64, error)  { return 100 << 20, nil }
+func (b *fakeBrowser) PSS() (uint64, error) {
+	b.pssCalls++ // runner goroutine only
+	if b.pss != nil {
+		return b.pss(b.pssCalls), nil
+	}
+	return 100 << 20, nil
+}
 func (b *fakeBrowser) Stop(context.Context) error {
 	b.exit(nil)
 	return nil
@@ -168,7 +185,17 @@ func (p *fakePage) Open(context.Context) error { return p.alive() }
 func (p *fakePage) WaitBooted(context.Context) (waweb.State, error) {
 	return waweb.StateMain, p.alive()
 }
-func (p *fakePage) State(context.Context) (waweb.State, error) { return waweb.StateMain, p.alive() }
+func (p *fakePage) State(ctx context.Context) (waweb.State, error) {
+	p.wa.mu.Lock()
+	d := p.wa.probeDelay
+	p.wa.mu.Unlock()
+	if d > 0 {
+		if err := sleepCtx(ctx, d); err != nil {
+			return waweb.StateUnknown, err
+		}
+	}
+	return waweb.StateMain, p.alive()
+}
 func (p *fakePage) Watch(ctx context.Context, _ chan<- waweb.Event) error {
 	select {
 	case <-ctx.Done():
@@ -297,6 +324,13 @@ type fakeStack struct {
 // newFakeStack must run inside synctest.Test. It links tenant "t1".
 func newFakeStack(t *testing.T, cfg Config) *fakeStack {
 	t.Helper()
+	wa := newFakeWA()
+	return newFakeStackWith(t, cfg, &fakeLauncher{wa: wa})
+}
+
+// newFakeStackWith is newFakeStack with a launcher of the caller's.
+func newFakeStackWith(t *testing.T, cfg Config, l *fakeLauncher) *fakeStack {
+	t.Helper()
 	store, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -304,8 +338,7 @@ func newFakeStack(t *testing.T, cfg Config) *fakeStack {
 	if err := store.PutTenant(sessionstore.Tenant{ID: "t1", Linked: true, CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	wa := newFakeWA()
-	s := &fakeStack{t: t, wa: wa, l: &fakeLauncher{wa: wa}, store: store}
+	s := &fakeStack{t: t, wa: l.wa, l: l, store: store}
 	s.start(cfg)
 	t.Cleanup(func() {
 		s.stop()

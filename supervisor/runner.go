@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -230,7 +231,9 @@ func (r *runner) maybeStart() {
 			return
 		}
 		if errors.Is(err, errNoCapacity) {
-			r.startAt = time.Now().Add(time.Second)
+			// Again after a second and a random part of one, so that two
+			// tenants waiting for room do not meet at the same moments.
+			r.startAt = time.Now().Add(time.Second + rand.N(time.Second))
 			r.update(func(s *Session) { s.LastError = err.Error() })
 			return
 		}
@@ -245,6 +248,24 @@ func (r *runner) start() error {
 	if r.state() != StateRestarting {
 		r.setState(StateStarting, "")
 	}
+	// The warm slot first, the launch slot second: making room may wait for
+	// another runner to hibernate, and that runner may itself be waiting for
+	// a launch slot (a browser recycled for memory restarts at once). A
+	// runner never waits on another while it holds a launch slot.
+	err := r.s.acquireWarm(r.ctx, r, func() {
+		if r.slot { // the warm-up's slot, handed to us: give it back before waiting
+			r.slot = false
+			<-r.s.launch
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r.br == nil { // no browser came of it: free the warm slot
+			r.s.releaseWarm(r.id)
+		}
+	}()
 	if r.slot {
 		r.slot = false // taken for us by the warm-up
 	} else {
@@ -255,15 +276,6 @@ func (r *runner) start() error {
 		}
 	}
 	defer func() { <-r.s.launch }()
-
-	if err := r.s.acquireWarm(r.ctx, r); err != nil {
-		return err
-	}
-	defer func() {
-		if r.br == nil { // no browser came of it: free the slot
-			r.s.releaseWarm(r.id)
-		}
-	}()
 	store := r.s.store
 	if r.lock == nil {
 		if err := store.EnsureDirs(r.id); err != nil {
