@@ -57,6 +57,24 @@ func message(m supervisor.Message) *wapoolv1.Message {
 	}
 }
 
+// event converts an event of the log. Its message is what GetMessage
+// returns (message), never the text.
+func event(ev supervisor.Event) *wapoolv1.Event {
+	out := &wapoolv1.Event{Cursor: ev.Cursor, At: ts(ev.At), TenantId: ev.TenantID}
+	switch {
+	case ev.Message != nil:
+		out.Kind = &wapoolv1.Event_Message{Message: &wapoolv1.MessageEvent{Message: message(*ev.Message)}}
+	case ev.Session != nil:
+		out.Kind = &wapoolv1.Event_SessionState{SessionState: &wapoolv1.SessionStateEvent{
+			From:      sessionStates[ev.Session.From],
+			To:        sessionStates[ev.Session.To],
+			LastError: ev.Session.LastError,
+			Deleted:   ev.Session.Deleted,
+		}}
+	}
+	return out
+}
+
 var sessionStates = map[supervisor.State]wapoolv1.SessionState{
 	supervisor.StateStarting:   wapoolv1.SessionState_SESSION_STATE_STARTING,
 	supervisor.StateUnlinked:   wapoolv1.SessionState_SESSION_STATE_UNLINKED,

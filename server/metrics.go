@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/wapool/wapool/internal/webhook"
 	"github.com/wapool/wapool/supervisor"
 )
 
@@ -22,6 +23,13 @@ type Metrics struct {
 	browserStarts *prometheus.CounterVec
 	browserDeaths *prometheus.CounterVec
 	sendLatency   *prometheus.HistogramVec
+
+	// Events out (events.go): WatchEvents streams and the webhook sender.
+	eventStreams     prometheus.Gauge
+	eventStreamsCut  prometheus.Counter
+	webhookDelivered prometheus.Counter
+	webhookRetries   prometheus.Counter
+	webhookDropped   prometheus.Counter
 }
 
 // NewMetrics registers every metric on a new registry. Call SetSupervisor
@@ -42,6 +50,22 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60},
 		}, []string{"state"}),
 	}
+	m.eventStreams = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "wapool_event_streams", Help: "WatchEvents streams open now.",
+	})
+	m.eventStreamsCut = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wapool_event_streams_cut_total", Help: "WatchEvents streams ended with RESOURCE_EXHAUSTED because the client read too slowly.",
+	})
+	m.webhookDelivered = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wapool_webhook_delivered_total", Help: "Events the webhook endpoint acknowledged with a 2xx.",
+	})
+	m.webhookRetries = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wapool_webhook_retries_total", Help: "Webhook POSTs that failed (network error, timeout, 3xx, 408, 429, 5xx) and are made again after a backoff.",
+	})
+	m.webhookDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wapool_webhook_dropped_total", Help: "Events the webhook endpoint refused with a final 4xx (not 408 or 429): never sent again.",
+	})
+	m.Registry.MustRegister(m.eventStreams, m.eventStreamsCut, m.webhookDelivered, m.webhookRetries, m.webhookDropped)
 	m.Registry.MustRegister(m.GRPC, m.browserStarts, m.browserDeaths, m.sendLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -67,6 +91,16 @@ func (m *Metrics) BrowserDied(tenant string) { m.browserDeaths.WithLabelValues(t
 func (m *Metrics) SendFinished(_ string, took time.Duration, state supervisor.MessageState) {
 	m.sendLatency.WithLabelValues(state.String()).Observe(took.Seconds())
 }
+
+// Webhook returns the webhook sender's Observer: it counts delivered,
+// retried and dropped events.
+func (m *Metrics) Webhook() webhook.Observer { return webhookCounts{m} }
+
+type webhookCounts struct{ m *Metrics }
+
+func (w webhookCounts) Delivered() { w.m.webhookDelivered.Inc() }
+func (w webhookCounts) Retried()   { w.m.webhookRetries.Inc() }
+func (w webhookCounts) Dropped()   { w.m.webhookDropped.Inc() }
 
 var (
 	descSessions = prometheus.NewDesc("wapool_sessions", "Tenants by session state.", []string{"state"}, nil)

@@ -17,6 +17,8 @@ type Server struct {
 	wapoolv1.UnimplementedSessionServiceServer
 	sup *supervisor.Supervisor
 	log *zap.Logger
+
+	events eventConfig // WatchEvents (events.go)
 }
 
 var _ wapoolv1.SessionServiceServer = (*Server)(nil)

@@ -95,7 +95,8 @@ type Message struct {
 // or Text fail with ErrIdempotencyKeyReused. An expired message holding the
 // key is removed and the key bound to the new message. The tenant may have at
 // most QueueLimit pending messages, else ErrQueueFull (an existing message of
-// the same key is still returned).
+// the same key is still returned). A new message's QUEUED event is appended
+// to the event log in the same transaction.
 func (s *Store) Enqueue(m Message) (stored Message, existed bool, err error) {
 	if err := ValidateTenantID(m.TenantID); err != nil {
 		return Message{}, false, err
@@ -106,7 +107,7 @@ func (s *Store) Enqueue(m Message) (stored Message, existed bool, err error) {
 	if len(m.IdempotencyKey) > MaxIdempotencyKeyLen {
 		return Message{}, false, fmt.Errorf("tenant %q: idempotency key longer than %d bytes: %w", m.TenantID, MaxIdempotencyKeyLen, ErrInvalidMessage)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
 		// Read the clock inside the transaction: writers are serialized, so
 		// CreatedAt and ID follow Seq order.
 		now := s.clock()
@@ -173,6 +174,9 @@ func (s *Store) Enqueue(m Message) (stored Message, existed bool, err error) {
 		if err := tx.Bucket(bucketMsgIDs).Put(append(tenantPrefix(m.TenantID), id...), k); err != nil {
 			return err
 		}
+		if err := log.message(stored); err != nil { // QUEUED, in the same transaction
+			return err
+		}
 		if idemKey != nil {
 			return idem.Put(idemKey, k)
 		}
@@ -207,13 +211,14 @@ func (s *Store) GetMessage(tenantID, id string) (Message, error) {
 // StateQueued..StateFailed fails with ErrInvalidMessage. A WAMessageID that
 // another message of the tenant already carries fails with ErrWAIDClaimed.
 // On any error nothing is stored. fn must not call the Store. Missing
-// message: ErrNotFound, fn is not called.
+// message: ErrNotFound, fn is not called. A change of State appends the
+// message's event to the event log in the same transaction.
 func (s *Store) UpdateMessage(tenantID, id string, fn func(*Message)) (Message, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return Message{}, err
 	}
 	var m Message
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
 		msgs, old, err := lookupMessage(tx, tenantID, id)
 		if err != nil {
 			return err
@@ -234,6 +239,11 @@ func (s *Store) UpdateMessage(tenantID, id string, fn func(*Message)) (Message, 
 		}
 		if err := putMessage(msgs, m); err != nil {
 			return err
+		}
+		if m.State != old.State { // a state change is logged in the same transaction
+			if err := log.message(m); err != nil {
+				return err
+			}
 		}
 		pending := tx.Bucket(bucketPending).Bucket([]byte(tenantID))
 		if pending == nil { // cannot happen: Enqueue creates both buckets
@@ -276,13 +286,14 @@ func (s *Store) MessageByWAID(tenantID, waID string) (Message, error) {
 // returns the updated messages in FIFO (Seq) order; none pending: nil. The
 // other fields stay, Clicked included: a message failed after its click may
 // still have gone out. Used on Logout, so callers waiting on a message learn
-// its fate.
+// its fate. Each message's FAILED event is appended to the event log in the
+// same transaction.
 func (s *Store) FailPending(tenantID, reason, errText string) ([]Message, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return nil, err
 	}
 	var out []Message
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
 		out = nil
 		pending := tx.Bucket(bucketPending).Bucket([]byte(tenantID))
 		msgs := tx.Bucket(bucketMessages).Bucket([]byte(tenantID))
@@ -310,6 +321,9 @@ func (s *Store) FailPending(tenantID, reason, errText string) ([]Message, error)
 			}
 			m.State, m.ErrorReason, m.Error, m.UpdatedAt = StateFailed, reason, errText, now
 			if err := putMessage(msgs, *m); err != nil {
+				return err
+			}
+			if err := log.message(*m); err != nil {
 				return err
 			}
 			out = append(out, *m)

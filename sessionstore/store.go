@@ -25,6 +25,9 @@ const (
 // big-endian); pending/<tenant>: seq of each QUEUED or SENDING message;
 // idempotency: tenant "\x00" key → seq; msgids: tenant "\x00" message id → seq;
 // waids: tenant "\x00" WhatsApp message id (Message.WAMessageID) → seq.
+// events: seq (8 bytes big-endian) → Event (the event log, events.go);
+// eventmeta: the log id and the newest purged seq; consumers: consumer name
+// → the seq it reached (the webhook's delivered position).
 var (
 	bucketTenants     = []byte("tenants")
 	bucketMessages    = []byte("messages")
@@ -32,6 +35,9 @@ var (
 	bucketIdempotency = []byte("idempotency")
 	bucketMsgIDs      = []byte("msgids")
 	bucketWAIDs       = []byte("waids")
+	bucketEvents      = []byte("events")
+	bucketEventMeta   = []byte("eventmeta")
+	bucketConsumers   = []byte("consumers")
 )
 
 // Options configure a Store. Only DataDir is required.
@@ -75,6 +81,14 @@ type Store struct {
 	mu sync.Mutex
 	// held: the profile locks this Store holds, by tenant id.
 	held map[string]*ProfileLock
+
+	// The event log (events.go). logID is set at Open, then read-only.
+	// evMu is held across each event-appending write and the publication of
+	// its events to hub, so subscribers get them in log order; it is taken
+	// before hub.mu.
+	logID string
+	evMu  sync.Mutex
+	hub   eventHub
 }
 
 // Open opens (creating when missing) the store under opts.DataDir. A second
@@ -148,6 +162,9 @@ func Open(opts Options) (*Store, error) {
 				return err
 			}
 		}
+		if err := initEventLog(tx); err != nil {
+			return err
+		}
 		if tx.Bucket(bucketWAIDs) != nil {
 			return nil
 		}
@@ -160,6 +177,10 @@ func Open(opts Options) (*Store, error) {
 		return buildWAIDIndex(tx, waids)
 	})
 	if err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("sessionstore: init %s: %w", path, err)
+	}
+	if err := s.loadLogID(); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("sessionstore: init %s: %w", path, err)
 	}

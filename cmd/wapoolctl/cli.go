@@ -62,6 +62,8 @@ func init() {
 		{"screenshot", "screenshot <tenant> -o <file.png>", "save a PNG of what the tenant's page shows now (`-o -` writes it to stdout)", (*cli).cmdScreenshot},
 		{"prune", "prune --inactive <duration> [--dry-run]",
 			"delete the tenants inactive longer than the duration with nothing queued (--dry-run lists them)", (*cli).cmdPrune},
+		{"watch", "watch [tenant...] [--after <cursor>]",
+			"print session and message events as they happen, one line each (-o json: one Event per line); resumes by itself after a daemon restart", (*cli).cmdWatch},
 		{"help", "help [command]", "show help", (*cli).cmdHelp},
 	}
 }

@@ -20,6 +20,8 @@ const (
 	reasonSessionFailed = "SESSION_FAILED"
 	reasonKeyReused     = "IDEMPOTENCY_KEY_REUSED"
 	reasonProfileLocked = "PROFILE_LOCKED"
+	reasonInvalidCursor = "INVALID_CURSOR"
+	reasonCursorRange   = "CURSOR_OUT_OF_RANGE"
 )
 
 // callFailure is a failed RPC with what is needed to explain it.
@@ -120,6 +122,12 @@ func (f *callFailure) explain() humanError {
 	t := f.tenant
 	switch f.st.Code() {
 	case codes.InvalidArgument:
+		if f.reason == reasonInvalidCursor {
+			return humanError{
+				Message: withDetail("--after is not a cursor this daemon wrote"),
+				Hint:    "pass the cursor of an event as watch prints it (in [brackets] at the end of its line), or leave --after out to watch from now",
+			}
+		}
 		if f.reason == reasonKeyReused {
 			return humanError{
 				Message: fmt.Sprintf("idempotency key %q was already used for a different message", f.key),
@@ -208,6 +216,15 @@ func (f *callFailure) explain() humanError {
 		return humanError{
 			Message: "the link codes ran out before the phone linked",
 			Hint:    fmt.Sprintf("run `wapoolctl link %s` again and scan (or enter) the code sooner", t),
+		}
+	case codes.OutOfRange:
+		if f.reason == reasonCursorRange {
+			md := cursorInfo(f.st)
+			h := humanError{Message: "the daemon's event log does not hold that cursor: its events were purged (kept 7 days), or it comes from another data dir"}
+			if start := md["start_cursor"]; start != "" {
+				h.Hint = fmt.Sprintf("read every event kept with --after %s (the oldest is %s), or leave --after out to watch from now", start, dash(md["oldest_cursor"]))
+			}
+			return h
 		}
 	case codes.Unauthenticated:
 		return humanError{

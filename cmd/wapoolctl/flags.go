@@ -57,6 +57,9 @@ var commandFlagsHelp = map[string]string{
 	"send": `  --key K               idempotency key: a retry with the same key never sends twice
   --no-wait             return once the message is queued (WAIT_ACCEPTED) instead of sent
 `,
+	"watch": `  --after CURSOR        start after this event (a cursor watch printed, in [brackets]);
+                        default: from now. Runs until Ctrl-C, or --timeout when given
+`,
 	"screenshot": `  -o, -f, --out FILE    the PNG file to write (- for stdout); required
 `,
 }

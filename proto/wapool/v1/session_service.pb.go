@@ -9,6 +9,7 @@ package wapoolv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1402,6 +1403,109 @@ func (*LogoutResponse) Descriptor() ([]byte, []int) {
 	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{17}
 }
 
+// PruneSessionsRequest says how long a tenant must have been inactive.
+type PruneSessionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required, positive. A tenant inactive for longer than this is deleted.
+	InactiveFor *durationpb.Duration `protobuf:"bytes,1,opt,name=inactive_for,json=inactiveFor,proto3" json:"inactive_for,omitempty"`
+	// Optional. True: delete nothing, list the tenants that would be deleted.
+	// False (the default): delete them.
+	DryRun        bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PruneSessionsRequest) Reset() {
+	*x = PruneSessionsRequest{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PruneSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PruneSessionsRequest) ProtoMessage() {}
+
+func (x *PruneSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PruneSessionsRequest.ProtoReflect.Descriptor instead.
+func (*PruneSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PruneSessionsRequest) GetInactiveFor() *durationpb.Duration {
+	if x != nil {
+		return x.InactiveFor
+	}
+	return nil
+}
+
+func (x *PruneSessionsRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// PruneSessionsResponse lists the tenants pruned.
+type PruneSessionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenants deleted (with dry_run: that would be deleted); empty when
+	// none was inactive.
+	TenantIds     []string `protobuf:"bytes,1,rep,name=tenant_ids,json=tenantIds,proto3" json:"tenant_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PruneSessionsResponse) Reset() {
+	*x = PruneSessionsResponse{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PruneSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PruneSessionsResponse) ProtoMessage() {}
+
+func (x *PruneSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PruneSessionsResponse.ProtoReflect.Descriptor instead.
+func (*PruneSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PruneSessionsResponse) GetTenantIds() []string {
+	if x != nil {
+		return x.TenantIds
+	}
+	return nil
+}
+
 // ScreenshotRequest names one tenant.
 type ScreenshotRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1413,7 +1517,7 @@ type ScreenshotRequest struct {
 
 func (x *ScreenshotRequest) Reset() {
 	*x = ScreenshotRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1529,7 @@ func (x *ScreenshotRequest) String() string {
 func (*ScreenshotRequest) ProtoMessage() {}
 
 func (x *ScreenshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1542,7 @@ func (x *ScreenshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenshotRequest.ProtoReflect.Descriptor instead.
 func (*ScreenshotRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{18}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ScreenshotRequest) GetTenantId() string {
@@ -1459,7 +1563,7 @@ type ScreenshotResponse struct {
 
 func (x *ScreenshotResponse) Reset() {
 	*x = ScreenshotResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1575,7 @@ func (x *ScreenshotResponse) String() string {
 func (*ScreenshotResponse) ProtoMessage() {}
 
 func (x *ScreenshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1588,7 @@ func (x *ScreenshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenshotResponse.ProtoReflect.Descriptor instead.
 func (*ScreenshotResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{19}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ScreenshotResponse) GetPng() []byte {
@@ -1494,11 +1598,369 @@ func (x *ScreenshotResponse) GetPng() []byte {
 	return nil
 }
 
+// WatchEventsRequest selects the events to stream.
+type WatchEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. The tenants whose events to stream; empty means every tenant,
+	// including tenants created later. Each must be a valid tenant id; a tenant
+	// that does not exist (yet) is allowed.
+	TenantIds []string `protobuf:"bytes,1,rep,name=tenant_ids,json=tenantIds,proto3" json:"tenant_ids,omitempty"`
+	// Optional. The cursor of an event this client already handled
+	// (Event.cursor, or the `wapool-cursor` header of an earlier stream): the
+	// stream starts with the event after it. Empty means from now: only events
+	// that happen after the stream is in place.
+	//
+	// A cursor is opaque: at most 64 characters; compare cursors only for
+	// equality. A cursor the log does not hold is OUT_OF_RANGE with a
+	// google.rpc.ErrorInfo (domain "wapool.dev", reason CURSOR_OUT_OF_RANGE)
+	// whose metadata holds `oldest_cursor` (the oldest event kept; empty when
+	// the log is empty) and `start_cursor` (pass it as `after` to read every
+	// event kept, the oldest one included). A stream ended by RESOURCE_EXHAUSTED
+	// (reason SLOW_CONSUMER) carries `cursor` in its metadata: the last event
+	// sent on it, to resume from.
+	After         string `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventsRequest) Reset() {
+	*x = WatchEventsRequest{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventsRequest) ProtoMessage() {}
+
+func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
+func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *WatchEventsRequest) GetTenantIds() []string {
+	if x != nil {
+		return x.TenantIds
+	}
+	return nil
+}
+
+func (x *WatchEventsRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+// WatchEventsResponse carries one event.
+type WatchEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event. Never unset.
+	Event         *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventsResponse) Reset() {
+	*x = WatchEventsResponse{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventsResponse) ProtoMessage() {}
+
+func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
+func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WatchEventsResponse) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+// Event is one entry of the durable event log: a session state change or a
+// message state change of one tenant. The same event, encoded as proto3 JSON
+// (protojson), is the body of a webhook POST.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identifies the event and its place in the log: events come in the order
+	// of their cursors. Opaque (see WatchEventsRequest.after); never empty. A
+	// webhook sends it as the header X-Wapool-Event-Id.
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// When the change happened (was stored).
+	At *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	// The tenant the change belongs to.
+	TenantId string `protobuf:"bytes,3,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Exactly one is set.
+	//
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*Event_SessionState
+	//	*Event_Message
+	Kind          isEvent_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Event) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *Event) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *Event) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *Event) GetKind() isEvent_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *Event) GetSessionState() *SessionStateEvent {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_SessionState); ok {
+			return x.SessionState
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetMessage() *MessageEvent {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_Message); ok {
+			return x.Message
+		}
+	}
+	return nil
+}
+
+type isEvent_Kind interface {
+	isEvent_Kind()
+}
+
+type Event_SessionState struct {
+	// The tenant's session changed state.
+	SessionState *SessionStateEvent `protobuf:"bytes,4,opt,name=session_state,json=sessionState,proto3,oneof"`
+}
+
+type Event_Message struct {
+	// One of the tenant's messages changed state.
+	Message *MessageEvent `protobuf:"bytes,5,opt,name=message,proto3,oneof"`
+}
+
+func (*Event_SessionState) isEvent_Kind() {}
+
+func (*Event_Message) isEvent_Kind() {}
+
+// SessionStateEvent is a change of a tenant's session state.
+type SessionStateEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The state before. SESSION_STATE_UNSPECIFIED when unknown.
+	From SessionState `protobuf:"varint,1,opt,name=from,proto3,enum=wapool.v1.SessionState" json:"from,omitempty"`
+	// The state after. SESSION_STATE_UNSPECIFIED when `deleted`.
+	To SessionState `protobuf:"varint,2,opt,name=to,proto3,enum=wapool.v1.SessionState" json:"to,omitempty"`
+	// The session's last error after the change, in words (why it is
+	// UNLINKED, RESTARTING or FAILED); empty when none.
+	LastError string `protobuf:"bytes,3,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// True when the tenant was logged out and deleted (Logout, or pruned as
+	// inactive): no more events follow for it unless it is linked again.
+	Deleted       bool `protobuf:"varint,4,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionStateEvent) Reset() {
+	*x = SessionStateEvent{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionStateEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionStateEvent) ProtoMessage() {}
+
+func (x *SessionStateEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionStateEvent.ProtoReflect.Descriptor instead.
+func (*SessionStateEvent) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SessionStateEvent) GetFrom() SessionState {
+	if x != nil {
+		return x.From
+	}
+	return SessionState_SESSION_STATE_UNSPECIFIED
+}
+
+func (x *SessionStateEvent) GetTo() SessionState {
+	if x != nil {
+		return x.To
+	}
+	return SessionState_SESSION_STATE_UNSPECIFIED
+}
+
+func (x *SessionStateEvent) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *SessionStateEvent) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+// MessageEvent is a change of a message's state: QUEUED when it is accepted,
+// SENDING when an attempt starts, then SENT, or FAILED with its `error`.
+// A message tried again after a transient failure stays SENDING (no new
+// event); its `attempts` grows.
+type MessageEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message as stored right after the change, as GetMessage returns it
+	// (never its text).
+	Message       *Message `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageEvent) Reset() {
+	*x = MessageEvent{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageEvent) ProtoMessage() {}
+
+func (x *MessageEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageEvent.ProtoReflect.Descriptor instead.
+func (*MessageEvent) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *MessageEvent) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
 var File_wapool_v1_session_service_proto protoreflect.FileDescriptor
 
 const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fwapool/v1/session_service.proto\x12\twapool.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n" +
+	"\x1fwapool/v1/session_service.proto\x12\twapool.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n" +
 	"\vLinkRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12!\n" +
 	"\fphone_number\x18\x02 \x01(\tR\vphoneNumber\"\xa6\x01\n" +
@@ -1574,11 +2036,38 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\bsessions\x18\x01 \x03(\v2\x12.wapool.v1.SessionR\bsessions\",\n" +
 	"\rLogoutRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\"\x10\n" +
-	"\x0eLogoutResponse\"0\n" +
+	"\x0eLogoutResponse\"m\n" +
+	"\x14PruneSessionsRequest\x12<\n" +
+	"\finactive_for\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\vinactiveFor\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"6\n" +
+	"\x15PruneSessionsResponse\x12\x1d\n" +
+	"\n" +
+	"tenant_ids\x18\x01 \x03(\tR\ttenantIds\"0\n" +
 	"\x11ScreenshotRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\"&\n" +
 	"\x12ScreenshotResponse\x12\x10\n" +
-	"\x03png\x18\x01 \x01(\fR\x03png*>\n" +
+	"\x03png\x18\x01 \x01(\fR\x03png\"I\n" +
+	"\x12WatchEventsRequest\x12\x1d\n" +
+	"\n" +
+	"tenant_ids\x18\x01 \x03(\tR\ttenantIds\x12\x14\n" +
+	"\x05after\x18\x02 \x01(\tR\x05after\"=\n" +
+	"\x13WatchEventsResponse\x12&\n" +
+	"\x05event\x18\x01 \x01(\v2\x10.wapool.v1.EventR\x05event\"\xea\x01\n" +
+	"\x05Event\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1b\n" +
+	"\ttenant_id\x18\x03 \x01(\tR\btenantId\x12C\n" +
+	"\rsession_state\x18\x04 \x01(\v2\x1c.wapool.v1.SessionStateEventH\x00R\fsessionState\x123\n" +
+	"\amessage\x18\x05 \x01(\v2\x17.wapool.v1.MessageEventH\x00R\amessageB\x06\n" +
+	"\x04kind\"\xa2\x01\n" +
+	"\x11SessionStateEvent\x12+\n" +
+	"\x04from\x18\x01 \x01(\x0e2\x17.wapool.v1.SessionStateR\x04from\x12'\n" +
+	"\x02to\x18\x02 \x01(\x0e2\x17.wapool.v1.SessionStateR\x02to\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x03 \x01(\tR\tlastError\x12\x18\n" +
+	"\adeleted\x18\x04 \x01(\bR\adeleted\"<\n" +
+	"\fMessageEvent\x12,\n" +
+	"\amessage\x18\x01 \x01(\v2\x12.wapool.v1.MessageR\amessage*>\n" +
 	"\x04Wait\x12\x14\n" +
 	"\x10WAIT_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tWAIT_SENT\x10\x01\x12\x11\n" +
@@ -1597,7 +2086,7 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x13SESSION_STATE_READY\x10\x04\x12\x1c\n" +
 	"\x18SESSION_STATE_HIBERNATED\x10\x05\x12\x1c\n" +
 	"\x18SESSION_STATE_RESTARTING\x10\x06\x12\x18\n" +
-	"\x14SESSION_STATE_FAILED\x10\a2\xe9\x03\n" +
+	"\x14SESSION_STATE_FAILED\x10\a2\x8d\x05\n" +
 	"\x0eSessionService\x129\n" +
 	"\x04Link\x12\x16.wapool.v1.LinkRequest\x1a\x17.wapool.v1.LinkResponse0\x01\x127\n" +
 	"\x04Send\x12\x16.wapool.v1.SendRequest\x1a\x17.wapool.v1.SendResponse\x12I\n" +
@@ -1605,9 +2094,11 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"GetMessage\x12\x1c.wapool.v1.GetMessageRequest\x1a\x1d.wapool.v1.GetMessageResponse\x12=\n" +
 	"\x06Status\x12\x18.wapool.v1.StatusRequest\x1a\x19.wapool.v1.StatusResponse\x12O\n" +
 	"\fListSessions\x12\x1e.wapool.v1.ListSessionsRequest\x1a\x1f.wapool.v1.ListSessionsResponse\x12=\n" +
-	"\x06Logout\x12\x18.wapool.v1.LogoutRequest\x1a\x19.wapool.v1.LogoutResponse\x12I\n" +
+	"\x06Logout\x12\x18.wapool.v1.LogoutRequest\x1a\x19.wapool.v1.LogoutResponse\x12R\n" +
+	"\rPruneSessions\x12\x1f.wapool.v1.PruneSessionsRequest\x1a .wapool.v1.PruneSessionsResponse\x12I\n" +
 	"\n" +
-	"Screenshot\x12\x1c.wapool.v1.ScreenshotRequest\x1a\x1d.wapool.v1.ScreenshotResponseB3Z1github.com/wapool/wapool/proto/wapool/v1;wapoolv1b\x06proto3"
+	"Screenshot\x12\x1c.wapool.v1.ScreenshotRequest\x1a\x1d.wapool.v1.ScreenshotResponse\x12N\n" +
+	"\vWatchEvents\x12\x1d.wapool.v1.WatchEventsRequest\x1a\x1e.wapool.v1.WatchEventsResponse0\x01B3Z1github.com/wapool/wapool/proto/wapool/v1;wapoolv1b\x06proto3"
 
 var (
 	file_wapool_v1_session_service_proto_rawDescOnce sync.Once
@@ -1622,7 +2113,7 @@ func file_wapool_v1_session_service_proto_rawDescGZIP() []byte {
 }
 
 var file_wapool_v1_session_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_wapool_v1_session_service_proto_goTypes = []any{
 	(Wait)(0),                     // 0: wapool.v1.Wait
 	(MessageState)(0),             // 1: wapool.v1.MessageState
@@ -1645,9 +2136,17 @@ var file_wapool_v1_session_service_proto_goTypes = []any{
 	(*ListSessionsResponse)(nil),  // 18: wapool.v1.ListSessionsResponse
 	(*LogoutRequest)(nil),         // 19: wapool.v1.LogoutRequest
 	(*LogoutResponse)(nil),        // 20: wapool.v1.LogoutResponse
-	(*ScreenshotRequest)(nil),     // 21: wapool.v1.ScreenshotRequest
-	(*ScreenshotResponse)(nil),    // 22: wapool.v1.ScreenshotResponse
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*PruneSessionsRequest)(nil),  // 21: wapool.v1.PruneSessionsRequest
+	(*PruneSessionsResponse)(nil), // 22: wapool.v1.PruneSessionsResponse
+	(*ScreenshotRequest)(nil),     // 23: wapool.v1.ScreenshotRequest
+	(*ScreenshotResponse)(nil),    // 24: wapool.v1.ScreenshotResponse
+	(*WatchEventsRequest)(nil),    // 25: wapool.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),   // 26: wapool.v1.WatchEventsResponse
+	(*Event)(nil),                 // 27: wapool.v1.Event
+	(*SessionStateEvent)(nil),     // 28: wapool.v1.SessionStateEvent
+	(*MessageEvent)(nil),          // 29: wapool.v1.MessageEvent
+	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 31: google.protobuf.Duration
 }
 var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	5,  // 0: wapool.v1.LinkResponse.qr:type_name -> wapool.v1.QRCode
@@ -1656,34 +2155,46 @@ var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	0,  // 3: wapool.v1.SendRequest.wait:type_name -> wapool.v1.Wait
 	10, // 4: wapool.v1.SendResponse.message:type_name -> wapool.v1.Message
 	1,  // 5: wapool.v1.Message.state:type_name -> wapool.v1.MessageState
-	23, // 6: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	23, // 7: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
+	30, // 6: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	30, // 7: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
 	10, // 8: wapool.v1.GetMessageResponse.message:type_name -> wapool.v1.Message
-	23, // 9: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
+	30, // 9: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
 	2,  // 10: wapool.v1.Session.state:type_name -> wapool.v1.SessionState
 	13, // 11: wapool.v1.Session.browser:type_name -> wapool.v1.Browser
-	23, // 12: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
+	30, // 12: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
 	14, // 13: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
 	14, // 14: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
-	3,  // 15: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
-	8,  // 16: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
-	11, // 17: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
-	15, // 18: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
-	17, // 19: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
-	19, // 20: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
-	21, // 21: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
-	4,  // 22: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
-	9,  // 23: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
-	12, // 24: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
-	16, // 25: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
-	18, // 26: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
-	20, // 27: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
-	22, // 28: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	31, // 15: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
+	27, // 16: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
+	30, // 17: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
+	28, // 18: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
+	29, // 19: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
+	2,  // 20: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
+	2,  // 21: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
+	10, // 22: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
+	3,  // 23: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
+	8,  // 24: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
+	11, // 25: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
+	15, // 26: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
+	17, // 27: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
+	19, // 28: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
+	21, // 29: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
+	23, // 30: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
+	25, // 31: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
+	4,  // 32: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
+	9,  // 33: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
+	12, // 34: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
+	16, // 35: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
+	18, // 36: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
+	20, // 37: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
+	22, // 38: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
+	24, // 39: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
+	26, // 40: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
+	32, // [32:41] is the sub-list for method output_type
+	23, // [23:32] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_wapool_v1_session_service_proto_init() }
@@ -1696,13 +2207,17 @@ func file_wapool_v1_session_service_proto_init() {
 		(*LinkResponse_PairingCode)(nil),
 		(*LinkResponse_Linked)(nil),
 	}
+	file_wapool_v1_session_service_proto_msgTypes[24].OneofWrappers = []any{
+		(*Event_SessionState)(nil),
+		(*Event_Message)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wapool_v1_session_service_proto_rawDesc), len(file_wapool_v1_session_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   20,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

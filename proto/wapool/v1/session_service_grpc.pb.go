@@ -19,13 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SessionService_Link_FullMethodName         = "/wapool.v1.SessionService/Link"
-	SessionService_Send_FullMethodName         = "/wapool.v1.SessionService/Send"
-	SessionService_GetMessage_FullMethodName   = "/wapool.v1.SessionService/GetMessage"
-	SessionService_Status_FullMethodName       = "/wapool.v1.SessionService/Status"
-	SessionService_ListSessions_FullMethodName = "/wapool.v1.SessionService/ListSessions"
-	SessionService_Logout_FullMethodName       = "/wapool.v1.SessionService/Logout"
-	SessionService_Screenshot_FullMethodName   = "/wapool.v1.SessionService/Screenshot"
+	SessionService_Link_FullMethodName          = "/wapool.v1.SessionService/Link"
+	SessionService_Send_FullMethodName          = "/wapool.v1.SessionService/Send"
+	SessionService_GetMessage_FullMethodName    = "/wapool.v1.SessionService/GetMessage"
+	SessionService_Status_FullMethodName        = "/wapool.v1.SessionService/Status"
+	SessionService_ListSessions_FullMethodName  = "/wapool.v1.SessionService/ListSessions"
+	SessionService_Logout_FullMethodName        = "/wapool.v1.SessionService/Logout"
+	SessionService_PruneSessions_FullMethodName = "/wapool.v1.SessionService/PruneSessions"
+	SessionService_Screenshot_FullMethodName    = "/wapool.v1.SessionService/Screenshot"
+	SessionService_WatchEvents_FullMethodName   = "/wapool.v1.SessionService/WatchEvents"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -48,6 +50,10 @@ const (
 //   - RESOURCE_EXHAUSTED: the tenant's queue is full or no capacity is left.
 //   - DEADLINE_EXCEEDED: the caller's deadline, or the QR codes ran out.
 //   - UNAUTHENTICATED: missing or wrong credentials.
+//   - OUT_OF_RANGE: WatchEvents was given a cursor the event log does not
+//     hold (reason CURSOR_OUT_OF_RANGE; see WatchEventsRequest.after).
+//   - RESOURCE_EXHAUSTED with reason SLOW_CONSUMER: a WatchEvents client fell
+//     too far behind the live events.
 type SessionServiceClient interface {
 	// Link links a tenant's WhatsApp Web session to a phone. It creates the
 	// tenant when it is new, starts or reuses its browser, and streams the QR
@@ -69,8 +75,38 @@ type SessionServiceClient interface {
 	// Logout closes the tenant's browser and deletes its profile and the tenant.
 	// The phone lists the device until it is removed there or expires.
 	Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error)
+	// PruneSessions deletes, as Logout does, every tenant inactive for longer
+	// than `inactive_for`, by the daemon's own rule (that of
+	// --prune-inactive): no Send, no Link and no start since (a tenant never
+	// active counts from its creation), and no message waiting in its queue.
+	// On an error some tenants may already be deleted; ListSessions tells.
+	PruneSessions(ctx context.Context, in *PruneSessionsRequest, opts ...grpc.CallOption) (*PruneSessionsResponse, error)
 	// Screenshot returns what the tenant's page shows now, for operators.
 	Screenshot(ctx context.Context, in *ScreenshotRequest, opts ...grpc.CallOption) (*ScreenshotResponse, error)
+	// WatchEvents streams every session state change and every message state
+	// change from the durable event log, in order: first the events after
+	// `after` that the log holds, then live events as they happen, with no gap
+	// between the two. Delivery is at least once across reconnections: a
+	// client that keeps the cursor of the last event it handled and
+	// reconnects with it misses nothing, and the cursor tells a repeated
+	// event. Events are kept 7 days.
+	//
+	// The server sends the response headers as soon as the stream is in
+	// place, before any event, with the metadata `wapool-cursor`: the cursor
+	// the stream starts after (the given `after`, or the newest event when
+	// `after` is empty). A client that must see the events of a call it makes
+	// next waits for the headers first, and may keep that cursor to resume
+	// from before its first event arrives.
+	//
+	// Errors: INVALID_ARGUMENT for a bad tenant id or a malformed cursor
+	// (reason INVALID_CURSOR); OUT_OF_RANGE (reason CURSOR_OUT_OF_RANGE) for a
+	// cursor that is not in the log: purged after 7 days, newer than the
+	// newest event, or from another database; RESOURCE_EXHAUSTED (reason
+	// SLOW_CONSUMER) when the client reads live events more slowly than they
+	// come and the server's buffer for it fills: reconnect with the last
+	// cursor. The ErrorInfo metadata of both is documented on
+	// WatchEventsRequest.
+	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error)
 }
 
 type sessionServiceClient struct {
@@ -150,6 +186,16 @@ func (c *sessionServiceClient) Logout(ctx context.Context, in *LogoutRequest, op
 	return out, nil
 }
 
+func (c *sessionServiceClient) PruneSessions(ctx context.Context, in *PruneSessionsRequest, opts ...grpc.CallOption) (*PruneSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PruneSessionsResponse)
+	err := c.cc.Invoke(ctx, SessionService_PruneSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *sessionServiceClient) Screenshot(ctx context.Context, in *ScreenshotRequest, opts ...grpc.CallOption) (*ScreenshotResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ScreenshotResponse)
@@ -159,6 +205,25 @@ func (c *sessionServiceClient) Screenshot(ctx context.Context, in *ScreenshotReq
 	}
 	return out, nil
 }
+
+func (c *sessionServiceClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SessionService_ServiceDesc.Streams[1], SessionService_WatchEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchEventsRequest, WatchEventsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SessionService_WatchEventsClient = grpc.ServerStreamingClient[WatchEventsResponse]
 
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
@@ -180,6 +245,10 @@ func (c *sessionServiceClient) Screenshot(ctx context.Context, in *ScreenshotReq
 //   - RESOURCE_EXHAUSTED: the tenant's queue is full or no capacity is left.
 //   - DEADLINE_EXCEEDED: the caller's deadline, or the QR codes ran out.
 //   - UNAUTHENTICATED: missing or wrong credentials.
+//   - OUT_OF_RANGE: WatchEvents was given a cursor the event log does not
+//     hold (reason CURSOR_OUT_OF_RANGE; see WatchEventsRequest.after).
+//   - RESOURCE_EXHAUSTED with reason SLOW_CONSUMER: a WatchEvents client fell
+//     too far behind the live events.
 type SessionServiceServer interface {
 	// Link links a tenant's WhatsApp Web session to a phone. It creates the
 	// tenant when it is new, starts or reuses its browser, and streams the QR
@@ -201,8 +270,38 @@ type SessionServiceServer interface {
 	// Logout closes the tenant's browser and deletes its profile and the tenant.
 	// The phone lists the device until it is removed there or expires.
 	Logout(context.Context, *LogoutRequest) (*LogoutResponse, error)
+	// PruneSessions deletes, as Logout does, every tenant inactive for longer
+	// than `inactive_for`, by the daemon's own rule (that of
+	// --prune-inactive): no Send, no Link and no start since (a tenant never
+	// active counts from its creation), and no message waiting in its queue.
+	// On an error some tenants may already be deleted; ListSessions tells.
+	PruneSessions(context.Context, *PruneSessionsRequest) (*PruneSessionsResponse, error)
 	// Screenshot returns what the tenant's page shows now, for operators.
 	Screenshot(context.Context, *ScreenshotRequest) (*ScreenshotResponse, error)
+	// WatchEvents streams every session state change and every message state
+	// change from the durable event log, in order: first the events after
+	// `after` that the log holds, then live events as they happen, with no gap
+	// between the two. Delivery is at least once across reconnections: a
+	// client that keeps the cursor of the last event it handled and
+	// reconnects with it misses nothing, and the cursor tells a repeated
+	// event. Events are kept 7 days.
+	//
+	// The server sends the response headers as soon as the stream is in
+	// place, before any event, with the metadata `wapool-cursor`: the cursor
+	// the stream starts after (the given `after`, or the newest event when
+	// `after` is empty). A client that must see the events of a call it makes
+	// next waits for the headers first, and may keep that cursor to resume
+	// from before its first event arrives.
+	//
+	// Errors: INVALID_ARGUMENT for a bad tenant id or a malformed cursor
+	// (reason INVALID_CURSOR); OUT_OF_RANGE (reason CURSOR_OUT_OF_RANGE) for a
+	// cursor that is not in the log: purged after 7 days, newer than the
+	// newest event, or from another database; RESOURCE_EXHAUSTED (reason
+	// SLOW_CONSUMER) when the client reads live events more slowly than they
+	// come and the server's buffer for it fills: reconnect with the last
+	// cursor. The ErrorInfo metadata of both is documented on
+	// WatchEventsRequest.
+	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -231,8 +330,14 @@ func (UnimplementedSessionServiceServer) ListSessions(context.Context, *ListSess
 func (UnimplementedSessionServiceServer) Logout(context.Context, *LogoutRequest) (*LogoutResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Logout not implemented")
 }
+func (UnimplementedSessionServiceServer) PruneSessions(context.Context, *PruneSessionsRequest) (*PruneSessionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PruneSessions not implemented")
+}
 func (UnimplementedSessionServiceServer) Screenshot(context.Context, *ScreenshotRequest) (*ScreenshotResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Screenshot not implemented")
+}
+func (UnimplementedSessionServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -356,6 +461,24 @@ func _SessionService_Logout_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_PruneSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PruneSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).PruneSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_PruneSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).PruneSessions(ctx, req.(*PruneSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SessionService_Screenshot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ScreenshotRequest)
 	if err := dec(in); err != nil {
@@ -373,6 +496,17 @@ func _SessionService_Screenshot_Handler(srv interface{}, ctx context.Context, de
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _SessionService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SessionServiceServer).WatchEvents(m, &grpc.GenericServerStream[WatchEventsRequest, WatchEventsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SessionService_WatchEventsServer = grpc.ServerStreamingServer[WatchEventsResponse]
 
 // SessionService_ServiceDesc is the grpc.ServiceDesc for SessionService service.
 // It's only intended for direct use with grpc.RegisterService,
@@ -402,6 +536,10 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _SessionService_Logout_Handler,
 		},
 		{
+			MethodName: "PruneSessions",
+			Handler:    _SessionService_PruneSessions_Handler,
+		},
+		{
 			MethodName: "Screenshot",
 			Handler:    _SessionService_Screenshot_Handler,
 		},
@@ -410,6 +548,11 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Link",
 			Handler:       _SessionService_Link_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchEvents",
+			Handler:       _SessionService_WatchEvents_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -1,0 +1,493 @@
+package sessionstore
+
+// The event log: every message state change and every session state change,
+// in order, each with a sequence number that a client keeps as its cursor.
+//
+//	Enqueue ─────────┐  (same bbolt transaction as the change)
+//	UpdateMessage ───┤
+//	FailPending ─────┼──► events/<seq> ──► PurgeEvents after the retention
+//	AppendSessionEvent┘        │
+//	                           ├──► EventsAfter (the backlog, read by cursor)
+//	                           └──► subscribers (live, after the commit)
+//
+// A message change and its event commit together: no event without its
+// change, no change without its event. Session states live in memory (the
+// supervisor's), so AppendSessionEvent is a small transaction of its own.
+//
+// Order: sequence numbers come from the events bucket's sequence, inside the
+// write transaction; bbolt serializes writers, so a reader never sees seq n+1
+// without seq n. Store.evMu is held across each event-writing transaction
+// and the publication of its events to the subscribers, so that subscribers
+// also receive them in sequence order. Lock order: Store.evMu, then
+// eventHub.mu.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DefaultEventRetention is how long events are kept.
+const DefaultEventRetention = 7 * 24 * time.Hour
+
+// Keys of the eventmeta bucket.
+var (
+	metaLogID  = []byte("log_id")         // 8 hex digits, random, set once
+	metaPurged = []byte("purged_through") // seq (8 bytes) of the newest purged event
+)
+
+var (
+	// ErrInvalidCursor: a string that is not a cursor of this package.
+	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrCursorOutOfRange: a well-formed cursor that the log cannot resume
+	// from: its successors were purged, it is newer than the newest event,
+	// or it comes from another database. Errors wrapping it are
+	// *CursorRangeError.
+	ErrCursorOutOfRange = errors.New("cursor out of range")
+)
+
+// CursorRangeError says which cursor the log could not resume from and
+// where a reader may start instead. It wraps ErrCursorOutOfRange.
+type CursorRangeError struct {
+	Cursor string // the cursor asked for
+	// Oldest is the cursor of the oldest event kept; "" when the log holds
+	// none.
+	Oldest string
+	// Start is the cursor to resume after to read every event kept, the
+	// oldest included.
+	Start string
+}
+
+func (e *CursorRangeError) Error() string {
+	oldest := e.Oldest
+	if oldest == "" {
+		oldest = "none: the log is empty"
+	}
+	return fmt.Sprintf("event cursor %q is not in the log (oldest event kept: %s; start cursor %s): %v", e.Cursor, oldest, e.Start, ErrCursorOutOfRange)
+}
+
+func (e *CursorRangeError) Unwrap() error { return ErrCursorOutOfRange }
+
+// Event is one entry of the log. Exactly one of Session and Message is set.
+// Events handed to subscribers are shared between them: read-only.
+type Event struct {
+	// Seq orders the log, from 1; Store.Cursor renders it for clients.
+	Seq      uint64    `json:"seq"`
+	At       time.Time `json:"at"`
+	TenantID string    `json:"tenant_id"`
+	// Session is a change of the tenant's session state.
+	Session *SessionEvent `json:"session,omitempty"`
+	// Message is the message right after a change of its state. Its Text,
+	// Clicked and Noted are never stored in the log (zero here).
+	Message *Message `json:"message,omitempty"`
+}
+
+// SessionEvent is a change of a tenant's session state. States are the
+// supervisor's names ("READY"); the store does not interpret them.
+type SessionEvent struct {
+	From      string `json:"from,omitempty"`
+	To        string `json:"to,omitempty"` // "" when Deleted
+	LastError string `json:"last_error,omitempty"`
+	Deleted   bool   `json:"deleted,omitempty"` // the tenant was logged out and deleted
+}
+
+// initEventLog creates the event buckets and the log id (Open).
+func initEventLog(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bucketEvents, bucketConsumers} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	meta, err := tx.CreateBucketIfNotExists(bucketEventMeta)
+	if err != nil {
+		return err
+	}
+	if meta.Get(metaLogID) != nil {
+		return nil
+	}
+	var id [4]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return fmt.Errorf("event log id: %w", err)
+	}
+	return meta.Put(metaLogID, []byte(hex.EncodeToString(id[:])))
+}
+
+// loadLogID reads the log id Open created.
+func (s *Store) loadLogID() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		s.logID = string(tx.Bucket(bucketEventMeta).Get(metaLogID))
+		return nil
+	})
+}
+
+// Cursor renders seq as the opaque cursor clients keep:
+// "<log id, 8 hex digits>-<seq, 16 hex digits>". The log id, random per
+// database, makes a cursor of another database (a restored or new data dir)
+// fail ParseCursor instead of pointing at an unrelated event.
+func (s *Store) Cursor(seq uint64) string {
+	return s.logID + "-" + fmt.Sprintf("%016x", seq)
+}
+
+// ParseCursor returns the sequence number of a cursor that Cursor rendered.
+// A string of another shape fails with ErrInvalidCursor; a cursor of
+// another database with a *CursorRangeError.
+func (s *Store) ParseCursor(c string) (uint64, error) {
+	id, hexSeq, ok := strings.Cut(c, "-")
+	if !ok || len(id) != 8 || len(hexSeq) != 16 || !isLowerHex(id) || !isLowerHex(hexSeq) {
+		return 0, fmt.Errorf("event cursor %q: %w", c, ErrInvalidCursor)
+	}
+	seq, err := strconv.ParseUint(hexSeq, 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("event cursor %q: %w", c, ErrInvalidCursor)
+	}
+	if id != s.logID {
+		var re *CursorRangeError
+		_ = s.db.View(func(tx *bolt.Tx) error {
+			re = s.rangeError(tx, c)
+			return nil
+		})
+		return 0, re
+	}
+	return seq, nil
+}
+
+func isLowerHex(s string) bool {
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendSessionEvent appends a session state change of the tenant to the log
+// (committed with fsync) and returns it.
+func (s *Store) AppendSessionEvent(tenantID string, ch SessionEvent) (Event, error) {
+	if err := ValidateTenantID(tenantID); err != nil {
+		return Event{}, err
+	}
+	var ev Event
+	err := s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
+		var err error
+		ev, err = log.append(Event{TenantID: tenantID, Session: &ch})
+		return err
+	})
+	if err != nil {
+		return Event{}, fmt.Errorf("tenant %q: event: %w", tenantID, err)
+	}
+	return ev, nil
+}
+
+// EventHead returns the sequence number of the newest event ever appended
+// (0 when none): a reader that starts after it sees only later events.
+func (s *Store) EventHead() (uint64, error) {
+	var head uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		head = tx.Bucket(bucketEvents).Sequence()
+		return nil
+	})
+	return head, err
+}
+
+// maxEventScan bounds the entries one EventsAfter call reads, matching or not.
+const maxEventScan = 4096
+
+// EventsAfter returns, in order, up to limit events after seq `after` for
+// which match returns true (nil: every event), and next: the position to
+// pass as `after` to go on, past events that did not match. It reads at most
+// max(limit, 4096) entries. An `after` the log cannot resume from (its
+// successors were purged, or it is newer than the newest event) fails with a
+// *CursorRangeError. The read transaction ends before EventsAfter returns.
+func (s *Store) EventsAfter(after uint64, limit int, match func(*Event) bool) (evs []Event, next uint64, err error) {
+	if limit <= 0 {
+		limit = 1
+	}
+	next = after
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEvents)
+		if after > b.Sequence() || after < purgedThrough(tx) {
+			return s.rangeError(tx, s.Cursor(after))
+		}
+		c := b.Cursor()
+		scanned := 0
+		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(evs) < limit && scanned < max(limit, maxEventScan); k, v = c.Next() {
+			scanned++
+			ev, err := decodeEvent(v)
+			if err != nil {
+				return err
+			}
+			next = ev.Seq
+			if match == nil || match(&ev) {
+				evs = append(evs, ev)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, after, err
+	}
+	return evs, next, nil
+}
+
+// rangeError builds the error for cursor c from the log's bounds.
+func (s *Store) rangeError(tx *bolt.Tx, c string) *CursorRangeError {
+	e := &CursorRangeError{Cursor: c, Start: s.Cursor(purgedThrough(tx))}
+	if k, _ := tx.Bucket(bucketEvents).Cursor().First(); k != nil {
+		e.Oldest = s.Cursor(binary.BigEndian.Uint64(k))
+	}
+	return e
+}
+
+func purgedThrough(tx *bolt.Tx) uint64 {
+	if v := tx.Bucket(bucketEventMeta).Get(metaPurged); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// purgeBatch bounds the events one PurgeEvents transaction deletes.
+const purgeBatch = 10000
+
+// PurgeEvents removes the events stored retention or longer ago (0 means
+// DefaultEventRetention) and returns how many it removed. Cursors up to the
+// newest removed event are out of range from then on.
+func (s *Store) PurgeEvents(retention time.Duration) (int, error) {
+	if retention <= 0 {
+		retention = DefaultEventRetention
+	}
+	cutoff := s.clock().Add(-retention)
+	total := 0
+	for {
+		n := 0
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			n = 0
+			b := tx.Bucket(bucketEvents)
+			var keys [][]byte
+			c := b.Cursor()
+			for k, v := c.First(); k != nil && len(keys) < purgeBatch; k, v = c.Next() {
+				ev, err := decodeEvent(v)
+				if err != nil {
+					return err
+				}
+				if !ev.At.Before(cutoff) {
+					break // appended in time order (clock steps back aside)
+				}
+				keys = append(keys, bytes.Clone(k))
+			}
+			for _, k := range keys {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			if len(keys) == 0 {
+				return nil
+			}
+			n = len(keys)
+			return tx.Bucket(bucketEventMeta).Put(metaPurged, keys[len(keys)-1])
+		})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("purging events: %w", err)
+		}
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
+// ConsumerPosition returns the position stored for a named consumer of the
+// log (the webhook: the newest event it delivered); ok is false when none is
+// stored.
+func (s *Store) ConsumerPosition(name string) (seq uint64, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketConsumers).Get([]byte(name)); len(v) == 8 {
+			seq, ok = binary.BigEndian.Uint64(v), true
+		}
+		return nil
+	})
+	return seq, ok, err
+}
+
+// SetConsumerPosition stores a named consumer's position (committed with
+// fsync).
+func (s *Store) SetConsumerPosition(name string, seq uint64) error {
+	if name == "" {
+		return errors.New("sessionstore: consumer name is required")
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketConsumers).Put([]byte(name), seqKey(seq))
+	})
+}
+
+// eventWriter appends events inside one write transaction and keeps them for
+// publication after the commit.
+type eventWriter struct {
+	tx  *bolt.Tx
+	now time.Time
+	out []Event
+}
+
+// append stores ev with the next sequence number and the transaction's time.
+func (w *eventWriter) append(ev Event) (Event, error) {
+	b := w.tx.Bucket(bucketEvents)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return Event{}, err
+	}
+	ev.Seq, ev.At = seq, w.now
+	v, err := json.Marshal(ev)
+	if err != nil {
+		return Event{}, err
+	}
+	if err := b.Put(seqKey(seq), v); err != nil {
+		return Event{}, err
+	}
+	w.out = append(w.out, ev)
+	return ev, nil
+}
+
+// message appends the state change of m (as stored after the change).
+func (w *eventWriter) message(m Message) error {
+	m.Text, m.Clicked, m.Noted = "", false, nil // never in the log
+	_, err := w.append(Event{TenantID: m.TenantID, Message: &m})
+	return err
+}
+
+// updateLogged runs fn in a write transaction that may append events, and
+// publishes them to the subscribers once it committed, in log order.
+func (s *Store) updateLogged(fn func(tx *bolt.Tx, log *eventWriter) error) error {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	var w eventWriter
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		w = eventWriter{tx: tx, now: s.clock()}
+		return fn(tx, &w)
+	})
+	if err != nil {
+		return err
+	}
+	s.hub.publish(w.out)
+	return nil
+}
+
+func decodeEvent(v []byte) (Event, error) {
+	var ev Event
+	if err := json.Unmarshal(v, &ev); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	return ev, nil
+}
+
+// eventHub hands committed events to live subscribers. It owns no goroutine:
+// publish runs on the writer's goroutine and never blocks. mu guards the
+// fields that follow.
+type eventHub struct {
+	mu   sync.Mutex
+	subs map[*EventSubscription]struct{}
+	wake chan struct{} // closed by the next publish; nil until asked for
+}
+
+// EventSubscription receives the events committed after SubscribeEvents, in
+// order, through a bounded buffer. A subscriber that lets its buffer fill is
+// dropped: its channel closes and Overflowed reports true.
+type EventSubscription struct {
+	hub   *eventHub
+	ch    chan Event
+	match func(*Event) bool
+	// Guarded by hub.mu.
+	overflowed, closed bool
+}
+
+// SubscribeEvents subscribes to the events committed from now on that match
+// (nil: all), buffering up to buffer of them (at least 1). match runs on the
+// writer's goroutine with the store's locks held: keep it cheap and never
+// call the Store from it. Close the subscription when done.
+func (s *Store) SubscribeEvents(buffer int, match func(*Event) bool) *EventSubscription {
+	sub := &EventSubscription{hub: &s.hub, ch: make(chan Event, max(buffer, 1)), match: match}
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	if s.hub.subs == nil {
+		s.hub.subs = map[*EventSubscription]struct{}{}
+	}
+	s.hub.subs[sub] = struct{}{}
+	return sub
+}
+
+// Events delivers the subscription's events; it is closed by Close or when
+// the buffer overflowed.
+func (sub *EventSubscription) Events() <-chan Event { return sub.ch }
+
+// Overflowed reports whether the subscription was dropped because its
+// buffer was full when an event came.
+func (sub *EventSubscription) Overflowed() bool {
+	sub.hub.mu.Lock()
+	defer sub.hub.mu.Unlock()
+	return sub.overflowed
+}
+
+// Close ends the subscription; its channel closes. Safe to call twice.
+func (sub *EventSubscription) Close() {
+	sub.hub.mu.Lock()
+	defer sub.hub.mu.Unlock()
+	sub.endLocked()
+}
+
+func (sub *EventSubscription) endLocked() {
+	if sub.closed {
+		return
+	}
+	sub.closed = true
+	delete(sub.hub.subs, sub)
+	close(sub.ch)
+}
+
+// EventsChanged returns a channel that is closed when the next event is
+// committed. Take it before reading the log, then wait on it when the read
+// found nothing new: no event can slip between the two.
+func (s *Store) EventsChanged() <-chan struct{} {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	if s.hub.wake == nil {
+		s.hub.wake = make(chan struct{})
+	}
+	return s.hub.wake
+}
+
+// publish hands evs to every subscriber whose match they pass, dropping a
+// subscriber whose buffer is full, and wakes EventsChanged waiters.
+func (h *eventHub) publish(evs []Event) {
+	if len(evs) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.wake != nil {
+		close(h.wake)
+		h.wake = nil
+	}
+	for sub := range h.subs {
+	events:
+		for i := range evs {
+			if sub.match != nil && !sub.match(&evs[i]) {
+				continue
+			}
+			select {
+			case sub.ch <- evs[i]:
+			default:
+				sub.overflowed = true
+				sub.endLocked()
+				break events
+			}
+		}
+	}
+}

@@ -1,0 +1,339 @@
+package supervisor
+
+// Events out: the supervisor's side of the durable event log
+// (sessionstore/events.go). Message state changes are logged by the store in
+// the transaction of the change; session state changes are logged here, by
+// the runner, when its state changes (runner.update). Readers:
+//
+//   - WatchEvents (the WatchEvents RPC): the backlog after a cursor, then live
+//     events through a bounded subscription; a consumer that lets it fill is
+//     cut off with ErrSlowConsumer.
+//   - NextEvents, ConsumerCursor, SetConsumerCursor (the webhook sender):
+//     read at its own pace, position kept in the store.
+//
+// Nothing here owns a goroutine: WatchEvents and NextEvents run on their
+// caller's.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wapool/wapool/sessionstore"
+)
+
+// DefaultWatchBuffer is how many live events WatchEvents holds for a consumer
+// that has not taken them yet before it cuts the consumer off.
+const DefaultWatchBuffer = 1024
+
+// watchBatch is how many backlog events one read of the log returns.
+const watchBatch = 256
+
+// Event errors.
+var (
+	// ErrInvalidCursor: not a cursor of this daemon's shape (INVALID_ARGUMENT,
+	// reason INVALID_CURSOR).
+	ErrInvalidCursor = sessionstore.ErrInvalidCursor
+	// ErrCursorOutOfRange: a cursor the log cannot resume from (OUT_OF_RANGE,
+	// reason CURSOR_OUT_OF_RANGE). Errors wrapping it are *CursorRangeError,
+	// which names the oldest event kept.
+	ErrCursorOutOfRange = sessionstore.ErrCursorOutOfRange
+	// ErrSlowConsumer: a WatchEvents consumer let its buffer of live events
+	// fill (RESOURCE_EXHAUSTED, reason SLOW_CONSUMER). Errors wrapping it are
+	// *SlowConsumerError, which names the cursor to resume from.
+	ErrSlowConsumer = errors.New("event consumer too slow")
+)
+
+// CursorRangeError names the cursor asked for, the oldest event kept and the
+// cursor to start from to read them all.
+type CursorRangeError = sessionstore.CursorRangeError
+
+// SlowConsumerError ends a WatchEvents whose consumer fell behind.
+type SlowConsumerError struct {
+	// Cursor is where the consumer stopped: resume after it.
+	Cursor string
+	Buffer int // the live events held for it
+}
+
+func (e *SlowConsumerError) Error() string {
+	return fmt.Sprintf("more than %d live events waited for this consumer; resume after cursor %q: %v", e.Buffer, e.Cursor, ErrSlowConsumer)
+}
+
+func (e *SlowConsumerError) Unwrap() error { return ErrSlowConsumer }
+
+// Event is one entry of the event log. Exactly one of Session and Message is
+// set.
+type Event struct {
+	// Cursor names the event and its place in the log (opaque).
+	Cursor   string
+	At       time.Time
+	TenantID string
+	Session  *SessionChange
+	// Message is the message right after the change, without its text.
+	Message *Message
+}
+
+// SessionChange is a change of a tenant's session state.
+type SessionChange struct {
+	From, To  State  // StateUnknown when not known (From), or Deleted (To)
+	LastError string // the session's last error after the change
+	Deleted   bool   // the tenant was logged out and deleted
+}
+
+// recordSessionEvent logs a change of a tenant's session state (runner
+// goroutine, from runner.update). A failed write is logged, not fatal: the
+// state itself lives in memory.
+func (s *Supervisor) recordSessionEvent(tenant string, from State, after Session) {
+	ch := sessionstore.SessionEvent{From: from.String(), To: after.State.String(), LastError: after.LastError}
+	if _, err := s.store.AppendSessionEvent(tenant, ch); err != nil {
+		s.log.Warn("logging a session event", zap.String("tenant", tenant), zap.Error(err))
+	}
+}
+
+// RecordTenantDeleted logs that the tenant was logged out and deleted. The
+// daemon calls it from Config.OnChange, which Logout (and pruning) calls
+// with StateUnknown once the tenant is gone.
+func (s *Supervisor) RecordTenantDeleted(tenant string) {
+	ch := sessionstore.SessionEvent{Deleted: true, LastError: "logged out and deleted"}
+	if _, err := s.store.AppendSessionEvent(tenant, ch); err != nil {
+		s.log.Warn("logging a session event", zap.String("tenant", tenant), zap.Error(err))
+	}
+}
+
+// purgeEvents drops events older than EventRetention (housekeeping).
+func (s *Supervisor) purgeEvents() {
+	if n, err := s.store.PurgeEvents(s.cfg.EventRetention); err != nil {
+		s.log.Warn("purging old events", zap.Error(err))
+	} else if n > 0 {
+		s.log.Info("purged old events", zap.Int("events", n))
+	}
+}
+
+// WatchRequest selects the events of a WatchEvents call.
+type WatchRequest struct {
+	// Tenants keeps the events of these tenants; empty: every tenant. Each
+	// must be a valid tenant id; unknown tenants are allowed.
+	Tenants []string
+	// After is the cursor of the last event the consumer handled; "" means
+	// from now (the newest event in the log).
+	After string
+	// Buffer is how many live events are held for the consumer; 0:
+	// DefaultWatchBuffer.
+	Buffer int
+	// Started, when set, is called once the watch is in place, before any
+	// event, with the cursor it starts after (After, or the newest event's
+	// cursor when After is ""). An error ends the watch.
+	Started func(cursor string) error
+}
+
+// WatchEvents calls fn with every event after req.After that req selects, in
+// log order: first those in the log, then live ones as they are committed,
+// with no gap and no repeat between the two. It returns when ctx ends (its
+// error), fn fails (that error), the daemon drains (ErrUnavailable: the
+// client reconnects with its last cursor), or the consumer is too slow: when
+// req.Buffer live events wait for fn, a *SlowConsumerError. A bad cursor is
+// ErrInvalidCursor or a *CursorRangeError; a bad tenant id
+// ErrInvalidTenantID. fn must not keep the event's Message.
+func (s *Supervisor) WatchEvents(ctx context.Context, req WatchRequest, fn func(Event) error) error {
+	match, err := tenantMatch(req.Tenants)
+	if err != nil {
+		return err
+	}
+	buffer := req.Buffer
+	if buffer <= 0 {
+		buffer = DefaultWatchBuffer
+	}
+	var pos uint64 // the log is read up to here: resume after it
+	if req.After == "" {
+		if pos, err = s.store.EventHead(); err != nil {
+			return err
+		}
+	} else if pos, err = s.store.ParseCursor(req.After); err != nil {
+		return err
+	}
+	// The first read checks the cursor (purged, from the future) before
+	// anything is sent.
+	evs, next, err := s.store.EventsAfter(pos, watchBatch, match)
+	if err != nil {
+		return err
+	}
+	if req.Started != nil {
+		if err := req.Started(s.store.Cursor(pos)); err != nil {
+			return err
+		}
+	}
+	send := func(evs []sessionstore.Event) error {
+		for _, ev := range evs {
+			if ev.Seq <= pos {
+				continue // read from the log already
+			}
+			if err := fn(s.event(ev)); err != nil {
+				return err
+			}
+			pos = ev.Seq
+		}
+		return nil
+	}
+	// catchUp sends what the log holds after pos. Until the subscription
+	// exists nothing is held in memory for a slow consumer: the backlog is
+	// read at its pace.
+	catchUp := func() error {
+		for {
+			if err := send(evs); err != nil {
+				return err
+			}
+			if next == pos && len(evs) == 0 {
+				return nil
+			}
+			pos = max(pos, next) // past events of other tenants too
+			if err := s.drainedOrDone(ctx); err != nil {
+				return err
+			}
+			if evs, next, err = s.store.EventsAfter(pos, watchBatch, match); err != nil {
+				return err
+			}
+		}
+	}
+	if err := catchUp(); err != nil {
+		return err
+	}
+	// Subscribe, then read the log once more: an event committed before the
+	// subscription is in the log, one committed after is in the
+	// subscription, one committed in between in both (skipped by seq).
+	sub := s.store.SubscribeEvents(buffer, match)
+	defer sub.Close()
+	if evs, next, err = s.store.EventsAfter(pos, watchBatch, match); err != nil {
+		return err
+	}
+	if err := catchUp(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.drainCh:
+			return fmt.Errorf("daemon stopping; resume after cursor %q: %w", s.store.Cursor(pos), ErrUnavailable)
+		case ev, ok := <-sub.Events():
+			if !ok {
+				if sub.Overflowed() {
+					return &SlowConsumerError{Cursor: s.store.Cursor(pos), Buffer: buffer}
+				}
+				return errors.New("event subscription closed")
+			}
+			if err := send([]sessionstore.Event{ev}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (s *Supervisor) drainedOrDone(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.drainCh:
+		return fmt.Errorf("daemon stopping: %w", ErrUnavailable)
+	default:
+		return nil
+	}
+}
+
+// tenantMatch validates ids and returns the filter of their events (nil for
+// every tenant).
+func tenantMatch(ids []string) (func(*sessionstore.Event) bool, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if err := sessionstore.ValidateTenantID(id); err != nil {
+			return nil, err
+		}
+		set[id] = true
+	}
+	return func(ev *sessionstore.Event) bool { return set[ev.TenantID] }, nil
+}
+
+// NextEvents returns up to limit events after cursor `after`, in log order,
+// waiting until there is at least one or ctx ends. For consumers that read
+// at their own pace and keep their position (the webhook sender): nothing is
+// held for them in memory. A cursor the log no longer holds is a
+// *CursorRangeError.
+func (s *Supervisor) NextEvents(ctx context.Context, after string, limit int) ([]Event, error) {
+	pos, err := s.store.ParseCursor(after)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		changed := s.store.EventsChanged() // before the read: no wake-up is lost
+		evs, _, err := s.store.EventsAfter(pos, limit, nil)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) > 0 {
+			out := make([]Event, len(evs))
+			for i, ev := range evs {
+				out[i] = s.event(ev)
+			}
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// HeadCursor returns the cursor of the newest event (of position 0 when the
+// log never held one): reading after it yields only later events.
+func (s *Supervisor) HeadCursor() (string, error) {
+	head, err := s.store.EventHead()
+	if err != nil {
+		return "", err
+	}
+	return s.store.Cursor(head), nil
+}
+
+// ConsumerCursor returns the stored position of a named consumer of the log
+// (the last event it handled); ok is false when none is stored.
+func (s *Supervisor) ConsumerCursor(name string) (cursor string, ok bool, err error) {
+	seq, ok, err := s.store.ConsumerPosition(name)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	return s.store.Cursor(seq), true, nil
+}
+
+// SetConsumerCursor stores a named consumer's position (synced to disk).
+func (s *Supervisor) SetConsumerCursor(name, cursor string) error {
+	seq, err := s.store.ParseCursor(cursor)
+	if err != nil {
+		return err
+	}
+	return s.store.SetConsumerPosition(name, seq)
+}
+
+// event converts a stored event.
+func (s *Supervisor) event(ev sessionstore.Event) Event {
+	out := Event{Cursor: s.store.Cursor(ev.Seq), At: ev.At, TenantID: ev.TenantID, Message: ev.Message}
+	if c := ev.Session; c != nil {
+		out.Session = &SessionChange{From: stateByName(c.From), To: stateByName(c.To), LastError: c.LastError, Deleted: c.Deleted}
+	}
+	return out
+}
+
+// stateByName is the inverse of State.String; StateUnknown for "" or an
+// unknown name.
+func stateByName(name string) State {
+	for i, n := range stateNames {
+		if n == name {
+			return State(i)
+		}
+	}
+	return StateUnknown
+}
