@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"sync"
@@ -279,25 +278,7 @@ func (b *Browser) PSS() (uint64, error) {
 	if b.exited() {
 		return 0, ErrExited
 	}
-	pids := descendants(allStats(), b.pid)
-	if len(pids) == 0 {
-		return 0, ErrExited
-	}
-	var sum uint64
-	for i, pid := range pids {
-		v, err := readPSS(pid)
-		switch {
-		case err == nil:
-			sum += v
-		case i == 0 && errors.Is(err, fs.ErrNotExist):
-			return 0, fmt.Errorf("browserpool: pss of %d: %w", pid, ErrExited)
-		case i == 0:
-			return 0, fmt.Errorf("browserpool: pss of %d: %w", pid, err)
-		default:
-			// A child that exits while we read: not part of the tree any more.
-		}
-	}
-	return sum, nil
+	return treePSS(b.pid)
 }
 
 // RendererPIDs returns the descendants of the browser whose command line has
@@ -308,7 +289,7 @@ func (b *Browser) RendererPIDs() []int {
 	}
 	var out []int
 	for _, pid := range descendants(allStats(), b.pid) {
-		if pid != b.pid && cmdlineHasArg(readCmdline(pid), "--type=renderer") {
+		if pid != b.pid && cmdlineHasArg(cmdline(pid), "--type=renderer") {
 			out = append(out, pid)
 		}
 	}

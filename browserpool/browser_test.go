@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/procfs"
 
 	"github.com/wapool/wapool/browserpool"
 )
@@ -100,11 +101,15 @@ func TestLaunchStopPersist(t *testing.T) {
 	if st := procStat(t, b.PID()); st.pgid != b.PID() {
 		t.Errorf("browser pgid %d, want its own group %d", st.pgid, b.PID())
 	}
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", b.PID()))
+	p, err := procfs.NewProc(b.PID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(env, []byte("\x00TMPDIR="+b.Spec().TmpDir+"\x00")) && !bytes.HasPrefix(env, []byte("TMPDIR="+b.Spec().TmpDir+"\x00")) {
+	env, err := p.Environ()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(env, "TMPDIR="+b.Spec().TmpDir) {
 		t.Errorf("browser environment has no TMPDIR=%s", b.Spec().TmpDir)
 	}
 	onProfile := browserpool.ProcessesOnProfile(spec.ProfileDir)
@@ -189,11 +194,9 @@ func TestSIGKILLMain(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Done not closed 5s after SIGKILL of the main process")
 	}
-	took := time.Since(killedAt)
-	t.Logf("Done closed %v after SIGKILL", took)
-	if took > 1500*time.Millisecond {
-		t.Errorf("Done took %v after SIGKILL, want about 1s at most", took)
-	}
+	// The bound above only guards against a hang: Done closes when the
+	// process is reaped (tens of ms measured), there is no poll to wait for.
+	t.Logf("Done closed %v after SIGKILL", time.Since(killedAt))
 
 	err := b.ExitErr()
 	if !errors.Is(err, browserpool.ErrExited) {
@@ -308,15 +311,15 @@ type stat struct {
 
 // readProcStat reads state and pgid of pid; ok is false when it is gone.
 func readProcStat(pid int) (stat, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return stat{}, false
 	}
-	i := bytes.LastIndexByte(data, ')')
-	f := strings.Fields(string(data[i+1:]))
-	var pgid int
-	fmt.Sscan(f[2], &pgid)
-	return stat{state: f[0][0], pgid: pgid}, true
+	st, err := p.Stat()
+	if err != nil || st.State == "" {
+		return stat{}, false
+	}
+	return stat{state: st.State[0], pgid: st.PGRP}, true
 }
 
 func procStat(t *testing.T, pid int) stat {

@@ -38,5 +38,7 @@
 // dies, is the parent of Ctx, so every action on Ctx ends when the browser
 // does.
 //
-// The process-table functions read /proc and are Linux only.
+// The process-table functions (ProcessesOnProfile, ProcessesUnder,
+// KillOrphans, MemoryOf, Browser.PSS) read /proc through
+// github.com/prometheus/procfs and are Linux only.
 package browserpool

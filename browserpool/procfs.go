@@ -1,19 +1,21 @@
 package browserpool
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
+	"sync"
+
+	"github.com/prometheus/procfs"
 )
 
-// procRoot is the mount point of procfs. Linux only: browserpool reads the
-// process table there (command lines, parents, groups, memory).
-const procRoot = "/proc"
+// procFS is the process table, read through github.com/prometheus/procfs at
+// its default mount point (Linux only): stats for parents and groups,
+// command lines, smaps_rollup for memory.
+var procFS = sync.OnceValues(procfs.NewDefaultFS)
 
 // procStat is what browserpool needs from /proc/<pid>/stat.
 type procStat struct {
@@ -24,98 +26,114 @@ type procStat struct {
 // zombie reports whether the process has exited and waits to be reaped.
 func (s procStat) zombie() bool { return s.state == 'Z' || s.state == 'X' }
 
-// parseStat parses the text of /proc/<pid>/stat. The command name (field 2)
-// is in parentheses and may itself hold spaces and parentheses, so the fields
-// after it are found from the last ')'.
-func parseStat(data []byte) (procStat, error) {
-	open := bytes.IndexByte(data, '(')
-	closing := bytes.LastIndexByte(data, ')')
-	if open < 0 || closing < open {
-		return procStat{}, fmt.Errorf("malformed stat %q", data)
-	}
-	pid, err := strconv.Atoi(string(bytes.TrimSpace(data[:open])))
-	if err != nil {
-		return procStat{}, fmt.Errorf("malformed stat pid: %w", err)
-	}
-	rest := strings.Fields(string(data[closing+1:]))
-	// rest[0] state, rest[1] ppid, rest[2] pgrp.
-	if len(rest) < 3 || len(rest[0]) != 1 {
-		return procStat{}, fmt.Errorf("malformed stat %q", data)
-	}
-	ppid, err1 := strconv.Atoi(rest[1])
-	pgid, err2 := strconv.Atoi(rest[2])
-	if err := errors.Join(err1, err2); err != nil {
-		return procStat{}, fmt.Errorf("malformed stat: %w", err)
-	}
-	return procStat{pid: pid, ppid: ppid, pgid: pgid, state: rest[0][0]}, nil
-}
-
-// readStat reads /proc/<pid>/stat. A missing process gives an error that
-// wraps fs.ErrNotExist.
-func readStat(pid int) (procStat, error) {
-	data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
+// statOf reads the stat of p.
+func statOf(p procfs.Proc) (procStat, error) {
+	st, err := p.Stat()
 	if err != nil {
 		return procStat{}, err
 	}
-	return parseStat(data)
+	if len(st.State) != 1 {
+		return procStat{}, fmt.Errorf("browserpool: pid %d: malformed state %q", p.PID, st.State)
+	}
+	return procStat{pid: st.PID, ppid: st.PPID, pgid: st.PGRP, state: st.State[0]}, nil
+}
+
+// proc returns the process pid. A missing process gives an error that wraps
+// fs.ErrNotExist.
+func proc(pid int) (procfs.Proc, error) {
+	pfs, err := procFS()
+	if err != nil {
+		return procfs.Proc{}, err
+	}
+	return pfs.Proc(pid)
 }
 
 // alive reports whether pid names a process that runs (exists and is not a
 // zombie).
 func alive(pid int) bool {
-	st, err := readStat(pid)
+	p, err := proc(pid)
+	if err != nil {
+		return false
+	}
+	st, err := statOf(p)
 	return err == nil && !st.zombie()
 }
 
-// listPIDs returns the numeric entries of /proc.
-func listPIDs() []int {
-	entries, err := os.ReadDir(procRoot)
+// allProcs lists the processes of the table (nil when /proc cannot be read).
+func allProcs() procfs.Procs {
+	pfs, err := procFS()
 	if err != nil {
 		return nil
 	}
-	pids := make([]int, 0, len(entries))
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil && pid > 0 {
-			pids = append(pids, pid)
-		}
+	procs, err := pfs.AllProcs()
+	if err != nil {
+		return nil
 	}
-	return pids
+	return procs
 }
 
 // allStats reads the stat of every process; processes that vanish while we
 // look are skipped.
 func allStats() []procStat {
-	pids := listPIDs()
-	out := make([]procStat, 0, len(pids))
-	for _, pid := range pids {
-		if st, err := readStat(pid); err == nil {
+	procs := allProcs()
+	out := make([]procStat, 0, len(procs))
+	for _, p := range procs {
+		if st, err := statOf(p); err == nil {
 			out = append(out, st)
 		}
 	}
 	return out
 }
 
-// readCmdline returns the raw /proc/<pid>/cmdline (NUL-separated arguments;
-// empty for a zombie or a kernel thread).
-func readCmdline(pid int) []byte {
-	data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "cmdline"))
+// cmdline returns the arguments of pid (none for a zombie, a kernel thread
+// or a process that is gone).
+func cmdline(pid int) []string {
+	p, err := proc(pid)
 	if err != nil {
 		return nil
 	}
-	return data
+	args, _ := p.CmdLine()
+	return args
 }
 
-// cmdlineHasArg reports whether the raw command line holds the argument arg
+// cmdlineHasArg reports whether the command line holds the argument arg
 // exactly. Chrome's child processes rewrite their argv into one
 // space-separated title (setproctitle), so a single argument that contains
 // spaces is also searched word-wise: " arg " with the title padded by spaces.
-func cmdlineHasArg(cmdline []byte, arg string) bool {
-	for a := range bytes.SplitSeq(bytes.TrimRight(cmdline, "\x00"), []byte{0}) {
-		if string(a) == arg {
+func cmdlineHasArg(args []string, arg string) bool {
+	return slices.ContainsFunc(args, func(a string) bool {
+		return a == arg || strings.Contains(a, " ") && strings.Contains(" "+a+" ", " "+arg+" ")
+	})
+}
+
+// userDataDirFlag is the flag by which Chrome names its profile.
+const userDataDirFlag = "--user-data-dir="
+
+// namesUserDataDir reports whether the command line names dir as Chrome's
+// user data dir or, when below is set, dir or a directory under it. A
+// setproctitle title (one argument holding spaces) is searched word-wise,
+// as cmdlineHasArg does.
+func namesUserDataDir(args []string, dir string, below bool) bool {
+	flag := userDataDirFlag + dir
+	ends := func(rest string) bool {
+		return rest == "" || below && rest[0] == '/'
+	}
+	for _, a := range args {
+		if rest, ok := strings.CutPrefix(a, flag); ok && ends(rest) {
 			return true
 		}
-		if bytes.IndexByte(a, ' ') >= 0 && strings.Contains(" "+string(a)+" ", " "+arg+" ") {
-			return true
+		if !strings.Contains(a, " ") {
+			continue
+		}
+		for rest := " " + a + " "; ; {
+			_, after, ok := strings.Cut(rest, " "+flag)
+			if !ok {
+				break
+			}
+			if word, _, _ := strings.Cut(after, " "); ends(word) {
+				return true
+			}
+			rest = after
 		}
 	}
 	return false
@@ -157,26 +175,6 @@ func groupMembers(stats []procStat, pgid int) []int {
 	return out
 }
 
-// parsePSS returns the Pss value of a smaps_rollup text, in bytes.
-func parsePSS(data []byte) (uint64, error) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) >= 2 && f[0] == "Pss:" {
-			kb, err := strconv.ParseUint(f[1], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("malformed Pss line %q: %w", sc.Text(), err)
-			}
-			unit := uint64(1024) // the kernel always prints kB
-			if len(f) >= 3 && f[2] != "kB" {
-				return 0, fmt.Errorf("unexpected Pss unit %q", f[2])
-			}
-			return kb * unit, nil
-		}
-	}
-	return 0, errors.New("no Pss line in smaps_rollup")
-}
-
 // Memory is what a set of processes uses, summed over their
 // /proc/<pid>/smaps_rollup.
 type Memory struct {
@@ -189,34 +187,83 @@ type Memory struct {
 func MemoryOf(pids []int) Memory {
 	var m Memory
 	for _, pid := range pids {
-		data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "smaps_rollup"))
+		r, err := rollup(pid)
 		if err != nil {
 			continue
 		}
 		m.Procs++
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) < 2 {
-				continue
-			}
-			kb, _ := strconv.ParseUint(f[1], 10, 64) // the kernel prints kB
-			switch f[0] {
-			case "Pss:":
-				m.PSS += kb << 10
-			case "Private_Clean:", "Private_Dirty:":
-				m.USS += kb << 10
-			}
-		}
+		m.PSS += r.Pss
+		m.USS += r.PrivateClean + r.PrivateDirty
 	}
 	return m
 }
 
-// readPSS returns the proportional set size of one process, in bytes.
-func readPSS(pid int) (uint64, error) {
-	data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "smaps_rollup"))
+// rollup reads /proc/<pid>/smaps_rollup (values in bytes). A missing
+// process gives an error that wraps fs.ErrNotExist.
+func rollup(pid int) (procfs.ProcSMapsRollup, error) {
+	p, err := proc(pid)
 	if err != nil {
-		return 0, err
+		return procfs.ProcSMapsRollup{}, err
 	}
-	return parsePSS(data)
+	return p.ProcSMapsRollup()
+}
+
+// treePSS returns the proportional set size of root and its descendants, in
+// bytes. A missing root gives an error that wraps ErrExited; a child that
+// exits while it reads is left out.
+func treePSS(root int) (uint64, error) {
+	pids := descendants(allStats(), root)
+	if len(pids) == 0 {
+		return 0, ErrExited
+	}
+	var sum uint64
+	for i, pid := range pids {
+		r, err := rollup(pid)
+		switch {
+		case err == nil:
+			sum += r.Pss
+		case i == 0 && errors.Is(err, fs.ErrNotExist):
+			return 0, fmt.Errorf("browserpool: pss of %d: %w", pid, ErrExited)
+		case i == 0:
+			return 0, fmt.Errorf("browserpool: pss of %d: %w", pid, err)
+		default:
+			// A child that exits while we read: not part of the tree any more.
+		}
+	}
+	return sum, nil
+}
+
+// onDirs returns the live processes (zombies excluded, this process
+// excluded) whose command line names one of dirs as Chrome's user data dir,
+// or with below a directory under one of them. Sorted by pid.
+func onDirs(dirs []string, below bool) []procStat {
+	self := os.Getpid()
+	var out []procStat
+	for _, p := range allProcs() {
+		if p.PID == self {
+			continue
+		}
+		st, err := statOf(p)
+		if err != nil || st.zombie() {
+			continue
+		}
+		args, err := p.CmdLine()
+		if err != nil {
+			continue
+		}
+		if slices.ContainsFunc(dirs, func(d string) bool { return namesUserDataDir(args, d, below) }) {
+			out = append(out, st)
+		}
+	}
+	slices.SortFunc(out, func(a, b procStat) int { return a.pid - b.pid })
+	return out
+}
+
+// pids returns the pids of stats.
+func pids(stats []procStat) []int {
+	var out []int
+	for _, st := range stats {
+		out = append(out, st.pid)
+	}
+	return out
 }

@@ -1,26 +1,31 @@
 package browserpool
 
 import (
+	"errors"
+	"os"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 )
 
-func TestParseStat(t *testing.T) {
-	// The command name may hold spaces and parentheses.
-	st, err := parseStat([]byte("4242 (chromium (x) y) S 4200 4242 4242 0 -1 4194560 …\n"))
+func TestStatOfSelf(t *testing.T) {
+	p, err := proc(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (procStat{pid: 4242, ppid: 4200, pgid: 4242, state: 'S'}) {
-		t.Errorf("got %+v", st)
+	st, err := statOf(p)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if z, _ := parseStat([]byte("7 (a) Z 1 7 7")); !z.zombie() {
+	if st.pid != os.Getpid() || st.ppid != os.Getppid() || st.pgid != syscall.Getpgrp() || st.zombie() {
+		t.Errorf("stat of self %+v, want pid %d ppid %d pgid %d", st, os.Getpid(), os.Getppid(), syscall.Getpgrp())
+	}
+	if !alive(os.Getpid()) {
+		t.Error("this process is not alive")
+	}
+	if (procStat{state: 'Z'}).zombie() != true {
 		t.Error("Z not a zombie")
-	}
-	for _, bad := range []string{"", "12 chromium S 1 2", "x (a) S 1 2", "12 (a) S x 2", "12 (a)"} {
-		if _, err := parseStat([]byte(bad)); err == nil {
-			t.Errorf("parseStat(%q) accepted", bad)
-		}
 	}
 }
 
@@ -40,8 +45,43 @@ func TestCmdlineHasArg(t *testing.T) {
 		{"", false},
 	}
 	for _, tc := range cases {
-		if got := cmdlineHasArg([]byte(tc.cmdline), want); got != tc.ok {
+		if got := cmdlineHasArg(splitCmdline(tc.cmdline), want); got != tc.ok {
 			t.Errorf("cmdlineHasArg(%q) = %v", tc.cmdline, got)
+		}
+	}
+}
+
+// splitCmdline splits a raw /proc/<pid>/cmdline as procfs does.
+func splitCmdline(cmdline string) []string {
+	if cmdline == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(cmdline, "\x00"), "\x00")
+}
+
+func TestNamesUserDataDir(t *testing.T) {
+	cases := []struct {
+		cmdline     string
+		exact, tree bool // on /d/p exactly, on /d/p or below
+	}{
+		{"chromium\x00--user-data-dir=/d/p\x00about:blank\x00", true, true},
+		{"chromium\x00--user-data-dir=/d/p/t1\x00", false, true},
+		{"chromium\x00--user-data-dir=/d/pp\x00", false, false},
+		{"chromium\x00--user-data-dir=/d\x00", false, false},
+		{"chromium\x00--disk-cache-dir=/d/p/c\x00", false, false},
+		// A child process's title: argv rewritten into one string.
+		{"chromium --type=renderer --user-agent=Mozilla/5.0 (X11; Linux) --user-data-dir=/d/p --lang=en-US\x00\x00", true, true},
+		{"chromium --type=renderer --user-data-dir=/d/p/t2 --lang=en-US", false, true},
+		{"chromium --type=renderer --user-data-dir=/d/pp --x", false, false},
+		{"chromium --user-data-dir=/d/pp --x --user-data-dir=/d/p", true, true},
+		{"", false, false},
+	}
+	for _, tc := range cases {
+		if got := namesUserDataDir(splitCmdline(tc.cmdline), "/d/p", false); got != tc.exact {
+			t.Errorf("exact: namesUserDataDir(%q) = %v", tc.cmdline, got)
+		}
+		if got := namesUserDataDir(splitCmdline(tc.cmdline), "/d/p", true); got != tc.tree {
+			t.Errorf("below: namesUserDataDir(%q) = %v", tc.cmdline, got)
 		}
 	}
 }
@@ -67,22 +107,16 @@ func TestTreeAndGroup(t *testing.T) {
 	}
 }
 
-func TestParsePSS(t *testing.T) {
-	const rollup = `55d0c0a00000-7ffd5b1f5000 ---p 00000000 00:00 0                          [rollup]
-Rss:              204800 kB
-Pss:               51234 kB
-Pss_Anon:          20000 kB
-Shared_Clean:     150000 kB
-`
-	got, err := parsePSS([]byte(rollup))
-	if err != nil || got != 51234*1024 {
-		t.Errorf("parsePSS = %d, %v", got, err)
+func TestMemoryOfSelf(t *testing.T) {
+	m := MemoryOf([]int{os.Getpid(), 1 << 30})
+	if m.Procs != 1 || m.PSS == 0 || m.USS == 0 || m.USS > m.PSS {
+		t.Errorf("MemoryOf(self, a missing pid) = %+v", m)
 	}
-	if _, err := parsePSS([]byte("Rss: 1 kB\n")); err == nil {
-		t.Error("no Pss line accepted")
+	if pss, err := treePSS(os.Getpid()); err != nil || pss < m.PSS {
+		t.Errorf("treePSS(self) = %d, %v; want at least %d", pss, err, m.PSS)
 	}
-	if _, err := parsePSS([]byte("Pss: x kB\n")); err == nil {
-		t.Error("bad number accepted")
+	if _, err := treePSS(1 << 30); !errors.Is(err, ErrExited) {
+		t.Errorf("treePSS of a missing pid: %v, want ErrExited", err)
 	}
 }
 

@@ -23,20 +23,20 @@ var singletonFiles = []string{"SingletonLock", "SingletonSocket", "SingletonCook
 // killed to be gone.
 const orphanKillTimeout = 10 * time.Second
 
-// profileArgs returns the command-line arguments that name profileDir as
-// Chrome's user data dir: the path as given (cleaned) and its absolute form.
-func profileArgs(profileDir string) []string {
-	out := []string{"--user-data-dir=" + filepath.Clean(profileDir)}
-	if abs, err := filepath.Abs(profileDir); err == nil && abs != filepath.Clean(profileDir) {
-		out = append(out, "--user-data-dir="+abs)
+// profileDirs returns the forms in which a command line may name
+// profileDir: the path as given (cleaned) and its absolute form.
+func profileDirs(profileDir string) []string {
+	out := []string{filepath.Clean(profileDir)}
+	if abs, err := filepath.Abs(profileDir); err == nil && abs != out[0] {
+		out = append(out, abs)
 	}
 	return out
 }
 
 // namesProfile reports whether the command line of pid names the profile.
-func namesProfile(pid int, profileArgs []string) bool {
-	cmd := readCmdline(pid)
-	return slices.ContainsFunc(profileArgs, func(a string) bool { return cmdlineHasArg(cmd, a) })
+func namesProfile(pid int, profileDirs []string) bool {
+	args := cmdline(pid)
+	return slices.ContainsFunc(profileDirs, func(d string) bool { return namesUserDataDir(args, d, false) })
 }
 
 // ProcessesOnProfile returns the live processes (zombies excluded, this
@@ -44,15 +44,17 @@ func namesProfile(pid int, profileArgs []string) bool {
 // the exact directory (as given or made absolute). Chrome passes the flag to
 // every child process, so this finds a whole browser. Sorted by pid.
 func ProcessesOnProfile(profileDir string) []int {
-	want := profileArgs(profileDir)
-	self := os.Getpid()
-	var out []int
-	for _, st := range allStats() {
-		if st.pid != self && !st.zombie() && namesProfile(st.pid, want) {
-			out = append(out, st.pid)
-		}
-	}
-	return out
+	return pids(onDirs(profileDirs(profileDir), false))
+}
+
+// ProcessesUnder returns the live processes (zombies excluded, this process
+// excluded) whose command line has --user-data-dir=<dir> or
+// --user-data-dir=<a directory under dir>, dir as given or made absolute:
+// every Chrome on the profiles below a data dir or a profiles dir. Tests,
+// the bench, the soak and the demo use it to see that no browser outlives
+// its daemon. Sorted by pid.
+func ProcessesUnder(dir string) []int {
+	return pids(onDirs(profileDirs(dir), true))
 }
 
 // KillOrphans stops every live process on this host whose command line names
@@ -65,15 +67,12 @@ func ProcessesOnProfile(profileDir string) []int {
 // Call it only while holding the profile's lock: every process on the
 // profile is then an orphan.
 func KillOrphans(profileDir string) (killed []int, err error) {
-	want := profileArgs(profileDir)
-	self, ownGroup := os.Getpid(), syscall.Getpgrp()
+	dirs := profileDirs(profileDir)
+	ownGroup := syscall.Getpgrp()
 	deadline := time.Now().Add(orphanKillTimeout)
 	for quiet := 0; quiet < 3; {
 		found := false
-		for _, st := range allStats() {
-			if st.pid == self || st.zombie() || !namesProfile(st.pid, want) {
-				continue
-			}
+		for _, st := range onDirs(dirs, false) {
 			found = true
 			if !slices.Contains(killed, st.pid) {
 				killed = append(killed, st.pid)
@@ -138,7 +137,7 @@ func CleanStaleSingleton(profileDir string) error {
 		}
 	case host != myHost:
 	case !alive(pid):
-	case !namesProfile(pid, profileArgs(profileDir)):
+	case !namesProfile(pid, profileDirs(profileDir)):
 	default:
 		return fmt.Errorf("browserpool: profile %q: SingletonLock names live pid %d: %w", profileDir, pid, ErrProfileInUse)
 	}

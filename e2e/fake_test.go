@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,33 +60,16 @@ func link(t *testing.T, d *daemon, f *fake, tenant, phone string) []*wapoolv1.Li
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	stream, err := d.client().Link(ctx, &wapoolv1.LinkRequest{TenantId: tenant})
+	events, err := d.Link(ctx, tenant, func(code string) error {
+		if !slices.ContainsFunc(f.QRCodes(), func(s fakewa.ShownQR) bool { return s.Code == code }) {
+			return fmt.Errorf("Link streamed %q, which fakewa does not show", code)
+		}
+		return f.Scan(code, phone)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var events []*wapoolv1.LinkResponse
-	for {
-		ev, err := stream.Recv()
-		if err != nil {
-			t.Fatalf("link %s: %v (events so far %d)", tenant, err, len(events))
-		}
-		events = append(events, ev)
-		if qr := ev.GetQr(); qr != nil && len(events) == 1 {
-			shown := false
-			for _, s := range f.QRCodes() {
-				shown = shown || s.Code == qr.Code
-			}
-			if !shown {
-				t.Fatalf("Link streamed %q, which fakewa does not show", qr.Code)
-			}
-			if err := f.Scan(qr.Code, phone); err != nil {
-				t.Fatalf("scan: %v", err)
-			}
-		}
-		if l := ev.GetLinked(); l != nil {
-			return events
-		}
-	}
+	return events
 }
 
 // waitFor polls cond until it holds or the timeout ends.

@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/wapool/wapool/internal/redact"
 )
 
 // MaxTextRunes is the longest text Send accepts, in Unicode code points.
@@ -23,16 +25,16 @@ func NormalizePhone(s string) (string, error) {
 			b.WriteRune(r)
 		case r == '+' && b.Len() == 0, r == ' ', r == '-', r == '.', r == '(', r == ')':
 		default:
-			return "", fmt.Errorf("phone %q: unexpected character %q: %w", mask(s), r, ErrInvalidPhone)
+			return "", fmt.Errorf("phone %q: unexpected character %q: %w", redact.Phone(s), r, ErrInvalidPhone)
 		}
 	}
 	digits := b.String()
 	if digits == "" || len(digits) > 15 {
-		return "", fmt.Errorf("phone %q: want 1 to 15 digits in international format: %w", mask(s), ErrInvalidPhone)
+		return "", fmt.Errorf("phone %q: want 1 to 15 digits in international format: %w", redact.Phone(s), ErrInvalidPhone)
 	}
 	n, err := phonenumbers.Parse("+"+digits, "")
 	if err != nil || !phonenumbers.IsPossibleNumber(n) {
-		return "", fmt.Errorf("phone %q: not a possible number in international format: %w", mask(s), ErrInvalidPhone)
+		return "", fmt.Errorf("phone %q: not a possible number in international format: %w", redact.Phone(s), ErrInvalidPhone)
 	}
 	return digits, nil
 }
@@ -51,14 +53,3 @@ func NormalizeText(s string) (string, error) {
 	}
 	return t, nil
 }
-
-// mask keeps the last 4 digits of a phone number for logs and errors.
-func mask(s string) string {
-	if len(s) <= 4 {
-		return "****"
-	}
-	return strings.Repeat("*", len(s)-4) + s[len(s)-4:]
-}
-
-// Mask is mask for other packages' logs.
-func Mask(s string) string { return mask(s) }

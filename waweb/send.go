@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/wapool/wapool/internal/redact"
 )
 
 // Send sends text to the phone number digits through the running app and
@@ -86,11 +88,11 @@ func (p *Page) Prepare(ctx context.Context, digits, text string) (Draft, error) 
 	cctx, cancel := p.with(ctx)
 	defer cancel()
 	if err := p.openChat(cctx, digits); err != nil {
-		return Draft{}, fmt.Errorf("recipient %s: %w", mask(digits), err)
+		return Draft{}, fmt.Errorf("recipient %s: %w", redact.Phone(digits), err)
 	}
 	d, err := p.enter(cctx, digits, text)
 	if err != nil {
-		return Draft{}, fmt.Errorf("recipient %s: %w", mask(digits), err)
+		return Draft{}, fmt.Errorf("recipient %s: %w", redact.Phone(digits), err)
 	}
 	return d, nil
 }
@@ -171,19 +173,19 @@ func (p *Page) Click(ctx context.Context, d Draft) (clicked bool, err error) {
 		// timed out, the page went away): only an exception thrown by the
 		// script, which clicks last, says nothing was clicked.
 		var exc *chromedp.ExceptionError
-		return !errors.As(err, &exc), fmt.Errorf("recipient %s: send button: %w", mask(d.To), err)
+		return !errors.As(err, &exc), fmt.Errorf("recipient %s: send button: %w", redact.Phone(d.To), err)
 	}
 	switch r.R {
 	case "clicked":
 		return true, nil
 	case "mismatch":
-		return false, fmt.Errorf("recipient %s: box holds %d characters before the click, want %d: %w", mask(d.To), r.Got, len([]rune(strings.TrimSpace(d.Text))), ErrComposeMismatch)
+		return false, fmt.Errorf("recipient %s: box holds %d characters before the click, want %d: %w", redact.Phone(d.To), r.Got, len([]rune(strings.TrimSpace(d.Text))), ErrComposeMismatch)
 	case "changed":
-		return false, fmt.Errorf("recipient %s: the chat's outgoing messages changed before the click: %w", mask(d.To), ErrUnexpectedPage)
+		return false, fmt.Errorf("recipient %s: the chat's outgoing messages changed before the click: %w", redact.Phone(d.To), ErrUnexpectedPage)
 	case "nocompose":
-		return false, fmt.Errorf("recipient %s: compose box gone: %w", mask(d.To), ErrUnexpectedPage)
+		return false, fmt.Errorf("recipient %s: compose box gone: %w", redact.Phone(d.To), ErrUnexpectedPage)
 	}
-	return false, fmt.Errorf("recipient %s: no send button shows: %w", mask(d.To), ErrUnexpectedPage)
+	return false, fmt.Errorf("recipient %s: no send button shows: %w", redact.Phone(d.To), ErrUnexpectedPage)
 }
 
 // WaitAck waits, after Click, for the draft's new bubble (one not in Noted,
@@ -195,7 +197,7 @@ func (p *Page) WaitAck(ctx context.Context, d Draft) (string, error) {
 	defer cancel()
 	id, err := p.waitAck(cctx, d.To, d.Text, d.Noted)
 	if err != nil {
-		return id, fmt.Errorf("recipient %s: %w", mask(d.To), err)
+		return id, fmt.Errorf("recipient %s: %w", redact.Phone(d.To), err)
 	}
 	return id, nil
 }
@@ -221,14 +223,6 @@ func checkDigits(digits string) error {
 		return fmt.Errorf("waweb: recipient must be 1-20 digits, got %d characters", len(digits))
 	}
 	return nil
-}
-
-// mask keeps the last 4 digits of a phone number, for errors and logs.
-func mask(digits string) string {
-	if len(digits) <= 4 {
-		return "…" + digits
-	}
-	return "…" + digits[len(digits)-4:]
 }
 
 type prepareResult struct {

@@ -44,6 +44,8 @@ type fakeService struct {
 	qrCodes   []string // codes sent by the last QR link, in order
 	cancelled bool     // a hang link saw its stream cancelled
 	shot      []byte
+	inactive  []string                         // the tenants PruneSessions answers, whatever the request
+	prunes    []*wapoolv1.PruneSessionsRequest // every PruneSessions request, in order
 }
 
 func newFakeService(t *testing.T) *fakeService {
@@ -225,6 +227,22 @@ func (f *fakeService) Logout(_ context.Context, req *wapoolv1.LogoutRequest) (*w
 	}
 	delete(f.sessions, req.GetTenantId())
 	return &wapoolv1.LogoutResponse{}, nil
+}
+
+// PruneSessions answers with f.inactive (the daemon's rule is the
+// supervisor's, tested there) and deletes them unless it is a dry run.
+func (f *fakeService) PruneSessions(_ context.Context, req *wapoolv1.PruneSessionsRequest) (*wapoolv1.PruneSessionsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prunes = append(f.prunes, req)
+	resp := &wapoolv1.PruneSessionsResponse{TenantIds: f.inactive}
+	if !req.GetDryRun() {
+		for _, id := range f.inactive {
+			delete(f.sessions, id)
+		}
+		f.inactive = nil
+	}
+	return resp, nil
 }
 
 func (f *fakeService) Screenshot(_ context.Context, req *wapoolv1.ScreenshotRequest) (*wapoolv1.ScreenshotResponse, error) {

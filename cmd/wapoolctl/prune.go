@@ -3,14 +3,15 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
-// cmdPrune deletes the tenants inactive for longer than --inactive, by the
-// daemon's own rule (wapoold --prune-inactive): no Send, Link or start
-// since, and nothing waiting in the queue. --dry-run lists them only.
+// cmdPrune deletes the tenants inactive for longer than --inactive. The
+// daemon decides which, by its own rule (PruneSessions, the rule of
+// wapoold --prune-inactive). --dry-run lists them only.
 func (c *cli) cmdPrune(args []string) error {
 	fs := c.flagSet("prune")
 	c.g.register(fs, true)
@@ -27,37 +28,16 @@ func (c *cli) cmdPrune(args []string) error {
 	}
 	ctx, cancel := c.callCtx()
 	defer cancel()
-	list, err := c.client.ListSessions(ctx, &wapoolv1.ListSessionsRequest{})
+	resp, err := c.client.PruneSessions(ctx, &wapoolv1.PruneSessionsRequest{InactiveFor: durationpb.New(*inactive), DryRun: *dryRun})
 	if err != nil {
 		return c.fail(ctx, err, callFailure{op: "prune"})
 	}
-	cutoff := c.clock().Add(-*inactive)
-	var victims []string
-	for _, s := range list.GetSessions() {
-		if s.GetQueued() > 0 || !s.GetLastActive().AsTime().Before(cutoff) {
-			continue
-		}
-		victims = append(victims, s.GetTenantId())
-	}
-	var deleted []string
-	for _, id := range victims {
-		if *dryRun {
-			break
-		}
-		if _, err := c.client.Logout(ctx, &wapoolv1.LogoutRequest{TenantId: id}); err != nil {
-			return c.fail(ctx, err, callFailure{op: "prune", tenant: id})
-		}
-		deleted = append(deleted, id)
-	}
+	tenants := resp.GetTenantIds()
 	if c.g.output == outputJSON {
-		out := struct {
+		b, _ := json.Marshal(struct {
 			DryRun  bool     `json:"dryRun"`
 			Tenants []string `json:"tenants"`
-		}{*dryRun, victims}
-		if !*dryRun {
-			out.Tenants = deleted
-		}
-		b, _ := json.Marshal(out)
+		}{*dryRun, tenants})
 		fmt.Fprintln(c.stdout, string(b))
 		return nil
 	}
@@ -65,16 +45,9 @@ func (c *cli) cmdPrune(args []string) error {
 	if *dryRun {
 		verb = "would delete"
 	}
-	for _, id := range victims {
+	for _, id := range tenants {
 		fmt.Fprintf(c.stdout, "%s %s\n", verb, id)
 	}
-	fmt.Fprintf(c.stdout, "%d tenant(s) inactive for more than %v\n", len(victims), *inactive)
+	fmt.Fprintf(c.stdout, "%d tenant(s) inactive for more than %v\n", len(tenants), *inactive)
 	return nil
-}
-
-func (c *cli) clock() time.Time {
-	if c.now != nil {
-		return c.now()
-	}
-	return time.Now()
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/wapool/wapool/browserpool"
@@ -25,15 +22,9 @@ func leftovers(e *env) (checked int, found []string) {
 			}
 		}
 		self := os.Getpid()
-		entries, _ := os.ReadDir("/proc")
-		for _, ent := range entries {
-			pid, err := strconv.Atoi(ent.Name())
-			if err != nil || pid == self {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
-			if err == nil && bytes.Contains(b, []byte(e.root+string(filepath.Separator))) {
-				out = append(out, fmt.Sprintf("pid %d names %s: %s", pid, e.root, bytes.SplitN(b, []byte{0}, 2)[0]))
+		for _, p := range readProcs() {
+			if p.pid != self && p.names(e.root) {
+				out = append(out, fmt.Sprintf("pid %d names %s: %s", p.pid, e.root, p.args[0]))
 			}
 		}
 		return out

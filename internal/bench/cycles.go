@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/procfs"
 
 	"github.com/wapool/wapool/browserpool"
 	"github.com/wapool/wapool/fakewa"
@@ -162,8 +163,8 @@ func runCycles(ctx context.Context, e *env, n int) (*cyclesResult, error) {
 		}
 	}
 	procs := readProcs()
-	res.orphans = orphans(procs, filepath.Join(dataDir, "profiles"), roots, d.cmd.Process.Pid)
-	res.zombies = zombies(procs, d.cmd.Process.Pid)
+	res.orphans = orphans(procs, filepath.Join(dataDir, "profiles"), roots, d.PID())
+	res.zombies = zombies(procs, d.PID())
 	e.progress("cycles: fds %d → %d, goroutines %d → %d, orphans %d, zombies %d; stopping wapoold (SIGTERM)",
 		res.before.fds, res.after.fds, res.before.goroutines, res.after.goroutines, len(res.orphans), len(res.zombies))
 	t0 := time.Now()
@@ -254,11 +255,13 @@ func readHygiene(ctx context.Context, d *daemon, metricsAddr string, profiles []
 	case <-time.After(cyclesSettle): // part of the measurement: a rest, not a condition
 	}
 	var h hygiene
-	fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(d.cmd.Process.Pid), "fd"))
+	p, err := procfs.NewProc(d.PID())
+	if err == nil {
+		h.fds, err = p.FileDescriptorsLen()
+	}
 	if err != nil {
 		return h, fmt.Errorf("cycles: the daemon's fds: %w", err)
 	}
-	h.fds = len(fds)
 	m, err := scrape(ctx, metricsAddr)
 	if err != nil {
 		return h, err
@@ -311,36 +314,29 @@ func scrape(ctx context.Context, addr string) (map[string]float64, error) {
 type proc struct {
 	pid, ppid int
 	state     byte
-	cmdline   []byte // NUL-separated; empty for zombies and kernel threads
+	args      []string // the command line; empty for zombies and kernel threads
 }
 
-// readProcs reads /proc; processes that exit meanwhile are left out.
+// readProcs reads the process table; processes that exit meanwhile are
+// left out.
 func readProcs() []proc {
-	entries, _ := os.ReadDir("/proc")
+	all, _ := procfs.AllProcs()
 	var out []proc
-	for _, ent := range entries {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil {
+	for _, p := range all {
+		st, err := p.Stat()
+		if err != nil || st.State == "" {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …; comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		cmd, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
-		out = append(out, proc{pid: pid, ppid: ppid, state: f[0][0], cmdline: cmd})
+		args, _ := p.CmdLine()
+		out = append(out, proc{pid: p.PID, ppid: st.PPID, state: st.State[0], args: args})
 	}
 	return out
+}
+
+// names reports whether an argument of the command line names a path
+// below dir.
+func (p proc) names(dir string) bool {
+	return slices.ContainsFunc(p.args, func(a string) bool { return strings.Contains(a, dir+string(filepath.Separator)) })
 }
 
 // descendants returns the pids of roots and of all their descendants.
@@ -365,13 +361,12 @@ func descendants(procs []proc, roots ...int) map[int]bool {
 // browser it runs now.
 func orphans(procs []proc, profilesDir string, browsers []int, daemon int) []string {
 	owned := descendants(procs, browsers...)
-	needle := []byte(profilesDir + string(filepath.Separator))
 	var out []string
 	for _, p := range procs {
-		if p.pid == daemon || p.pid == os.Getpid() || owned[p.pid] || !bytes.Contains(p.cmdline, needle) {
+		if p.pid == daemon || p.pid == os.Getpid() || owned[p.pid] || !p.names(profilesDir) {
 			continue
 		}
-		out = append(out, fmt.Sprintf("pid %d (parent %d, state %c): %s", p.pid, p.ppid, p.state, bytes.SplitN(p.cmdline, []byte{0}, 2)[0]))
+		out = append(out, fmt.Sprintf("pid %d (parent %d, state %c): %s", p.pid, p.ppid, p.state, p.args[0]))
 	}
 	return out
 }

@@ -4,115 +4,56 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
+	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
-// daemon is one bin/wapoold process on 127.0.0.1:0 with pacing off, JSON
-// logs and no metrics listener, and a gRPC connection to it.
+// daemon is one bin/wapoold process (wapooldtest's harness) on
+// 127.0.0.1:0 with pacing off, JSON logs and no metrics listener, and a
+// gRPC client of it. The bench dies, the daemon dies (Pdeathsig), and its
+// Chromes with it by their own Pdeathsig.
 type daemon struct {
-	cmd       *exec.Cmd
-	dataDir   string
-	addr      string
-	startedAt time.Time // just before the process was started
-	conn      *grpc.ClientConn
-	client    wapoolv1.SessionServiceClient
-	log       *logSink
-	exited    chan struct{} // closed once Wait returned; exitErr is set then
-	exitErr   error
+	*wapooldtest.Daemon
+	dataDir string
+	client  wapoolv1.SessionServiceClient
+	log     *logSink
 }
 
 // startDaemon starts bin/wapoold on dataDir against the site and waits until
 // it logs its address.
 func startDaemon(ctx context.Context, e *env, dataDir string, extra ...string) (*daemon, error) {
-	args := append([]string{
-		"--listen", "127.0.0.1:0", "--data-dir", dataDir, "--target-url", e.site.URL,
-		"--chromium", e.chromium, "--send-interval", "0", "--send-jitter", "0",
-		"--metrics-addr", "", "--log-format", "json",
-	}, extra...)
-	cmd := exec.Command(filepath.Join(e.bin, "wapoold"), args...)
-	cmd.Env = cleanEnv()
-	sink := &logSink{addr: make(chan string, 1)}
-	cmd.Stdout, cmd.Stderr = sink, sink
-	// If the bench dies, so does the daemon (and its Chromes by their own
-	// Pdeathsig).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = 5 * time.Second
-	d := &daemon{cmd: cmd, dataDir: dataDir, log: sink, exited: make(chan struct{})}
-	d.startedAt = time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start wapoold: %w", err)
-	}
-	go func() { d.exitErr = cmd.Wait(); close(d.exited) }()
-	select {
-	case d.addr = <-sink.addr:
-	case <-d.exited:
-		return nil, fmt.Errorf("wapoold exited at start: %v\n%s", d.exitErr, sink.text())
-	case <-time.After(30 * time.Second):
-		d.kill()
-		return nil, fmt.Errorf("wapoold did not log its address within 30 s\n%s", sink.text())
-	case <-ctx.Done():
-		d.kill()
-		return nil, ctx.Err()
-	}
-	conn, err := grpc.NewClient(d.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	sink := &logSink{}
+	h, err := wapooldtest.Start(ctx, wapooldtest.Options{
+		Bin: filepath.Join(e.bin, "wapoold"),
+		Args: append([]string{
+			"--data-dir", dataDir, "--target-url", e.site.URL,
+			"--chromium", e.chromium, "--send-interval", "0", "--send-jitter", "0",
+			"--metrics-addr", "", "--log-format", "json",
+		}, extra...),
+		Log: sink,
+	})
 	if err != nil {
-		d.kill()
 		return nil, err
 	}
-	d.conn, d.client = conn, wapoolv1.NewSessionServiceClient(conn)
-	return d, nil
-}
-
-// cleanEnv is the bench's environment without WAPOOL_* variables, so that
-// only the flags configure the daemon.
-func cleanEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WAPOOL_") {
-			out = append(out, kv)
-		}
-	}
-	return out
+	return &daemon{Daemon: h, dataDir: dataDir, client: h.Client(), log: sink}, nil
 }
 
 // stop sends SIGTERM and waits up to 30 s (the daemon's own bound is 20 s),
-// then SIGKILL. It is safe to call more than once.
+// then SIGKILL; it returns how the daemon ended. It is safe to call more
+// than once.
 func (d *daemon) stop() error {
-	if d.conn != nil {
-		d.conn.Close()
+	d.Close()
+	if _, err := d.Stop(30 * time.Second); err != nil {
+		return err
 	}
-	select {
-	case <-d.exited:
-		return d.exitErr
-	default:
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-		return d.exitErr
-	case <-time.After(30 * time.Second):
-		d.kill()
-		return errors.New("wapoold did not stop within 30 s of SIGTERM: killed")
-	}
-}
-
-func (d *daemon) kill() {
-	_ = d.cmd.Process.Kill()
-	<-d.exited
+	return d.ExitErr()
 }
 
 // logRecord is one JSON line of the daemon's log.
@@ -130,31 +71,19 @@ func (r logRecord) dur(k string) (time.Duration, bool) {
 	return time.Duration(f * float64(time.Second)), ok
 }
 
-// logSink is the daemon's stdout and stderr: it keeps the text and parses
-// each JSON line. os/exec writes from one goroutine; the mutex guards the
-// fields that follow against the readers.
+// logSink is the daemon's Options.Log: it parses each JSON line. The
+// harness writes whole lines from one goroutine; the mutex guards records
+// against the readers.
 type logSink struct {
-	addr chan string // receives the address once
-
 	mu      sync.Mutex
-	partial []byte
-	all     bytes.Buffer
 	records []logRecord
-	sent    bool
 }
 
 func (s *logSink) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.all.Write(p)
-	s.partial = append(s.partial, p...)
-	for {
-		i := bytes.IndexByte(s.partial, '\n')
-		if i < 0 {
-			break
-		}
-		s.parseLocked(s.partial[:i])
-		s.partial = s.partial[i+1:]
+	for line := range bytes.Lines(p) {
+		s.parseLocked(line)
 	}
 	return len(p), nil
 }
@@ -169,12 +98,6 @@ func (s *logSink) parseLocked(line []byte) {
 	r := logRecord{at: time.Unix(int64(sec), int64(frac*1e9)), fields: m}
 	r.msg, _ = m["msg"].(string)
 	s.records = append(s.records, r)
-	if r.msg == "wapoold serving" && !s.sent {
-		if a := r.str("listen"); a != "" {
-			s.addr <- a
-			s.sent = true
-		}
-	}
 }
 
 // find returns the records with message msg (and, when tenant is not "",
@@ -206,12 +129,6 @@ func (s *logSink) since(tenant string, t time.Time) string {
 	return b.String()
 }
 
-func (s *logSink) text() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.all.String()
-}
-
 // tookOf returns the in-daemon page time of a message (the "took" of its
 // "sent" log line), waiting up to a second for the line.
 func (d *daemon) tookOf(messageID string) (time.Duration, bool) {
@@ -234,26 +151,8 @@ func (d *daemon) tookOf(messageID string) (time.Duration, bool) {
 func (d *daemon) link(ctx context.Context, s *site, tenant, phone string) error {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	stream, err := d.client.Link(ctx, &wapoolv1.LinkRequest{TenantId: tenant})
-	if err != nil {
-		return fmt.Errorf("link %s: %w", tenant, err)
-	}
-	scanned := false
-	for {
-		ev, err := stream.Recv()
-		if err != nil {
-			return fmt.Errorf("link %s: %w", tenant, err)
-		}
-		if qr := ev.GetQr(); qr != nil && !scanned {
-			if err := s.Scan(qr.Code, phone); err != nil {
-				return fmt.Errorf("link %s: scan: %w", tenant, err)
-			}
-			scanned = true
-		}
-		if l := ev.GetLinked(); l != nil {
-			return nil
-		}
-	}
+	_, err := d.Link(ctx, tenant, func(code string) error { return s.Scan(code, phone) })
+	return err
 }
 
 // status returns the tenant's session.

@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/procfs"
 
 	"github.com/wapool/wapool/browserpool"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
@@ -70,23 +70,12 @@ const ready = wapoolv1.SessionState_SESSION_STATE_READY
 
 // ---- memory ----
 
-// memUsage is the memory of one browser's process tree.
-type memUsage struct {
-	pss, uss uint64 // bytes: proportional, and private (Private_Clean + Private_Dirty)
-	procs    int
-}
-
-// treeUsage sums /proc/<pid>/smaps_rollup over pids; a process that exits
-// meanwhile is left out.
-func treeUsage(pids []int) memUsage {
-	m := browserpool.MemoryOf(pids)
-	return memUsage{pss: m.PSS, uss: m.USS, procs: m.Procs}
-}
-
+// memResult is what the memory section read: each tenant's browser tree and
+// the bare browser's (browserpool.MemoryOf), at the same moment.
 type memResult struct {
 	flags   string // which of browserpool's flag sets the tenants' browsers run
-	tenants []memUsage
-	bare    memUsage
+	tenants []browserpool.Memory
+	bare    browserpool.Memory
 	settle  time.Duration
 }
 
@@ -99,7 +88,7 @@ func medianOf(v []uint64) uint64 {
 	return s[(len(s)-1)/2]
 }
 
-func (m *memResult) pick(f func(memUsage) uint64) []uint64 {
+func (m *memResult) pick(f func(browserpool.Memory) uint64) []uint64 {
 	var out []uint64
 	for _, u := range m.tenants {
 		out = append(out, f(u))
@@ -143,17 +132,18 @@ func measureMemory(ctx context.Context, e *env, f *fleet, settle time.Duration) 
 		if s.State != ready || !slices.Contains(pids, int(s.Browser.GetPid())) {
 			return nil, fmt.Errorf("memory: tenant %s is %v with browser pid %d, processes on its profile %v", t, s.State, s.Browser.GetPid(), pids)
 		}
-		res.tenants = append(res.tenants, treeUsage(pids))
+		res.tenants = append(res.tenants, browserpool.MemoryOf(pids))
 		if res.flags == "" {
 			res.flags = "browserpool's default flags"
-			if cmd, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(int(s.Browser.GetPid())), "cmdline")); err == nil &&
-				bytes.Contains(cmd, []byte("--renderer-process-limit=")) {
-				res.flags = "browserpool's flags with LeanFlags"
+			if p, err := procfs.NewProc(int(s.Browser.GetPid())); err == nil {
+				if args, err := p.CmdLine(); err == nil && slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--renderer-process-limit=") }) {
+					res.flags = "browserpool's flags with LeanFlags"
+				}
 			}
 		}
 	}
-	res.bare = treeUsage(browserpool.ProcessesOnProfile(profile))
-	if res.bare.procs == 0 {
+	res.bare = browserpool.MemoryOf(browserpool.ProcessesOnProfile(profile))
+	if res.bare.Procs == 0 {
 		return nil, fmt.Errorf("memory: no process on the bare browser's profile")
 	}
 	return res, nil
@@ -194,14 +184,14 @@ func restartFleet(ctx context.Context, e *env, f *fleet) (*warmResult, error) {
 			}
 		}
 		if n > 0 && res.first == 0 {
-			res.first = time.Since(d.startedAt)
+			res.first = time.Since(d.StartedAt())
 		}
 		return n == len(f.tenants)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tenants READY after a restart: %w", err)
 	}
-	res.all = time.Since(d.startedAt)
+	res.all = time.Since(d.StartedAt())
 	return res, nil
 }
 
@@ -298,7 +288,7 @@ func coldStarts(ctx context.Context, e *env, f *fleet, reps int) (*coldResult, e
 			}
 			return false
 		})
-		total := time.Since(d.startedAt)
+		total := time.Since(d.StartedAt())
 		if err != nil {
 			d.stop()
 			return nil, fmt.Errorf("cold start: %w", err)
@@ -311,10 +301,10 @@ func coldStarts(ctx context.Context, e *env, f *fleet, reps int) (*coldResult, e
 		if len(serving) > 0 && len(started) > 0 && len(booted) > 0 {
 			launch, _ := started[0].dur("launch")
 			since, _ := booted[0].dur("since_start")
-			res.up = append(res.up, serving[0].at.Sub(d.startedAt))
+			res.up = append(res.up, serving[0].at.Sub(d.StartedAt()))
 			res.launch = append(res.launch, launch)
 			res.boot = append(res.boot, since-launch)
-			res.other = append(res.other, total-serving[0].at.Sub(d.startedAt)-since)
+			res.other = append(res.other, total-serving[0].at.Sub(d.StartedAt())-since)
 		}
 		if err := d.stop(); err != nil {
 			e.progress("cold start: stop wapoold: %v", err)

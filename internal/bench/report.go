@@ -3,13 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/prometheus/procfs"
+
+	"github.com/wapool/wapool/browserpool"
 	"github.com/wapool/wapool/fakewa"
 )
 
@@ -75,15 +77,15 @@ func chromiumVersion(path string) string {
 }
 
 func memTotal() string {
-	b, err := os.ReadFile("/proc/meminfo")
+	fs, err := procfs.NewDefaultFS()
 	if err != nil {
 		return "memory unknown"
 	}
-	var kb uint64
-	if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err != nil {
+	m, err := fs.Meminfo()
+	if err != nil || m.MemTotalBytes == nil {
 		return "memory unknown"
 	}
-	return fmt.Sprintf("%.0f GB RAM", float64(kb)/(1<<20))
+	return fmt.Sprintf("%.0f GB RAM", float64(*m.MemTotalBytes)/(1<<30))
 }
 
 func sendTables(p func(string, ...any), o options, r *results) {
@@ -160,15 +162,15 @@ func memoryTables(p func(string, ...any), r *results) {
 		p("")
 		p("| browser | browsers | PSS median | PSS min – max | private (USS) median | processes |")
 		p("|---|---:|---:|---:|---:|---:|")
-		pss := m.pick(func(u memUsage) uint64 { return u.pss })
-		uss := m.pick(func(u memUsage) uint64 { return u.uss })
-		procs := m.pick(func(u memUsage) uint64 { return uint64(u.procs) })
+		pss := m.pick(func(u browserpool.Memory) uint64 { return u.PSS })
+		uss := m.pick(func(u browserpool.Memory) uint64 { return u.USS })
+		procs := m.pick(func(u browserpool.Memory) uint64 { return uint64(u.Procs) })
 		lo, hi := pss[0], pss[0]
 		for _, v := range pss {
 			lo, hi = min(lo, v), max(hi, v)
 		}
 		p("| wapool tenant (wapoold: %s) | %d | %s | %s – %s | %s | %d |", m.flags, len(m.tenants), mib(medianOf(pss)), mib(lo), mib(hi), mib(medianOf(uss)), medianOf(procs))
-		p("| bare Chromium, chromedp DefaultExecAllocatorOptions | 1 | %s | — | %s | %d |", mib(m.bare.pss), mib(m.bare.uss), m.bare.procs)
+		p("| bare Chromium, chromedp DefaultExecAllocatorOptions | 1 | %s | — | %s | %d |", mib(m.bare.PSS), mib(m.bare.USS), m.bare.Procs)
 		p("")
 		p("PSS of the browser's whole process tree (every process with the profile's --user-data-dir; smaps_rollup), shared pages divided among all %d browsers that ran. "+
 			"Private (USS) is what one more browser adds. Goal: ≤ 100 MB PSS per warm tenant: %s (median %s).", len(m.tenants)+1, yesNo(medianOf(pss) <= goalMem), mib(medianOf(pss)))

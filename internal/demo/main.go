@@ -18,9 +18,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wapool/wapool/internal/wapooldtest"
 )
 
 func main() {
@@ -48,20 +49,21 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
+// proc is fakewa, started as a plain process (wapoold is started by
+// wapooldtest).
 type proc struct {
-	name string
 	cmd  *exec.Cmd
 	done chan error
 }
 
-func start(name string, stdout, stderr *os.File, path string, args ...string) (*proc, error) {
-	cmd := exec.Command(path, args...)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+func startFake(logFile *os.File, path, addr string) (*proc, error) {
+	cmd := exec.Command(path, "--addr", addr)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", name, err)
+		return nil, fmt.Errorf("starting fakewa: %w", err)
 	}
-	p := &proc{name: name, cmd: cmd, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait() }()
 	return p, nil
 }
@@ -75,16 +77,12 @@ func (p *proc) stop(timeout time.Duration) error {
 	case <-time.After(timeout):
 		_ = p.cmd.Process.Kill()
 		<-p.done
-		return fmt.Errorf("%s did not stop within %v", p.name, timeout)
+		return fmt.Errorf("fakewa did not stop within %v", timeout)
 	}
 }
 
 func run(bin string) error {
 	fakeAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	daemonAddr, err := freeAddr()
 	if err != nil {
 		return err
 	}
@@ -100,37 +98,42 @@ func run(bin string) error {
 	}
 	defer logFile.Close()
 	fakeURL := "http://" + fakeAddr
+	consoleAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
 
 	step("starting fakewa, a local stand-in for WhatsApp Web, on %s", fakeURL)
-	fake, err := start("fakewa", logFile, logFile, filepath.Join(bin, "fakewa"), "--addr", fakeAddr)
+	fake, err := startFake(logFile, filepath.Join(bin, "fakewa"), fakeAddr)
 	if err != nil {
 		return err
 	}
 	defer fake.stop(10 * time.Second)
 
-	step("starting wapoold on %s (its log: %s)", daemonAddr, logPath)
-	daemon, err := start("wapoold", logFile, logFile, filepath.Join(bin, "wapoold"),
-		"--listen", daemonAddr, "--data-dir", dataDir, "--target-url", fakeURL,
-		"--metrics-addr", "", "--log-format", "console", "--send-interval", "0")
+	step("starting wapoold (its log: %s)", logPath)
+	daemon, err := wapooldtest.Start(context.Background(), wapooldtest.Options{
+		Bin: filepath.Join(bin, "wapoold"),
+		Args: []string{"--data-dir", dataDir, "--target-url", fakeURL,
+			"--metrics-addr", "", "--log-format", "console", "--send-interval", "0", "--console-addr", consoleAddr},
+		Env: os.Environ(), // WAPOOL_CHROMIUM and the like still apply; the flags win
+		Log: logFile,
+	})
 	if err != nil {
+		return fmt.Errorf("%w (see %s)", err, logPath)
+	}
+	defer daemon.Close()
+	defer daemon.Stop(25 * time.Second) // a no-op once stopped
+	daemonAddr := daemon.Addr()
+	fmt.Printf("wapoold serves on %s\n", daemonAddr)
+	consoleURL := "http://" + consoleAddr + "/"
+	if err := checkConsole(consoleURL); err != nil {
 		return err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			daemon.stop(25 * time.Second)
-		}
-	}()
+	fmt.Printf("web console: %s (open it while the demo runs; see docs/console.md)\n", consoleURL)
 	ctl := func(args ...string) *exec.Cmd {
 		cmd := exec.Command(filepath.Join(bin, "wapoolctl"), append([]string{"--addr", daemonAddr}, args...)...)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		return cmd
-	}
-	if err := waitUntil(20*time.Second, func() bool {
-		c := exec.Command(filepath.Join(bin, "wapoolctl"), "--addr", daemonAddr, "list")
-		return c.Run() == nil
-	}); err != nil {
-		return fmt.Errorf("wapoold did not come up: %w (see %s)", err, logPath)
 	}
 
 	step("wapoolctl link demo — the QR code a person scans with WhatsApp on the phone")
@@ -187,11 +190,10 @@ func run(bin string) error {
 	}
 
 	step("stopping wapoold (SIGTERM) and fakewa")
-	stopped = true
-	if err := daemon.stop(25 * time.Second); err != nil {
-		return fmt.Errorf("wapoold: %w", err)
+	if code, err := daemon.Stop(25 * time.Second); err != nil || code != 0 {
+		return fmt.Errorf("wapoold stopped with exit code %d: %v (see %s)", code, err, logPath)
 	}
-	if left := chromeOn(dataDir); len(left) > 0 {
+	if left := wapooldtest.WaitNoBrowsers(dataDir, 5*time.Second); len(left) > 0 {
 		return fmt.Errorf("browsers left running: %v", left)
 	}
 	fmt.Println("done: no process left behind.")
@@ -237,15 +239,16 @@ func postJSON(url string, body any) error {
 	return nil
 }
 
-// chromeOn lists processes whose command line names a profile under dir.
-func chromeOn(dir string) []string {
-	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(b, []byte("--user-data-dir="+dir)) {
-			out = append(out, e.Name()+": "+strings.SplitN(string(b), "\x00", 2)[0])
-		}
+// checkConsole fetches the console's sessions page once.
+func checkConsole(url string) error {
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return fmt.Errorf("web console: %w", err)
 	}
-	return out
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("web console %s: %s", url, resp.Status)
+	}
+	return nil
 }

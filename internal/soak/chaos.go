@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
+	"github.com/wapool/wapool/browserpool"
+	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -145,7 +148,7 @@ func (c *chaos) targets(ctx context.Context) []target {
 			continue
 		}
 		pid := int(s.Browser.GetPid())
-		if !cmdlineHas(pid, "--user-data-dir="+filepath.Join(c.profiles, tn.id)) {
+		if !slices.Contains(browserpool.ProcessesOnProfile(filepath.Join(c.profiles, tn.id)), pid) {
 			continue // not (or no longer) this tenant's Chrome
 		}
 		recent := 0
@@ -177,14 +180,14 @@ func (c *chaos) noteState(tenant string, s *wapoolv1.Session) {
 // killDaemon SIGKILLs wapoold, checks that its browsers died with it, and
 // starts it again on the same data dir.
 func (c *chaos) killDaemon(k int) error {
-	pid := c.d.latest().cmd.Process.Pid
+	pid := c.d.latest().PID()
 	killed := time.Now()
 	if err := c.d.kill(); err != nil {
 		return err
 	}
 	c.daemonKills++
 	clear(c.tenantKills) // a new daemon has a new restart policy per tenant
-	if left := waitNoBrowsers(c.profiles, orphanWait); len(left) > 0 {
+	if left := wapooldtest.WaitNoBrowsers(c.profiles, orphanWait); len(left) > 0 {
 		f := fmt.Sprintf("browsers %v still ran %v after their daemon (pid %d) was SIGKILLed", left, orphanWait, pid)
 		c.orphans = append(c.orphans, f)
 		c.s.printf("FINDING: %s", f)

@@ -1,53 +1,34 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
+	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
 // startTimeout bounds the wait for a started wapoold to log its address.
 const startTimeout = 30 * time.Second
 
-// exitTimeout bounds the wait for a SIGKILLed wapoold to be reaped.
-const exitTimeout = 15 * time.Second
-
 // daemon is the current wapoold of the soak. Its mutex guards cur and
 // starts; the chaos loop and the main goroutine start, kill or stop the
 // process, producers only take its client.
 type daemon struct {
 	bin     string   // the wapoold binary
-	args    []string // its flags; the data dir stays the same across restarts
-	logFile *os.File // every run's stderr, appended
+	args    []string // its flags (the harness adds --listen 127.0.0.1:0); the data dir stays the same across restarts
+	logFile *os.File // every run's output, appended
 
 	mu sync.Mutex
 	// cur is the latest process, also after a SIGKILL until the next start
 	// replaces it: clients then see what a real client sees, UNAVAILABLE.
 	// nil before the first start and after stop.
-	cur    *proc
+	cur    *wapooldtest.Daemon
 	starts int // processes started so far
-}
-
-// proc is one wapoold process.
-type proc struct {
-	cmd     *exec.Cmd
-	addr    string
-	conn    *grpc.ClientConn
-	client  wapoolv1.SessionServiceClient
-	exited  chan struct{} // closed once the process has exited and its log is read
-	exitErr error         // valid after exited is closed
 }
 
 // client returns the latest daemon's client (it fails while that daemon is
@@ -58,31 +39,21 @@ func (d *daemon) client() wapoolv1.SessionServiceClient {
 	if d.cur == nil {
 		return nil
 	}
-	return d.cur.client
+	return d.cur.Client()
 }
 
 // latest returns the latest process, or nil.
-func (d *daemon) latest() *proc {
+func (d *daemon) latest() *wapooldtest.Daemon {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cur
-}
-
-// running says whether the process still runs.
-func (p *proc) running() bool {
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
 }
 
 // start runs a new wapoold and waits until it logs "wapoold serving"; then
 // it replaces the latest process, which must have exited.
 func (d *daemon) start() error {
 	d.mu.Lock()
-	if d.cur != nil && d.cur.running() {
+	if d.cur != nil && d.cur.Running() {
 		d.mu.Unlock()
 		return errors.New("start: a wapoold still runs")
 	}
@@ -91,74 +62,28 @@ func (d *daemon) start() error {
 	d.mu.Unlock()
 
 	fmt.Fprintf(d.logFile, "{\"msg\":\"soak: wapoold start #%d\",\"ts\":%q}\n", n, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(d.bin, d.args...)
-	cmd.Env = append(os.Environ(), "WAPOOL_LISTEN=")
-	stderr, err := cmd.StderrPipe()
+	p, err := wapooldtest.Start(context.Background(), wapooldtest.Options{
+		Bin:          d.bin,
+		Args:         d.args,
+		Env:          append(os.Environ(), "WAPOOL_LISTEN="),
+		Log:          d.logFile,
+		StartTimeout: startTimeout,
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("wapoold start #%d: %w (see wapoold.log)", n, err)
 	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
-	addrc := make(chan string, 1)
-	go func() {
-		copyLog(stderr, d.logFile, addrc)
-		p.exitErr = cmd.Wait()
-		close(p.exited)
-	}()
-	select {
-	case p.addr = <-addrc:
-	case <-p.exited:
-		return fmt.Errorf("wapoold start #%d exited at once: %v (see wapoold.log)", n, p.exitErr)
-	case <-time.After(startTimeout):
-		_ = cmd.Process.Kill()
-		<-p.exited
-		return fmt.Errorf("wapoold start #%d did not log its address within %v", n, startTimeout)
-	}
-	p.conn, err = grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		_ = cmd.Process.Kill()
-		<-p.exited
-		return err
-	}
-	p.client = wapoolv1.NewSessionServiceClient(p.conn)
 	d.mu.Lock()
 	old := d.cur
 	d.cur = p
 	d.mu.Unlock()
 	if old != nil {
-		old.conn.Close()
+		old.Close()
 	}
 	return nil
 }
 
-// copyLog copies wapoold's stderr to w until EOF and sends the address of
-// the "wapoold serving" line to addrc once.
-func copyLog(r io.Reader, w io.Writer, addrc chan<- string) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	found := false
-	for sc.Scan() {
-		line := sc.Bytes()
-		fmt.Fprintf(w, "%s\n", line)
-		if found {
-			continue
-		}
-		var rec struct {
-			Msg    string `json:"msg"`
-			Listen string `json:"listen"`
-		}
-		if json.Unmarshal(line, &rec) == nil && rec.Msg == "wapoold serving" && rec.Listen != "" {
-			addrc <- rec.Listen
-			found = true
-		}
-	}
-	_, _ = io.Copy(w, r) // a line too long for the scanner: keep the rest
-}
-
 // take detaches the latest process from the holder.
-func (d *daemon) take() *proc {
+func (d *daemon) take() *wapooldtest.Daemon {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p := d.cur
@@ -170,19 +95,10 @@ func (d *daemon) take() *proc {
 // stays in place, failing, until start replaces it.
 func (d *daemon) kill() error {
 	p := d.latest()
-	if p == nil || !p.running() {
+	if p == nil || !p.Running() {
 		return errors.New("kill: no wapoold runs")
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		return err
-	}
-	select {
-	case <-p.exited:
-		return nil
-	case <-time.After(exitTimeout):
-		// The process is dead; something else holds its stderr open.
-		return fmt.Errorf("wapoold pid %d: its log did not end within %v of SIGKILL", p.cmd.Process.Pid, exitTimeout)
-	}
+	return p.Kill()
 }
 
 // stop SIGTERMs the latest daemon and returns its exit code; it SIGKILLs it
@@ -193,26 +109,9 @@ func (d *daemon) stop(timeout time.Duration) (int, error) {
 	if p == nil {
 		return -1, errors.New("stop: no wapoold was started")
 	}
-	defer p.conn.Close()
-	if !p.running() {
-		return -1, fmt.Errorf("stop: wapoold had already exited: %v", p.exitErr)
+	defer p.Close()
+	if !p.Running() {
+		return -1, fmt.Errorf("stop: wapoold had already exited: %v", p.ExitErr())
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return -1, err
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		return -1, fmt.Errorf("wapoold did not exit within %v of SIGTERM", timeout)
-	}
-	var ee *exec.ExitError
-	if errors.As(p.exitErr, &ee) {
-		return ee.ExitCode(), nil
-	}
-	if p.exitErr != nil {
-		return -1, p.exitErr
-	}
-	return 0, nil
+	return p.Stop(timeout)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wapool/wapool/fakewa"
+	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -81,7 +82,7 @@ func (s *soak) run(ctx context.Context, wapoold, chrome string) (passed bool, er
 	dataDir := filepath.Join(o.workDir, "data")
 	profiles := filepath.Join(dataDir, "profiles")
 	d := &daemon{bin: wapoold, logFile: logFile, args: []string{
-		"--listen", "127.0.0.1:0", "--data-dir", dataDir, "--target-url", fakeURL, "--chromium", chrome,
+		"--data-dir", dataDir, "--target-url", fakeURL, "--chromium", chrome,
 		"--send-interval", "0", "--send-jitter", "0", "--metrics-addr", "", "--log-format", "json", "--log-level", o.logLevel,
 	}}
 	if err := d.start(); err != nil {
@@ -89,11 +90,11 @@ func (s *soak) run(ctx context.Context, wapoold, chrome string) (passed bool, er
 	}
 	// Whatever happens, no wapoold (and so no Chrome) outlives the soak.
 	defer func() {
-		if p := d.latest(); p != nil && p.running() {
+		if p := d.latest(); p != nil && p.Running() {
 			_, _ = d.stop(stopTimeout)
 		}
 	}()
-	s.printf("fakewa on %s, wapoold on %s", fakeURL, d.latest().addr)
+	s.printf("fakewa on %s, wapoold on %s", fakeURL, d.latest().Addr())
 
 	for _, tn := range tenants {
 		if err := link(ctx, d, fake, tn.id, tn.account); err != nil {
@@ -118,7 +119,7 @@ func (s *soak) run(ctx context.Context, wapoold, chrome string) (passed bool, er
 		}
 	}
 	code, stopErr := d.stop(stopTimeout)
-	left := waitNoBrowsers(profiles, chromeGone)
+	left := wapooldtest.WaitNoBrowsers(profiles, chromeGone)
 	if stopErr == nil {
 		s.printf("wapoold stopped with SIGTERM: exit code %d", code)
 	}
@@ -248,29 +249,18 @@ func (s *soak) produceUnderChaos(ctx context.Context, d *daemon, profiles string
 func link(ctx context.Context, d *daemon, fake *fakewa.Server, tenant, account string) error {
 	ctx, cancel := context.WithTimeout(ctx, linkTimeout)
 	defer cancel()
-	stream, err := d.client().Link(ctx, &wapoolv1.LinkRequest{TenantId: tenant})
+	p := d.latest()
+	if p == nil {
+		return fmt.Errorf("link %s: no wapoold runs", tenant)
+	}
+	events, err := p.Link(ctx, tenant, func(code string) error { return fake.Scan(code, account) })
 	if err != nil {
-		return fmt.Errorf("link %s: %w", tenant, err)
+		return err
 	}
-	scanned := false
-	for {
-		ev, err := stream.Recv()
-		if err != nil {
-			return fmt.Errorf("link %s: %w", tenant, err)
-		}
-		if qr := ev.GetQr(); qr != nil && !scanned {
-			if err := fake.Scan(qr.Code, account); err != nil {
-				return fmt.Errorf("link %s: scanning %q: %w", tenant, qr.Code, err)
-			}
-			scanned = true
-		}
-		if l := ev.GetLinked(); l != nil {
-			if l.Phone != account {
-				return fmt.Errorf("link %s: linked to %q, want %q", tenant, l.Phone, account)
-			}
-			return nil
-		}
+	if l := events[len(events)-1].GetLinked(); l.Phone != account {
+		return fmt.Errorf("link %s: linked to %q, want %q", tenant, l.Phone, account)
 	}
+	return nil
 }
 
 // errTimeout is waitCond's error when the condition did not hold in time.
