@@ -25,12 +25,18 @@ var errorClasses = []struct {
 	{supervisor.ErrInvalidTenantID, codes.InvalidArgument, "INVALID_TENANT_ID"},
 	{supervisor.ErrInvalidPhone, codes.InvalidArgument, "INVALID_PHONE"},
 	{supervisor.ErrInvalidText, codes.InvalidArgument, "INVALID_TEXT"},
+	{supervisor.ErrInvalidKey, codes.InvalidArgument, "INVALID_IDEMPOTENCY_KEY"},
+	{supervisor.ErrInvalidCursor, codes.InvalidArgument, "INVALID_CURSOR"},
+	{supervisor.ErrCursorOutOfRange, codes.OutOfRange, "CURSOR_OUT_OF_RANGE"},
+	{supervisor.ErrSlowConsumer, codes.ResourceExhausted, "SLOW_CONSUMER"},
 	{supervisor.ErrNotFound, codes.NotFound, ""},
 	{supervisor.ErrRecipientNotOnWA, codes.FailedPrecondition, supervisor.ReasonRecipientNotOnWhatsApp},
 	{supervisor.ErrNotLinked, codes.FailedPrecondition, "NOT_LINKED"},
 	{supervisor.ErrSessionFailed, codes.FailedPrecondition, "SESSION_FAILED"},
 	{supervisor.ErrProfileLocked, codes.FailedPrecondition, "PROFILE_LOCKED"},
 	{supervisor.ErrQueueFull, codes.ResourceExhausted, "QUEUE_FULL"},
+	{supervisor.ErrNoCapacity, codes.ResourceExhausted, "NO_CAPACITY"},
+	{supervisor.ErrNotRunning, codes.FailedPrecondition, "BROWSER_NOT_RUNNING"},
 	{supervisor.ErrCodesExhausted, codes.DeadlineExceeded, "LINK_CODES_EXHAUSTED"},
 	{supervisor.ErrUnavailable, codes.Unavailable, ""},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
@@ -51,11 +57,27 @@ func toStatus(err error) error {
 		}
 		st := status.New(c.code, err.Error())
 		if c.reason != "" {
-			if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: c.reason, Domain: ErrorDomain}); derr == nil {
+			info := &errdetails.ErrorInfo{Reason: c.reason, Domain: ErrorDomain, Metadata: errorMetadata(err)}
+			if d, derr := st.WithDetails(info); derr == nil {
 				st = d
 			}
 		}
 		return st.Err()
 	}
 	return status.Error(codes.Internal, err.Error())
+}
+
+// errorMetadata is the ErrorInfo metadata of the errors that tell a client
+// where to go on: the cursors of WatchEvents (see WatchEventsRequest.after
+// in the proto). nil for the others.
+func errorMetadata(err error) map[string]string {
+	var re *supervisor.CursorRangeError
+	if errors.As(err, &re) {
+		return map[string]string{"cursor": re.Cursor, "oldest_cursor": re.Oldest, "start_cursor": re.Start}
+	}
+	var se *supervisor.SlowConsumerError
+	if errors.As(err, &se) {
+		return map[string]string{"cursor": se.Cursor}
+	}
+	return nil
 }

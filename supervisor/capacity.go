@@ -2,8 +2,8 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,8 +15,8 @@ import (
 // Idle tenants hibernate by themselves after IdleHibernate, and a browser
 // grown past MaxBrowserMemory is restarted at its next idle moment.
 //
-// Lock order: a runner asks the Supervisor (s.mu) for a warm slot and,
-// without holding s.mu, asks the victim's runner to hibernate (victim.do).
+// Lock order: a runner asks the Supervisor (warmMu) for a warm slot and,
+// holding no lock, asks the victim's runner to hibernate (victim.do).
 // Only runners with no browser ask; only runners with a browser are
 // victims; so no two runners wait for each other. The launch semaphore
 // (s.launch) is taken only after the warm slot, and released before any
@@ -25,7 +25,12 @@ import (
 // that victim would deadlock.
 
 // errNoCapacity: every warm slot is taken by a busy tenant.
-var errNoCapacity = errors.New("no free browser slot: every warm tenant is busy")
+var errNoCapacity = fmt.Errorf("every warm tenant is busy: %w", ErrNoCapacity)
+
+// noCapacityLinkTries is how many starts a Link waits through, each refused
+// for lack of a warm slot, before its stream ends with ErrNoCapacity: a
+// person is waiting for a QR code.
+const noCapacityLinkTries = 3
 
 // acquireWarm takes a warm slot for r, hibernating another tenant when
 // needed; beforeWait runs before the first wait on another runner.
@@ -34,16 +39,18 @@ func (s *Supervisor) acquireWarm(ctx context.Context, r *runner, beforeWait func
 		return nil
 	}
 	for attempt := 0; ; attempt++ {
-		s.mu.Lock()
+		s.warmMu.Lock()
 		if _, ok := s.warm[r.id]; ok || len(s.warm) < s.cfg.MaxWarm {
 			s.warm[r.id] = time.Now()
-			s.mu.Unlock()
+			s.warmMu.Unlock()
 			return nil
 		}
+		holders := maps.Clone(s.warm)
+		s.warmMu.Unlock()
 		var victim *runner
 		var oldest time.Time
-		for id, used := range s.warm {
-			v := s.runners[id]
+		for id, used := range holders {
+			v := s.existingRunner(id)
 			if v == nil || v == r || !v.idle() {
 				continue
 			}
@@ -51,7 +58,6 @@ func (s *Supervisor) acquireWarm(ctx context.Context, r *runner, beforeWait func
 				victim, oldest = v, used
 			}
 		}
-		s.mu.Unlock()
 		if victim == nil || attempt >= 3 {
 			return fmt.Errorf("tenant %q: %w (--max-warm %d)", r.id, errNoCapacity, s.cfg.MaxWarm)
 		}
@@ -73,15 +79,15 @@ func (s *Supervisor) acquireWarm(ctx context.Context, r *runner, beforeWait func
 
 // releaseWarm frees r's warm slot.
 func (s *Supervisor) releaseWarm(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.warmMu.Lock()
+	defer s.warmMu.Unlock()
 	delete(s.warm, id)
 }
 
 // used records that a tenant was just used (least recently used order).
 func (s *Supervisor) used(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.warmMu.Lock()
+	defer s.warmMu.Unlock()
 	if _, ok := s.warm[id]; ok {
 		s.warm[id] = time.Now()
 	}
@@ -129,4 +135,40 @@ func (r *runner) checkIdle() {
 		r.update(func(s *Session) { s.Recycles++ })
 		// wantUp stays: the loop starts it again at once.
 	}
+}
+
+// saturatedBusy is the CPU share above which a browser start waits for the
+// ones in flight: starting Chrome and booting the app is CPU-bound, and
+// starts that compete for a saturated CPU all finish later.
+const saturatedBusy = 0.9
+
+// takeLaunch takes a launch slot (at most WarmParallel browsers start at
+// once). It adapts to the load: while the machine's CPUs are saturated and
+// another browser is already starting, it waits, so one start runs at a
+// time until the CPUs have room again. It never waits on a runner.
+func (s *Supervisor) takeLaunch(ctx context.Context) error {
+	for {
+		select {
+		case s.launch <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if len(s.launch) == 1 || !s.saturated() {
+			return nil
+		}
+		<-s.launch // give it back while the others use the CPU
+		t := time.NewTimer(250 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+}
+
+// saturated says whether the CPUs were busier than saturatedBusy lately.
+func (s *Supervisor) saturated() bool {
+	busy, err := s.cfg.CPUBusy()
+	return err == nil && busy >= saturatedBusy
 }

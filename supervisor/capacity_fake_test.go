@@ -57,3 +57,50 @@ func TestLaunchSlotNoDeadlock(t *testing.T) {
 		})
 	}
 }
+
+// TestWarmUpAdaptsToLoad: the warm-up starts up to WarmParallel browsers at
+// once while the CPUs have room, and one at a time while they are saturated.
+func TestWarmUpAdaptsToLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		busy float64
+		want int
+	}{{"idle machine", 0.2, 3}, {"saturated machine", 1, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				store, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer store.Close()
+				for _, id := range []string{"a", "b", "c", "d", "e", "f"} {
+					if err := store.PutTenant(sessionstore.Tenant{ID: id, Linked: true, CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				l := &fakeLauncher{wa: newFakeWA(), delay: 2 * time.Second}
+				cfg := fakeConfig()
+				cfg.Store, cfg.TargetURL, cfg.Launcher, cfg.WarmParallel = store, "http://fake.invalid", l, 3
+				cfg.CPUBusy = func() (float64, error) { return tc.busy, nil }
+				sup := New(cfg)
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- sup.Run(ctx) }()
+				for l.launchCount() < 6 {
+					time.Sleep(100 * time.Millisecond)
+				}
+				sup.Drain()
+				cancel()
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				l.mu.Lock()
+				got := l.maxInFlight
+				l.mu.Unlock()
+				if got != tc.want {
+					t.Errorf("at most %d browsers started at once, want %d", got, tc.want)
+				}
+			})
+		})
+	}
+}

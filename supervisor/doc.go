@@ -22,13 +22,20 @@
 //
 // # Concurrency and ownership
 //
-// Each runner is one goroutine (run) that owns everything of its tenant's
-// browser; other goroutines reach it only through its request channel
-// (closures run on the runner goroutine) and read its published Session
-// snapshot, which its mutex guards. The Supervisor's mutex guards its runner
-// map and message waiters; a runner never holds its own mutex while calling
-// the Supervisor, and the Supervisor never holds its mutex while waiting on a
-// runner.
+// Each runner is one goroutine (run) that owns everything of its tenant: the
+// browser, the page, the session's state. Other goroutines reach it only
+// through its request channel (closures run on the runner goroutine) and
+// read the Session it publishes after every change (an atomic pointer to an
+// immutable copy: no lock). The code is split by concern: runner.go (the
+// loop, requests, the published state), browser.go (start, death, restart,
+// stop), page.go (what the page shows, the probe), send.go, link.go,
+// capacity.go.
+//
+// Lock order. The Supervisor's mutexes (runnersMu, waitersMu, warmMu,
+// sizesMu) each guard their own map; none is held while another is taken,
+// while waiting on a runner, or during store I/O. The launch semaphore
+// (WarmParallel browsers starting at once) is taken after the warm slot and
+// never held while waiting on another runner (capacity.go says why).
 //
 // Two contexts per runner: the runner context ends with the daemon (or a
 // Logout) and ends the runner, which then closes its browser gracefully; the

@@ -13,6 +13,7 @@ var (
 	ErrInvalidTenantID      = sessionstore.ErrInvalidTenantID       // INVALID_ARGUMENT
 	ErrInvalidPhone         = errors.New("invalid phone number")    // INVALID_ARGUMENT
 	ErrInvalidText          = errors.New("invalid text")            // INVALID_ARGUMENT
+	ErrInvalidKey           = errors.New("invalid idempotency key") // INVALID_ARGUMENT, reason INVALID_IDEMPOTENCY_KEY
 	ErrIdempotencyKeyReused = sessionstore.ErrIdempotencyKeyReused  // INVALID_ARGUMENT, reason IDEMPOTENCY_KEY_REUSED
 	ErrNotFound             = sessionstore.ErrNotFound              // NOT_FOUND
 	ErrNotLinked            = errors.New("not linked")              // FAILED_PRECONDITION, reason NOT_LINKED
@@ -20,7 +21,9 @@ var (
 	ErrRecipientNotOnWA     = waweb.ErrRecipientNotOnWhatsApp       // FAILED_PRECONDITION, reason RECIPIENT_NOT_ON_WHATSAPP
 	ErrProfileLocked        = sessionstore.ErrLocked                // FAILED_PRECONDITION, reason PROFILE_LOCKED
 	ErrUnavailable          = errors.New("temporarily unavailable") // UNAVAILABLE: retry
-	ErrQueueFull            = sessionstore.ErrQueueFull             // RESOURCE_EXHAUSTED
+	ErrQueueFull            = sessionstore.ErrQueueFull             // RESOURCE_EXHAUSTED, reason QUEUE_FULL
+	ErrNoCapacity           = errors.New("no free browser slot")    // RESOURCE_EXHAUSTED, reason NO_CAPACITY
+	ErrNotRunning           = errors.New("no running browser")      // FAILED_PRECONDITION, reason BROWSER_NOT_RUNNING
 	ErrCodesExhausted       = errors.New("link codes ran out")      // DEADLINE_EXCEEDED
 )
 

@@ -44,6 +44,10 @@ type fakeWA struct {
 
 	// probeDelay is how long State (the liveness probe) takes.
 	probeDelay time.Duration
+	// hangPID: the page of the browser with this pid hangs: State does not
+	// answer, Prepare records the attempt in hungPrepares.
+	hangPID      int
+	hungPrepares int
 
 	prepares, clicks int
 }
@@ -87,16 +91,29 @@ func (f *fakeWA) deliver(to, text string, acked bool) string {
 
 // fakeLauncher starts fakeBrowsers over one fakeWA.
 type fakeLauncher struct {
-	wa       *fakeWA
-	pss      func(launch, reading int) uint64 // the memory of the launch-th browser at a reading; nil: 100 MiB
-	mu       sync.Mutex
-	launches int
-	current  *fakeBrowser
+	wa    *fakeWA
+	pss   func(launch, reading int) uint64 // the memory of the launch-th browser at a reading; nil: 100 MiB
+	delay time.Duration                    // how long a launch takes
+
+	inFlight, maxInFlight int // launches under way, and their most at once
+	mu                    sync.Mutex
+	launches              int
+	current               *fakeBrowser
 }
 
 func (l *fakeLauncher) Launch(ctx context.Context, spec LaunchSpec) (Browser, error) {
 	l.mu.Lock()
+	l.inFlight++
+	l.maxInFlight = max(l.maxInFlight, l.inFlight)
+	d := l.delay
+	l.mu.Unlock()
+	err := sleepCtx(ctx, d) // a browser takes a while to start
+	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.inFlight--
+	if err != nil {
+		return nil, err
+	}
 	l.launches++
 	b := &fakeBrowser{done: make(chan struct{}), started: time.Now(), pid: 1000 + l.launches}
 	if l.pss != nil {
@@ -106,6 +123,16 @@ func (l *fakeLauncher) Launch(ctx context.Context, spec LaunchSpec) (Browser, er
 	b.page = &fakePage{wa: l.wa, b: b}
 	l.current = b
 	return b, nil
+}
+
+// currentPID is the pid of the browser launched last.
+func (l *fakeLauncher) currentPID() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.current == nil {
+		return 0
+	}
+	return l.current.pid
 }
 
 func (l *fakeLauncher) launchCount() int {
@@ -188,6 +215,9 @@ func (p *fakePage) WaitBooted(context.Context) (waweb.State, error) {
 func (p *fakePage) State(ctx context.Context) (waweb.State, error) {
 	p.wa.mu.Lock()
 	d := p.wa.probeDelay
+	if p.wa.hangPID != 0 && p.wa.hangPID == p.b.pid {
+		d = time.Hour // the page's main thread is blocked
+	}
 	p.wa.mu.Unlock()
 	if d > 0 {
 		if err := sleepCtx(ctx, d); err != nil {
@@ -227,6 +257,9 @@ func (p *fakePage) Prepare(ctx context.Context, to, text string) (waweb.Draft, e
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.prepares++
+	if f.hangPID != 0 && f.hangPID == p.b.pid {
+		f.hungPrepares++
+	}
 	if f.prepare != nil {
 		if err := f.prepare(to, text); err != nil {
 			return waweb.Draft{}, err

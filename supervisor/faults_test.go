@@ -48,7 +48,8 @@ func TestBrowserKilledWhileIdle(t *testing.T) {
 	if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the death noticed", 2*time.Second, func() bool { return s.status("t1").PID != before.PID })
+	// Noticed from the exit, not by the idle probe: sooner than its period.
+	waitFor(t, "the death noticed", s.sup.cfg.ProbeInterval, func() bool { return s.status("t1").PID != before.PID })
 	t.Logf("death noticed after %v", time.Since(killed))
 	after := s.readyAgain("t1", before.PID, 30*time.Second)
 	if after.Restarts != before.Restarts+1 || !strings.Contains(after.LastExit, "killed") {
@@ -148,15 +149,18 @@ func TestRendererKilled(t *testing.T) {
 	s.sendOK("t1", contactA, "after the renderer crash")
 }
 
-// TestHungPage: a page that stops answering is noticed within 2 s and the
-// browser is restarted.
+// TestHungPage: a page that stops answering while the tenant is idle is
+// noticed within 10 s (the idle probe every 5 s, then its 1.5 s timeout;
+// fakewa's page blocks at its next poll, 300 ms) and the browser is
+// restarted. The probe before a page operation is tested without a
+// browser: TestHungPageNoticedBeforeSend.
 func TestHungPage(t *testing.T) {
 	s := newStack(t, fakewa.FastOptions(), Config{})
 	s.link("t1", phoneA)
 	before := s.status("t1")
 	s.fake.SetHang(true)
 	hung := time.Now()
-	waitFor(t, "the hang noticed", 3*time.Second, func() bool { return s.status("t1").State != StateReady })
+	waitFor(t, "the hang noticed", 10*time.Second, func() bool { return s.status("t1").State != StateReady })
 	t.Logf("hang noticed after %v", time.Since(hung))
 	s.fake.SetHang(false)
 	s.readyAgain("t1", before.PID, 30*time.Second)

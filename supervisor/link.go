@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wapool/wapool/internal/redact"
 	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/waweb"
 )
@@ -216,8 +217,10 @@ func (r *runner) pollLink() {
 		r.setState(StateReady, "")
 		r.s.touch(r.id)
 		r.markUsed()
-		r.log.Info("linked", zap.String("phone", mask(phone)))
-		r.broadcast(LinkEvent{Linked: &Linked{Phone: phone}})
+		r.log.Info("linked", zap.String("phone", redact.Phone(phone)))
+		// No code was shown in this attempt: the profile was linked already
+		// (its browser was only starting when the Link came).
+		r.broadcast(LinkEvent{Linked: &Linked{Phone: phone, AlreadyLinked: a.seq == 0 && !a.pairing}})
 		r.endLink(nil)
 		r.poke()
 		return

@@ -55,6 +55,7 @@ func (s *Supervisor) housekeeping(ctx context.Context) {
 		} else if n > 0 {
 			s.log.Info("purged expired messages", zap.Int("messages", n))
 		}
+		s.purgeEvents()
 		if s.cfg.PruneInactive > 0 {
 			if _, err := s.Prune(ctx, s.cfg.PruneInactive, false); err != nil && ctx.Err() == nil {
 				s.log.Warn("pruning inactive tenants", zap.Error(err))

@@ -77,8 +77,16 @@ func (p *RestartPolicy) Died(started, now time.Time) Decision {
 	if len(p.deaths) >= p.CrashLoop {
 		return Decision{Failed: true, Delay: p.CoolDown}
 	}
+	return Decision{Delay: p.Backoff(p.streak)}
+}
+
+// Backoff is the wait before try n+1 after n failures in a row (n ≥ 1):
+// Initial doubled n-1 times, at most Max, ±Jitter. It is the one backoff of
+// a tenant: browser restarts and send retries both follow it.
+func (p *RestartPolicy) Backoff(n int) time.Duration {
+	p.defaults()
 	d := p.Initial
-	for i := 1; i < p.streak && d < p.Max; i++ {
+	for i := 1; i < n && d < p.Max; i++ {
 		d *= 2
 	}
 	d = min(d, p.Max)
@@ -86,8 +94,7 @@ func (p *RestartPolicy) Died(started, now time.Time) Decision {
 	if p.rand != nil {
 		r = p.rand
 	}
-	d = time.Duration(float64(d) * (1 + p.Jitter*(2*r()-1)))
-	return Decision{Delay: d}
+	return time.Duration(float64(d) * (1 + p.Jitter*(2*r()-1)))
 }
 
 // Reset forgets every death: an operator restart or a Link starts afresh.

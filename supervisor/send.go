@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wapool/wapool/internal/redact"
 	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/waweb"
 )
@@ -43,7 +44,7 @@ func (s *Supervisor) Send(ctx context.Context, req SendRequest) (Message, error)
 		return Message{}, err
 	}
 	if len(req.IdempotencyKey) > sessionstore.MaxIdempotencyKeyLen {
-		return Message{}, fmt.Errorf("idempotency key longer than %d bytes: %w", sessionstore.MaxIdempotencyKeyLen, ErrInvalidText)
+		return Message{}, fmt.Errorf("idempotency key longer than %d bytes: %w", sessionstore.MaxIdempotencyKeyLen, ErrInvalidKey)
 	}
 	t, err := s.tenant(req.TenantID)
 	if err != nil {
@@ -82,7 +83,7 @@ func (s *Supervisor) Send(ctx context.Context, req SendRequest) (Message, error)
 		return m, err
 	}
 	if m.State == MessageFailed && m.ErrorReason == ReasonRecipientNotOnWhatsApp {
-		return m, fmt.Errorf("message %q to %s: %w", m.ID, mask(m.To), ErrRecipientNotOnWA)
+		return m, fmt.Errorf("message %q to %s: %w", m.ID, redact.Phone(m.To), ErrRecipientNotOnWA)
 	}
 	return m, nil
 }
@@ -108,6 +109,12 @@ func (r *runner) trySend() {
 		return
 	}
 	if r.page == nil || r.state() != StateReady || time.Now().Before(r.sendAt) || time.Now().Before(r.retryAt) {
+		return
+	}
+	// Never send through a page that does not answer: probe it first (a
+	// hung page is restarted; the message waits for the new one).
+	r.probe()
+	if r.page == nil || r.state() != StateReady {
 		return
 	}
 	m := pending[0]
@@ -150,13 +157,13 @@ func (r *runner) pace() time.Duration {
 func (r *runner) sendOne(m Message) {
 	cfg := r.s.cfg
 	// An in-flight send may finish for a while after the daemon is told to
-	// stop; it is cut off after sendGrace.
+	// stop; it is cut off after the grace (Config.StopTimeout).
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.SendTimeout)
 	defer cancel()
-	stopGrace := context.AfterFunc(r.ctx, func() { time.AfterFunc(sendGrace, cancel) })
+	stopGrace := context.AfterFunc(r.ctx, func() { time.AfterFunc(cfg.sendGrace(), cancel) })
 	defer stopGrace()
 
-	log := r.log.With(zap.String("message", m.ID), zap.String("to", mask(m.To)), zap.Int("attempt", m.Attempts+1))
+	log := r.log.With(zap.String("message", m.ID), zap.String("to", redact.Phone(m.To)), zap.Int("attempt", m.Attempts+1))
 	now := time.Now()
 	m, err := r.s.store.UpdateMessage(r.id, m.ID, func(x *Message) {
 		x.State = MessageSending
@@ -304,9 +311,6 @@ func (r *runner) attemptFailed(log *zap.Logger, m Message, err error, start time
 	r.retryLater(m, err)
 }
 
-// sendGrace is how long an in-flight send may go on once the daemon stops.
-const sendGrace = 8 * time.Second
-
 // retryLater keeps m queued after a transient failure, or fails it after
 // MaxAttempts.
 func (r *runner) retryLater(m Message, cause error) {
@@ -322,9 +326,10 @@ func (r *runner) retryLater(m Message, cause error) {
 	r.retryAt = time.Now().Add(r.sendBackoff(m.Attempts))
 }
 
-// sendBackoff is the wait before the next attempt after attempts failed ones.
+// sendBackoff is the wait before the next attempt after attempts failed
+// ones: the tenant's one backoff (RestartPolicy.Backoff).
 func (r *runner) sendBackoff(attempts int) time.Duration {
-	return time.Duration(1<<min(max(attempts-1, 0), 6)) * 500 * time.Millisecond
+	return r.policy.Backoff(max(attempts, 1))
 }
 
 func (r *runner) finish(m Message, f func(*Message)) {

@@ -30,7 +30,10 @@ type Config struct {
 	SendJitter   time.Duration // random extra wait up to this; 0: none
 	MaxAttempts  int           // tries of one message before FAILED; 0: 5
 
-	WarmParallel  int           // browsers launching at once; 0: 2
+	WarmParallel int // browsers launching at once, fewer while the CPUs are saturated; 0: 2
+	// CPUBusy reports the machine's busy CPU share (0 to 1) lately; nil:
+	// /proc/stat through browserpool.CPUMeter. Unit tests give their own.
+	CPUBusy       func() (float64, error)
 	MaxWarm       int           // browsers running at once; 0: no bound
 	IdleHibernate time.Duration // an idle READY tenant hibernates after this; 0: never
 	// MaxBrowserMemory restarts a browser whose process tree's PSS exceeds
@@ -42,11 +45,22 @@ type Config struct {
 	// PruneInactive deletes tenants inactive for longer than this, checked
 	// at start and hourly; 0: never.
 	PruneInactive time.Duration
-	ProbeInterval time.Duration // page liveness probe period; 0: 250ms
+	// ProbeInterval is the period of the idle liveness probe (a page
+	// operation probes first anyway; a dead browser or tab is noticed from
+	// events at once); 0: 5s. A hung page is noticed within ProbeInterval +
+	// ProbeTimeout.
+	ProbeInterval time.Duration
 	ProbeTimeout  time.Duration // a probe slower than this means the page hangs; 0: 1.5s
 	BootTimeout   time.Duration // launch + app boot; 0: 60s
 	SendTimeout   time.Duration // one attempt of one message; 0: 60s
-	Restart       RestartPolicy // zero value: its documented defaults
+	// StopTimeout is the budget of the supervisor's stop once Run's ctx
+	// ends; 0: 20s. A send in flight may finish within 30 % of it, and the
+	// browsers' graceful stop ladder (Browser.close, SIGINT, SIGKILL, each
+	// rung a sixth) takes at most half: the two fit inside it, so the
+	// daemon exits before its own --stop-timeout and Chrome is never left to
+	// Pdeathsig (which loses the last cookies).
+	StopTimeout time.Duration
+	Restart     RestartPolicy // zero value: its documented defaults
 
 	// Observer, when set, learns of browser starts and deaths and of
 	// finished sends (for metrics).
@@ -56,6 +70,11 @@ type Config struct {
 	// state changes, and with State == StateUnknown after a Logout. It runs
 	// on the runner's goroutine and must not block.
 	OnChange func(Session)
+
+	// EventRetention is how long the event log (WatchEvents, webhooks; see
+	// events.go) keeps an event; older events are purged hourly with the
+	// expired messages. 0: 7 days.
+	EventRetention time.Duration
 }
 
 func (c *Config) defaults() {
@@ -64,6 +83,9 @@ func (c *Config) defaults() {
 	}
 	if c.Selectors.App == "" {
 		c.Selectors = waweb.DefaultSelectors()
+	}
+	if c.CPUBusy == nil {
+		c.CPUBusy = (&browserpool.CPUMeter{}).Busy
 	}
 	if c.Launcher == nil {
 		c.Launcher = chromeLauncher{cfg: c.Browser, targetURL: c.TargetURL, selectors: c.Selectors}
@@ -81,7 +103,7 @@ func (c *Config) defaults() {
 		c.MemorySampleEvery = 10 * time.Second
 	}
 	if c.ProbeInterval <= 0 {
-		c.ProbeInterval = 250 * time.Millisecond
+		c.ProbeInterval = 5 * time.Second
 	}
 	if c.ProbeTimeout <= 0 {
 		c.ProbeTimeout = 1500 * time.Millisecond
@@ -89,10 +111,22 @@ func (c *Config) defaults() {
 	if c.BootTimeout <= 0 {
 		c.BootTimeout = 60 * time.Second
 	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = 20 * time.Second
+	}
+	if c.Browser.StopTimeout <= 0 || 3*c.Browser.StopTimeout > c.browserStop() {
+		c.Browser.StopTimeout = c.browserStop() / 3
+	}
 	if c.SendTimeout <= 0 {
 		c.SendTimeout = 60 * time.Second
 	}
 }
+
+// sendGrace is how long a send in flight may go on once the daemon stops.
+func (c *Config) sendGrace() time.Duration { return c.StopTimeout * 3 / 10 }
+
+// browserStop bounds the stop of one browser (its whole ladder).
+func (c *Config) browserStop() time.Duration { return c.StopTimeout / 2 }
 
 // Observer learns of events for metrics. Its methods run on runner
 // goroutines and must be cheap and never block.
@@ -127,14 +161,24 @@ type Supervisor struct {
 	ctx     context.Context
 	wg      sync.WaitGroup // runners
 
-	mu       sync.Mutex // guards the fields that follow
-	runners  map[string]*runner
-	waiters  map[string][]chan Message // message id → Send calls waiting for its end (cap 1)
-	warm     map[string]time.Time      // tenants holding a warm slot → last use
-	sizes    map[string]profileSize    // profile sizes measured lately
-	draining bool
-	closed   bool          // Run is returning: no new runners
-	drainCh  chan struct{} // closed by Drain
+	// Each mutex guards the fields that follow it. None is held while
+	// another is taken, nor while waiting on a runner or the store (the
+	// lock order, with the launch semaphore, is in capacity.go).
+	runnersMu sync.Mutex
+	runners   map[string]*runner
+	closed    bool // Run is returning: no new runners
+
+	waitersMu sync.Mutex
+	waiters   map[string][]chan Message // message id → Send calls waiting for its end (cap 1)
+
+	warmMu sync.Mutex
+	warm   map[string]time.Time // tenants holding a warm slot → last use
+
+	sizesMu sync.Mutex
+	sizes   map[string]profileSize // profile sizes measured lately
+
+	drainOnce sync.Once
+	drainCh   chan struct{} // closed by Drain
 }
 
 // New returns a Supervisor; Run starts it.
@@ -192,11 +236,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			break // the rest stay HIBERNATED until a Send or Link wakes them
 		}
 		warmed++
-		select {
-		case s.launch <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		if err := s.takeLaunch(ctx); err != nil {
 			break
 		}
 		if _, created := s.startRunner(t.ID, true, true); !created {
@@ -204,9 +244,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	}
 	s.housekeeping(ctx)
-	s.mu.Lock()
+	s.runnersMu.Lock()
 	s.closed = true // no runner starts after this: wg.Wait may begin
-	s.mu.Unlock()
+	s.runnersMu.Unlock()
 	return nil
 }
 
@@ -215,18 +255,16 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // Sends and Links with ErrUnavailable. Call it before stopping the gRPC
 // server so that draining does not wait for the queues.
 func (s *Supervisor) Drain() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.draining {
-		s.draining = true
-		close(s.drainCh)
-	}
+	s.drainOnce.Do(func() { close(s.drainCh) })
 }
 
 func (s *Supervisor) isDraining() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.draining
+	select {
+	case <-s.drainCh:
+		return true
+	default:
+		return false
+	}
 }
 
 func (s *Supervisor) waitStarted(ctx context.Context) error {
@@ -249,8 +287,8 @@ func (s *Supervisor) runnerFor(id string, wantUp bool) *runner {
 // slot, a runner it creates owns a launch slot the caller already took and
 // frees it after its first start.
 func (s *Supervisor) startRunner(id string, wantUp, slot bool) (r *runner, created bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.runnersMu.Lock()
+	defer s.runnersMu.Unlock()
 	if r, ok := s.runners[id]; ok {
 		if wantUp {
 			r.wake()
@@ -272,8 +310,8 @@ func (s *Supervisor) startRunner(id string, wantUp, slot bool) (r *runner, creat
 }
 
 func (s *Supervisor) existingRunner(id string) *runner {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.runnersMu.Lock()
+	defer s.runnersMu.Unlock()
 	return s.runners[id]
 }
 
@@ -350,9 +388,9 @@ type profileSize struct {
 }
 
 func (s *Supervisor) profileBytes(id string) int64 {
-	s.mu.Lock()
+	s.sizesMu.Lock()
 	c, ok := s.sizes[id]
-	s.mu.Unlock()
+	s.sizesMu.Unlock()
 	if ok && time.Since(c.at) < profileSizeTTL {
 		return c.bytes
 	}
@@ -360,9 +398,9 @@ func (s *Supervisor) profileBytes(id string) int64 {
 	if err != nil {
 		return c.bytes
 	}
-	s.mu.Lock()
+	s.sizesMu.Lock()
 	s.sizes[id] = profileSize{n, time.Now()}
-	s.mu.Unlock()
+	s.sizesMu.Unlock()
 	return n
 }
 
@@ -374,11 +412,13 @@ func (s *Supervisor) Logout(ctx context.Context, id string) error {
 	if _, err := s.tenant(id); err != nil {
 		return err
 	}
-	s.mu.Lock()
+	s.runnersMu.Lock()
 	r := s.runners[id]
 	delete(s.runners, id)
+	s.runnersMu.Unlock()
+	s.sizesMu.Lock()
 	delete(s.sizes, id)
-	s.mu.Unlock()
+	s.sizesMu.Unlock()
 	if r != nil {
 		r.cancel()
 		select {
@@ -416,12 +456,12 @@ func (s *Supervisor) Screenshot(ctx context.Context, id string) ([]byte, error) 
 	}
 	r := s.existingRunner(id)
 	if r == nil {
-		return nil, fmt.Errorf("tenant %q has no running browser (hibernated or never started): %w", id, ErrUnavailable)
+		return nil, fmt.Errorf("tenant %q has no running browser (hibernated or never started; a Send or Link wakes it): %w", id, ErrNotRunning)
 	}
 	var png []byte
 	err := r.do(ctx, func() error {
 		if r.page == nil {
-			return fmt.Errorf("tenant %q has no running browser: %w", id, ErrUnavailable)
+			return fmt.Errorf("tenant %q has no running browser (hibernated, restarting or failed): %w", id, ErrNotRunning)
 		}
 		c, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -446,10 +486,10 @@ func (s *Supervisor) GetMessage(ctx context.Context, tenantID, id string) (Messa
 
 // messageDone hands m, finished, to the Send calls waiting for it.
 func (s *Supervisor) messageDone(m Message) {
-	s.mu.Lock()
+	s.waitersMu.Lock()
 	ws := s.waiters[m.ID]
 	delete(s.waiters, m.ID)
-	s.mu.Unlock()
+	s.waitersMu.Unlock()
 	for _, w := range ws {
 		w <- m // cap 1, one send per channel
 	}
@@ -462,9 +502,9 @@ func (s *Supervisor) messageDone(m Message) {
 // key. A Logout ends the wait with the message FAILED (reason LOGGED_OUT).
 func (s *Supervisor) waitMessage(ctx context.Context, m Message) (Message, error) {
 	w := make(chan Message, 1)
-	s.mu.Lock()
+	s.waitersMu.Lock()
 	s.waiters[m.ID] = append(s.waiters[m.ID], w)
-	s.mu.Unlock()
+	s.waitersMu.Unlock()
 	defer s.dropWaiter(m.ID, w)
 	cur, err := s.store.GetMessage(m.TenantID, m.ID)
 	if err != nil {
@@ -490,8 +530,8 @@ func (s *Supervisor) waitMessage(ctx context.Context, m Message) (Message, error
 }
 
 func (s *Supervisor) dropWaiter(id string, w chan Message) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.waitersMu.Lock()
+	defer s.waitersMu.Unlock()
 	ws := s.waiters[id]
 	for i, x := range ws {
 		if x == w {

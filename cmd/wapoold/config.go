@@ -20,6 +20,7 @@ type config struct {
 	Chromium    string // browser binary; "" = chromium on PATH
 	Selectors   string // JSON file overriding the page selectors; "" = defaults
 	MetricsAddr string // Prometheus /metrics; "" = off
+	ConsoleAddr string // the web console; "" = off
 	LogFormat   string // json | console
 	LogLevel    string // debug | info | warn | error
 
@@ -43,6 +44,9 @@ type config struct {
 	TLSKey      string
 	TLSClientCA string
 	Insecure    bool // allow a non-loopback --listen without credentials
+
+	WebhookURL        string // POST every event here; "" = no webhook
+	WebhookSecretFile string // HMAC-SHA256 key of the webhook signatures; required with WebhookURL
 }
 
 // perBrowserBudget is the memory the default --max-warm reserves per warm
@@ -84,7 +88,11 @@ func hostMemTotal() int64 {
 	return 4 << 30
 }
 
-func parseConfig(args []string, getenv func(string) string) (config, error) {
+// parseConfig reads the flags, then the environment twin of every flag not
+// given: a twin that is set applies even when empty, so WAPOOL_METRICS_ADDR=
+// turns the metrics listener off as --metrics-addr "" does. lookupEnv is
+// os.LookupEnv in the daemon.
+func parseConfig(args []string, lookupEnv func(string) (string, bool)) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("wapoold", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:7440", "gRPC listen address")
@@ -94,13 +102,14 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.Chromium, "chromium", "", "Chromium binary (default: chromium on PATH)")
 	fs.StringVar(&c.Selectors, "selectors", "", "JSON file overriding the page selectors")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "Prometheus metrics address (empty: off)")
+	fs.StringVar(&c.ConsoleAddr, "console-addr", "", "web console address (empty: off; loopback only without --auth-tokens; same tokens as the API)")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or console")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.SendInterval, "send-interval", 3*time.Second, "least time between two sends of one tenant (0: no pacing)")
 	fs.DurationVar(&c.SendJitter, "send-jitter", 2*time.Second, "random extra wait, up to this, added to --send-interval")
 	fs.IntVar(&c.QueueLimit, "queue-limit", 1000, "messages waiting per tenant before Send answers RESOURCE_EXHAUSTED")
-	fs.IntVar(&c.WarmParallel, "warm-parallel", 2, "browsers started at once when the daemon warms up")
-	fs.DurationVar(&c.StopTimeout, "stop-timeout", 20*time.Second, "bound on the graceful stop after SIGTERM")
+	fs.IntVar(&c.WarmParallel, "warm-parallel", 2, "browsers started at once (fewer while the CPUs are saturated: one at a time then)")
+	fs.DurationVar(&c.StopTimeout, "stop-timeout", 20*time.Second, "bound on the graceful stop after SIGTERM: a send in flight may finish and every browser closes gracefully within it")
 	fs.IntVar(&c.MaxWarm, "max-warm", defaultMaxWarm(memTotal()), "browsers running at once; the least recently used idle tenant hibernates to make room (default: (memory - 1 GiB) / 300 MiB)")
 	fs.DurationVar(&c.IdleHibernate, "idle-hibernate", 30*time.Minute, "an idle READY tenant hibernates after this (0: never)")
 	fs.Int64Var(&c.MaxBrowserMemory, "max-browser-memory", 600<<20, "bytes of PSS past which a browser is restarted gracefully when idle (0: no bound)")
@@ -110,8 +119,10 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "server key (PEM)")
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "CA certificates (PEM) that sign the client certificates")
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without credentials")
+	fs.StringVar(&c.WebhookURL, "webhook-url", "", "POST every session and message event here as JSON, signed, retried until a 2xx (empty: no webhook)")
+	fs.StringVar(&c.WebhookSecretFile, "webhook-secret-file", "", "file holding the webhook's HMAC-SHA256 secret (X-Wapool-Signature); required with --webhook-url; re-read on SIGHUP")
 	fs.DurationVar(&c.PruneInactive, "prune-inactive", 0, "delete tenants (profile included) inactive longer than this, checked hourly (0: never)")
-	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", 1500*time.Millisecond, "a page that does not answer its liveness probe (every 250ms) within this is hung and its browser restarted")
+	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", 1500*time.Millisecond, "a page that does not answer its liveness probe (every 5 s when idle, and before each page operation) within this is hung and its browser restarted")
 	fs.IntVar(&c.CrashLoop, "crash-loop", 5, "browser deaths of one tenant within 2 minutes that make it FAILED (a crash loop)")
 	fs.DurationVar(&c.FailedCoolDown, "failed-cooldown", 5*time.Minute, "a FAILED tenant is tried again after this (a Link tries at once)")
 	if err := fs.Parse(args); err != nil {
@@ -128,7 +139,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 			return
 		}
 		env := "WAPOOL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(env); v != "" {
+		if v, ok := lookupEnv(env); ok {
 			if err := fs.Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
 			}
@@ -136,6 +147,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	})
 	if err := errors.Join(errs...); err != nil {
 		return c, err
+	}
+	if (c.WebhookURL == "") != (c.WebhookSecretFile == "") {
+		return c, errors.New("--webhook-url and --webhook-secret-file go together")
 	}
 	switch c.LogFormat {
 	case "json", "console":

@@ -34,7 +34,7 @@ import (
 )
 
 func main() {
-	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	cfg, err := parseConfig(os.Args[1:], os.LookupEnv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "wapoold:", err)
 		os.Exit(2)
@@ -105,6 +105,10 @@ func serveMetrics(addr string, m *server.Metrics, log *zap.Logger) (func(), erro
 	}, nil
 }
 
+// supervisorStop is the supervisor's share of --stop-timeout: the calls'
+// drain takes a tenth first, and a margin is left for the rest of the exit.
+func supervisorStop(total time.Duration) time.Duration { return total * 8 / 10 }
+
 // run serves until ctx ends, then stops everything it started, in order:
 // stop accepting calls, let waiting Sends return (their messages stay
 // queued), drain the calls, close the browsers gracefully in parallel.
@@ -138,7 +142,8 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 
 	metrics := server.NewMetrics()
 	var hs *server.Health
-	sup := supervisor.New(supervisor.Config{
+	var sup *supervisor.Supervisor
+	sup = supervisor.New(supervisor.Config{
 		Observer:         metrics,
 		Store:            store,
 		Browser:          browserpool.Config{ExecPath: cfg.Chromium, Lean: cfg.LeanChrome},
@@ -154,7 +159,13 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		SendInterval:     cfg.SendInterval,
 		SendJitter:       cfg.SendJitter,
 		WarmParallel:     cfg.WarmParallel,
-		OnChange:         func(s supervisor.Session) { hs.OnChange(s) },
+		StopTimeout:      supervisorStop(cfg.StopTimeout),
+		OnChange: func(s supervisor.Session) {
+			hs.OnChange(s)
+			if s.State == supervisor.StateUnknown { // Logout or prune: the tenant is gone
+				sup.RecordTenantDeleted(s.TenantID)
+			}
+		},
 	})
 	hs = server.NewHealth(sup)
 	metrics.SetSupervisor(sup)
@@ -166,13 +177,28 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	}, authOpts...)...)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
-	wapoolv1.RegisterSessionServiceServer(gs, server.New(sup, log))
+	api := server.New(sup, log)
+	api.SetMetrics(metrics)
+	wapoolv1.RegisterSessionServiceServer(gs, api)
 	metrics.GRPC.InitializeMetrics(gs)
 	stopMetrics, err := serveMetrics(cfg.MetricsAddr, metrics, log)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
+	// Webhooks read the event log from the store; stopped after the
+	// supervisor (deferred), before the store closes.
+	stopWebhook, err := startWebhook(cfg, sup, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer stopWebhook()
+
+	stopConsole, err := startConsole(cfg, sup, auth, log)
+	if err != nil {
+		return err
+	}
+	defer stopConsole()
 
 	supCtx, stopSup := context.WithCancel(context.Background())
 	defer stopSup()
@@ -204,10 +230,20 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	}()
 	defer func() { signal.Stop(hup); stopSup(); <-hupDone }()
 
+	// Serve until told to stop, the server fails, or the supervisor ends on
+	// its own (it only does on an error): each ends the daemon.
 	var serveErr error
+	supEnded := false
 	select {
 	case serveErr = <-served:
 	case <-ctx.Done():
+	case err := <-supDone:
+		supEnded = true
+		serveErr = fmt.Errorf("the supervisor stopped: %w", err)
+		if err == nil {
+			serveErr = errors.New("the supervisor stopped on its own")
+		}
+		log.Error("stopping", zap.Error(serveErr))
 	}
 	stopBy := deadline()
 	log.Info("stopping: no new calls; waiting Sends return, their messages stay queued")
@@ -215,22 +251,29 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	sup.Drain()
 	drained := make(chan struct{})
 	go func() { gs.GracefulStop(); close(drained) }()
+	// Sends waiting for SENT return at once on Drain; Link and other
+	// streams get a tenth of the budget, the browsers the rest.
+	drainBy := time.NewTimer(cfg.StopTimeout / 10)
 	select {
 	case <-drained:
-	case <-stopBy:
+	case <-drainBy.C:
 		log.Warn("calls did not drain in time: closing connections")
 		gs.Stop()
 		<-drained
 	}
+	drainBy.Stop()
+	stopConsole() // its link streams end before the browsers close
 	log.Info("closing browsers")
 	stopSup()
-	select {
-	case err := <-supDone:
-		if err != nil && serveErr == nil {
-			serveErr = err
+	if !supEnded {
+		select {
+		case err := <-supDone:
+			if err != nil && serveErr == nil {
+				serveErr = err
+			}
+		case <-stopBy:
+			return errors.New("browsers did not close within --stop-timeout")
 		}
-	case <-stopBy:
-		return errors.New("browsers did not close within --stop-timeout")
 	}
 	if serveErr != nil && !errors.Is(serveErr, grpc.ErrServerStopped) {
 		return serveErr
