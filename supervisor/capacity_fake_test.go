@@ -82,18 +82,11 @@ func TestWarmUpAdaptsToLoad(t *testing.T) {
 				cfg := fakeConfig()
 				cfg.Store, cfg.TargetURL, cfg.Launcher, cfg.WarmParallel = store, "http://fake.invalid", l, 3
 				cfg.CPUBusy = func() (float64, error) { return tc.busy, nil }
-				sup := New(cfg)
-				ctx, cancel := context.WithCancel(context.Background())
-				done := make(chan error, 1)
-				go func() { done <- sup.Run(ctx) }()
+				_, stop := runSupervisor(t, cfg)
 				for l.launchCount() < 6 {
 					time.Sleep(100 * time.Millisecond)
 				}
-				sup.Drain()
-				cancel()
-				if err := <-done; err != nil {
-					t.Fatal(err)
-				}
+				stop()
 				l.mu.Lock()
 				got := l.maxInFlight
 				l.mu.Unlock()

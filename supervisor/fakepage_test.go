@@ -385,23 +385,7 @@ func (s *fakeStack) start(cfg Config) {
 	if cfg.Log == nil {
 		cfg.Log = zaptest.NewLogger(s.t)
 	}
-	sup := New(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sup.Run(ctx) }()
-	s.sup = sup
-	stopped := false
-	s.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		sup.Drain()
-		cancel()
-		if err := <-done; err != nil {
-			s.t.Errorf("Run: %v", err)
-		}
-	}
+	s.sup, s.stop = runSupervisor(s.t, cfg)
 }
 
 // restart stops the Supervisor, as a daemon stop would, and starts a new one.

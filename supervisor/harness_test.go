@@ -72,13 +72,18 @@ func (s *stack) start(cfg Config) {
 	if cfg.Log == nil {
 		cfg.Log = zaptest.NewLogger(s.t)
 	}
+	s.sup, s.stop = runSupervisor(s.t, cfg)
+}
+
+// runSupervisor runs a Supervisor with cfg; stop drains it, ends Run and
+// checks its error (once; later calls do nothing).
+func runSupervisor(t *testing.T, cfg Config) (*Supervisor, func()) {
 	sup := New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sup.Run(ctx) }()
-	s.sup = sup
 	stopped := false
-	s.stop = func() {
+	return sup, func() {
 		if stopped {
 			return
 		}
@@ -86,7 +91,7 @@ func (s *stack) start(cfg Config) {
 		sup.Drain()
 		cancel()
 		if err := <-done; err != nil {
-			s.t.Errorf("Run: %v", err)
+			t.Errorf("Run: %v", err)
 		}
 	}
 }

@@ -18,6 +18,10 @@ const (
 	firstQRLifetime = 60 * time.Second
 	qrLifetime      = 20 * time.Second
 	pairingLifetime = 3 * time.Minute
+	// qrReloadGrace is how long the page may take to draw the first code
+	// of a series reloaded with its button, before the button still showing
+	// means the codes ran out.
+	qrReloadGrace = 10 * time.Second
 	// pairingTimeout ends a pairing attempt nobody completes.
 	pairingTimeout = 10 * time.Minute
 )
@@ -249,6 +253,9 @@ func (r *runner) pollLink() {
 			}
 			a.seriesFrom = time.Now()
 			return
+		}
+		if a.seq == 0 && time.Since(a.seriesFrom) < qrReloadGrace {
+			return // the reloaded series has not drawn its first code yet
 		}
 		r.log.Info("link attempt ended: the QR codes ran out")
 		r.endLink(fmt.Errorf("tenant %q: no scan before the page's QR codes ran out: %w", r.id, ErrCodesExhausted))
