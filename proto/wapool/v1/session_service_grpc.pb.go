@@ -40,14 +40,17 @@ const (
 // Errors use the standard gRPC codes; where a client must branch, the status
 // carries a google.rpc.ErrorInfo with domain "wapool.dev" and a reason:
 //   - INVALID_ARGUMENT: bad tenant id, phone number or text; reason
-//     IDEMPOTENCY_KEY_REUSED when a key is reused for a different message.
+//     IDEMPOTENCY_KEY_REUSED when a key is reused for a different message,
+//     INVALID_IDEMPOTENCY_KEY for a key longer than 256 bytes.
 //   - NOT_FOUND: unknown tenant or message.
 //   - FAILED_PRECONDITION: tenant not linked (reason NOT_LINKED), session
 //     FAILED (reason SESSION_FAILED), recipient not on WhatsApp (reason
 //     RECIPIENT_NOT_ON_WHATSAPP), profile locked by another daemon (reason
-//     PROFILE_LOCKED).
+//     PROFILE_LOCKED), no running browser for a Screenshot (reason
+//     BROWSER_NOT_RUNNING: a Send or Link wakes the tenant).
 //   - UNAVAILABLE: the tenant's browser is restarting; retry later.
-//   - RESOURCE_EXHAUSTED: the tenant's queue is full or no capacity is left.
+//   - RESOURCE_EXHAUSTED: the tenant's queue is full (reason QUEUE_FULL), or
+//     a Link finds every warm browser slot busy (reason NO_CAPACITY).
 //   - DEADLINE_EXCEEDED: the caller's deadline, or the QR codes ran out.
 //   - UNAUTHENTICATED: missing or wrong credentials.
 //   - OUT_OF_RANGE: WatchEvents was given a cursor the event log does not
@@ -235,14 +238,17 @@ type SessionService_WatchEventsClient = grpc.ServerStreamingClient[WatchEventsRe
 // Errors use the standard gRPC codes; where a client must branch, the status
 // carries a google.rpc.ErrorInfo with domain "wapool.dev" and a reason:
 //   - INVALID_ARGUMENT: bad tenant id, phone number or text; reason
-//     IDEMPOTENCY_KEY_REUSED when a key is reused for a different message.
+//     IDEMPOTENCY_KEY_REUSED when a key is reused for a different message,
+//     INVALID_IDEMPOTENCY_KEY for a key longer than 256 bytes.
 //   - NOT_FOUND: unknown tenant or message.
 //   - FAILED_PRECONDITION: tenant not linked (reason NOT_LINKED), session
 //     FAILED (reason SESSION_FAILED), recipient not on WhatsApp (reason
 //     RECIPIENT_NOT_ON_WHATSAPP), profile locked by another daemon (reason
-//     PROFILE_LOCKED).
+//     PROFILE_LOCKED), no running browser for a Screenshot (reason
+//     BROWSER_NOT_RUNNING: a Send or Link wakes the tenant).
 //   - UNAVAILABLE: the tenant's browser is restarting; retry later.
-//   - RESOURCE_EXHAUSTED: the tenant's queue is full or no capacity is left.
+//   - RESOURCE_EXHAUSTED: the tenant's queue is full (reason QUEUE_FULL), or
+//     a Link finds every warm browser slot busy (reason NO_CAPACITY).
 //   - DEADLINE_EXCEEDED: the caller's deadline, or the QR codes ran out.
 //   - UNAUTHENTICATED: missing or wrong credentials.
 //   - OUT_OF_RANGE: WatchEvents was given a cursor the event log does not
