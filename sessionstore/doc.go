@@ -6,7 +6,7 @@
 // # Layout
 //
 //	<DataDir>/                 0700, refused when world-writable
-//	  wapool.db                0600, bbolt: tenants, outbox, idempotency keys
+//	  wapool.db                0600, bbolt: tenants, outbox, idempotency keys, event log
 //	  profiles/<tenant>/       0700, Chrome --user-data-dir (Options.ProfilesDir may point elsewhere,
 //	    .wapool.lock           0600  e.g. a Selenium-era chrome_data/ whose <user_id>/ dirs are adopted)
 //	  cache/<tenant>/          0700, Chrome --disk-cache-dir; deletable at any time
@@ -42,6 +42,16 @@
 // bubble's data-id goes in Message.WAMessageID: within a tenant that id
 // names one message at most (ErrWAIDClaimed), and MessageByWAID looks it up.
 // A database from before that index gets it built at Open.
+//
+// # The event log
+//
+// Every message state change is appended to the event log in the same
+// transaction as the change (Enqueue, UpdateMessage, FailPending); session
+// state changes are appended by the supervisor. Each event has a cursor
+// (the database's id and a sequence) that orders the log; readers list the
+// events after a cursor and subscribe to the ones committed later, with no
+// gap between the two. Events older than the retention (7 days) are purged;
+// a consumer's delivered position (the webhook's) is kept in the store too.
 //
 // # Concurrency and ownership
 //
