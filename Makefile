@@ -74,8 +74,12 @@ run: build
 demo: chromium build
 	$(GO) run ./internal/demo
 
+# The second step: issue 13's idle cost of a tenant (internal/idlebench),
+# Go benchmarks whose -json output is kept in bin/ and read into a table.
 bench: chromium build
 	$(GO) run ./internal/bench
+	set -o pipefail; $(GO) test -run '^$$' -bench IdleCost -benchtime 1x -timeout 30m -json ./internal/idlebench/ \
+		| tee bin/idlebench.json | $(GO) run ./internal/idlebench
 
 soak: chromium build
 	$(GO) run ./internal/soak

@@ -101,8 +101,13 @@ func baseFlags(cfg Config, spec Spec) []flag {
 	return fl
 }
 
+// LeanEnabledFeatures is the --enable-features value of the Lean set. To
+// enable more features through Config.ExtraFlags, repeat it.
+const LeanEnabledFeatures = "NetworkServiceInProcess2"
+
 // LeanFlags are the switches that Config.Lean adds. They trade isolation for
-// memory on a browser that only ever shows one app from one origin:
+// memory on a browser that only ever shows one app from one origin for one
+// tenant:
 //   - renderer-process-limit=1: one renderer for the tab and everything it
 //     embeds (the app has no cross-site frames to protect).
 //   - disable-site-isolation-trials and site-per-process/IsolateOrigins
@@ -113,18 +118,54 @@ func baseFlags(cfg Config, spec Spec) []flag {
 //     --disable-gpu keeps for compositing); no WebGL, which the app does not
 //     use; canvas 2D and screenshots still work.
 //
-// Measured and left out: NetworkServiceInProcess (ignored by Chrome 156),
-// --no-zygote (about 55 MB more private memory per browser),
-// --enable-low-end-device-mode (nothing on top of these), and
-// --js-flags=--max-old-space-size (no effect at rest; a ceiling that turns a
-// growing app into an out-of-memory crash — a choice for ExtraFlags, not a
-// default). See memory_test.go (MeasurePSS, BenchmarkWarmMemory).
+// Those four took a browser from 8 processes to 7 (BenchmarkWarmMemory);
+// that set, "lean-v1", took 119 MiB of MemAvailable per warm idle tenant
+// (10 tenants linked on fakewa, each after one send and 20 s at rest;
+// BenchmarkMemAvailable, docs/memory.md). Issue 13 added three, which
+// together bring it to 85 MiB (−35 MiB, −29 %; the same at 20 tenants) and
+// 4 processes (browser, zygote, storage service, renderer):
+//   - enable-features=NetworkServiceInProcess2: the network service runs as
+//     a thread of the browser process instead of a process of its own.
+//     Alone: −18 MiB per tenant. (The NetworkServiceInProcess of chromedp's
+//     defaults is ignored by Chrome 156; this one is not.) Cost: a crash of
+//     the network service ends the browser, which the supervisor restarts,
+//     where Chrome used to restart the service alone.
+//   - in-process-gpu: the GPU process (with --disable-gpu only the software
+//     compositor) runs as a thread of the browser process. Alone: within
+//     the noise (−3 MiB of the tenant's own memory: what the GPU process
+//     shared with the zygote that forked it stays with that idle zygote).
+//     Cost: a compositor crash ends the browser, and the compositor, which
+//     reads what the renderer draws, is no longer behind a process
+//     boundary.
+//   - no-unsandboxed-zygote: with the two above, Chrome's second zygote
+//     (the one that forks the unsandboxed GPU and network processes) has
+//     nothing left to start, yet holds ~15 MiB of its own; this removes
+//     it. Renderers still fork from the other zygote. Alone: within the
+//     noise (the GPU and network processes then start without a zygote).
+//
+// Measured and left out, each on top of this set (within ±2 MiB of it at
+// rest on this page, or a cost): more disabled features (BackForwardCache;
+// MediaRouter, OptimizationHints, AutofillServerCommunication,
+// CalculateNativeWinOcclusion and 10 more), V8 heap flags
+// (--js-flags=--max-semi-space-size=1, --optimize-for-size,
+// --max-old-space-size=64: a ceiling that turns a growing app into an
+// out-of-memory crash), --js-flags=--lite-mode (no WebAssembly, which
+// WhatsApp Web needs), --enable-low-end-device-mode, --process-per-site,
+// PartitionAlloc without BackupRefPtr (−2 MiB for a use-after-free guard),
+// a critical memory-pressure signal after each send, --no-zygote (more
+// private memory per browser), and --single-process (−10 MiB, but a hung
+// page was no longer noticed and a renderer could not be restarted alone).
+// An 800x600 window saves 5 MiB: Config.WindowW/H, not a flag of this set.
+// See memavail_test.go and memory_test.go.
 func LeanFlags() map[string]any {
 	return map[string]any{
 		"renderer-process-limit":        "1",
 		"disable-site-isolation-trials": true,
 		"disable-features":              DefaultDisabledFeatures + ",site-per-process,IsolateOrigins,SpareRendererForSitePerProcess",
 		"disable-software-rasterizer":   true,
+		"enable-features":               LeanEnabledFeatures,
+		"in-process-gpu":                true,
+		"no-unsandboxed-zygote":         true,
 	}
 }
 

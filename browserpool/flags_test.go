@@ -73,3 +73,33 @@ func TestBuildFlagsOverrides(t *testing.T) {
 		}
 	}
 }
+
+func TestLeanFlags(t *testing.T) {
+	fl, err := buildFlags(Config{Lean: true}, Spec{ProfileDir: "/p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := args(fl)
+	for _, want := range []string{
+		"--renderer-process-limit=1", "--disable-site-isolation-trials", "--disable-software-rasterizer",
+		"--disable-features=" + DefaultDisabledFeatures + ",site-per-process,IsolateOrigins,SpareRendererForSitePerProcess",
+		"--enable-features=NetworkServiceInProcess2", "--in-process-gpu", "--no-unsandboxed-zygote",
+	} {
+		if !slices.Contains(a, want) {
+			t.Errorf("missing %s in %v", want, a)
+		}
+	}
+	// Without Lean none of them; ExtraFlags can take one back or replace
+	// the features.
+	fl, _ = buildFlags(Config{}, Spec{ProfileDir: "/p"})
+	for _, arg := range args(fl) {
+		if strings.HasPrefix(arg, "--enable-features") || arg == "--in-process-gpu" || arg == "--no-unsandboxed-zygote" {
+			t.Errorf("%s without Lean", arg)
+		}
+	}
+	fl, _ = buildFlags(Config{Lean: true, ExtraFlags: map[string]any{"in-process-gpu": false, "enable-features": LeanEnabledFeatures + ",Foo"}}, Spec{ProfileDir: "/p"})
+	a = args(fl)
+	if slices.Contains(a, "--in-process-gpu") || !slices.Contains(a, "--enable-features=NetworkServiceInProcess2,Foo") {
+		t.Errorf("ExtraFlags over Lean: %v", a)
+	}
+}
