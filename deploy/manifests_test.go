@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
@@ -42,7 +43,9 @@ const (
 	kustomization  = "kustomization.yaml"
 )
 
-// manifests is everything under deploy/kubernetes, decoded.
+// manifests is everything in deploy/kubernetes (the single-node
+// deployment), decoded; the cluster variant in its subdirectory has its own
+// tests (cluster_manifests_test.go).
 type manifests struct {
 	statefulSets []*appsv1.StatefulSet
 	services     []*corev1.Service
@@ -73,7 +76,7 @@ type kustomizationFile struct {
 // are errors.
 var decoder = func() runtime.Decoder {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{appsv1.AddToScheme, corev1.AddToScheme, networkingv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{appsv1.AddToScheme, corev1.AddToScheme, networkingv1.AddToScheme, policyv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			panic(err)
 		}
@@ -116,21 +119,42 @@ func hasContent(doc []byte) bool {
 	return false
 }
 
-func loadManifests(t *testing.T) *manifests {
+// decodedDir is one kustomize directory: its kustomization.yaml and every
+// object of its manifests, decoded strictly.
+type decodedDir struct {
+	kustomize kustomizationFile
+	files     []string // the manifest files, kustomization.yaml aside
+	objects   []runtime.Object
+}
+
+// loadDir decodes the kustomize directory dir. A subdirectory holding its
+// own kustomization.yaml is a variant, checked by its own tests; any other
+// subdirectory is an error.
+func loadDir(t *testing.T, dir string) *decodedDir {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(kubeDir, "*"))
+	paths, err := filepath.Glob(filepath.Join(dir, "*"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &manifests{}
+	d := &decodedDir{}
+	sawKustomization := false
 	for _, path := range paths {
 		name := filepath.Base(path)
+		if fi, err := os.Stat(path); err != nil {
+			t.Fatal(err)
+		} else if fi.IsDir() {
+			if _, err := os.Stat(filepath.Join(path, kustomization)); err != nil {
+				t.Errorf("%s: a directory that is no kustomize variant (%v)", path, err)
+			}
+			continue
+		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if name == kustomization {
-			if err := yaml.UnmarshalStrict(b, &m.kustomize); err != nil {
+			sawKustomization = true
+			if err := yaml.UnmarshalStrict(b, &d.kustomize); err != nil {
 				t.Fatalf("%s: %v", path, err)
 			}
 			continue
@@ -139,7 +163,7 @@ func loadManifests(t *testing.T) *manifests {
 			t.Errorf("%s: a manifest ends in .yaml (found %q)", path, ext)
 			continue
 		}
-		m.files = append(m.files, name)
+		d.files = append(d.files, name)
 		docs, err := splitDocs(b)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
@@ -153,18 +177,34 @@ func loadManifests(t *testing.T) *manifests {
 				t.Errorf("%s document %d: %v", path, i+1, err)
 				continue
 			}
-			switch o := obj.(type) {
-			case *appsv1.StatefulSet:
-				m.statefulSets = append(m.statefulSets, o)
-			case *corev1.Service:
-				m.services = append(m.services, o)
-			case *networkingv1.NetworkPolicy:
-				m.policies = append(m.policies, o)
-			case *corev1.Secret:
-				m.secrets = append(m.secrets, o)
-			default:
-				t.Errorf("%s document %d: unexpected %T", path, i+1, obj)
-			}
+			d.objects = append(d.objects, obj)
+		}
+	}
+	if !sawKustomization {
+		t.Errorf("%s: no %s", dir, kustomization)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	return d
+}
+
+func loadManifests(t *testing.T) *manifests {
+	t.Helper()
+	d := loadDir(t, kubeDir)
+	m := &manifests{kustomize: d.kustomize, files: d.files}
+	for _, obj := range d.objects {
+		switch o := obj.(type) {
+		case *appsv1.StatefulSet:
+			m.statefulSets = append(m.statefulSets, o)
+		case *corev1.Service:
+			m.services = append(m.services, o)
+		case *networkingv1.NetworkPolicy:
+			m.policies = append(m.policies, o)
+		case *corev1.Secret:
+			m.secrets = append(m.secrets, o)
+		default:
+			t.Errorf("%s: unexpected %T", kubeDir, obj)
 		}
 	}
 	if t.Failed() {
