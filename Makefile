@@ -1,7 +1,7 @@
 # wapool — build, test, demo and benchmarks.
 # `make demo` and `make test` work on a fresh Debian machine: missing tools
-# are installed here (Chromium with apt-get, Go tools with `go install` at
-# pinned versions into .tools/bin).
+# are installed here (Chromium and PostgreSQL with apt-get, Go tools with
+# `go install` at pinned versions into .tools/bin).
 
 SHELL := /bin/bash
 GO ?= go
@@ -23,7 +23,7 @@ HEALTH_PROBE := $(TOOLS)/grpc-health-probe
 # The suite's own budget; CI allows 90 minutes, the suite stays well under 15.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all build test vet lint proto proto-check tools chromium run demo bench soak clean
+.PHONY: all build test vet lint proto proto-check tools chromium postgresql run demo bench soak clean
 
 all: build
 
@@ -50,6 +50,14 @@ chromium:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
 
+# PostgreSQL from Debian's packages (the store tests start a real server
+# through internal/pgtest), only when no initdb is installed.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+		echo "installing postgresql with apt-get"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y postgresql; }
+
 proto: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
 	$(BUF) lint
 	$(BUF) generate
@@ -65,7 +73,7 @@ vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 
-test: chromium tools vet proto-check build
+test: chromium postgresql tools vet proto-check build
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 run: build

@@ -1,12 +1,29 @@
-// Package sessionstore keeps wapool's tenants on disk: their ids, Chrome
-// profile directories, metadata, the per-profile lock, and the durable outbox
-// of messages with its idempotency index and its index of WhatsApp message
-// ids.
+// Package sessionstore keeps wapool's tenants: their ids, Chrome profile
+// directories, metadata, the per-profile lock, the durable outbox of
+// messages with its idempotency index and its index of WhatsApp message ids,
+// the event log, and (cluster mode) tenant leases and the nodes.
+//
+// # Backends
+//
+// The metadata (tenants, the outbox, the event log, consumer positions,
+// leases, nodes) lives in one of two backends, chosen by Options.URL:
+//
+//   - "" (the default): the local bbolt file DataDir/wapool.db, for one node.
+//   - postgres://…: a PostgreSQL database shared by the nodes of a cluster
+//     (pg*.go). Open applies the schema migrations of pgschema/ (versioned in
+//     schema_migrations, under an advisory lock so nodes starting together
+//     take turns). Rows hold the Go structs as JSON with the tags bbolt uses,
+//     so both backends behave alike; one conformance suite runs over both.
+//
+// Profiles, caches, tmp dirs and profile locks stay local under DataDir
+// with either backend. Every metadata method of Store branches to the
+// PostgreSQL code when Store.pg is set and runs the bbolt code otherwise.
 //
 // # Layout
 //
 //	<DataDir>/                 0700, refused when world-writable
-//	  wapool.db                0600, bbolt: tenants, outbox, idempotency keys, event log
+//	  wapool.db                0600, bbolt: tenants, outbox, idempotency keys, event log, leases, nodes
+//	                                 (absent with PostgreSQL)
 //	  profiles/<tenant>/       0700, Chrome --user-data-dir (Options.ProfilesDir may point elsewhere,
 //	    .wapool.lock           0600  e.g. a Selenium-era chrome_data/ whose <user_id>/ dirs are adopted)
 //	  cache/<tenant>/          0700, Chrome --disk-cache-dir; deletable at any time
@@ -52,18 +69,52 @@
 // events after a cursor and subscribe to the ones committed later, with no
 // gap between the two. Events older than the retention (7 days) are purged;
 // a consumer's delivered position (the webhook's) is kept in the store too.
+// With PostgreSQL the log is the cluster's: every node's subscribers get the
+// events of all nodes, in order (pgevents.go).
+//
+// # Leases and fencing (cluster mode)
+//
+// With Options.NodeID set, a node runs a tenant only while it holds the
+// tenant's lease (AcquireLease, RenewLeases well inside the TTL,
+// ReleaseLease). Each take of a lease after it was free, released or
+// expired raises its epoch by one; the Store remembers the epoch it got as
+// its fence for the tenant (Fence). The supervisor's outbox writes of a
+// tenant — UpdateMessage, FailPending and AppendSessionEvent — are fenced:
+// inside their own transaction the lease must still name this node with the
+// fenced epoch and be unexpired, else they fail with ErrFenced and write
+// nothing (no fence at all: ErrFenced too). So a node that lost its lease,
+// paused or partitioned, can never change the outbox, whatever it believes.
+// Enqueue, PutTenant, UpdateTenant, DeleteTenant, PurgeExpired and reads
+// are not fenced: any node may accept a message; the holder sends it. With
+// PostgreSQL the database's clock decides expiry, so node clocks do not
+// matter; the messages table keeps each row's last fenced writer's epoch.
+// With NodeID "" (one node) nothing is fenced and the lease and node
+// methods fail with ErrNoNodeID.
+//
+//	AcquireLease ──► epoch e (fence) ──► fenced writes ok ──► RenewLeases … ──► ReleaseLease
+//	                                        │
+//	      lease expired or taken (epoch e+1) └──► ErrFenced; RenewLeases drops the fence
+//
+// Nodes register a row (RegisterNode), heartbeat it (Heartbeat) and read the
+// live ones (Nodes) for placement; SetDraining marks one as leaving.
 //
 // # Concurrency and ownership
 //
-// A Store is safe for concurrent use. Every method is one bbolt transaction:
-// bbolt serializes writers and gives readers a consistent snapshot, so a
-// read-modify-write (UpdateTenant, UpdateMessage, Enqueue's idempotency
-// check) is atomic. The callbacks of UpdateTenant and UpdateMessage run inside
-// the write transaction: keep them short and never call the Store from them
-// (that would deadlock). Store.mu guards only the set of profile locks this
-// Store holds. Durability: every write commits with fsync (bbolt's NoSync
-// stays false), so a message Enqueue returned survives a crash.
+// A Store is safe for concurrent use. Every method is one transaction. bbolt
+// serializes writers and gives readers a consistent snapshot; PostgreSQL
+// locks the rows a read-modify-write changes (SELECT … FOR UPDATE, and a
+// per-tenant row that serializes Enqueue's idempotency check and queue
+// count, also between nodes). Either way a read-modify-write (UpdateTenant,
+// UpdateMessage, Enqueue) is atomic. The callbacks of UpdateTenant and
+// UpdateMessage run inside the write transaction: keep them short and never
+// call the Store from them (that would deadlock). Store.mu guards the
+// profile locks and the lease fences this Store holds. Durability: every
+// write commits with fsync before it returns (bbolt's NoSync stays false;
+// PostgreSQL commits synchronously unless its server is told otherwise), so
+// a message Enqueue returned survives a crash.
 //
-// The Store owns no goroutine. The caller owns each ProfileLock it got and
-// must Unlock it; Close does not release profile locks.
+// A bbolt Store owns no goroutine. A PostgreSQL Store owns one, its event
+// listener, started by Open and ended by Close, which waits for it. The
+// caller owns each ProfileLock it got and must Unlock it; Close does not
+// release profile locks.
 package sessionstore

@@ -3,7 +3,7 @@ package sessionstore
 // The event log: every message state change and every session state change,
 // in order, each with a sequence number that a client keeps as its cursor.
 //
-//	Enqueue ─────────┐  (same bbolt transaction as the change)
+//	Enqueue ─────────┐  (same transaction as the change)
 //	UpdateMessage ───┤
 //	FailPending ─────┼──► events/<seq> ──► PurgeEvents after the retention
 //	AppendSessionEvent┘        │
@@ -14,12 +14,21 @@ package sessionstore
 // change, no change without its event. Session states live in memory (the
 // supervisor's), so AppendSessionEvent is a small transaction of its own.
 //
-// Order: sequence numbers come from the events bucket's sequence, inside the
-// write transaction; bbolt serializes writers, so a reader never sees seq n+1
-// without seq n. Store.evMu is held across each event-writing transaction
-// and the publication of its events to the subscribers, so that subscribers
-// also receive them in sequence order. Lock order: Store.evMu, then
-// eventHub.mu.
+// Order (bbolt): sequence numbers come from the events bucket's sequence,
+// inside the write transaction; bbolt serializes writers, so a reader never
+// sees seq n+1 without seq n. Store.evMu is held across each event-writing
+// transaction and the publication of its events to the subscribers, so that
+// subscribers also receive them in sequence order. Lock order: Store.evMu,
+// then eventHub.mu.
+//
+// Order (PostgreSQL, pgevents.go): every appending transaction takes one
+// transaction-level advisory lock before it allocates its seqs, so
+// transactions commit in seq order and no reader sees n+1 without n. Events
+// reach the subscribers of every node through the hub of each Store: its
+// writer publishes its own events after the commit, and a listener
+// goroutine (LISTEN/NOTIFY, with polling as a fallback) publishes those
+// committed by other processes, both in seq order after the last published
+// seq.
 
 import (
 	"bytes"
@@ -132,7 +141,7 @@ func (s *Store) loadLogID() error {
 
 // Cursor renders seq as the opaque cursor clients keep:
 // "<log id, 8 hex digits>-<seq, 16 hex digits>". The log id, random per
-// database, makes a cursor of another database (a restored or new data dir)
+// database (one for all the nodes sharing a PostgreSQL database), makes a cursor of another database (a restored or new data dir)
 // fail ParseCursor instead of pointing at an unrelated event.
 func (s *Store) Cursor(seq uint64) string {
 	return s.logID + "-" + fmt.Sprintf("%016x", seq)
@@ -151,6 +160,9 @@ func (s *Store) ParseCursor(c string) (uint64, error) {
 		return 0, fmt.Errorf("event cursor %q: %w", c, ErrInvalidCursor)
 	}
 	if id != s.logID {
+		if s.pg != nil {
+			return 0, s.pg.rangeError(c)
+		}
 		var re *CursorRangeError
 		_ = s.db.View(func(tx *bolt.Tx) error {
 			re = s.rangeError(tx, c)
@@ -171,17 +183,29 @@ func isLowerHex(s string) bool {
 }
 
 // AppendSessionEvent appends a session state change of the tenant to the log
-// (committed with fsync) and returns it.
+// (committed with fsync) and returns it. With Options.NodeID set it is
+// fenced like UpdateMessage.
 func (s *Store) AppendSessionEvent(tenantID string, ch SessionEvent) (Event, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return Event{}, err
 	}
+	f, err := s.fenceFor(tenantID)
+	if err != nil {
+		return Event{}, fmt.Errorf("tenant %q: event: %w", tenantID, err)
+	}
 	var ev Event
-	err := s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
-		var err error
-		ev, err = log.append(Event{TenantID: tenantID, Session: &ch})
-		return err
-	})
+	if s.pg != nil {
+		ev, err = s.pg.appendSessionEvent(f, ch)
+	} else {
+		err = s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
+			if err := f.checkBolt(tx, s.clock()); err != nil {
+				return err
+			}
+			var err error
+			ev, err = log.append(Event{TenantID: tenantID, Session: &ch})
+			return err
+		})
+	}
 	if err != nil {
 		return Event{}, fmt.Errorf("tenant %q: event: %w", tenantID, err)
 	}
@@ -191,6 +215,9 @@ func (s *Store) AppendSessionEvent(tenantID string, ch SessionEvent) (Event, err
 // EventHead returns the sequence number of the newest event ever appended
 // (0 when none): a reader that starts after it sees only later events.
 func (s *Store) EventHead() (uint64, error) {
+	if s.pg != nil {
+		return s.pg.eventHead()
+	}
 	var head uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
 		head = tx.Bucket(bucketEvents).Sequence()
@@ -211,6 +238,9 @@ const maxEventScan = 4096
 func (s *Store) EventsAfter(after uint64, limit int, match func(*Event) bool) (evs []Event, next uint64, err error) {
 	if limit <= 0 {
 		limit = 1
+	}
+	if s.pg != nil {
+		return s.pg.eventsAfter(after, limit, match)
 	}
 	next = after
 	err = s.db.View(func(tx *bolt.Tx) error {
@@ -266,6 +296,9 @@ func (s *Store) PurgeEvents(retention time.Duration) (int, error) {
 		retention = DefaultEventRetention
 	}
 	cutoff := s.clock().Add(-retention)
+	if s.pg != nil {
+		return s.pg.purgeEvents(cutoff)
+	}
 	total := 0
 	for {
 		n := 0
@@ -309,6 +342,9 @@ func (s *Store) PurgeEvents(retention time.Duration) (int, error) {
 // log (the webhook: the newest event it delivered); ok is false when none is
 // stored.
 func (s *Store) ConsumerPosition(name string) (seq uint64, ok bool, err error) {
+	if s.pg != nil {
+		return s.pg.consumerPosition(name)
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketConsumers).Get([]byte(name)); len(v) == 8 {
 			seq, ok = binary.BigEndian.Uint64(v), true
@@ -323,6 +359,9 @@ func (s *Store) ConsumerPosition(name string) (seq uint64, ok bool, err error) {
 func (s *Store) SetConsumerPosition(name string, seq uint64) error {
 	if name == "" {
 		return errors.New("sessionstore: consumer name is required")
+	}
+	if s.pg != nil {
+		return s.pg.setConsumerPosition(name, seq)
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketConsumers).Put([]byte(name), seqKey(seq))
@@ -358,9 +397,15 @@ func (w *eventWriter) append(ev Event) (Event, error) {
 
 // message appends the state change of m (as stored after the change).
 func (w *eventWriter) message(m Message) error {
-	m.Text, m.Clicked, m.Noted = "", false, nil // never in the log
-	_, err := w.append(Event{TenantID: m.TenantID, Message: &m})
+	_, err := w.append(messageEvent(m))
 	return err
+}
+
+// messageEvent is the event of m's state change, both backends: without
+// what never goes in the log.
+func messageEvent(m Message) Event {
+	m.Text, m.Clicked, m.Noted = "", false, nil
+	return Event{TenantID: m.TenantID, Message: &m}
 }
 
 // updateLogged runs fn in a write transaction that may append events, and

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -16,9 +17,26 @@ func DropWAIDIndex(s *Store) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketWAIDs) })
 }
 
-// WAIDIndex returns the raw waids bucket as "tenant/waID" → seq.
+// WAIDIndex returns the raw waids bucket as "tenant/waID" → seq (with
+// PostgreSQL: the wa_id column of the messages).
 func WAIDIndex(s *Store) (map[string]uint64, error) {
 	idx := make(map[string]uint64)
+	if s.pg != nil {
+		ctx, cancel := s.pg.ctx()
+		defer cancel()
+		rows, err := s.pg.pool.Query(ctx, `SELECT tenant_id, wa_id, seq FROM messages WHERE wa_id <> ''`)
+		if err != nil {
+			return nil, err
+		}
+		var tenant string
+		var waID []byte
+		var seq uint64
+		_, err = pgx.ForEachRow(rows, []any{&tenant, &waID, &seq}, func() error {
+			idx[tenant+"/"+string(waID)] = seq
+			return nil
+		})
+		return idx, err
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketWAIDs).ForEach(func(k, v []byte) error {
 			idx[strings.Replace(string(k), "\x00", "/", 1)] = binary.BigEndian.Uint64(v)
@@ -40,3 +58,29 @@ func SetWAIDRaw(s *Store, tenantID, id, waID string) error {
 		return putMessage(msgs, *m)
 	})
 }
+
+// Peer returns a Store of another node on s's bbolt database, which one
+// process cannot open twice: the same database, dirs and clock, its own
+// NodeID, fences and subscribers. Closing it leaves the database open.
+func Peer(s *Store, nodeID string) *Store {
+	return &Store{
+		db:          s.db,
+		boltShared:  true,
+		nodeID:      nodeID,
+		dataDir:     s.dataDir,
+		profilesDir: s.profilesDir,
+		retention:   s.retention,
+		queueLimit:  s.queueLimit,
+		now:         s.now,
+		held:        make(map[string]*ProfileLock),
+		fences:      make(map[string]uint64),
+		logID:       s.logID,
+	}
+}
+
+// IsPostgres reports whether s keeps its metadata in PostgreSQL.
+func IsPostgres(s *Store) bool { return s.pg != nil }
+
+// DisableNotify makes s append events without NOTIFY: other Stores see them
+// only by polling. Call it before s writes.
+func DisableNotify(s *Store) { s.pg.noNotify = true }

@@ -9,19 +9,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wapool/wapool/internal/pgtest"
 	"github.com/wapool/wapool/sessionstore"
 	"go.uber.org/goleak"
 )
 
 // TestMain doubles as a helper process: with WAPOOL_STORE_HELPER set, the
-// test binary plays a second daemon (see runHelper) and exits.
+// test binary plays a second daemon (see runHelper) and exits. The tests
+// share one PostgreSQL server (pgtest.Main stops it after them), and no
+// goroutine may outlive them: a bbolt Store owns none, a PostgreSQL one its
+// listener until Close.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("WAPOOL_STORE_HELPER"); mode != "" {
 		os.Exit(runHelper(mode))
 	}
-	goleak.VerifyTestMain(m) // the Store owns no goroutine
-
+	goleak.VerifyTestMain(runFunc(func() int { return pgtest.Main(m) }))
 }
+
+// runFunc is a goleak.TestingM.
+type runFunc func() int
+
+func (f runFunc) Run() int { return f() }
 
 // runHelper: "open" opens WAPOOL_STORE_DATA; "lock" opens its own store in
 // WAPOOL_STORE_DATA with WAPOOL_STORE_PROFILES and locks WAPOOL_STORE_TENANT.

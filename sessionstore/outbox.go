@@ -107,6 +107,9 @@ func (s *Store) Enqueue(m Message) (stored Message, existed bool, err error) {
 	if len(m.IdempotencyKey) > MaxIdempotencyKeyLen {
 		return Message{}, false, fmt.Errorf("tenant %q: idempotency key longer than %d bytes: %w", m.TenantID, MaxIdempotencyKeyLen, ErrInvalidMessage)
 	}
+	if s.pg != nil {
+		return s.pg.enqueue(m)
+	}
 	err = s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
 		// Read the clock inside the transaction: writers are serialized, so
 		// CreatedAt and ID follow Seq order.
@@ -193,6 +196,9 @@ func (s *Store) GetMessage(tenantID, id string) (Message, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return Message{}, err
 	}
+	if s.pg != nil {
+		return s.pg.getMessage(tenantID, id)
+	}
 	var m Message
 	err := s.db.View(func(tx *bolt.Tx) error {
 		_, mp, err := lookupMessage(tx, tenantID, id)
@@ -213,27 +219,33 @@ func (s *Store) GetMessage(tenantID, id string) (Message, error) {
 // On any error nothing is stored. fn must not call the Store. Missing
 // message: ErrNotFound, fn is not called. A change of State appends the
 // message's event to the event log in the same transaction.
+//
+// With Options.NodeID set the update is fenced: it commits only while this
+// node holds the tenant's lease at the epoch of Fence(tenantID), else it
+// fails with an error wrapping ErrFenced and stores nothing.
 func (s *Store) UpdateMessage(tenantID, id string, fn func(*Message)) (Message, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return Message{}, err
 	}
+	f, err := s.fenceFor(tenantID)
+	if err != nil {
+		return Message{}, err
+	}
+	if s.pg != nil {
+		return s.pg.updateMessage(f, id, fn)
+	}
 	var m Message
-	err := s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
+	err = s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
+		if err := f.checkBolt(tx, s.clock()); err != nil {
+			return err
+		}
 		msgs, old, err := lookupMessage(tx, tenantID, id)
 		if err != nil {
 			return err
 		}
-		m = *old
-		fn(&m)
-		m.ID, m.TenantID, m.To, m.Text = old.ID, old.TenantID, old.To, old.Text
-		m.IdempotencyKey, m.CreatedAt, m.Seq = old.IdempotencyKey, old.CreatedAt, old.Seq
-		if m.State < StateQueued || m.State > StateFailed {
-			return fmt.Errorf("tenant %q: message %s: state %v: %w", tenantID, id, m.State, ErrInvalidMessage)
+		if m, err = s.applyUpdate(*old, fn); err != nil {
+			return err
 		}
-		if len(m.Noted) == 0 {
-			m.Noted = nil // what a reload returns
-		}
-		m.UpdatedAt = s.clock()
 		if err := reindexWAID(tx, msgs, *old, m); err != nil {
 			return err
 		}
@@ -260,11 +272,31 @@ func (s *Store) UpdateMessage(tenantID, id string, fn func(*Message)) (Message, 
 	return m, nil
 }
 
+// applyUpdate is UpdateMessage's change of old by fn, both backends: the
+// guarded fields restored, the state checked, UpdatedAt set.
+func (s *Store) applyUpdate(old Message, fn func(*Message)) (Message, error) {
+	m := old
+	fn(&m)
+	m.ID, m.TenantID, m.To, m.Text = old.ID, old.TenantID, old.To, old.Text
+	m.IdempotencyKey, m.CreatedAt, m.Seq = old.IdempotencyKey, old.CreatedAt, old.Seq
+	if m.State < StateQueued || m.State > StateFailed {
+		return Message{}, fmt.Errorf("tenant %q: message %s: state %v: %w", old.TenantID, old.ID, m.State, ErrInvalidMessage)
+	}
+	if len(m.Noted) == 0 {
+		m.Noted = nil // what a reload returns
+	}
+	m.UpdatedAt = s.clock()
+	return m, nil
+}
+
 // MessageByWAID returns the tenant's message whose WAMessageID is waID. No
 // such message, or an empty waID: ErrNotFound.
 func (s *Store) MessageByWAID(tenantID, waID string) (Message, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return Message{}, err
+	}
+	if s.pg != nil {
+		return s.pg.messageByWAID(tenantID, waID)
 	}
 	var m Message
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -287,14 +319,35 @@ func (s *Store) MessageByWAID(tenantID, waID string) (Message, error) {
 // other fields stay, Clicked included: a message failed after its click may
 // still have gone out. Used on Logout, so callers waiting on a message learn
 // its fate. Each message's FAILED event is appended to the event log in the
-// same transaction.
+// same transaction. With Options.NodeID set it is fenced like UpdateMessage.
 func (s *Store) FailPending(tenantID, reason, errText string) ([]Message, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return nil, err
 	}
+	f, err := s.fenceFor(tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %q: fail pending messages: %w", tenantID, err)
+	}
+	var out []Message
+	if s.pg != nil {
+		out, err = s.pg.failPending(f, reason, errText)
+	} else {
+		out, err = s.failPendingBolt(f, reason, errText)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tenant %q: fail pending messages: %w", tenantID, err)
+	}
+	return out, nil
+}
+
+func (s *Store) failPendingBolt(f fence, reason, errText string) ([]Message, error) {
+	tenantID := f.tenantID
 	var out []Message
 	err := s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
 		out = nil
+		if err := f.checkBolt(tx, s.clock()); err != nil {
+			return err
+		}
 		pending := tx.Bucket(bucketPending).Bucket([]byte(tenantID))
 		msgs := tx.Bucket(bucketMessages).Bucket([]byte(tenantID))
 		if pending == nil || msgs == nil {
@@ -330,10 +383,7 @@ func (s *Store) FailPending(tenantID, reason, errText string) ([]Message, error)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("tenant %q: fail pending messages: %w", tenantID, err)
-	}
-	return out, nil
+	return out, err
 }
 
 // Pending returns the tenant's QUEUED and SENDING messages in FIFO (Seq)
@@ -341,6 +391,9 @@ func (s *Store) FailPending(tenantID, reason, errText string) ([]Message, error)
 func (s *Store) Pending(tenantID string) ([]Message, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return nil, err
+	}
+	if s.pg != nil {
+		return s.pg.pending(tenantID)
 	}
 	var out []Message
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -368,6 +421,9 @@ func (s *Store) QueueDepth(tenantID string) (int, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return 0, err
 	}
+	if s.pg != nil {
+		return s.pg.queueDepth(tenantID)
+	}
 	var n int
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketPending).Bucket([]byte(tenantID)); b != nil {
@@ -380,6 +436,9 @@ func (s *Store) QueueDepth(tenantID string) (int, error) {
 
 // OutboxSize returns how many messages are stored, all tenants and states.
 func (s *Store) OutboxSize() (int, error) {
+	if s.pg != nil {
+		return s.pg.outboxSize()
+	}
 	var n int
 	err := s.db.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketMessages)
@@ -396,6 +455,9 @@ func (s *Store) OutboxSize() (int, error) {
 // pointing at no message. It returns how many messages it removed.
 func (s *Store) PurgeExpired() (int, error) {
 	now := s.clock()
+	if s.pg != nil {
+		return s.pg.purgeExpired(now.Add(-s.retention))
+	}
 	var removed int
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		removed = 0

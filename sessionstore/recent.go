@@ -10,14 +10,16 @@ import (
 // first (by Seq), in every state, for people who watch a tenant (the web
 // console). Text and Noted are left out: what a message says is customers'
 // data and never leaves the outbox for display. An unknown tenant has no
-// messages; limit <= 0 returns none. It is read-only (one bbolt read
-// transaction).
+// messages; limit <= 0 returns none. It is read-only (one read transaction).
 func (s *Store) RecentMessages(tenantID string, limit int) ([]Message, error) {
 	if err := ValidateTenantID(tenantID); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
 		return nil, nil
+	}
+	if s.pg != nil {
+		return s.pg.recentMessages(tenantID, limit)
 	}
 	var out []Message
 	err := s.db.View(func(tx *bolt.Tx) error {

@@ -3,8 +3,10 @@ package sessionstore
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +29,8 @@ const (
 // waids: tenant "\x00" WhatsApp message id (Message.WAMessageID) → seq.
 // events: seq (8 bytes big-endian) → Event (the event log, events.go);
 // eventmeta: the log id and the newest purged seq; consumers: consumer name
-// → the seq it reached (the webhook's delivered position).
+// → the seq it reached (the webhook's delivered position); leases: tenant →
+// Lease (leases.go); nodes: node id → Node (nodes.go).
 var (
 	bucketTenants     = []byte("tenants")
 	bucketMessages    = []byte("messages")
@@ -38,14 +41,31 @@ var (
 	bucketEvents      = []byte("events")
 	bucketEventMeta   = []byte("eventmeta")
 	bucketConsumers   = []byte("consumers")
+	bucketLeases      = []byte("leases")
+	bucketNodes       = []byte("nodes")
 )
 
 // Options configure a Store. Only DataDir is required.
 type Options struct {
+	// URL selects where the metadata lives (tenants, the outbox, the event
+	// log, consumer positions, leases, nodes). "" means the local bbolt
+	// file DataDir/wapool.db; postgres://… or postgresql://… a PostgreSQL
+	// database (pgx connection string: host, user, password, dbname,
+	// sslmode and the pool_* parameters), shared by the nodes of a
+	// cluster. Any other scheme fails Open. Profiles, caches and tmp dirs
+	// stay local under DataDir either way.
+	URL string
+	// NodeID names this daemon in a cluster: the holder of the leases it
+	// takes and its row in the nodes table. "" (the default) means a single
+	// node: no fencing, and the lease and node methods fail. With a NodeID,
+	// the supervisor's outbox writes are fenced by the tenant's lease (see
+	// the package doc).
+	NodeID string
 	// DataDir holds wapool.db, cache/ and tmp/ (and profiles/ unless
-	// ProfilesDir is set). Required. Created with mode 0700 when missing;
-	// Open fails with ErrInsecureDir when it exists and is world-writable.
-	// A relative path is made absolute at Open.
+	// ProfilesDir is set). Required, also with a PostgreSQL URL. Created
+	// with mode 0700 when missing; Open fails with ErrInsecureDir when it
+	// exists and is world-writable. A relative path is made absolute at
+	// Open.
 	DataDir string
 	// ProfilesDir holds one Chrome user-data-dir per tenant. "" means
 	// DataDir/profiles. It may be an existing Selenium-era chrome_data/ whose
@@ -61,26 +81,38 @@ type Options struct {
 	QueueLimit int
 	// LockTimeout is how long Open waits for the exclusive lock of wapool.db
 	// held by another Store (another daemon). 0 means DefaultLockTimeout
-	// (500ms).
+	// (500ms). Unused with PostgreSQL.
 	LockTimeout time.Duration
-	// Now is the clock. nil means time.Now; tests inject their own.
+	// Now is the clock of message and event timestamps and retention. nil
+	// means time.Now; tests inject their own. Leases and node heartbeats
+	// use the database's clock with PostgreSQL (this clock with bbolt).
 	Now func() time.Time
 }
 
-// Store is the on-disk state of all tenants. Open one per daemon; it is safe
-// for concurrent use.
+// Store is the state of all tenants. Open one per daemon; it is safe for
+// concurrent use.
 type Store struct {
-	db          *bolt.DB
+	// Exactly one of db and pg is set, at Open: the metadata lives in the
+	// local bbolt file (db) or in PostgreSQL (pg). Every metadata method
+	// branches on pg; profile dirs and locks are local either way.
+	db *bolt.DB
+	pg *pgStore
+	// boltShared: db belongs to another Store (a test peer); Close leaves it.
+	boltShared bool
+
+	nodeID      string
 	dataDir     string
 	profilesDir string
 	retention   time.Duration
 	queueLimit  int
 	now         func() time.Time
 
-	// mu guards the field that follows.
+	// mu guards the fields that follow.
 	mu sync.Mutex
 	// held: the profile locks this Store holds, by tenant id.
 	held map[string]*ProfileLock
+	// fences: the lease epoch this Store holds per tenant (leases.go).
+	fences map[string]uint64
 
 	// The event log (events.go). logID is set at Open, then read-only.
 	// evMu is held across each event-appending write and the publication of
@@ -91,11 +123,13 @@ type Store struct {
 	hub   eventHub
 }
 
-// Open opens (creating when missing) the store under opts.DataDir. A second
-// Open of the same database, from this process or another, fails after
-// opts.LockTimeout with an error wrapping ErrLocked: bbolt takes flock(2) on
-// wapool.db, and flock conflicts between open file descriptions even inside
-// one process.
+// Open opens (creating when missing) the store under opts.DataDir, its
+// metadata in the local bbolt file or, with a postgres:// URL, in
+// PostgreSQL. A second Open of the same bbolt database, from this process or
+// another, fails after opts.LockTimeout with an error wrapping ErrLocked:
+// bbolt takes flock(2) on wapool.db, and flock conflicts between open file
+// descriptions even inside one process. Any number of Stores (nodes) may
+// open one PostgreSQL database; Open brings its schema up to date first.
 func Open(opts Options) (*Store, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("sessionstore: Options.DataDir is required")
@@ -103,11 +137,17 @@ func Open(opts Options) (*Store, error) {
 	if opts.IdempotencyRetention < 0 || opts.QueueLimit < 0 || opts.LockTimeout < 0 {
 		return nil, errors.New("sessionstore: negative IdempotencyRetention, QueueLimit or LockTimeout")
 	}
+	usePG, err := storeKind(opts.URL)
+	if err != nil {
+		return nil, err
+	}
 	s := &Store{
+		nodeID:     opts.NodeID,
 		retention:  opts.IdempotencyRetention,
 		queueLimit: opts.QueueLimit,
 		now:        opts.Now,
 		held:       make(map[string]*ProfileLock),
+		fences:     make(map[string]uint64),
 	}
 	if s.retention == 0 {
 		s.retention = DefaultIdempotencyRetention
@@ -123,7 +163,6 @@ func Open(opts Options) (*Store, error) {
 		lockTimeout = DefaultLockTimeout
 	}
 
-	var err error
 	if s.dataDir, err = filepath.Abs(opts.DataDir); err != nil {
 		return nil, fmt.Errorf("sessionstore: data dir: %w", err)
 	}
@@ -137,6 +176,13 @@ func Open(opts Options) (*Store, error) {
 		if err := ensureSharedDir(dir); err != nil {
 			return nil, err
 		}
+	}
+	if usePG {
+		if s.pg, err = openPG(opts.URL, s); err != nil {
+			return nil, err
+		}
+		s.logID = s.pg.logID
+		return s, nil
 	}
 
 	path := filepath.Join(s.dataDir, DBFileName)
@@ -157,7 +203,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketTenants, bucketMessages, bucketPending, bucketIdempotency, bucketMsgIDs} {
+		for _, b := range [][]byte{bucketTenants, bucketMessages, bucketPending, bucketIdempotency, bucketMsgIDs, bucketLeases, bucketNodes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -187,10 +233,41 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the database. Profile locks stay with their owners.
+// storeKind checks Options.URL: false for "" (bbolt), true for a
+// postgres:// or postgresql:// URL. The URL itself is never quoted in an
+// error: it may hold a password.
+func storeKind(storeURL string) (pg bool, err error) {
+	if storeURL == "" {
+		return false, nil
+	}
+	scheme, _, ok := strings.Cut(storeURL, "://")
+	if u, perr := url.Parse(storeURL); perr == nil {
+		scheme, ok = u.Scheme, u.Scheme != ""
+	}
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		return true, nil
+	}
+	if !ok {
+		return false, errors.New(`sessionstore: Options.URL is not a URL: want "" (the local bbolt file) or postgres://…`)
+	}
+	return false, fmt.Errorf(`sessionstore: Options.URL scheme %q is not supported: want "" (the local bbolt file) or postgres://…`, scheme)
+}
+
+// Close closes the database (with PostgreSQL: stops the event listener and
+// closes the connection pool). Profile locks stay with their owners.
 func (s *Store) Close() error {
+	if s.pg != nil {
+		return s.pg.close()
+	}
+	if s.boltShared {
+		return nil
+	}
 	return s.db.Close()
 }
+
+// NodeID returns Options.NodeID: "" on a single node.
+func (s *Store) NodeID() string { return s.nodeID }
 
 // DataDir returns the absolute data directory.
 func (s *Store) DataDir() string { return s.dataDir }

@@ -117,6 +117,21 @@ func TestOpenOptionsValidation(t *testing.T) {
 	if _, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir(), QueueLimit: -1}); err == nil {
 		t.Error("Open with a negative QueueLimit succeeded")
 	}
+	for _, u := range []string{"mysql://wapool:s3cret@db/wapool", "bolt:///var/lib/wapool", "s3cret", "file:///tmp/x.db"} {
+		s, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir(), URL: u})
+		if err == nil {
+			s.Close()
+			t.Errorf("Open with URL %q succeeded", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "postgres://") {
+			t.Errorf("Open with URL %q: %v; want an error that names postgres:// and not the URL", u, err)
+		}
+	}
+	// A postgres URL that cannot be parsed fails without quoting it.
+	if _, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir(), URL: "postgres://u:s3cret@host:notaport/db"}); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("Open with a bad postgres URL: %v", err)
+	}
 }
 
 func TestOpenMakesPathsAbsolute(t *testing.T) {

@@ -22,12 +22,18 @@ type Tenant struct {
 	CreatedAt  time.Time `json:"created_at"`      // set by PutTenant when zero
 	LastActive time.Time `json:"last_active,omitzero"`
 	LastError  string    `json:"last_error,omitempty"`
+	// SnapshotAt is when the newest snapshot of the profile in object
+	// storage was taken (cluster mode); zero when there is none.
+	SnapshotAt time.Time `json:"snapshot_at,omitzero"`
 }
 
 // GetTenant returns the tenant's metadata, or an error wrapping ErrNotFound.
 func (s *Store) GetTenant(id string) (Tenant, error) {
 	if err := ValidateTenantID(id); err != nil {
 		return Tenant{}, err
+	}
+	if s.pg != nil {
+		return s.pg.getTenant(id)
 	}
 	var t Tenant
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -47,6 +53,9 @@ func (s *Store) PutTenant(t Tenant) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = s.clock()
 	}
+	if s.pg != nil {
+		return s.pg.putTenant(t)
+	}
 	return s.db.Update(func(tx *bolt.Tx) error { return putTenant(tx, t) })
 }
 
@@ -56,6 +65,9 @@ func (s *Store) PutTenant(t Tenant) error {
 func (s *Store) UpdateTenant(id string, fn func(*Tenant)) (Tenant, error) {
 	if err := ValidateTenantID(id); err != nil {
 		return Tenant{}, err
+	}
+	if s.pg != nil {
+		return s.pg.updateTenant(id, fn)
 	}
 	var t Tenant
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -76,16 +88,21 @@ func (s *Store) UpdateTenant(id string, fn func(*Tenant)) (Tenant, error) {
 // ListTenants returns every tenant, most recently active first, then by ID.
 func (s *Store) ListTenants() ([]Tenant, error) {
 	var ts []Tenant
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTenants).ForEach(func(k, v []byte) error {
-			var t Tenant
-			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("tenant %q: decode: %w", k, err)
-			}
-			ts = append(ts, t)
-			return nil
+	var err error
+	if s.pg != nil {
+		ts, err = s.pg.listTenants()
+	} else {
+		err = s.db.View(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketTenants).ForEach(func(k, v []byte) error {
+				var t Tenant
+				if err := json.Unmarshal(v, &t); err != nil {
+					return fmt.Errorf("tenant %q: decode: %w", k, err)
+				}
+				ts = append(ts, t)
+				return nil
+			})
 		})
-	})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +140,9 @@ func (s *Store) DiscoverProfiles() ([]string, error) {
 			candidates = append(candidates, e.Name())
 		}
 	}
+	if s.pg != nil {
+		return s.pg.withoutRecord(candidates)
+	}
 	var found []string
 	err = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTenants)
@@ -139,7 +159,9 @@ func (s *Store) DiscoverProfiles() ([]string, error) {
 // DeleteTenant removes the tenant's profile, cache and tmp dirs, then its
 // metadata, messages and keys (dirs first: a failure leaves the record, so
 // the half-deleted profile is not adopted again by DiscoverProfiles, and a
-// retry finishes). The caller must have stopped the tenant's browser. If this
+// retry finishes). The tenant's lease and its events stay (the lease's epoch
+// keeps counting up if the tenant comes back). The caller must have stopped
+// the tenant's browser. If this
 // Store holds the tenant's ProfileLock it may keep holding it through the
 // call; otherwise DeleteTenant takes the lock for the deletion and fails with
 // ErrLocked when another process holds it. ErrNotFound when neither a record
@@ -168,6 +190,22 @@ func (s *Store) DeleteTenant(id string) error {
 	}
 
 	var hadRecord bool
+	if s.pg != nil {
+		hadRecord, err = s.pg.deleteTenant(id)
+	} else {
+		hadRecord, err = s.deleteTenantBolt(id)
+	}
+	if err != nil {
+		return fmt.Errorf("tenant %q: delete: %w", id, err)
+	}
+	if !hadRecord && !profileExists {
+		return fmt.Errorf("tenant %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// deleteTenantBolt removes the tenant's record, messages and index entries.
+func (s *Store) deleteTenantBolt(id string) (hadRecord bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		hadRecord = tx.Bucket(bucketTenants).Get([]byte(id)) != nil
 		if err := tx.Bucket(bucketTenants).Delete([]byte(id)); err != nil {
@@ -186,13 +224,7 @@ func (s *Store) DeleteTenant(id string) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("tenant %q: delete: %w", id, err)
-	}
-	if !hadRecord && !profileExists {
-		return fmt.Errorf("tenant %q: %w", id, ErrNotFound)
-	}
-	return nil
+	return hadRecord, err
 }
 
 func getTenant(tx *bolt.Tx, id string) (Tenant, error) {
