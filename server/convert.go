@@ -102,5 +102,7 @@ func session(s supervisor.Session) *wapoolv1.Session {
 		LastError:    s.LastError,
 		Queued:       uint32(s.Queued),
 		ProfileBytes: s.ProfileBytes,
+		Node:         s.Node,
+		SnapshotAt:   ts(s.SnapshotAt),
 	}
 }

@@ -38,6 +38,8 @@ var errorClasses = []struct {
 	{supervisor.ErrNoCapacity, codes.ResourceExhausted, "NO_CAPACITY"},
 	{supervisor.ErrNotRunning, codes.FailedPrecondition, "BROWSER_NOT_RUNNING"},
 	{supervisor.ErrCodesExhausted, codes.DeadlineExceeded, "LINK_CODES_EXHAUSTED"},
+	{supervisor.ErrNotHolder, codes.Unavailable, "TENANT_MOVING"},
+	{errNotACluster, codes.FailedPrecondition, "NOT_A_CLUSTER"},
 	{supervisor.ErrUnavailable, codes.Unavailable, ""},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
 	{context.Canceled, codes.Canceled, ""},

@@ -19,6 +19,9 @@ type Server struct {
 	log *zap.Logger
 
 	events eventConfig // WatchEvents (events.go)
+
+	cluster Cluster    // cluster mode (cluster.go); nil on a single node
+	fwd     *Forwarder // with cluster
 }
 
 var _ wapoolv1.SessionServiceServer = (*Server)(nil)
@@ -78,6 +81,9 @@ func (s *Server) ListSessions(ctx context.Context, _ *wapoolv1.ListSessionsReque
 	resp := &wapoolv1.ListSessionsResponse{}
 	for _, ss := range all {
 		resp.Sessions = append(resp.Sessions, session(ss))
+	}
+	if s.cluster != nil {
+		return s.clusterSessions(ctx, resp)
 	}
 	return resp, nil
 }

@@ -73,9 +73,9 @@ func (s *Supervisor) Link(ctx context.Context, id, phone string, emit func(LinkE
 	} else {
 		s.touch(id)
 	}
-	r := s.runnerFor(id, true)
-	if r == nil {
-		return fmt.Errorf("daemon stopping: %w", ErrUnavailable)
+	r, err := s.runnerFor(ctx, id, true)
+	if err != nil {
+		return err
 	}
 	sub := &linkSub{ch: make(chan LinkEvent, 64), end: make(chan error, 1)}
 	if err := r.do(ctx, func() error { r.subscribe(sub, phone); return nil }); err != nil {

@@ -59,6 +59,10 @@ func (r *runner) classify(st waweb.State) {
 			r.fail("the account is open in another window and took over again after \"Use here\"")
 			return
 		}
+		if !r.s.holds(r.id) {
+			r.log.Warn("the account is open in another window and this node's lease may have lapsed: not clicking \"Use here\"")
+			return
+		}
 		r.useHereAt = time.Now()
 		r.log.Warn("the account is open in another window: clicking \"Use here\"")
 		ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
@@ -78,7 +82,9 @@ func (r *runner) pagePhone() string {
 }
 
 func (r *runner) markLinked(phone string) {
+	wasLinked := true
 	t, err := r.s.store.UpdateTenant(r.id, func(t *sessionstore.Tenant) {
+		wasLinked = t.Linked
 		t.Linked = true
 		if phone != "" {
 			t.Phone = phone
@@ -90,6 +96,9 @@ func (r *runner) markLinked(phone string) {
 		return
 	}
 	r.update(func(s *Session) { s.Phone = t.Phone })
+	if p := r.s.cfg.Placement; p != nil && !wasLinked {
+		p.Linked(r.id)
+	}
 }
 
 func (r *runner) loggedOut(why string) {

@@ -69,11 +69,19 @@ func (s *Supervisor) Send(ctx context.Context, req SendRequest) (Message, error)
 		s.log.Debug("idempotent retry", zap.String("tenant", t.ID), zap.String("message", m.ID), zap.Stringer("state", m.State))
 	}
 	if !m.State.Finished() {
-		r := s.runnerFor(t.ID, true)
-		if r == nil {
+		r, err := s.runnerFor(ctx, t.ID, true)
+		switch {
+		case errors.Is(err, ErrUnavailable) && s.isDraining():
 			return m, nil // the daemon stops: the message stays QUEUED for the next start
+		case errors.Is(err, ErrNotHolder):
+			// Cluster mode: the message is in the shared outbox; the node
+			// holding the tenant sends it, and its end reaches this node's
+			// waiters through the event log (MessageFinished).
+		case err != nil:
+			return m, err
+		default:
+			r.poke()
 		}
-		r.poke()
 	}
 	if req.WaitAccepted {
 		return m, nil
@@ -217,6 +225,11 @@ func (r *runner) sendOne(m Message) {
 		log.Error("marking the message clicked", zap.Error(err))
 		r.discard(ctx, log)
 		r.attemptFailed(log, m, err, start)
+		return
+	}
+	if !r.s.holds(r.id) {
+		r.discard(ctx, log)
+		r.attemptFailed(log, m, errLeaseLapsed, start)
 		return
 	}
 	clicked, err := r.page.Click(ctx, draft)

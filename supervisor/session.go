@@ -51,6 +51,11 @@ type Session struct {
 
 	Queued       int   // messages QUEUED or SENDING
 	ProfileBytes int64 // disk use of the profile
+
+	// Cluster mode: the node running the tenant ("" when none runs it), and
+	// when its newest profile snapshot was taken (zero when none).
+	Node       string
+	SnapshotAt time.Time
 }
 
 // Message is one message of the outbox.

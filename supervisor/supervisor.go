@@ -71,6 +71,10 @@ type Config struct {
 	// on the runner's goroutine and must not block.
 	OnChange func(Session)
 
+	// Placement, in cluster mode, decides which tenants this daemon runs
+	// (placement.go); nil: every tenant of Store.
+	Placement Placement
+
 	// EventRetention is how long the event log (WatchEvents, webhooks; see
 	// events.go) keeps an event; older events are purged hourly with the
 	// expired messages. 0: 7 days.
@@ -224,6 +228,18 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listing tenants: %w", err)
 	}
+	if s.cfg.Placement == nil { // in cluster mode the cluster starts the tenants this node holds
+		s.warmUp(ctx, tenants)
+	}
+	s.housekeeping(ctx)
+	s.runnersMu.Lock()
+	s.closed = true // no runner starts after this: wg.Wait may begin
+	s.runnersMu.Unlock()
+	return nil
+}
+
+// warmUp starts the linked tenants' browsers, up to MaxWarm.
+func (s *Supervisor) warmUp(ctx context.Context, tenants []sessionstore.Tenant) {
 	// Warm up most recently active first: Run takes each launch slot in that
 	// order and hands it to the runner, which frees it once its page booted.
 	// RPCs are served meanwhile.
@@ -243,11 +259,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			<-s.launch // the runner existed already (an RPC made it), or Run is ending
 		}
 	}
-	s.housekeeping(ctx)
-	s.runnersMu.Lock()
-	s.closed = true // no runner starts after this: wg.Wait may begin
-	s.runnersMu.Unlock()
-	return nil
 }
 
 // Drain makes every Send waiting for a result return at once with the
@@ -276,11 +287,26 @@ func (s *Supervisor) waitStarted(ctx context.Context) error {
 	}
 }
 
-// runnerFor returns the tenant's runner, starting one if there is none;
-// nil once Run is ending. wantUp asks the runner to start its browser.
-func (s *Supervisor) runnerFor(id string, wantUp bool) *runner {
+// runnerFor returns the tenant's runner, starting one if there is none
+// (in cluster mode after the Placement's Claim); ErrUnavailable once Run is
+// ending. wantUp asks the runner to start its browser.
+func (s *Supervisor) runnerFor(ctx context.Context, id string, wantUp bool) (*runner, error) {
+	if r := s.existingRunner(id); r != nil {
+		if wantUp {
+			r.wake()
+		}
+		return r, nil
+	}
+	if p := s.cfg.Placement; p != nil {
+		if err := p.Claim(ctx, id); err != nil {
+			return nil, fmt.Errorf("tenant %q: %w", id, err)
+		}
+	}
 	r, _ := s.startRunner(id, wantUp, false)
-	return r
+	if r == nil {
+		return nil, fmt.Errorf("daemon stopping: %w", ErrUnavailable)
+	}
+	return r, nil
 }
 
 // startRunner is runnerFor that says whether it created the runner. With
@@ -374,6 +400,10 @@ func (s *Supervisor) session(t sessionstore.Tenant) Session {
 		ss.Queued = n
 	}
 	ss.ProfileBytes = s.profileBytes(t.ID)
+	ss.SnapshotAt = t.SnapshotAt
+	if s.cfg.Placement != nil && s.existingRunner(t.ID) != nil {
+		ss.Node = s.cfg.Placement.NodeID()
+	}
 	return ss
 }
 
@@ -411,6 +441,12 @@ func (s *Supervisor) Logout(ctx context.Context, id string) error {
 	}
 	if _, err := s.tenant(id); err != nil {
 		return err
+	}
+	if p := s.cfg.Placement; p != nil {
+		// The outbox writes below are fenced by the tenant's lease.
+		if err := p.Claim(ctx, id); err != nil {
+			return fmt.Errorf("tenant %q: %w", id, err)
+		}
 	}
 	s.runnersMu.Lock()
 	r := s.runners[id]

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -47,7 +48,18 @@ type config struct {
 
 	WebhookURL        string // POST every event here; "" = no webhook
 	WebhookSecretFile string // HMAC-SHA256 key of the webhook signatures; required with WebhookURL
+
+	// Cluster mode (cluster.go): on with a postgres:// Store.
+	Store         string        // "" = the local bbolt file; postgres://… = the shared store
+	ProfileStore  string        // gocloud.dev/blob URL of the profile snapshots
+	NodeID        string        // this node's name; default: the host name
+	AdvertiseAddr string        // where the other nodes reach this node's gRPC
+	LeaseTTL      time.Duration // a tenant's lease lasts this long unless renewed
+	SnapshotEvery time.Duration // a fresh snapshot when the newest is older; 0 = only the usual moments
 }
+
+// clustered tells whether the config asks for cluster mode.
+func (c config) clustered() bool { return c.Store != "" }
 
 // perBrowserBudget is the memory the default --max-warm reserves per warm
 // tenant: WhatsApp Web grows from about 100 MB to 500 MB over hours, and
@@ -125,6 +137,12 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (config, 
 	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", 1500*time.Millisecond, "a page that does not answer its liveness probe (every 5 s when idle, and before each page operation) within this is hung and its browser restarted")
 	fs.IntVar(&c.CrashLoop, "crash-loop", 5, "browser deaths of one tenant within 2 minutes that make it FAILED (a crash loop)")
 	fs.DurationVar(&c.FailedCoolDown, "failed-cooldown", 5*time.Minute, "a FAILED tenant is tried again after this (a Link tries at once)")
+	fs.StringVar(&c.Store, "store", "", "shared store: postgres://… runs this daemon as a cluster node (empty: the local bbolt file in --data-dir)")
+	fs.StringVar(&c.ProfileStore, "profile-store", "", "cluster mode: object storage of the profile snapshots, a gocloud.dev/blob URL (s3://bucket?region=…&prefix=wapool/, gs://bucket?prefix=…, azblob://container, file:///dir)")
+	fs.StringVar(&c.NodeID, "node-id", "", "cluster mode: this node's name (default: the host name)")
+	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "cluster mode: host:port where the other nodes reach this node's gRPC (default: --listen)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 15*time.Second, "cluster mode: a tenant's lease lasts this long unless renewed (every third of it); a dead node's tenants move after it")
+	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 0, "cluster mode: snapshot a tenant's profile again, at an idle moment, when its newest snapshot is older than this (0: only after a link, a move and a stop)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -165,5 +183,50 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (config, 
 	if c.IdleHibernate < 0 || c.MaxBrowserMemory < 0 || c.FailedCoolDown < 0 || c.PruneInactive < 0 || c.ProbeTimeout < 0 {
 		return c, errors.New("--idle-hibernate, --max-browser-memory and --failed-cooldown must not be negative")
 	}
+	if err := c.checkCluster(); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// checkCluster checks the cluster flags and fills their defaults.
+func (c *config) checkCluster() error {
+	if !c.clustered() {
+		if c.ProfileStore != "" || c.AdvertiseAddr != "" {
+			return errors.New("--profile-store and --advertise-addr need --store postgres://… (cluster mode)")
+		}
+		return nil
+	}
+	if !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		return fmt.Errorf("--store: want a postgres:// URL, got %q", redactURL(c.Store))
+	}
+	if c.ProfileStore == "" {
+		return errors.New("--store postgres://… needs --profile-store: the nodes share the profiles through it")
+	}
+	if c.LeaseTTL < time.Second {
+		return errors.New("--lease-ttl must be at least 1s")
+	}
+	if c.SnapshotEvery < 0 {
+		return errors.New("--snapshot-every must not be negative")
+	}
+	if c.NodeID == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("--node-id: no host name to default to: %w", err)
+		}
+		c.NodeID = h
+	}
+	if c.AdvertiseAddr == "" {
+		c.AdvertiseAddr = c.Listen
+	}
+	return nil
+}
+
+// redactURL drops the password of a URL for error messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
 }

@@ -130,11 +130,22 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	store, err := sessionstore.Open(sessionstore.Options{DataDir: cfg.DataDir, ProfilesDir: cfg.ProfilesDir, QueueLimit: cfg.QueueLimit})
+	storeOpts := sessionstore.Options{DataDir: cfg.DataDir, ProfilesDir: cfg.ProfilesDir, QueueLimit: cfg.QueueLimit}
+	if cfg.clustered() {
+		storeOpts.URL, storeOpts.NodeID = cfg.Store, cfg.NodeID
+	}
+	store, err := sessionstore.Open(storeOpts)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	node, err := newNode(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	if node != nil {
+		defer node.close()
+	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -160,6 +171,7 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		SendJitter:       cfg.SendJitter,
 		WarmParallel:     cfg.WarmParallel,
 		StopTimeout:      supervisorStop(cfg.StopTimeout),
+		Placement:        node.placement(),
 		OnChange: func(s supervisor.Session) {
 			hs.OnChange(s)
 			if s.State == supervisor.StateUnknown { // Logout or prune: the tenant is gone
@@ -174,11 +186,12 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		grpc.ChainUnaryInterceptor(metrics.GRPC.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(metrics.GRPC.StreamServerInterceptor()),
 		grpc.MaxRecvMsgSize(maxRequestBytes),
-	}, authOpts...)...)
+	}, append(authOpts, node.serverOptions()...)...)...)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 	api := server.New(sup, log)
 	api.SetMetrics(metrics)
+	node.attach(api)
 	wapoolv1.RegisterSessionServiceServer(gs, api)
 	metrics.GRPC.InitializeMetrics(gs)
 	stopMetrics, err := serveMetrics(cfg.MetricsAddr, metrics, log)
@@ -204,6 +217,8 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	defer stopSup()
 	supDone := make(chan error, 1)
 	go func() { supDone <- sup.Run(supCtx) }()
+	stopNode := node.run(supCtx, sup)
+	defer stopNode()
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
 	log.Info("wapoold serving", zap.String("listen", lis.Addr().String()), zap.String("target_url", cfg.TargetURL),
@@ -245,6 +260,9 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		}
 		log.Error("stopping", zap.Error(serveErr))
 	}
+	// A cluster node first moves its tenants to the others, serving
+	// (forwarding) calls meanwhile; it has its own --stop-timeout for it.
+	node.leave(cfg.StopTimeout)
 	stopBy := deadline()
 	log.Info("stopping: no new calls; waiting Sends return, their messages stay queued")
 	hs.Shutdown()

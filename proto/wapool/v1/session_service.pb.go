@@ -1047,7 +1047,13 @@ type Session struct {
 	// Messages waiting (QUEUED or SENDING) for this tenant.
 	Queued uint32 `protobuf:"varint,8,opt,name=queued,proto3" json:"queued,omitempty"`
 	// Disk use of the tenant's Chrome profile, in bytes.
-	ProfileBytes  int64 `protobuf:"varint,9,opt,name=profile_bytes,json=profileBytes,proto3" json:"profile_bytes,omitempty"`
+	ProfileBytes int64 `protobuf:"varint,9,opt,name=profile_bytes,json=profileBytes,proto3" json:"profile_bytes,omitempty"`
+	// Cluster mode: the --node-id of the node running the tenant; empty when
+	// no node runs it (or on a single node).
+	Node string `protobuf:"bytes,10,opt,name=node,proto3" json:"node,omitempty"`
+	// Cluster mode: when the newest snapshot of the tenant's profile in
+	// object storage was taken. Unset when none.
+	SnapshotAt    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=snapshot_at,json=snapshotAt,proto3" json:"snapshot_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1143,6 +1149,20 @@ func (x *Session) GetProfileBytes() int64 {
 		return x.ProfileBytes
 	}
 	return 0
+}
+
+func (x *Session) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *Session) GetSnapshotAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SnapshotAt
+	}
+	return nil
 }
 
 // StatusRequest names one tenant.
@@ -1956,6 +1976,90 @@ func (x *MessageEvent) GetMessage() *Message {
 	return nil
 }
 
+// DrainNodeRequest names the node to drain.
+type DrainNodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The node's --node-id.
+	NodeId        string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeRequest) Reset() {
+	*x = DrainNodeRequest{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeRequest) ProtoMessage() {}
+
+func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
+func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DrainNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// DrainNodeResponse confirms that the node was told to drain; its tenants
+// move within moments (Status shows each tenant's node).
+type DrainNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeResponse) Reset() {
+	*x = DrainNodeResponse{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeResponse) ProtoMessage() {}
+
+func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
+func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{28}
+}
+
 var File_wapool_v1_session_service_proto protoreflect.FileDescriptor
 
 const file_wapool_v1_session_service_proto_rawDesc = "" +
@@ -2014,7 +2118,7 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\n" +
 	"started_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12\x1a\n" +
 	"\brestarts\x18\x04 \x01(\rR\brestarts\x12\x1b\n" +
-	"\tlast_exit\x18\x05 \x01(\tR\blastExit\"\xca\x02\n" +
+	"\tlast_exit\x18\x05 \x01(\tR\blastExit\"\x9b\x03\n" +
 	"\aSession\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.wapool.v1.SessionStateR\x05state\x12\x14\n" +
@@ -2026,7 +2130,11 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\a \x01(\tR\tlastError\x12\x16\n" +
 	"\x06queued\x18\b \x01(\rR\x06queued\x12#\n" +
-	"\rprofile_bytes\x18\t \x01(\x03R\fprofileBytes\",\n" +
+	"\rprofile_bytes\x18\t \x01(\x03R\fprofileBytes\x12\x12\n" +
+	"\x04node\x18\n" +
+	" \x01(\tR\x04node\x12;\n" +
+	"\vsnapshot_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"snapshotAt\",\n" +
 	"\rStatusRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\">\n" +
 	"\x0eStatusResponse\x12,\n" +
@@ -2067,7 +2175,10 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"last_error\x18\x03 \x01(\tR\tlastError\x12\x18\n" +
 	"\adeleted\x18\x04 \x01(\bR\adeleted\"<\n" +
 	"\fMessageEvent\x12,\n" +
-	"\amessage\x18\x01 \x01(\v2\x12.wapool.v1.MessageR\amessage*>\n" +
+	"\amessage\x18\x01 \x01(\v2\x12.wapool.v1.MessageR\amessage\"+\n" +
+	"\x10DrainNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x13\n" +
+	"\x11DrainNodeResponse*>\n" +
 	"\x04Wait\x12\x14\n" +
 	"\x10WAIT_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tWAIT_SENT\x10\x01\x12\x11\n" +
@@ -2086,7 +2197,7 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x13SESSION_STATE_READY\x10\x04\x12\x1c\n" +
 	"\x18SESSION_STATE_HIBERNATED\x10\x05\x12\x1c\n" +
 	"\x18SESSION_STATE_RESTARTING\x10\x06\x12\x18\n" +
-	"\x14SESSION_STATE_FAILED\x10\a2\x8d\x05\n" +
+	"\x14SESSION_STATE_FAILED\x10\a2\xd5\x05\n" +
 	"\x0eSessionService\x129\n" +
 	"\x04Link\x12\x16.wapool.v1.LinkRequest\x1a\x17.wapool.v1.LinkResponse0\x01\x127\n" +
 	"\x04Send\x12\x16.wapool.v1.SendRequest\x1a\x17.wapool.v1.SendResponse\x12I\n" +
@@ -2098,7 +2209,8 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\rPruneSessions\x12\x1f.wapool.v1.PruneSessionsRequest\x1a .wapool.v1.PruneSessionsResponse\x12I\n" +
 	"\n" +
 	"Screenshot\x12\x1c.wapool.v1.ScreenshotRequest\x1a\x1d.wapool.v1.ScreenshotResponse\x12N\n" +
-	"\vWatchEvents\x12\x1d.wapool.v1.WatchEventsRequest\x1a\x1e.wapool.v1.WatchEventsResponse0\x01B3Z1github.com/wapool/wapool/proto/wapool/v1;wapoolv1b\x06proto3"
+	"\vWatchEvents\x12\x1d.wapool.v1.WatchEventsRequest\x1a\x1e.wapool.v1.WatchEventsResponse0\x01\x12F\n" +
+	"\tDrainNode\x12\x1b.wapool.v1.DrainNodeRequest\x1a\x1c.wapool.v1.DrainNodeResponseB3Z1github.com/wapool/wapool/proto/wapool/v1;wapoolv1b\x06proto3"
 
 var (
 	file_wapool_v1_session_service_proto_rawDescOnce sync.Once
@@ -2113,7 +2225,7 @@ func file_wapool_v1_session_service_proto_rawDescGZIP() []byte {
 }
 
 var file_wapool_v1_session_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_wapool_v1_session_service_proto_goTypes = []any{
 	(Wait)(0),                     // 0: wapool.v1.Wait
 	(MessageState)(0),             // 1: wapool.v1.MessageState
@@ -2145,8 +2257,10 @@ var file_wapool_v1_session_service_proto_goTypes = []any{
 	(*Event)(nil),                 // 27: wapool.v1.Event
 	(*SessionStateEvent)(nil),     // 28: wapool.v1.SessionStateEvent
 	(*MessageEvent)(nil),          // 29: wapool.v1.MessageEvent
-	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 31: google.protobuf.Duration
+	(*DrainNodeRequest)(nil),      // 30: wapool.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),     // 31: wapool.v1.DrainNodeResponse
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 33: google.protobuf.Duration
 }
 var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	5,  // 0: wapool.v1.LinkResponse.qr:type_name -> wapool.v1.QRCode
@@ -2155,46 +2269,49 @@ var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	0,  // 3: wapool.v1.SendRequest.wait:type_name -> wapool.v1.Wait
 	10, // 4: wapool.v1.SendResponse.message:type_name -> wapool.v1.Message
 	1,  // 5: wapool.v1.Message.state:type_name -> wapool.v1.MessageState
-	30, // 6: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	30, // 7: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
+	32, // 6: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	32, // 7: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
 	10, // 8: wapool.v1.GetMessageResponse.message:type_name -> wapool.v1.Message
-	30, // 9: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
+	32, // 9: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
 	2,  // 10: wapool.v1.Session.state:type_name -> wapool.v1.SessionState
 	13, // 11: wapool.v1.Session.browser:type_name -> wapool.v1.Browser
-	30, // 12: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
-	14, // 13: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
-	14, // 14: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
-	31, // 15: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
-	27, // 16: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
-	30, // 17: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
-	28, // 18: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
-	29, // 19: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
-	2,  // 20: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
-	2,  // 21: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
-	10, // 22: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
-	3,  // 23: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
-	8,  // 24: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
-	11, // 25: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
-	15, // 26: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
-	17, // 27: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
-	19, // 28: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
-	21, // 29: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
-	23, // 30: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
-	25, // 31: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
-	4,  // 32: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
-	9,  // 33: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
-	12, // 34: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
-	16, // 35: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
-	18, // 36: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
-	20, // 37: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
-	22, // 38: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
-	24, // 39: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
-	26, // 40: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
-	32, // [32:41] is the sub-list for method output_type
-	23, // [23:32] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	32, // 12: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
+	32, // 13: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
+	14, // 14: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
+	14, // 15: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
+	33, // 16: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
+	27, // 17: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
+	32, // 18: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
+	28, // 19: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
+	29, // 20: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
+	2,  // 21: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
+	2,  // 22: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
+	10, // 23: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
+	3,  // 24: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
+	8,  // 25: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
+	11, // 26: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
+	15, // 27: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
+	17, // 28: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
+	19, // 29: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
+	21, // 30: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
+	23, // 31: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
+	25, // 32: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
+	30, // 33: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
+	4,  // 34: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
+	9,  // 35: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
+	12, // 36: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
+	16, // 37: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
+	18, // 38: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
+	20, // 39: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
+	22, // 40: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
+	24, // 41: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
+	26, // 42: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
+	31, // 43: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
+	34, // [34:44] is the sub-list for method output_type
+	24, // [24:34] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_wapool_v1_session_service_proto_init() }
@@ -2217,7 +2334,7 @@ func file_wapool_v1_session_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wapool_v1_session_service_proto_rawDesc), len(file_wapool_v1_session_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

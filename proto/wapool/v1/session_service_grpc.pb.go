@@ -28,6 +28,7 @@ const (
 	SessionService_PruneSessions_FullMethodName = "/wapool.v1.SessionService/PruneSessions"
 	SessionService_Screenshot_FullMethodName    = "/wapool.v1.SessionService/Screenshot"
 	SessionService_WatchEvents_FullMethodName   = "/wapool.v1.SessionService/WatchEvents"
+	SessionService_DrainNode_FullMethodName     = "/wapool.v1.SessionService/DrainNode"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -110,6 +111,14 @@ type SessionServiceClient interface {
 	// cursor. The ErrorInfo metadata of both is documented on
 	// WatchEventsRequest.
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error)
+	// DrainNode (cluster mode) moves every tenant off a node, as its SIGTERM
+	// does: the node closes each browser gracefully, uploads the profile
+	// snapshot and gives up the lease; the other nodes take the tenants over
+	// with no new Link. The node keeps answering calls (it forwards them) and
+	// takes no tenant until it restarts. Any node may be asked. Errors:
+	// NOT_FOUND for an unknown node; FAILED_PRECONDITION (reason
+	// NOT_A_CLUSTER) on a single node.
+	DrainNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error)
 }
 
 type sessionServiceClient struct {
@@ -228,6 +237,16 @@ func (c *sessionServiceClient) WatchEvents(ctx context.Context, in *WatchEventsR
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SessionService_WatchEventsClient = grpc.ServerStreamingClient[WatchEventsResponse]
 
+func (c *sessionServiceClient) DrainNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DrainNodeResponse)
+	err := c.cc.Invoke(ctx, SessionService_DrainNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
 // for forward compatibility.
@@ -308,6 +327,14 @@ type SessionServiceServer interface {
 	// cursor. The ErrorInfo metadata of both is documented on
 	// WatchEventsRequest.
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error
+	// DrainNode (cluster mode) moves every tenant off a node, as its SIGTERM
+	// does: the node closes each browser gracefully, uploads the profile
+	// snapshot and gives up the lease; the other nodes take the tenants over
+	// with no new Link. The node keeps answering calls (it forwards them) and
+	// takes no tenant until it restarts. Any node may be asked. Errors:
+	// NOT_FOUND for an unknown node; FAILED_PRECONDITION (reason
+	// NOT_A_CLUSTER) on a single node.
+	DrainNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -344,6 +371,9 @@ func (UnimplementedSessionServiceServer) Screenshot(context.Context, *Screenshot
 }
 func (UnimplementedSessionServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
+}
+func (UnimplementedSessionServiceServer) DrainNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DrainNode not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -514,6 +544,24 @@ func _SessionService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SessionService_WatchEventsServer = grpc.ServerStreamingServer[WatchEventsResponse]
 
+func _SessionService_DrainNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DrainNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).DrainNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_DrainNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).DrainNode(ctx, req.(*DrainNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SessionService_ServiceDesc is the grpc.ServiceDesc for SessionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -548,6 +596,10 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Screenshot",
 			Handler:    _SessionService_Screenshot_Handler,
+		},
+		{
+			MethodName: "DrainNode",
+			Handler:    _SessionService_DrainNode_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

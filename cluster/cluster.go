@@ -1,0 +1,276 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wapool/wapool/internal/snapshot"
+	"github.com/wapool/wapool/sessionstore"
+	"github.com/wapool/wapool/supervisor"
+)
+
+// DefaultLeaseTTL is --lease-ttl's default.
+const DefaultLeaseTTL = 15 * time.Second
+
+// Store is what a node needs of the shared store (*sessionstore.Store
+// opened on PostgreSQL with a NodeID).
+type Store interface {
+	AcquireLease(tenantID string, ttl time.Duration) (sessionstore.Lease, error)
+	RenewLeases(ttl time.Duration) ([]sessionstore.Lease, error)
+	ReleaseLease(tenantID string) error
+	Lease(tenantID string) (sessionstore.Lease, error)
+	RegisterNode(addr string) error
+	Heartbeat() (sessionstore.Node, error)
+	SetDraining(nodeID string, draining bool) error
+	Nodes(maxAge time.Duration) ([]sessionstore.Node, error)
+	RemoveNode(nodeID string) error
+	ListTenants() ([]sessionstore.Tenant, error)
+	GetTenant(id string) (sessionstore.Tenant, error)
+	UpdateTenant(id string, fn func(*sessionstore.Tenant)) (sessionstore.Tenant, error)
+	ProfileDir(id string) (string, error)
+}
+
+// Runner is what a node needs of its supervisor (*supervisor.Supervisor).
+type Runner interface {
+	Start(ctx context.Context, id string) error
+	Release(ctx context.Context, id string) error
+	Running() []string
+	Status(ctx context.Context, id string) (supervisor.Session, error)
+	Poke(id string)
+	MessageFinished(m supervisor.Message)
+}
+
+// Snapshots is the object store of profile snapshots (*snapshot.Store).
+type Snapshots interface {
+	Save(ctx context.Context, tenant, dir string) (snapshot.Info, error)
+	Restore(ctx context.Context, tenant, dir string) (snapshot.Info, error)
+	Delete(ctx context.Context, tenant string) error
+}
+
+// Config configures a node.
+type Config struct {
+	NodeID        string // required: --node-id
+	AdvertiseAddr string // required: where the other nodes reach this node's gRPC
+	Store         Store
+	Snapshots     Snapshots
+	LeaseTTL      time.Duration // 0: DefaultLeaseTTL
+	// SnapshotEvery takes a fresh snapshot of a tenant whose newest one is
+	// older than this, at an idle moment (a graceful restart of its
+	// browser); 0: only at the moments a snapshot is always taken.
+	SnapshotEvery time.Duration
+	// SnapshotAfterLink is how long after a link the first snapshot is
+	// taken (the page settles first); 0: 5 s.
+	SnapshotAfterLink time.Duration
+	// Tick is the period of the placement loop (heartbeat, node set,
+	// tenants to take or move); 0: 1 s.
+	Tick time.Duration
+	// Subscribe subscribes to the shared event log (Store.SubscribeEvents);
+	// nil: messages queued or finished through other nodes are noticed only
+	// at the next start of the tenant.
+	Subscribe func(buffer int, match func(*sessionstore.Event) bool) *sessionstore.EventSubscription
+	// Now is the clock (tests); nil: time.Now.
+	Now func() time.Time
+	Log *zap.Logger
+}
+
+// Node is this daemon's membership in the cluster. It implements
+// supervisor.Placement.
+type Node struct {
+	cfg Config
+	log *zap.Logger
+	sup Runner // set by Run
+
+	mu       sync.Mutex
+	held     map[string]time.Time     // tenant → until when this node's lease is surely valid (its renewal was asked before)
+	busy     map[string]chan struct{} // tenants being moved or snapshot: closed when done
+	live     []sessionstore.Node      // the live nodes at the last tick
+	linkedAt map[string]time.Time     // tenants linked lately, waiting for their first snapshot
+	draining bool
+	renewed  time.Time // the last successful renewal's request time
+}
+
+var _ supervisor.Placement = (*Node)(nil)
+
+// New returns a node; Run starts it.
+func New(cfg Config) (*Node, error) {
+	if cfg.NodeID == "" || cfg.AdvertiseAddr == "" || cfg.Store == nil || cfg.Snapshots == nil {
+		return nil, errors.New("cluster: NodeID, AdvertiseAddr, Store and Snapshots are required")
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.LeaseTTL < 300*time.Millisecond {
+		return nil, fmt.Errorf("cluster: lease TTL %s is too short", cfg.LeaseTTL)
+	}
+	if cfg.SnapshotAfterLink == 0 {
+		cfg.SnapshotAfterLink = 5 * time.Second
+	}
+	if cfg.Tick == 0 {
+		cfg.Tick = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	return &Node{
+		cfg:      cfg,
+		log:      cfg.Log.With(zap.String("node", cfg.NodeID)),
+		held:     map[string]time.Time{},
+		busy:     map[string]chan struct{}{},
+		linkedAt: map[string]time.Time{},
+	}, nil
+}
+
+// NodeID returns --node-id.
+func (n *Node) NodeID() string { return n.cfg.NodeID }
+
+// margin is how much of a lease must be left for Holds: a third of the TTL,
+// which is also the renewal period, so one late renewal is tolerated and a
+// second one is not.
+func (n *Node) margin() time.Duration { return n.cfg.LeaseTTL / 3 }
+
+// Holds reports whether this node's lease on the tenant is valid for at
+// least another margin (supervisor.Placement).
+func (n *Node) Holds(tenantID string) bool {
+	n.mu.Lock()
+	until, ok := n.held[tenantID]
+	n.mu.Unlock()
+	return ok && n.cfg.Now().Add(n.margin()).Before(until)
+}
+
+// Linked schedules the tenant's first snapshot (supervisor.Placement).
+func (n *Node) Linked(tenantID string) {
+	n.mu.Lock()
+	n.linkedAt[tenantID] = n.cfg.Now()
+	n.mu.Unlock()
+}
+
+// Claim takes the tenant's lease for this node (supervisor.Placement): at
+// once when this node holds it already; otherwise only when the hash names
+// this node and no other node holds it, restoring the newest snapshot when
+// the local profile is older. It waits for a move or snapshot of the
+// tenant in progress first.
+func (n *Node) Claim(ctx context.Context, tenantID string) error {
+	unlock, ok := n.lockTenant(ctx, tenantID, true)
+	if !ok {
+		return ctx.Err()
+	}
+	defer unlock()
+	n.mu.Lock()
+	_, held := n.held[tenantID]
+	draining := n.draining
+	live := n.liveIDs()
+	n.mu.Unlock()
+	if held {
+		return n.acquire(tenantID)
+	}
+	if draining {
+		return fmt.Errorf("node %s is draining: %w", n.cfg.NodeID, supervisor.ErrNotHolder)
+	}
+	if o := owner(tenantID, live); o != "" && o != n.cfg.NodeID {
+		return fmt.Errorf("node %s places the tenant: %w", o, supervisor.ErrNotHolder)
+	}
+	if err := n.acquire(tenantID); err != nil {
+		return err
+	}
+	if err := n.restore(ctx, tenantID); err != nil {
+		n.giveUp(tenantID)
+		return err
+	}
+	return nil
+}
+
+// acquire takes or renews the lease and records until when it is valid.
+func (n *Node) acquire(tenantID string) error {
+	asked := n.cfg.Now()
+	if _, err := n.cfg.Store.AcquireLease(tenantID, n.cfg.LeaseTTL); err != nil {
+		if errors.Is(err, sessionstore.ErrLeaseHeld) {
+			return fmt.Errorf("%w: %w", supervisor.ErrNotHolder, err)
+		}
+		return fmt.Errorf("taking the lease: %w", err)
+	}
+	n.mu.Lock()
+	n.held[tenantID] = asked.Add(n.cfg.LeaseTTL)
+	n.mu.Unlock()
+	return nil
+}
+
+// giveUp releases a lease this node took but will not use.
+func (n *Node) giveUp(tenantID string) {
+	n.mu.Lock()
+	delete(n.held, tenantID)
+	n.mu.Unlock()
+	if err := n.cfg.Store.ReleaseLease(tenantID); err != nil {
+		n.log.Warn("releasing a lease", zap.String("tenant", tenantID), zap.Error(err))
+	}
+}
+
+// liveIDs returns the ids of the live nodes that take tenants (n.mu held).
+func (n *Node) liveIDs() []string {
+	ids := make([]string, 0, len(n.live))
+	for _, x := range n.live {
+		if !x.Draining {
+			ids = append(ids, x.ID)
+		}
+	}
+	return ids
+}
+
+// Route tells the gRPC layer where a call about the tenant is served: ""
+// for this node, else the advertised address of the node that holds the
+// tenant or, when none does, of the node the hash names.
+func (n *Node) Route(tenantID string) (string, error) {
+	n.mu.Lock()
+	_, held := n.held[tenantID]
+	live := append([]sessionstore.Node(nil), n.live...)
+	ids := n.liveIDs()
+	n.mu.Unlock()
+	if held {
+		return "", nil
+	}
+	addrOf := func(id string) (string, bool) {
+		for _, x := range live {
+			if x.ID == id {
+				return x.Addr, true
+			}
+		}
+		return "", false
+	}
+	l, err := n.cfg.Store.Lease(tenantID)
+	switch {
+	case err == nil && l.Holder != "" && l.Holder != n.cfg.NodeID:
+		if addr, ok := addrOf(l.Holder); ok {
+			return addr, nil
+		}
+		// The holder is not live: its lease expires soon and the tenant
+		// goes where the hash names.
+	case err != nil && !errors.Is(err, sessionstore.ErrNotFound):
+		return "", err
+	}
+	o := owner(tenantID, ids)
+	if o == "" || o == n.cfg.NodeID {
+		return "", nil
+	}
+	addr, _ := addrOf(o)
+	return addr, nil
+}
+
+// Nodes returns the live nodes seen at the last tick.
+func (n *Node) Nodes() []sessionstore.Node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]sessionstore.Node(nil), n.live...)
+}
+
+// Drain marks a node as draining in the store (wapoolctl drain); that node
+// moves its tenants away at its next tick.
+func (n *Node) Drain(nodeID string) error {
+	return n.cfg.Store.SetDraining(nodeID, true)
+}

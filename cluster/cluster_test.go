@@ -1,0 +1,246 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/wapool/wapool/sessionstore"
+	"github.com/wapool/wapool/supervisor"
+)
+
+const testTTL = 3 * time.Second
+
+// testNode is one node of a fake cluster, running until stop.
+type testNode struct {
+	*Node
+	st   *fakeStore
+	sup  *fakeRunner
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func startNode(t *testing.T, db *fakeDB, snaps *fakeSnapshots, id string) *testNode {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(db.dir, id), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st := db.store(id)
+	n, err := New(Config{NodeID: id, AdvertiseAddr: id + ":7440", Store: st, Snapshots: snaps, LeaseTTL: testTTL, SnapshotAfterLink: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tn := &testNode{Node: n, st: st, sup: newFakeRunner(), stop: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(tn.done)
+		_ = n.Run(ctx, tn.sup)
+	}()
+	t.Cleanup(func() { cancel(); <-tn.done })
+	return tn
+}
+
+// waitFor advances the fake clock a tick at a time until cond holds, or
+// fails after limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+	}
+}
+
+// waitPlaced waits until each tenant runs on the node the hash names, and
+// only there.
+func waitPlaced(t *testing.T, ids []string, nodes ...*testNode) {
+	t.Helper()
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.NodeID())
+	}
+	waitFor(t, 20*time.Second, "each tenant on its owner", func() bool {
+		for _, id := range ids {
+			o := owner(id, names)
+			for _, n := range nodes {
+				if n.sup.runs(id) != (o == n.NodeID()) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+func addTenants(db *fakeDB, n int) []string {
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("t%d", i)
+		db.tenants[id] = sessionstore.Tenant{ID: id, Linked: true}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func TestOwnerMovesOnlyTheLeaversTenants(t *testing.T) {
+	nodes := []string{"a", "b", "c"}
+	count := map[string]int{}
+	moved := 0
+	for i := range 3000 {
+		id := fmt.Sprintf("tenant-%d", i)
+		before := owner(id, nodes)
+		count[before]++
+		after := owner(id, []string{"a", "c"})
+		if before != "b" && after != before {
+			moved++
+		}
+		if after == "b" {
+			t.Fatalf("%s placed on a node that left", id)
+		}
+	}
+	if moved != 0 {
+		t.Errorf("%d tenants of the staying nodes moved when b left", moved)
+	}
+	for _, n := range nodes {
+		if count[n] < 800 || count[n] > 1200 {
+			t.Errorf("node %s got %d of 3000 tenants: rendezvous hashing should spread them evenly", n, count[n])
+		}
+	}
+	if owner("x", nil) != "" {
+		t.Error("no node: want no owner")
+	}
+}
+
+// Every linked tenant runs on exactly the node the hash names, and a node
+// that joins takes its share with a move (close, snapshot, release;
+// acquire, restore, start).
+func TestPlacementAndPlannedMove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		ids := addTenants(db, 12)
+		a := startNode(t, db, snaps, "a")
+		waitFor(t, 10*time.Second, "node a runs all 12 tenants", func() bool { return len(a.sup.Running()) == 12 })
+
+		b := startNode(t, db, snaps, "b")
+		waitPlaced(t, ids, a, b)
+		for _, id := range ids {
+			if owner(id, []string{"a", "b"}) != "b" {
+				continue
+			}
+			if snaps.restored[id] != 1 || a.sup.releases[id] != 1 {
+				t.Errorf("tenant %s moved to b: restored %d times, released by a %d times; want 1 and 1", id, snaps.restored[id], a.sup.releases[id])
+			}
+			if !b.Holds(id) || a.Holds(id) {
+				t.Errorf("tenant %s: b holds %v, a holds %v", id, b.Holds(id), a.Holds(id))
+			}
+			if l := db.leases[id]; l.Holder != "b" || l.Epoch != 2 {
+				t.Errorf("tenant %s lease %+v: want holder b at epoch 2", id, l)
+			}
+		}
+	})
+}
+
+// A node cut off from the store stops its tenants' browsers before their
+// leases expire, and Holds turns false before the TTL ends, so the send
+// click never happens after another node could have taken the tenant.
+func TestLeaseLapseStopsBeforeExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		addTenants(db, 1)
+		a := startNode(t, db, snaps, "a")
+		waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		if !a.Holds("t0") {
+			t.Fatal("a runs t0 but does not hold it")
+		}
+		db.mu.Lock()
+		db.down = true
+		expires := db.leases["t0"].Expires
+		db.mu.Unlock()
+		waitFor(t, testTTL, "t0 stopped on a", func() bool { return !a.sup.runs("t0") })
+		if !time.Now().Before(expires) {
+			t.Errorf("the browser stopped at %v, not before the lease expired at %v", time.Now(), expires)
+		}
+		if a.Holds("t0") {
+			t.Error("Holds is still true after the lease lapsed")
+		}
+	})
+}
+
+// A paused node (its lease expired and another node took the tenant) finds
+// out at its next renewal, stops the browser and never holds it again.
+func TestPausedNodeLosesTheTenant(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		addTenants(db, 1)
+		a := startNode(t, db, snaps, "a")
+		waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		// Pause a: no renewals, no heartbeats. Model it by taking its
+		// store away for longer than the TTL while b takes over.
+		a.stop()
+		<-a.done
+		b := startNode(t, db, snaps, "b")
+		waitFor(t, 2*testTTL+5*time.Second, "b runs t0", func() bool { return b.sup.runs("t0") })
+		if l := db.leases["t0"]; l.Holder != "b" || l.Epoch != 2 {
+			t.Fatalf("lease %+v: want b at epoch 2", l)
+		}
+		if a.Holds("t0") {
+			t.Error("the paused node still claims to hold t0")
+		}
+		// a resumes: its renewal finds the lease gone, and it stops t0.
+		a.renew(context.Background())
+		synctest.Wait()
+		if a.sup.runs("t0") {
+			t.Error("the resumed node still runs t0")
+		}
+		if err := a.Claim(context.Background(), "t0"); !errors.Is(err, supervisor.ErrNotHolder) {
+			t.Errorf("Claim on the resumed node: %v, want ErrNotHolder", err)
+		}
+	})
+}
+
+// A node that drains moves every tenant to the others, and Claim on it
+// refuses new ones.
+func TestLeaveMovesEverything(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		ids := addTenants(db, 6)
+		a := startNode(t, db, snaps, "a")
+		b := startNode(t, db, snaps, "b")
+		waitPlaced(t, ids, a, b)
+		onA := a.sup.Running()
+		if len(onA) == 0 {
+			t.Fatalf("a runs none of %v: the test needs some", ids)
+		}
+		restoredBefore := map[string]int{}
+		for _, id := range onA {
+			restoredBefore[id] = snaps.restored[id]
+		}
+		if err := a.Leave(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, "b runs all 6", func() bool { return len(b.sup.Running()) == 6 })
+		if len(a.sup.Running()) != 0 {
+			t.Errorf("a still runs %v after leaving", a.sup.Running())
+		}
+		for _, id := range onA {
+			if _, ok := snaps.taken[id]; !ok || snaps.restored[id] != restoredBefore[id]+1 {
+				t.Errorf("tenant %s moved from a: snapshot taken %v, restored %d more times; want true and 1", id, ok, snaps.restored[id]-restoredBefore[id])
+			}
+		}
+		if err := a.Claim(context.Background(), "new"); !errors.Is(err, supervisor.ErrNotHolder) {
+			t.Errorf("Claim on a draining node: %v, want ErrNotHolder", err)
+		}
+	})
+}

@@ -1,0 +1,324 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wapool/wapool/internal/snapshot"
+	"github.com/wapool/wapool/sessionstore"
+	"github.com/wapool/wapool/supervisor"
+)
+
+// fakeDB is the shared store of a fake cluster: leases by the (fake) clock
+// of testing/synctest, nodes and tenants in memory. Each node sees it
+// through its own fakeStore (its NodeID and fences).
+type fakeDB struct {
+	mu      sync.Mutex
+	leases  map[string]sessionstore.Lease
+	nodes   map[string]sessionstore.Node
+	tenants map[string]sessionstore.Tenant
+	down    bool // every call fails: the store is unreachable
+	dir     string
+}
+
+func newFakeDB(dir string) *fakeDB {
+	return &fakeDB{leases: map[string]sessionstore.Lease{}, nodes: map[string]sessionstore.Node{}, tenants: map[string]sessionstore.Tenant{}, dir: dir}
+}
+
+var errDown = fmt.Errorf("fake store unreachable")
+
+type fakeStore struct {
+	db     *fakeDB
+	node   string
+	fences map[string]uint64
+}
+
+func (db *fakeDB) store(node string) *fakeStore {
+	return &fakeStore{db: db, node: node, fences: map[string]uint64{}}
+}
+
+func (s *fakeStore) lock() error {
+	s.db.mu.Lock()
+	if s.db.down {
+		s.db.mu.Unlock()
+		return errDown
+	}
+	return nil
+}
+
+func (s *fakeStore) AcquireLease(id string, ttl time.Duration) (sessionstore.Lease, error) {
+	if err := s.lock(); err != nil {
+		return sessionstore.Lease{}, err
+	}
+	defer s.db.mu.Unlock()
+	now := time.Now()
+	l := s.db.leases[id]
+	switch {
+	case l.Holder == s.node && now.Before(l.Expires):
+	case l.Holder == "" || !now.Before(l.Expires):
+		l.Epoch++
+	default:
+		return l, fmt.Errorf("held by %s: %w", l.Holder, sessionstore.ErrLeaseHeld)
+	}
+	l.TenantID, l.Holder, l.Expires = id, s.node, now.Add(ttl)
+	s.db.leases[id] = l
+	s.fences[id] = l.Epoch
+	return l, nil
+}
+
+func (s *fakeStore) RenewLeases(ttl time.Duration) ([]sessionstore.Lease, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.db.mu.Unlock()
+	now := time.Now()
+	var out []sessionstore.Lease
+	for id, epoch := range s.fences {
+		l := s.db.leases[id]
+		if l.Holder != s.node || l.Epoch != epoch || !now.Before(l.Expires) {
+			delete(s.fences, id)
+			continue
+		}
+		l.Expires = now.Add(ttl)
+		s.db.leases[id] = l
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func (s *fakeStore) ReleaseLease(id string) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	if l := s.db.leases[id]; l.Holder == s.node && l.Epoch == s.fences[id] {
+		l.Holder = ""
+		s.db.leases[id] = l
+	}
+	delete(s.fences, id)
+	return nil
+}
+
+func (s *fakeStore) Lease(id string) (sessionstore.Lease, error) {
+	if err := s.lock(); err != nil {
+		return sessionstore.Lease{}, err
+	}
+	defer s.db.mu.Unlock()
+	l, ok := s.db.leases[id]
+	if !ok {
+		return l, sessionstore.ErrNotFound
+	}
+	return l, nil
+}
+
+func (s *fakeStore) RegisterNode(addr string) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	s.db.nodes[s.node] = sessionstore.Node{ID: s.node, Addr: addr, Started: time.Now(), Heartbeat: time.Now()}
+	return nil
+}
+
+func (s *fakeStore) Heartbeat() (sessionstore.Node, error) {
+	if err := s.lock(); err != nil {
+		return sessionstore.Node{}, err
+	}
+	defer s.db.mu.Unlock()
+	n := s.db.nodes[s.node]
+	n.Heartbeat = time.Now()
+	s.db.nodes[s.node] = n
+	return n, nil
+}
+
+func (s *fakeStore) SetDraining(id string, on bool) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	n, ok := s.db.nodes[id]
+	if !ok {
+		return sessionstore.ErrNotFound
+	}
+	n.Draining = on
+	s.db.nodes[id] = n
+	return nil
+}
+
+func (s *fakeStore) Nodes(maxAge time.Duration) ([]sessionstore.Node, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.db.mu.Unlock()
+	var out []sessionstore.Node
+	for _, n := range s.db.nodes {
+		if time.Since(n.Heartbeat) <= maxAge {
+			out = append(out, n)
+		}
+	}
+	slices.SortFunc(out, func(a, b sessionstore.Node) int { return cmpString(a.ID, b.ID) })
+	return out, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *fakeStore) RemoveNode(id string) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	delete(s.db.nodes, id)
+	return nil
+}
+
+func (s *fakeStore) ListTenants() ([]sessionstore.Tenant, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.db.mu.Unlock()
+	var out []sessionstore.Tenant
+	for _, t := range s.db.tenants {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b sessionstore.Tenant) int { return cmpString(a.ID, b.ID) })
+	return out, nil
+}
+
+func (s *fakeStore) GetTenant(id string) (sessionstore.Tenant, error) {
+	if err := s.lock(); err != nil {
+		return sessionstore.Tenant{}, err
+	}
+	defer s.db.mu.Unlock()
+	t, ok := s.db.tenants[id]
+	if !ok {
+		return t, sessionstore.ErrNotFound
+	}
+	return t, nil
+}
+
+func (s *fakeStore) UpdateTenant(id string, fn func(*sessionstore.Tenant)) (sessionstore.Tenant, error) {
+	if err := s.lock(); err != nil {
+		return sessionstore.Tenant{}, err
+	}
+	defer s.db.mu.Unlock()
+	t, ok := s.db.tenants[id]
+	if !ok {
+		return t, sessionstore.ErrNotFound
+	}
+	fn(&t)
+	s.db.tenants[id] = t
+	return t, nil
+}
+
+// ProfileDir is per node: each node has its own disk.
+func (s *fakeStore) ProfileDir(id string) (string, error) {
+	return filepath.Join(s.db.dir, s.node, id), nil
+}
+
+// fakeRunner is a node's supervisor: it records which tenants run.
+type fakeRunner struct {
+	mu       sync.Mutex
+	running  map[string]bool
+	starts   map[string]int
+	releases map[string]int
+}
+
+func newFakeRunner() *fakeRunner {
+	return &fakeRunner{running: map[string]bool{}, starts: map[string]int{}, releases: map[string]int{}}
+}
+
+func (r *fakeRunner) Start(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running[id] = true
+	r.starts[id]++
+	return nil
+}
+
+func (r *fakeRunner) Release(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running[id] {
+		r.releases[id]++
+	}
+	delete(r.running, id)
+	return nil
+}
+
+func (r *fakeRunner) Running() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ids []string
+	for id := range r.running {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (r *fakeRunner) runs(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running[id]
+}
+
+func (r *fakeRunner) Status(_ context.Context, id string) (supervisor.Session, error) {
+	st := supervisor.StateHibernated
+	if r.runs(id) {
+		st = supervisor.StateReady
+	}
+	return supervisor.Session{TenantID: id, State: st}, nil
+}
+
+func (r *fakeRunner) Poke(string)                       {}
+func (r *fakeRunner) MessageFinished(supervisor.Message) {}
+
+// fakeSnapshots is the object store: the newest snapshot time per tenant,
+// and which node restored what.
+type fakeSnapshots struct {
+	mu       sync.Mutex
+	taken    map[string]time.Time
+	restored map[string]int
+}
+
+func newFakeSnapshots() *fakeSnapshots {
+	return &fakeSnapshots{taken: map[string]time.Time{}, restored: map[string]int{}}
+}
+
+func (f *fakeSnapshots) Save(_ context.Context, tenant, _ string) (snapshot.Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now().UTC()
+	f.taken[tenant] = now
+	return snapshot.Info{Tenant: tenant, TakenAt: now, Bytes: 1000, Files: 3}, nil
+}
+
+func (f *fakeSnapshots) Restore(_ context.Context, tenant, dir string) (snapshot.Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at, ok := f.taken[tenant]
+	if !ok {
+		return snapshot.Info{}, snapshot.ErrNotFound
+	}
+	f.restored[tenant]++
+	return snapshot.Info{Tenant: tenant, TakenAt: at}, nil
+}
+
+func (f *fakeSnapshots) Delete(_ context.Context, tenant string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.taken, tenant)
+	return nil
+}

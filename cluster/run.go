@@ -1,0 +1,309 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wapool/wapool/sessionstore"
+)
+
+// Run joins the cluster and keeps this node's part in it until ctx ends:
+// the heartbeat and placement loop, lease renewal, and the relay of other
+// nodes' outbox changes to the supervisor. Leave first for a planned stop.
+func (n *Node) Run(ctx context.Context, sup Runner) error {
+	n.sup = sup
+	if err := n.cfg.Store.RegisterNode(n.cfg.AdvertiseAddr); err != nil {
+		return fmt.Errorf("cluster: registering node %s: %w", n.cfg.NodeID, err)
+	}
+	n.log.Info("joined the cluster", zap.String("advertise_addr", n.cfg.AdvertiseAddr), zap.Duration("lease_ttl", n.cfg.LeaseTTL))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { n.every(ctx, n.cfg.LeaseTTL/3, n.renew) })
+	if n.cfg.Subscribe != nil {
+		wg.Go(func() { n.relay(ctx) })
+	}
+	n.tick(ctx)
+	n.every(ctx, n.cfg.Tick, n.tick)
+	return nil
+}
+
+// every calls f every period until ctx ends.
+func (n *Node) every(ctx context.Context, period time.Duration, f func(context.Context)) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f(ctx)
+		}
+	}
+}
+
+// renew extends this node's leases. A tenant whose lease was not renewed
+// (another node took it after it expired) or whose lease is about to lapse
+// without a renewal (the store is unreachable) is stopped at once.
+func (n *Node) renew(ctx context.Context) {
+	asked := n.cfg.Now()
+	renewed, err := n.cfg.Store.RenewLeases(n.cfg.LeaseTTL)
+	var lost []string
+	n.mu.Lock()
+	if err == nil {
+		ok := make(map[string]bool, len(renewed))
+		for _, l := range renewed {
+			ok[l.TenantID] = true
+		}
+		for id, until := range n.held {
+			switch {
+			case ok[id]:
+				n.held[id] = asked.Add(n.cfg.LeaseTTL)
+			case !until.After(asked.Add(n.cfg.LeaseTTL)):
+				// Not renewed and not taken after the renewal was asked:
+				// another node holds it now.
+				delete(n.held, id)
+				lost = append(lost, id)
+			}
+		}
+	}
+	now := n.cfg.Now()
+	for id, until := range n.held {
+		if !now.Add(n.margin()).Before(until) {
+			delete(n.held, id)
+			lost = append(lost, id)
+		}
+	}
+	n.mu.Unlock()
+	if err != nil {
+		n.log.Warn("renewing leases", zap.Error(err))
+	}
+	for _, id := range lost {
+		n.log.Warn("lease lost: stopping the tenant's browser", zap.String("tenant", id))
+		go n.stopLost(ctx, id)
+	}
+}
+
+// stopLost stops the browser of a tenant whose lease this node lost. No
+// snapshot: the profile may be behind the new holder's.
+func (n *Node) stopLost(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.LeaseTTL)
+	defer cancel()
+	if err := n.sup.Release(ctx, id); err != nil {
+		n.log.Warn("stopping a tenant whose lease was lost", zap.String("tenant", id), zap.Error(err))
+	}
+}
+
+// tick is one round of the placement loop: heartbeat, the live nodes, and
+// for each tenant whether this node takes it, moves it away or snapshots
+// it.
+func (n *Node) tick(ctx context.Context) {
+	me, err := n.cfg.Store.Heartbeat()
+	if err != nil {
+		n.log.Warn("heartbeat", zap.Error(err))
+		return
+	}
+	live, err := n.cfg.Store.Nodes(n.cfg.LeaseTTL)
+	if err != nil {
+		n.log.Warn("listing nodes", zap.Error(err))
+		return
+	}
+	tenants, err := n.cfg.Store.ListTenants()
+	if err != nil {
+		n.log.Warn("listing tenants", zap.Error(err))
+		return
+	}
+	n.mu.Lock()
+	n.live = live
+	if me.Draining && !n.draining {
+		n.log.Info("draining: moving every tenant to the other nodes")
+		n.draining = true
+	}
+	draining := n.draining
+	ids := n.liveIDs()
+	held := make(map[string]bool, len(n.held))
+	for id := range n.held {
+		held[id] = true
+	}
+	n.mu.Unlock()
+
+	exists := make(map[string]bool, len(tenants))
+	for _, t := range tenants {
+		exists[t.ID] = true
+		o := owner(t.ID, ids)
+		switch {
+		case held[t.ID] && (draining || (o != "" && o != n.cfg.NodeID && t.Linked)):
+			// An unlinked tenant stays while its Link runs here; it moves
+			// once linked.
+			n.goBusy(ctx, t.ID, n.moveAway)
+		case held[t.ID]:
+			if n.snapshotDue(ctx, t) {
+				n.goBusy(ctx, t.ID, n.refresh)
+			}
+		case o == n.cfg.NodeID && t.Linked && !draining:
+			n.goBusy(ctx, t.ID, n.take)
+		}
+	}
+	for id := range held {
+		if !exists[id] { // logged out: the lease and the snapshots go with it
+			n.goBusy(ctx, id, n.forget)
+		}
+	}
+}
+
+// goBusy runs f for the tenant in its own goroutine unless a move or
+// snapshot of the tenant is in progress.
+func (n *Node) goBusy(ctx context.Context, id string, f func(context.Context, string) error) {
+	unlock, ok := n.lockTenant(ctx, id, false)
+	if !ok {
+		return
+	}
+	go func() {
+		defer unlock()
+		if err := f(ctx, id); err != nil && ctx.Err() == nil {
+			n.log.Warn("cluster", zap.String("tenant", id), zap.Error(err))
+		}
+	}()
+}
+
+// lockTenant marks the tenant busy (moved or snapshot): Claim and other
+// moves wait until unlock. With wait, it waits for a move in progress to
+// end first; without, it gives up (ok false).
+func (n *Node) lockTenant(ctx context.Context, id string, wait bool) (unlock func(), ok bool) {
+	for {
+		n.mu.Lock()
+		cur, busy := n.busy[id]
+		if !busy {
+			done := make(chan struct{})
+			n.busy[id] = done
+			n.mu.Unlock()
+			return func() {
+				n.mu.Lock()
+				delete(n.busy, id)
+				n.mu.Unlock()
+				close(done)
+			}, true
+		}
+		n.mu.Unlock()
+		if !wait {
+			return nil, false
+		}
+		select {
+		case <-cur:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// take claims a tenant the hash gives this node and starts it.
+func (n *Node) take(ctx context.Context, id string) error {
+	if err := n.claimIdle(ctx, id); err != nil {
+		return nil // held elsewhere still (a move or an expiring lease): next tick
+	}
+	n.log.Info("took the tenant", zap.String("tenant", id))
+	return n.sup.Start(ctx, id)
+}
+
+// claimIdle is Claim for the placement loop, which already marked the
+// tenant busy.
+func (n *Node) claimIdle(ctx context.Context, id string) error {
+	if err := n.acquire(id); err != nil {
+		return err
+	}
+	if err := n.restore(ctx, id); err != nil {
+		n.giveUp(id)
+		return err
+	}
+	return nil
+}
+
+// forget releases the lease of a tenant that was logged out and deletes its
+// snapshots.
+func (n *Node) forget(ctx context.Context, id string) error {
+	if err := n.sup.Release(ctx, id); err != nil {
+		return err
+	}
+	n.giveUp(id)
+	if err := n.cfg.Snapshots.Delete(ctx, id); err != nil {
+		return fmt.Errorf("deleting the snapshots of a logged-out tenant: %w", err)
+	}
+	return nil
+}
+
+// relay hands other nodes' outbox changes to the supervisor: a message
+// queued through another node wakes the tenant's runner here, and a message
+// finished elsewhere ends the Send calls waiting for it here.
+func (n *Node) relay(ctx context.Context) {
+	for ctx.Err() == nil {
+		sub := n.cfg.Subscribe(1024, func(ev *sessionstore.Event) bool { return ev.Message != nil })
+		for _, id := range n.sup.Running() {
+			n.sup.Poke(id) // whatever was queued while not subscribed
+		}
+		func() {
+			defer sub.Close()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev, ok := <-sub.Events():
+					if !ok {
+						return // overflowed: subscribe again
+					}
+					m := *ev.Message
+					if m.State.Finished() {
+						n.sup.MessageFinished(m)
+					} else {
+						n.sup.Poke(ev.TenantID)
+					}
+				}
+			}
+		}()
+	}
+}
+
+// Leave drains this node for a planned stop (SIGTERM): it stops taking
+// tenants, moves every tenant it holds to the others (graceful close,
+// snapshot, lease release) and removes itself from the nodes table.
+func (n *Node) Leave(ctx context.Context) error {
+	if err := n.cfg.Store.SetDraining(n.cfg.NodeID, true); err != nil {
+		return fmt.Errorf("cluster: marking node %s draining: %w", n.cfg.NodeID, err)
+	}
+	n.mu.Lock()
+	n.draining = true
+	ids := make([]string, 0, len(n.held))
+	for id := range n.held {
+		ids = append(ids, id)
+	}
+	n.mu.Unlock()
+	n.log.Info("leaving the cluster: moving tenants", zap.Int("tenants", len(ids)))
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2)
+	for _, id := range ids {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			unlock, ok := n.lockTenant(ctx, id, true)
+			if !ok {
+				return
+			}
+			defer unlock()
+			if err := n.moveAway(ctx, id); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("tenant %q: %w", id, err))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := n.cfg.Store.RemoveNode(n.cfg.NodeID); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	"github.com/wapool/wapool/cluster"
+	"github.com/wapool/wapool/internal/snapshot"
+	"github.com/wapool/wapool/server"
+	"github.com/wapool/wapool/sessionstore"
+	"github.com/wapool/wapool/supervisor"
+)
+
+// clusterNode is the daemon's cluster membership (--store postgres://…).
+// Its methods are no-ops on a nil node, the single-node default, so that
+// run reads the same in both modes.
+type clusterNode struct {
+	node  *cluster.Node
+	snaps *snapshot.Store
+	fwd   *server.Forwarder
+	log   *zap.Logger
+	done  chan struct{}
+}
+
+// newNode joins nothing yet: it opens the profile store and builds the
+// node. nil without cluster mode.
+func newNode(ctx context.Context, cfg config, store *sessionstore.Store, log *zap.Logger) (*clusterNode, error) {
+	if !cfg.clustered() {
+		return nil, nil
+	}
+	snaps, err := snapshot.Open(ctx, cfg.ProfileStore)
+	if err != nil {
+		return nil, err
+	}
+	node, err := cluster.New(cluster.Config{
+		NodeID:        cfg.NodeID,
+		AdvertiseAddr: cfg.AdvertiseAddr,
+		Store:         store,
+		Snapshots:     snaps,
+		LeaseTTL:      cfg.LeaseTTL,
+		SnapshotEvery: cfg.SnapshotEvery,
+		Subscribe:     store.SubscribeEvents,
+		Log:           log,
+	})
+	if err != nil {
+		snaps.Close()
+		return nil, err
+	}
+	return &clusterNode{node: node, snaps: snaps, fwd: server.NewForwarder(node, cfg.NodeID), log: log}, nil
+}
+
+func (c *clusterNode) placement() supervisor.Placement {
+	if c == nil {
+		return nil
+	}
+	return c.node
+}
+
+// serverOptions forward calls about tenants held elsewhere; they come after
+// authentication.
+func (c *clusterNode) serverOptions() []grpc.ServerOption {
+	if c == nil {
+		return nil
+	}
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(c.fwd.UnaryInterceptor),
+		grpc.ChainStreamInterceptor(c.fwd.StreamInterceptor),
+	}
+}
+
+func (c *clusterNode) attach(api *server.Server) {
+	if c != nil {
+		api.SetCluster(c.node, c.fwd)
+	}
+}
+
+// run starts the node's loops; the returned func waits for them to end
+// (after ctx).
+func (c *clusterNode) run(ctx context.Context, sup *supervisor.Supervisor) func() {
+	if c == nil {
+		return func() {}
+	}
+	c.done = make(chan struct{})
+	go func() {
+		defer close(c.done)
+		if err := c.node.Run(ctx, sup); err != nil {
+			c.log.Error("cluster", zap.Error(err))
+		}
+	}()
+	return func() { <-c.done }
+}
+
+// leave moves the node's tenants to the other nodes, within budget.
+func (c *clusterNode) leave(budget time.Duration) {
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	start := time.Now()
+	if err := c.node.Leave(ctx); err != nil {
+		c.log.Warn("leaving the cluster", zap.Error(err))
+		return
+	}
+	c.log.Info("left the cluster: tenants moved", zap.Duration("took", time.Since(start)))
+}
+
+func (c *clusterNode) close() {
+	c.fwd.Close()
+	c.snaps.Close()
+}

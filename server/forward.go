@@ -1,0 +1,244 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// Router tells where a call about a tenant is served (cluster mode,
+// *cluster.Node): "" for this node, else another node's gRPC address.
+type Router interface {
+	Route(tenantID string) (addr string, err error)
+}
+
+// forwardedHeader marks a call one node forwarded to another: the receiver
+// serves it itself, so a call is forwarded at most once even while two
+// nodes disagree for a moment about who holds a tenant.
+const forwardedHeader = "wapool-forwarded-by"
+
+// routed lists the calls that go to the node holding the tenant: those that
+// drive its browser. The others read the shared store and are answered by
+// any node.
+var routed = map[string]bool{
+	"/wapool.v1.SessionService/Link":       true,
+	"/wapool.v1.SessionService/Send":       true,
+	"/wapool.v1.SessionService/Status":     true,
+	"/wapool.v1.SessionService/Logout":     true,
+	"/wapool.v1.SessionService/Screenshot": true,
+}
+
+// Forwarder sends calls about a tenant held by another node to that node,
+// with the caller's deadline and credentials (its metadata), and relays the
+// answer, streams included (Link). Put its interceptors after
+// authentication, so that only authenticated calls are forwarded; the
+// receiving node checks the credentials again.
+type Forwarder struct {
+	router Router
+	self   string // this node's id, sent in forwardedHeader
+
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn // by address
+}
+
+// NewForwarder returns a Forwarder for the node named self.
+func NewForwarder(r Router, self string) *Forwarder {
+	return &Forwarder{router: r, self: self, conns: map[string]*grpc.ClientConn{}}
+}
+
+// Close closes the connections to the other nodes.
+func (f *Forwarder) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for addr, c := range f.conns {
+		c.Close()
+		delete(f.conns, addr)
+	}
+	return nil
+}
+
+// conn returns the connection to addr, dialled once. Node-to-node traffic
+// stays inside the cluster's network; the callers' tokens ride along.
+func (f *Forwarder) conn(addr string) (*grpc.ClientConn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.conns[addr]; ok {
+		return c, nil
+	}
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	f.conns[addr] = c
+	return c, nil
+}
+
+// target returns the address to forward the call to, "" to serve it here.
+func (f *Forwarder) target(ctx context.Context, method string, req any) (string, error) {
+	if !routed[method] {
+		return "", nil
+	}
+	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get(forwardedHeader)) > 0 {
+		return "", nil
+	}
+	r, ok := req.(interface{ GetTenantId() string })
+	if !ok || r.GetTenantId() == "" {
+		return "", nil // the handler reports the bad request
+	}
+	addr, err := f.router.Route(r.GetTenantId())
+	if err != nil {
+		return "", status.Errorf(codes.Unavailable, "finding the node of tenant %q: %v", r.GetTenantId(), err)
+	}
+	return addr, nil
+}
+
+// outgoing carries the caller's metadata (credentials included) and
+// deadline (ctx's) to the next node, marked as forwarded.
+func (f *Forwarder) outgoing(ctx context.Context) context.Context {
+	in, _ := metadata.FromIncomingContext(ctx)
+	out := metadata.MD{}
+	for k, v := range in {
+		if strings.HasPrefix(k, ":") || strings.HasPrefix(k, "grpc-") || k == "content-type" || k == "user-agent" || k == "te" {
+			continue
+		}
+		out[k] = v
+	}
+	out.Set(forwardedHeader, f.self)
+	return metadata.NewOutgoingContext(ctx, out)
+}
+
+// UnaryInterceptor forwards unary calls.
+func (f *Forwarder) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	addr, err := f.target(ctx, info.FullMethod, req)
+	if err != nil || addr == "" {
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+	reply, err := newOutput(info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	c, err := f.conn(addr)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "connecting to node %s: %v", addr, err)
+	}
+	if err := c.Invoke(f.outgoing(ctx), info.FullMethod, req, reply); err != nil {
+		return nil, err // the holder's status, as it is
+	}
+	return reply, nil
+}
+
+// StreamInterceptor forwards server-streaming calls (Link): it reads the
+// request to learn the tenant, then either serves the stream here or
+// relays the holder's stream message by message.
+func (f *Forwarder) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if !routed[info.FullMethod] || info.IsClientStream {
+		return handler(srv, ss)
+	}
+	req, err := newInput(info.FullMethod)
+	if err != nil {
+		return err
+	}
+	if err := ss.RecvMsg(req); err != nil {
+		return err
+	}
+	addr, err := f.target(ss.Context(), info.FullMethod, req)
+	if err != nil {
+		return err
+	}
+	if addr == "" {
+		return handler(srv, &replayStream{ServerStream: ss, first: req})
+	}
+	c, err := f.conn(addr)
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "connecting to node %s: %v", addr, err)
+	}
+	ctx, cancel := context.WithCancel(f.outgoing(ss.Context()))
+	defer cancel()
+	cs, err := c.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, info.FullMethod)
+	if err != nil {
+		return err
+	}
+	if err := cs.SendMsg(req); err != nil {
+		return err
+	}
+	if err := cs.CloseSend(); err != nil {
+		return err
+	}
+	if md, err := cs.Header(); err == nil && len(md) > 0 {
+		if err := ss.SendHeader(md); err != nil {
+			return err
+		}
+	}
+	for {
+		out, err := newOutput(info.FullMethod)
+		if err != nil {
+			return err
+		}
+		if err := cs.RecvMsg(out); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if err := ss.SendMsg(out); err != nil {
+			return err
+		}
+	}
+}
+
+// replayStream hands the handler the request the interceptor already read.
+type replayStream struct {
+	grpc.ServerStream
+	first proto.Message
+	read  bool
+}
+
+func (s *replayStream) RecvMsg(m any) error {
+	if !s.read {
+		s.read = true
+		proto.Merge(m.(proto.Message), s.first)
+		return nil
+	}
+	return s.ServerStream.RecvMsg(m)
+}
+
+// newInput and newOutput make an empty request or response of a method
+// ("/pkg.Service/Method") from the registered descriptors.
+func newInput(method string) (proto.Message, error)  { return newMessage(method, true) }
+func newOutput(method string) (proto.Message, error) { return newMessage(method, false) }
+
+func newMessage(method string, input bool) (proto.Message, error) {
+	name := protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(method, "/"), "/", "."))
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "forwarding %s: %v", method, err)
+	}
+	md, ok := d.(protoreflect.MethodDescriptor)
+	if !ok {
+		return nil, status.Errorf(codes.Internal, "forwarding %s: not a method", method)
+	}
+	msg := md.Output()
+	if input {
+		msg = md.Input()
+	}
+	t, err := protoregistry.GlobalTypes.FindMessageByName(msg.FullName())
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "forwarding %s: %v", method, fmt.Errorf("%s: %w", msg.FullName(), err))
+	}
+	return t.New().Interface(), nil
+}

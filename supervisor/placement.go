@@ -1,0 +1,138 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Placement is the cluster's say in which tenants this daemon runs (cluster
+// mode, package cluster). With none (Config.Placement nil) the daemon runs
+// every tenant of its store, as a single node does.
+//
+// With a Placement, the supervisor starts no tenant by itself: a runner is
+// created only after Claim succeeds (a Send or Link that reached this node,
+// or the cluster's Start of a tenant the hash gives it), and the cluster
+// stops runners with Release when its lease ends or the tenant moves.
+type Placement interface {
+	// NodeID names this node in Session.Node.
+	NodeID() string
+	// Claim makes this node the tenant's holder before a runner starts for
+	// it: it takes the tenant's lease and restores the profile from the
+	// newest snapshot when the local one is older. An error wrapping
+	// ErrNotHolder means another node holds the tenant.
+	Claim(ctx context.Context, tenantID string) error
+	// Holds reports whether this node's lease on the tenant is valid now,
+	// with a margin for the action that follows. The runner asks right
+	// before an action that cannot be taken back, such as the click on the
+	// send button: a node whose lease may have lapsed (it was paused, or
+	// cut off from the store) must never act for the tenant.
+	Holds(tenantID string) bool
+	// Linked is told that the tenant's phone just linked, so that a
+	// snapshot is taken soon (a tenant with no snapshot cannot move).
+	Linked(tenantID string)
+}
+
+// ErrNotHolder: another node holds the tenant (cluster mode); the call
+// should go there.
+var ErrNotHolder = errors.New("another node holds the tenant")
+
+// errLeaseLapsed fails a send attempt, before its click, on a node whose
+// lease on the tenant may have lapsed. The attempt counts and the message
+// stays QUEUED for the node that holds the tenant.
+var errLeaseLapsed = errors.New("this node's lease on the tenant may have lapsed: not clicking")
+
+// holds is Placement.Holds, true on a single node.
+func (s *Supervisor) holds(id string) bool {
+	return s.cfg.Placement == nil || s.cfg.Placement.Holds(id)
+}
+
+// Start starts the tenant's runner on this node (cluster mode: the cluster
+// calls it after taking the tenant's lease). A linked tenant's browser
+// starts; an unlinked one waits for a Link. No-op when it runs already.
+func (s *Supervisor) Start(ctx context.Context, id string) error {
+	if err := s.waitStarted(ctx); err != nil {
+		return err
+	}
+	t, err := s.tenant(id)
+	if err != nil {
+		return err
+	}
+	// No Claim: the cluster holds the lease already, and may be in the
+	// middle of the tenant's move or snapshot, which Claim waits for.
+	r, _ := s.startRunner(id, t.Linked, false)
+	if r == nil {
+		return fmt.Errorf("daemon stopping: %w", ErrUnavailable)
+	}
+	r.poke() // a queue left by the tenant's previous holder
+	return nil
+}
+
+// Release stops the tenant's runner on this node and waits until its
+// browser closed gracefully (a send in flight may finish first, within the
+// stop budget), so that its profile can be snapshot and its lease given up.
+// Waiting Send calls on this node return with their messages QUEUED: the
+// next holder sends them. No-op when the tenant has no runner here.
+func (s *Supervisor) Release(ctx context.Context, id string) error {
+	s.runnersMu.Lock()
+	r := s.runners[id]
+	delete(s.runners, id)
+	s.runnersMu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.cancel()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return fmt.Errorf("tenant %q: closing its browser: %w", id, ctx.Err())
+	}
+	s.releaseWaiters(id)
+	return nil
+}
+
+// Running lists the tenants with a runner on this node, sorted.
+func (s *Supervisor) Running() []string {
+	s.runnersMu.Lock()
+	defer s.runnersMu.Unlock()
+	ids := make([]string, 0, len(s.runners))
+	for id := range s.runners {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Poke tells the tenant's runner, if it runs here, that its outbox changed
+// (cluster mode: a message was queued through another node).
+func (s *Supervisor) Poke(id string) {
+	if r := s.existingRunner(id); r != nil {
+		r.poke()
+	}
+}
+
+// MessageFinished hands a message that another node finished (seen in the
+// shared event log) to the Send calls waiting for it on this node.
+func (s *Supervisor) MessageFinished(m Message) {
+	if !m.State.Finished() {
+		return
+	}
+	if full, err := s.store.GetMessage(m.TenantID, m.ID); err == nil {
+		m = full // the event log leaves the text out
+	}
+	s.messageDone(m)
+}
+
+// releaseWaiters ends the waits of Send calls on this node for the
+// tenant's messages after its runner left: each returns the message as
+// stored (QUEUED), as during a drain.
+func (s *Supervisor) releaseWaiters(id string) {
+	pending, err := s.store.Pending(id)
+	if err != nil {
+		return
+	}
+	for _, m := range pending {
+		s.messageDone(m)
+	}
+}
