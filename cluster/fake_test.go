@@ -282,7 +282,7 @@ func (r *fakeRunner) Status(_ context.Context, id string) (supervisor.Session, e
 	return supervisor.Session{TenantID: id, State: st}, nil
 }
 
-func (r *fakeRunner) Poke(string)                       {}
+func (r *fakeRunner) Poke(string)                        {}
 func (r *fakeRunner) MessageFinished(supervisor.Message) {}
 
 // fakeSnapshots is the object store: the newest snapshot time per tenant,
