@@ -262,6 +262,15 @@ func (n *Node) Route(tenantID string) (string, error) {
 	return addr, nil
 }
 
+// Leads reports whether this node is, of the live nodes, the one the hash
+// names for a cluster-wide duty (such as delivering webhooks). When the
+// node set changes the duty moves; for a moment two nodes may both lead.
+func (n *Node) Leads(duty string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return owner("\x00duty:"+duty, n.liveIDs()) == n.cfg.NodeID
+}
+
 // Nodes returns the live nodes seen at the last tick.
 func (n *Node) Nodes() []sessionstore.Node {
 	n.mu.Lock()

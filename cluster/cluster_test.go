@@ -244,3 +244,26 @@ func TestLeaveMovesEverything(t *testing.T) {
 		}
 	})
 }
+
+// Of the live nodes, exactly one leads a duty.
+func TestOneLeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		a := startNode(t, db, snaps, "a")
+		b := startNode(t, db, snaps, "b")
+		c := startNode(t, db, snaps, "c")
+		waitFor(t, 5*time.Second, "every node sees three", func() bool {
+			return len(a.Nodes()) == 3 && len(b.Nodes()) == 3 && len(c.Nodes()) == 3
+		})
+		leaders := 0
+		for _, n := range []*testNode{a, b, c} {
+			if n.Leads("webhook") {
+				leaders++
+			}
+		}
+		if leaders != 1 {
+			t.Errorf("%d nodes lead the webhook, want 1", leaders)
+		}
+	})
+}

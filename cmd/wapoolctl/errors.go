@@ -26,7 +26,7 @@ const (
 
 // callFailure is a failed RPC with what is needed to explain it.
 type callFailure struct {
-	op        string // the command: link, send, get, status, list, logout, screenshot
+	op        string // the command: link, send, get, status, list, logout, screenshot, drain
 	tenant    string
 	to        string // send only
 	messageID string // get only
@@ -139,6 +139,12 @@ func (f *callFailure) explain() humanError {
 			Hint:    "tenant ids match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$, numbers are international (+4915112345678), text is 1 to 65,536 characters",
 		}
 	case codes.NotFound:
+		if f.op == "drain" {
+			return humanError{
+				Message: withDetail("node not found"),
+				Hint:    "name a node by its --node-id; `wapoolctl list` shows where each tenant runs",
+			}
+		}
 		if f.op == "get" {
 			return humanError{
 				Message: withDetail(fmt.Sprintf("message %q of tenant %q not found", f.messageID, t)),

@@ -46,6 +46,7 @@ type fakeService struct {
 	shot      []byte
 	inactive  []string                         // the tenants PruneSessions answers, whatever the request
 	prunes    []*wapoolv1.PruneSessionsRequest // every PruneSessions request, in order
+	drained   []string                         // the nodes DrainNode was asked to drain
 }
 
 func newFakeService(t *testing.T) *fakeService {
@@ -217,6 +218,19 @@ func (f *fakeService) ListSessions(context.Context, *wapoolv1.ListSessionsReques
 	}
 	sort.Slice(resp.Sessions, func(i, j int) bool { return resp.Sessions[i].GetTenantId() < resp.Sessions[j].GetTenantId() })
 	return resp, nil
+}
+
+// DrainNode knows the nodes of the sessions; any other is NOT_FOUND.
+func (f *fakeService) DrainNode(_ context.Context, req *wapoolv1.DrainNodeRequest) (*wapoolv1.DrainNodeResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.sessions {
+		if s.GetNode() != "" && s.GetNode() == req.GetNodeId() {
+			f.drained = append(f.drained, req.GetNodeId())
+			return &wapoolv1.DrainNodeResponse{}, nil
+		}
+	}
+	return nil, status.Errorf(codes.NotFound, "node %q is not in the cluster", req.GetNodeId())
 }
 
 func (f *fakeService) Logout(_ context.Context, req *wapoolv1.LogoutRequest) (*wapoolv1.LogoutResponse, error) {

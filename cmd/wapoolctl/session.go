@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"text/tabwriter"
 
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
@@ -45,6 +46,10 @@ func (c *cli) cmdStatus(args []string) error {
 	row("last active", c.timeText(s.GetLastActive()))
 	row("last error", dash(oneLine(s.GetLastError(), 0)))
 	row("profile", bytesText(s.GetProfileBytes()))
+	if s.GetNode() != "" || s.GetSnapshotAt().IsValid() { // cluster mode
+		row("node", dash(s.GetNode()))
+		row("snapshot", c.timeText(s.GetSnapshotAt()))
+	}
 	tw.Flush()
 	if h := stateHint(s); h != "" {
 		fmt.Fprintf(c.stdout, "hint: %s\n", h)
@@ -95,13 +100,23 @@ func (c *cli) cmdList(args []string) error {
 		fmt.Fprintln(c.stdout, "no tenants yet: `wapoolctl link <tenant>` creates one")
 		return nil
 	}
+	// A NODE column in cluster mode, where some tenant runs on a node.
+	cluster := slices.ContainsFunc(resp.GetSessions(), func(s *wapoolv1.Session) bool { return s.GetNode() != "" })
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tSTATE\tPHONE\tLINKED\tQUEUED\tRESTARTS\tLAST ACTIVE\tLAST ERROR")
+	head := "TENANT\tSTATE\tPHONE\tLINKED\tQUEUED\tRESTARTS\tLAST ACTIVE\tLAST ERROR"
+	if cluster {
+		head += "\tNODE"
+	}
+	fmt.Fprintln(tw, head)
 	for _, s := range resp.GetSessions() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s",
 			s.GetTenantId(), stateName(s.GetState()), phoneText(s.GetPhone()), yesNo(s.GetLinked()),
 			s.GetQueued(), s.GetBrowser().GetRestarts(), c.agoText(s.GetLastActive()),
 			dash(oneLine(s.GetLastError(), lastErrorWidth)))
+		if cluster {
+			fmt.Fprintf(tw, "\t%s", dash(s.GetNode()))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

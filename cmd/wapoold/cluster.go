@@ -71,6 +71,15 @@ func (c *clusterNode) serverOptions() []grpc.ServerOption {
 	}
 }
 
+// leadsWebhook tells whether this node delivers the webhooks; nil on a
+// single node (it always does).
+func (c *clusterNode) leadsWebhook() func() bool {
+	if c == nil {
+		return nil
+	}
+	return func() bool { return c.node.Leads("webhook") }
+}
+
 func (c *clusterNode) attach(api *server.Server) {
 	if c != nil {
 		api.SetCluster(c.node, c.fwd)

@@ -201,7 +201,7 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	defer stopMetrics()
 	// Webhooks read the event log from the store; stopped after the
 	// supervisor (deferred), before the store closes.
-	stopWebhook, err := startWebhook(cfg, sup, metrics, log)
+	stopWebhook, err := startWebhook(cfg, sup, metrics, node.leadsWebhook(), log)
 	if err != nil {
 		return err
 	}

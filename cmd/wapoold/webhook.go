@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -21,7 +22,11 @@ import (
 // SIGHUP. The returned func stops both and waits for them; an event whose
 // POST it cuts is sent again at the next start (its position was not
 // stored). Without --webhook-url it starts nothing.
-func startWebhook(cfg config, sup *supervisor.Supervisor, m *server.Metrics, log *zap.Logger) (stop func(), err error) {
+//
+// In cluster mode (leads not nil) only one node delivers: the one that
+// leads the "webhook" duty. The delivered position is in the shared
+// store, so the next leader resumes where the last one stopped.
+func startWebhook(cfg config, sup *supervisor.Supervisor, m *server.Metrics, leads func() bool, log *zap.Logger) (stop func(), err error) {
 	if cfg.WebhookURL == "" {
 		return func() {}, nil
 	}
@@ -42,7 +47,11 @@ func startWebhook(cfg config, sup *supervisor.Supervisor, m *server.Metrics, log
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
-		_ = sender.Run(ctx)
+		if leads == nil {
+			_ = sender.Run(ctx)
+			return
+		}
+		runWhileLeading(ctx, leads, sender.Run, log)
 	}()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -69,6 +78,42 @@ func startWebhook(cfg config, sup *supervisor.Supervisor, m *server.Metrics, log
 		<-sent
 		<-reloaded
 	}, nil
+}
+
+// runWhileLeading runs run while leads() says so, checking every second,
+// until ctx ends.
+func runWhileLeading(ctx context.Context, leads func() bool, run func(context.Context) error, log *zap.Logger) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var stop context.CancelFunc
+	var done chan struct{}
+	for {
+		switch {
+		case leads() && stop == nil:
+			log.Info("webhook: this node delivers the cluster's webhooks")
+			var rctx context.Context
+			rctx, stop = context.WithCancel(ctx)
+			done = make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = run(rctx)
+			}()
+		case !leads() && stop != nil:
+			log.Info("webhook: another node delivers the cluster's webhooks now")
+			stop()
+			<-done
+			stop = nil
+		}
+		select {
+		case <-ctx.Done():
+			if stop != nil {
+				stop()
+				<-done
+			}
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // readSecret reads the webhook secret: the file's content without leading

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/zap"
 )
 
 func TestWebhookFlagsAndTwins(t *testing.T) {
@@ -51,4 +57,51 @@ func TestReadSecret(t *testing.T) {
 			t.Errorf("readSecret(%s) accepted", filepath.Base(p))
 		}
 	}
+}
+
+// In cluster mode the webhook runs only while this node leads the duty,
+// and stops when another node takes it over.
+func TestRunWhileLeading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var leading atomic.Bool
+		var running, runs atomic.Int32
+		run := func(ctx context.Context) error {
+			runs.Add(1)
+			running.Add(1)
+			defer running.Add(-1)
+			<-ctx.Done()
+			return nil
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runWhileLeading(ctx, leading.Load, run, zap.NewNop())
+		}()
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if running.Load() != 0 {
+			t.Fatal("the webhook runs on a node that does not lead")
+		}
+		leading.Store(true)
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		if running.Load() != 1 {
+			t.Fatalf("%d webhook runs while leading, want 1", running.Load())
+		}
+		leading.Store(false)
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		if running.Load() != 0 {
+			t.Fatal("the webhook still runs after the lead moved")
+		}
+		leading.Store(true)
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		cancel()
+		<-done
+		if running.Load() != 0 || runs.Load() != 2 {
+			t.Errorf("after the stop: %d running, %d runs in all; want 0 and 2", running.Load(), runs.Load())
+		}
+	})
 }
