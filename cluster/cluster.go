@@ -156,13 +156,21 @@ func (n *Node) Linked(tenantID string) {
 // once when this node holds it already; otherwise only when the hash names
 // this node and no other node holds it, restoring the newest snapshot when
 // the local profile is older. It waits for a move or snapshot of the
-// tenant in progress first.
-func (n *Node) Claim(ctx context.Context, tenantID string) error {
+// tenant in progress first, and none begins until done is called.
+func (n *Node) Claim(ctx context.Context, tenantID string) (done func(), err error) {
 	unlock, ok := n.lockTenant(ctx, tenantID, true)
 	if !ok {
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	defer unlock()
+	if err := n.claimLocked(ctx, tenantID); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// claimLocked is Claim once the tenant is locked.
+func (n *Node) claimLocked(ctx context.Context, tenantID string) error {
 	n.mu.Lock()
 	_, held := n.held[tenantID]
 	draining := n.draining

@@ -203,7 +203,7 @@ func TestPausedNodeLosesTheTenant(t *testing.T) {
 		if a.sup.runs("t0") {
 			t.Error("the resumed node still runs t0")
 		}
-		if err := a.Claim(context.Background(), "t0"); !errors.Is(err, supervisor.ErrNotHolder) {
+		if _, err := a.Claim(context.Background(), "t0"); !errors.Is(err, supervisor.ErrNotHolder) {
 			t.Errorf("Claim on the resumed node: %v, want ErrNotHolder", err)
 		}
 	})
@@ -239,7 +239,7 @@ func TestLeaveMovesEverything(t *testing.T) {
 				t.Errorf("tenant %s moved from a: snapshot taken %v, restored %d more times; want true and 1", id, ok, snaps.restored[id]-restoredBefore[id])
 			}
 		}
-		if err := a.Claim(context.Background(), "new"); !errors.Is(err, supervisor.ErrNotHolder) {
+		if _, err := a.Claim(context.Background(), "new"); !errors.Is(err, supervisor.ErrNotHolder) {
 			t.Errorf("Claim on a draining node: %v, want ErrNotHolder", err)
 		}
 	})
@@ -265,5 +265,31 @@ func TestOneLeader(t *testing.T) {
 		if leaders != 1 {
 			t.Errorf("%d nodes lead the webhook, want 1", leaders)
 		}
+	})
+}
+
+// While a Claim is not done (its caller starts the runner), no move of the
+// tenant begins: the runner a Send starts is never missed by a move.
+func TestClaimHoldsOffMoves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		addTenants(db, 1)
+		a := startNode(t, db, snaps, "a")
+		waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		done, err := a.Claim(context.Background(), "t0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Drain("a"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second) // three ticks of the placement loop
+		synctest.Wait()
+		if !a.sup.runs("t0") || a.sup.releases["t0"] != 0 {
+			t.Fatal("the tenant moved while claimed")
+		}
+		done()
+		waitFor(t, 5*time.Second, "the drain moves t0 once the claim is done", func() bool { return !a.sup.runs("t0") })
 	})
 }

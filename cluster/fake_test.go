@@ -291,6 +291,7 @@ type fakeSnapshots struct {
 	mu       sync.Mutex
 	taken    map[string]time.Time
 	restored map[string]int
+	last     time.Time // the newest snapshot's time
 }
 
 func newFakeSnapshots() *fakeSnapshots {
@@ -300,7 +301,13 @@ func newFakeSnapshots() *fakeSnapshots {
 func (f *fakeSnapshots) Save(_ context.Context, tenant, _ string) (snapshot.Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// The fake clock stands still while goroutines run: keep the times of
+	// successive snapshots apart, as a real clock does.
 	now := time.Now().UTC()
+	if !now.After(f.last) {
+		now = f.last.Add(time.Microsecond)
+	}
+	f.last = now
 	f.taken[tenant] = now
 	return snapshot.Info{Tenant: tenant, TakenAt: now, Bytes: 1000, Files: 3}, nil
 }

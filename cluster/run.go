@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -89,10 +90,22 @@ func (n *Node) renew(ctx context.Context) {
 }
 
 // stopLost stops the browser of a tenant whose lease this node lost. No
-// snapshot: the profile may be behind the new holder's.
+// snapshot: the profile may be behind the new holder's. When the tenant
+// was taken again meanwhile (a new lease), its new runner stays.
 func (n *Node) stopLost(ctx context.Context, id string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.LeaseTTL)
 	defer cancel()
+	unlock, ok := n.lockTenant(ctx, id, true)
+	if !ok {
+		return
+	}
+	defer unlock()
+	n.mu.Lock()
+	_, again := n.held[id]
+	n.mu.Unlock()
+	if again {
+		return
+	}
 	if err := n.sup.Release(ctx, id); err != nil {
 		n.log.Warn("stopping a tenant whose lease was lost", zap.String("tenant", id), zap.Error(err))
 	}
@@ -202,24 +215,11 @@ func (n *Node) lockTenant(ctx context.Context, id string, wait bool) (unlock fun
 
 // take claims a tenant the hash gives this node and starts it.
 func (n *Node) take(ctx context.Context, id string) error {
-	if err := n.claimIdle(ctx, id); err != nil {
+	if err := n.claimLocked(ctx, id); err != nil {
 		return nil // held elsewhere still (a move or an expiring lease): next tick
 	}
 	n.log.Info("took the tenant", zap.String("tenant", id))
 	return n.sup.Start(ctx, id)
-}
-
-// claimIdle is Claim for the placement loop, which already marked the
-// tenant busy.
-func (n *Node) claimIdle(ctx context.Context, id string) error {
-	if err := n.acquire(id); err != nil {
-		return err
-	}
-	if err := n.restore(ctx, id); err != nil {
-		n.giveUp(id)
-		return err
-	}
-	return nil
 }
 
 // forget releases the lease of a tenant that was logged out and deletes its
@@ -229,6 +229,9 @@ func (n *Node) forget(ctx context.Context, id string) error {
 		return err
 	}
 	n.giveUp(id)
+	if dir, err := n.cfg.Store.ProfileDir(id); err == nil {
+		_ = os.Remove(markerPath(dir))
+	}
 	if err := n.cfg.Snapshots.Delete(ctx, id); err != nil {
 		return fmt.Errorf("deleting the snapshots of a logged-out tenant: %w", err)
 	}

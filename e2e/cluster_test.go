@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/chromiumtest"
 	"github.com/wapool/wapool/internal/pgtest"
@@ -328,4 +332,29 @@ func TestClusterPausedNode(t *testing.T) {
 	}
 	waitReadyElsewhere(t, c.nodes[other], tenants, nil, 90*time.Second)
 	s.checkExactlyOnce(t, phones, 60*time.Second)
+
+	// Logout and PruneSessions reach the nodes that hold the tenants,
+	// whichever node is asked.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := pd.client().Logout(ctx, &wapoolv1.LogoutRequest{TenantId: tenants[0]}); err != nil {
+		t.Fatalf("logout %s: %v", tenants[0], err)
+	}
+	if _, err := c.nodes[other].client().Status(ctx, &wapoolv1.StatusRequest{TenantId: tenants[0]}); status.Code(err) != codes.NotFound {
+		t.Errorf("status of a logged-out tenant: %v, want NOT_FOUND", err)
+	}
+	pruned, err := pd.client().PruneSessions(ctx, &wapoolv1.PruneSessionsRequest{InactiveFor: durationpb.New(time.Nanosecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(slices.Values(pruned.GetTenantIds())); !slices.Equal(got, tenants[1:]) {
+		t.Errorf("pruned %v, want %v", got, tenants[1:])
+	}
+	list, err := c.nodes[other].client().ListSessions(ctx, &wapoolv1.ListSessionsRequest{})
+	if err != nil || len(list.GetSessions()) != 0 {
+		t.Errorf("after the prune: %v sessions, err %v", list.GetSessions(), err)
+	}
+	for _, d := range c.nodes {
+		waitNoBrowsers(t, filepath.Join(d.dataDir, "profiles"), 20*time.Second)
+	}
 }

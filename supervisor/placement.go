@@ -21,8 +21,11 @@ type Placement interface {
 	// Claim makes this node the tenant's holder before a runner starts for
 	// it: it takes the tenant's lease and restores the profile from the
 	// newest snapshot when the local one is older. An error wrapping
-	// ErrNotHolder means another node holds the tenant.
-	Claim(ctx context.Context, tenantID string) error
+	// ErrNotHolder means another node holds the tenant. On success the
+	// tenant stays claimed (no move or snapshot of it begins) until done is
+	// called: the caller starts the runner, or finishes what needs the
+	// lease, first.
+	Claim(ctx context.Context, tenantID string) (done func(), err error)
 	// Holds reports whether this node's lease on the tenant is valid now,
 	// with a margin for the action that follows. The runner asks right
 	// before an action that cannot be taken back, such as the click on the
@@ -72,8 +75,9 @@ func (s *Supervisor) Start(ctx context.Context, id string) error {
 // Release stops the tenant's runner on this node and waits until its
 // browser closed gracefully (a send in flight may finish first, within the
 // stop budget), so that its profile can be snapshot and its lease given up.
-// Waiting Send calls on this node return with their messages QUEUED: the
-// next holder sends them. No-op when the tenant has no runner here.
+// Send calls waiting here for the tenant's messages keep waiting: the next
+// holder sends them and the shared event log tells this node
+// (MessageFinished). No-op when the tenant has no runner here.
 func (s *Supervisor) Release(ctx context.Context, id string) error {
 	s.runnersMu.Lock()
 	r := s.runners[id]
@@ -85,11 +89,10 @@ func (s *Supervisor) Release(ctx context.Context, id string) error {
 	r.cancel()
 	select {
 	case <-r.done:
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("tenant %q: closing its browser: %w", id, ctx.Err())
 	}
-	s.releaseWaiters(id)
-	return nil
 }
 
 // Running lists the tenants with a runner on this node, sorted.
@@ -122,17 +125,4 @@ func (s *Supervisor) MessageFinished(m Message) {
 		m = full // the event log leaves the text out
 	}
 	s.messageDone(m)
-}
-
-// releaseWaiters ends the waits of Send calls on this node for the
-// tenant's messages after its runner left: each returns the message as
-// stored (QUEUED), as during a drain.
-func (s *Supervisor) releaseWaiters(id string) {
-	pending, err := s.store.Pending(id)
-	if err != nil {
-		return
-	}
-	for _, m := range pending {
-		s.messageDone(m)
-	}
 }

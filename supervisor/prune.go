@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -32,7 +33,11 @@ func (s *Supervisor) Prune(ctx context.Context, inactiveFor time.Duration, dryRu
 			continue
 		}
 		if !dryRun {
-			if err := s.Logout(ctx, t.ID); err != nil {
+			err := s.Logout(ctx, t.ID)
+			if errors.Is(err, ErrNotHolder) {
+				continue // cluster mode: the node holding it prunes it
+			}
+			if err != nil {
 				return out, err
 			}
 			s.log.Info("pruned an inactive tenant", zap.String("tenant", t.ID), zap.Time("last_active", last))

@@ -298,9 +298,11 @@ func (s *Supervisor) runnerFor(ctx context.Context, id string, wantUp bool) (*ru
 		return r, nil
 	}
 	if p := s.cfg.Placement; p != nil {
-		if err := p.Claim(ctx, id); err != nil {
+		done, err := p.Claim(ctx, id)
+		if err != nil {
 			return nil, fmt.Errorf("tenant %q: %w", id, err)
 		}
+		defer done() // no move of the tenant until its runner is in the map
 	}
 	r, _ := s.startRunner(id, wantUp, false)
 	if r == nil {
@@ -443,10 +445,13 @@ func (s *Supervisor) Logout(ctx context.Context, id string) error {
 		return err
 	}
 	if p := s.cfg.Placement; p != nil {
-		// The outbox writes below are fenced by the tenant's lease.
-		if err := p.Claim(ctx, id); err != nil {
+		// The outbox writes below are fenced by the tenant's lease, which
+		// stays here until the tenant is gone.
+		done, err := p.Claim(ctx, id)
+		if err != nil {
 			return fmt.Errorf("tenant %q: %w", id, err)
 		}
+		defer done()
 	}
 	s.runnersMu.Lock()
 	r := s.runners[id]
