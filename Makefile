@@ -82,10 +82,13 @@ run: build
 demo: chromium build
 	$(GO) run ./internal/demo
 
-# The second step: issue 13's idle cost of a tenant (internal/idlebench),
-# Go benchmarks whose -json output is kept in bin/ and read into a table.
+# Go benchmarks with real Chromium against fakewa, one run each, their
+# -json output kept in bin/ and read into the README's tables: first
+# internal/bench (send, late editor, restart, memory, hibernation, kill
+# cycles), then issue 13's idle cost of a tenant (internal/idlebench).
 bench: chromium build
-	$(GO) run ./internal/bench
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m -json ./internal/bench/ \
+		| tee bin/bench.json | $(GO) run ./internal/bench
 	set -o pipefail; $(GO) test -run '^$$' -bench IdleCost -benchtime 1x -timeout 30m -json ./internal/idlebench/ \
 		| tee bin/idlebench.json | $(GO) run ./internal/idlebench
 

@@ -1,254 +1,250 @@
+// Command bench prints the README's benchmark tables from the output of
+// the Go benchmarks beside it (send_test.go, restart_test.go,
+// cycles_test.go), which run the real wapoold (built from this tree, through
+// internal/wapooldtest) and real Chromium against an in-process fakewa:
+//
+//	go test -run '^$' -bench . -benchtime 1x -timeout 60m -json ./internal/bench/ | go run ./internal/bench
+//
+// Sample counts are flags of the test binary, after -args (-sends 20,
+// -kills 10, -colds 3, -tenants 10, -settle 15s, -wakes 10, -cycles 100).
+// It reads `go test -json` events or plain `go test -bench` text from
+// stdin (internal/benchtable), echoes the text to stderr as it comes (the
+// benchmarks' progress), and writes a markdown table per benchmark that
+// reported to stdout, beside the issues' goals. It exits 1 when a step of a
+// benchmark that ran reported no metrics.
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
-	"slices"
 	"strings"
-	"syscall"
-	"time"
 
-	"github.com/wapool/wapool/fakewa"
+	"github.com/wapool/wapool/internal/benchtable"
 )
 
-// Accounts (the phones that scan), the send tenant and the phase names.
+// Goals of the issues.
 const (
-	accountOld        = "15551000001"
-	accountWapool     = "15551000002"
-	accountFloor      = "15551000003"
-	accountWapoolLate = "15551000004"
-	accountFloorLate  = "15551000005"
-	accountBare       = "15551000099"
-	tenantSend        = "bench"
-
-	phStart  = "browser start"
-	phBoot   = "app boot"
-	phOpen   = "chat opening"
-	phInput  = "input"
-	phAck    = "click → msg-check"
-	phClose  = "close"
-	phPage   = "page (waweb.Send in wapoold)"
-	phDaemon = "daemon + gRPC"
+	goalNewMs  = 250.0 // (b) at most this above its floor
+	goalOpenMs = 150.0 // (c) at most this above its floor
+	goalKillX  = 1.5   // kill → READY at most this × a cold start
+	goalPSSMiB = 100.0 // PSS per warm tenant
+	cyclesEps  = 2     // ± tolerated in fds and goroutines after the cycles
 )
-
-var allSections = []string{"send", "late", "restart", "memory", "hibernate", "cycles"}
-
-// lateEditor is fakewa's EditorDelay in the late section: each chat's editor
-// goes live after a random delay in [lateEditor/4, lateEditor] (fact 17).
-const lateEditor = 1200 * time.Millisecond
-
-type options struct {
-	n, kills, tenants, colds int
-	wakes, cycles            int
-	sections                 map[string]bool
-	bin, chromium            string
-	settle                   time.Duration
-}
 
 func main() {
-	var o options
-	var sections string
-	flag.IntVar(&o.n, "n", 20, "measured messages per route (send section)")
-	flag.IntVar(&o.kills, "kills", 10, "browser SIGKILLs, one per tenant (restart section)")
-	flag.IntVar(&o.tenants, "tenants", 10, "warm tenants measured (memory section)")
-	flag.IntVar(&o.colds, "colds", 3, "cold starts of wapoold (restart section)")
-	flag.IntVar(&o.wakes, "wakes", 10, "sends to a hibernated tenant, each beside a warm one (hibernate section)")
-	flag.IntVar(&o.cycles, "cycles", 100, "browser SIGKILLs on one daemon, two tenants in turn (cycles section)")
-	flag.StringVar(&sections, "sections", strings.Join(allSections, ","), "sections to run: send, late, restart, memory, hibernate, cycles")
-	flag.StringVar(&o.bin, "bin", "bin", "directory holding wapoold (make build)")
-	flag.StringVar(&o.chromium, "chromium", "", "Chromium binary (default: chromium on PATH)")
-	flag.DurationVar(&o.settle, "settle", 15*time.Second, "rest before memory is read (memory section)")
-	flag.Parse()
-	o.sections = map[string]bool{}
-	for _, s := range strings.Split(sections, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		if !slices.Contains(allSections, s) {
-			fmt.Fprintf(os.Stderr, "bench: unknown section %q (want %s)\n", s, strings.Join(allSections, ", "))
-			os.Exit(2)
-		}
-		o.sections[s] = true
-	}
-	if o.n < 1 || o.kills < 1 || o.tenants < 1 || o.colds < 1 || o.wakes < 1 || o.cycles < 1 || len(o.sections) == 0 {
-		fmt.Fprintln(os.Stderr, "bench: -n, -kills, -tenants, -colds, -wakes and -cycles must be at least 1, and one section must run")
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
+	res, err := benchtable.Parse(os.Stdin, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+	t := &tables{res: res}
+	t.send()
+	t.restart()
+	t.memory()
+	t.hibernate()
+	t.cycles()
+	if len(res) == 0 {
+		t.missing = append(t.missing, "every benchmark")
+	}
+	if len(t.missing) > 0 {
+		fmt.Fprintf(os.Stderr, "bench: no metrics from %s\n", strings.Join(t.missing, ", "))
+		os.Exit(1)
+	}
 }
 
-// env is what every section shares.
-type env struct {
-	root     string // the run's temporary directory: every profile is below it
-	bin      string
-	chromium string
-	site     *site
-	n        int
-	nonce    string   // makes this run's texts unique
-	profiles []string // every Chrome profile used, for the final check
+type tables struct {
+	res     benchtable.Results
+	missing []string
 }
 
-func (e *env) progress(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
+func (t *tables) p(format string, a ...any) { fmt.Printf(format+"\n", a...) }
+
+// ran reports whether any of the benchmarks reported, and notes those
+// that did not.
+func (t *tables) ran(names ...string) bool {
+	for _, n := range names {
+		if len(t.res[n]) > 0 {
+			t.missing = append(t.missing, t.res.Missing(names...)...)
+			return true
+		}
+	}
+	return false
 }
 
-// text is the message i of a route: about 70 characters, unique in the run.
-func (e *env) text(tag string, i int) string {
-	return fmt.Sprintf("Order %s-%s-%d has shipped and will arrive on Friday. Thank you!", e.nonce, tag, i)
+func (t *tables) ms(name, unit string) string { return t.res.Fmt(name, unit, "%.0f ms") }
+func (t *tables) x(name, unit string) string  { return t.res.Fmt(name, unit, "%.2f×") }
+
+func (t *tables) send() {
+	plain, late := t.ran("Send/new-recipient", "Send/open-chat", "Send/old"), t.ran("SendLate/new-recipient", "SendLate/open-chat")
+	if !plain && !late {
+		return
+	}
+	type row struct{ label, short, name, prefix string }
+	rows := []row{
+		{"(a) old design: start Chrome on the profile, load the app, deep link, send, wait for the tick, close", "(a) old design", "Send/old", "old"},
+		{"(b) wapool `Send`, warm tenant, new recipient each time (chat opened inside the app)", "(b) wapool, new recipient", "Send/new-recipient", "wapool"},
+		{"(c) wapool `Send`, the chat already open", "(c) wapool, chat open", "Send/open-chat", "wapool"},
+		{"(d) floor for (b): the same page steps by a bare chromedp program on one open browser", "(d) floor for (b)", "Send/new-recipient", "floor"},
+		{"(d) floor for (c)", "(d) floor for (c)", "Send/open-chat", "floor"},
+		{"(b′) as (b), **late editor**: each chat's editor takes its box 0.3–1.2 s after the chat opens (fact 17)", "(b′) late editor", "SendLate/new-recipient", "wapool"},
+		{"(c′) as (c), late editor", "(c′) late editor", "SendLate/open-chat", "wapool"},
+		{"(d′) floor for (b′): types once, the moment the editor goes live (it reads fakewa's test hook, which no driver of the real page has)", "(d′) floor for (b′)", "SendLate/new-recipient", "floor"},
+		{"(d′) floor for (c′)", "(d′) floor for (c′)", "SendLate/open-chat", "floor"},
+	}
+	t.p("| route | p50 | p95 | failed |")
+	t.p("|---|---:|---:|---:|")
+	for _, r := range rows {
+		if len(t.res[r.name]) > 0 {
+			t.p("| %s | %s | %s | %s |", r.label, t.ms(r.name, r.prefix+"-p50-ms"), t.ms(r.name, r.prefix+"-p95-ms"), t.res.Fmt(r.name, r.prefix+"-failed", "%.0f"))
+		}
+	}
+	t.p("")
+	t.p("| comparison | p50 | p95 | goal |")
+	t.p("|---|---:|---:|---|")
+	if len(t.res["Send/old"]) > 0 {
+		t.p("| old ÷ (b) | %s | %s | |", t.x("Send/old", "ratio-vs-new-recipient"), t.x("Send/old", "ratio-vs-new-recipient-p95"))
+		t.p("| old ÷ (c) | %s | %s | |", t.x("Send/old", "ratio-vs-open-chat"), t.x("Send/old", "ratio-vs-open-chat-p95"))
+	}
+	for _, c := range []struct {
+		label, name string
+		goal        float64
+		noPageLoad  bool
+	}{
+		{"(b)", "Send/new-recipient", goalNewMs, true},
+		{"(c)", "Send/open-chat", goalOpenMs, true},
+		{"(b′), late editor", "SendLate/new-recipient", goalNewMs, false},
+		{"(c′), late editor", "SendLate/open-chat", goalOpenMs, false},
+	} {
+		if len(t.res[c.name]) == 0 {
+			continue
+		}
+		d50, ok50 := t.res.Get(c.name, "minus-floor-p50-ms")
+		d95, ok95 := t.res.Get(c.name, "minus-floor-p95-ms")
+		loads, _ := t.res.Get(c.name, "page-loads")
+		goal := fmt.Sprintf("≤ +%.0f ms", c.goal)
+		if c.noPageLoad {
+			goal += ", no page load"
+		}
+		within := d50 <= c.goal && d95 <= c.goal && (!c.noPageLoad || loads == 0)
+		t.p("| %s ÷ its floor | %s | %s | |", c.label, t.x(c.name, "ratio-vs-floor"), t.x(c.name, "ratio-vs-floor-p95"))
+		t.p("| %s − its floor | %s | %s | %s: %s |", c.label, t.res.Fmt(c.name, "minus-floor-p50-ms", "%+.0f ms"), t.res.Fmt(c.name, "minus-floor-p95-ms", "%+.0f ms"),
+			goal, benchtable.Verdict(ok50 && ok95, within))
+	}
+	t.p("")
+	t.p("Where the time goes (p50 of each phase, in ms; a phase's p50 is over its own samples, so the phases need not add up):")
+	t.p("")
+	cols := []struct{ head, phase string }{
+		{"browser start", "start"}, {"app boot", "boot"}, {"chat opening", "open"}, {"input", "input"},
+		{"click → tick", "ack"}, {"close", "close"}, {"attempt in the daemon", "attempt"}, {"outbox, queue, gRPC", "rest"},
+	}
+	head := "| route |"
+	for _, c := range cols {
+		head += " " + c.head + " |"
+	}
+	t.p("%s", head)
+	t.p("|---|%s", strings.Repeat("---:|", len(cols)))
+	for _, r := range rows {
+		if len(t.res[r.name]) == 0 {
+			continue
+		}
+		line := "| " + r.short + " |"
+		for _, c := range cols {
+			v := t.res.Fmt(r.name, r.prefix+"-"+c.phase+"-p50-ms", "%.0f")
+			if v == "—" {
+				v = "·"
+			}
+			line += " " + v + " |"
+		}
+		t.p("%s", line)
+	}
+	t.p("")
 }
 
-// recipient is the number i of a block of recipients: 1555 2bb nnnn, never
-// ending in 0000 (fakewa's rule for numbers that are not on WhatsApp).
-func recipient(block, i int) string { return fmt.Sprintf("15552%02d%04d", block, i+1) }
-
-// results holds what the sections measured; nil when not run.
-type results struct {
-	a, b, c, fb, fc  *route
-	bl, cl, fbl, fcl *route // the late section: (b′), (c′) and their floors
-	mem              *memResult
-	warm             *warmResult
-	kill             *killResult
-	cold             *coldResult
-	hib              *hibResult
-	cyc              *cyclesResult
-	fleetSize        int
-	elapsed          time.Duration
-	profilesChecked  int
-	leftover         []string
+func (t *tables) restart() {
+	if !t.ran("Restart/kill", "Restart/cold") {
+		return
+	}
+	k, c := "Restart/kill", "Restart/cold"
+	t.p("| measure | p50 | p95 |")
+	t.p("|---|---:|---:|")
+	t.p("| SIGKILL of a tenant's browser → Status READY with a new browser (each tenant once) | %s | %s |", t.ms(k, "kill-p50-ms"), t.ms(k, "kill-p95-ms"))
+	t.p("| … detection: until Status leaves READY | %s | |", t.ms(k, "kill-detect-p50-ms"))
+	t.p("| … backoff and the launch's preparation: until the new Chrome's exec | %s | |", t.ms(k, "kill-backoff-p50-ms"))
+	t.p("| … launch: until the daemon holds the browser | %s | |", t.ms(k, "kill-launch-p50-ms"))
+	t.p("| … app boot: until READY | %s | |", t.ms(k, "kill-boot-p50-ms"))
+	t.p("| cold start: fresh wapoold → first tenant READY (`--warm-parallel 1`) | %s | %s |", t.ms(c, "cold-p50-ms"), t.ms(c, "cold-p95-ms"))
+	t.p("| … daemon up: until it serves | %s | |", t.ms(c, "cold-up-p50-ms"))
+	t.p("| … warm-up queue, lock, profile: until the Chrome's exec | %s | |", t.ms(c, "cold-queue-p50-ms"))
+	t.p("| … launch | %s | |", t.ms(c, "cold-launch-p50-ms"))
+	t.p("| … app boot | %s | |", t.ms(c, "cold-boot-p50-ms"))
+	x, ok := t.res.Get(c, "ratio-kill-vs-cold")
+	t.p("| kill → READY ÷ cold start | **%s** | goal ≤ %.1f×: %s |", t.x(c, "ratio-kill-vs-cold"), goalKillX, benchtable.Verdict(ok, x <= goalKillX))
+	t.p("")
 }
 
-func run(ctx context.Context, o options) error {
-	chromium := o.chromium
-	if chromium == "" {
-		p, err := exec.LookPath("chromium")
-		if err != nil {
-			return fmt.Errorf("no chromium on PATH (make chromium installs it): %w", err)
-		}
-		chromium = p
+func (t *tables) memory() {
+	if !t.ran("Memory/pss", "Memory/restart") {
+		return
 	}
-	if _, err := os.Stat(filepath.Join(o.bin, "wapoold")); err != nil {
-		return fmt.Errorf("%w: run make build first", err)
-	}
-	bin, err := filepath.Abs(o.bin)
-	if err != nil {
-		return err
-	}
-	// A short directory: Chrome's socket path under TMPDIR must stay short.
-	root, err := os.MkdirTemp("", "wb")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(root)
-	s := startSite()
-	defer s.close()
-	nonce := make([]byte, 3)
-	_, _ = rand.Read(nonce)
-	e := &env{root: root, bin: bin, chromium: chromium, site: s, n: o.n, nonce: hex.EncodeToString(nonce)}
-	res := &results{}
-	start := time.Now()
-	errs := sections(ctx, e, o, res)
-	res.elapsed = time.Since(start)
-	res.profilesChecked, res.leftover = leftovers(e)
-	report(os.Stdout, e, o, res)
-	if len(res.leftover) > 0 {
-		errs = append(errs, fmt.Errorf("%d Chrome processes were left running (stopped now)", len(res.leftover)))
-	}
-	return errors.Join(errs...)
+	m, r := "Memory/pss", "Memory/restart"
+	mib := func(unit string) string { return t.res.Fmt(m, unit, "%.1f MiB") }
+	t.p("| browser | PSS median | PSS min – max | private (USS) median | processes |")
+	t.p("|---|---:|---:|---:|---:|")
+	t.p("| wapool tenant (%s at rest) | %s | %s – %s | %s | %s |", t.res.Fmt(m, "tenants", "%.0f"), mib("tenant-PSS-MiB"),
+		mib("tenant-PSS-min-MiB"), mib("tenant-PSS-max-MiB"), mib("tenant-USS-MiB"), t.res.Fmt(m, "tenant-procs", "%.0f"))
+	t.p("| bare Chromium, chromedp's default flags | %s | — | %s | %s |", mib("bare-PSS-MiB"), mib("bare-USS-MiB"), t.res.Fmt(m, "bare-procs", "%.0f"))
+	pss, ok := t.res.Get(m, "tenant-PSS-MiB")
+	t.p("")
+	t.p("Goal ≤ %.0f MiB PSS per warm tenant: %s.", goalPSSMiB, benchtable.Verdict(ok, pss <= goalPSSMiB))
+	t.p("")
+	t.p("| daemon restart with %s linked tenants | time |", t.res.Fmt(r, "tenants", "%.0f"))
+	t.p("|---|---:|")
+	t.p("| SIGTERM until the old wapoold exited (browsers closed gracefully) | %s |", t.res.Fmt(r, "stop-s", "%.1f s"))
+	t.p("| fresh wapoold until the first tenant is READY | %s |", t.res.Fmt(r, "first-READY-s", "%.1f s"))
+	t.p("| fresh wapoold until all are READY (`--warm-parallel 2`, the default) | %s |", t.res.Fmt(r, "all-READY-s", "%.1f s"))
+	t.p("")
 }
 
-// sections runs the chosen sections in order; a failed section is reported
-// and the others still run.
-func sections(ctx context.Context, e *env, o options, res *results) []error {
-	var errs []error
-	fail := func(err error) {
-		e.progress("error: %v", err)
-		errs = append(errs, err)
+func (t *tables) hibernate() {
+	const h = "Hibernate"
+	if !t.ran(h) {
+		return
 	}
-	if o.sections["send"] {
-		var err error
-		if res.b, res.c, err = runWapool(ctx, e, false); err != nil {
-			fail(err)
-		}
-		if res.fb, res.fc, err = runFloor(ctx, e, false); err != nil {
-			fail(err)
-		}
-		if res.a, err = runOld(ctx, e); err != nil {
-			fail(err)
-		}
+	t.p("| Send (`--idle-hibernate 1s`, new recipient each time) | p50 | p95 | attempt in the daemon, p50 | rest of the call, p50 | failed |")
+	t.p("|---|---:|---:|---:|---:|---:|")
+	for _, r := range [][2]string{{"to a HIBERNATED tenant (wake + send)", "wake"}, {"to the same tenant, warm", "warm"}} {
+		t.p("| %s | %s | %s | %s | %s | %s |", r[0], t.ms(h, r[1]+"-p50-ms"), t.ms(h, r[1]+"-p95-ms"),
+			t.ms(h, r[1]+"-attempt-p50-ms"), t.ms(h, r[1]+"-rest-p50-ms"), t.res.Fmt(h, r[1]+"-failed", "%.0f"))
 	}
-	if o.sections["late"] {
-		e.site.SetOptions(func(fo *fakewa.Options) { fo.EditorDelay = lateEditor })
-		var err error
-		if res.bl, res.cl, err = runWapool(ctx, e, true); err != nil {
-			fail(err)
-		}
-		if res.fbl, res.fcl, err = runFloor(ctx, e, true); err != nil {
-			fail(err)
-		}
-		e.site.SetOptions(func(fo *fakewa.Options) { fo.EditorDelay = 0 })
+	t.p("| wake ÷ warm | %s | | | | |", t.x(h, "ratio-wake-vs-warm"))
+	t.p("")
+}
+
+func (t *tables) cycles() {
+	const c = "Cycles"
+	if !t.ran(c) {
+		return
 	}
-	if o.sections["hibernate"] {
-		var err error
-		if res.hib, err = runHibernate(ctx, e, o.wakes); err != nil {
-			fail(err)
-		}
+	get := func(unit string) float64 { v, _ := t.res.Get(c, unit); return v }
+	arrow := func(m string) string {
+		a, b := get(m+"-before"), get(m+"-after")
+		return fmt.Sprintf("%g → %g (%+g)", a, b, b-a)
 	}
-	if o.sections["cycles"] {
-		var err error
-		if res.cyc, err = runCycles(ctx, e, o.cycles); err != nil {
-			fail(err)
-		}
-	}
-	if !o.sections["memory"] && !o.sections["restart"] {
-		return errs
-	}
-	size := 0
-	if o.sections["memory"] {
-		size = o.tenants
-	}
-	if o.sections["restart"] {
-		size = max(size, o.kills) // one kill per tenant
-	}
-	res.fleetSize = size
-	f, err := newFleet(ctx, e, size)
-	if err != nil {
-		fail(err)
-		return errs
-	}
-	defer func() { _ = f.stop() }()
-	if o.sections["memory"] {
-		if res.mem, err = measureMemory(ctx, e, f, o.settle); err != nil {
-			fail(err)
-		}
-		e.progress("memory: restarting wapoold with %d linked tenants", size)
-		if res.warm, err = restartFleet(ctx, e, f); err != nil {
-			fail(err)
-			return errs
-		}
-	}
-	if o.sections["restart"] {
-		e.progress("restart: SIGKILLs of tenants' browsers (%d)", o.kills)
-		if res.kill, err = killBrowsers(ctx, e, f, o.kills); err != nil {
-			fail(err)
-		}
-		e.progress("restart: cold starts of wapoold (%d)", o.colds)
-		if res.cold, err = coldStarts(ctx, e, f, o.colds); err != nil {
-			fail(err)
-		}
-	}
-	return errs
+	t.p("| measure | value |")
+	t.p("|---|---:|")
+	t.p("| SIGKILLs that came back READY / cycles | %g / %g |", get("cycles")-get("failed"), get("cycles"))
+	t.p("| kill → READY with a new browser, p50 / p95 | %s / %s |", t.ms(c, "kill-p50-ms"), t.ms(c, "kill-p95-ms"))
+	t.p("| Status browser.restarts of the tenants at the end | %g |", get("status-restarts"))
+	t.p("| daemon open fds (/proc/<pid>/fd), before → after | %s |", arrow("fds"))
+	t.p("| daemon process_open_fds (/metrics, its scrape socket included) | %s |", arrow("metric-fds"))
+	t.p("| daemon go_goroutines | %s |", arrow("goroutines"))
+	t.p("| processes per profile | %s |", arrow("procs/profile"))
+	t.p("| orphans (on the profiles, outside the current browsers' trees) / zombies | %g / %g |", get("orphans"), get("zombies"))
+	t.p("| SIGTERM → wapoold exited: exit code / time | %g / %s |", get("exit-code"), t.ms(c, "stop-ms"))
+	t.p("| Chrome left on the profiles after the exit | %g |", get("chrome-left"))
+	ok := get("failed") == 0 && get("fds-after")-get("fds-before") <= cyclesEps && get("goroutines-after")-get("goroutines-before") <= cyclesEps &&
+		get("orphans") == 0 && get("zombies") == 0 && get("exit-code") == 0 && get("chrome-left") == 0
+	t.p("")
+	t.p("Verdict (every cycle back, fds and goroutines within ±%d, no orphan, no zombie, exit 0, no Chrome left): %s.", cyclesEps, benchtable.Verdict(true, ok))
+	t.p("")
 }

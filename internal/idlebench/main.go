@@ -14,14 +14,12 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
+
+	"github.com/wapool/wapool/internal/benchtable"
 )
 
 // Goals of issue 13.
@@ -32,114 +30,36 @@ const (
 	warmParallel    = 2     // wapoold's default --warm-parallel
 )
 
-var (
-	// nameRe is the start of a line that names a step: the name, then the
-	// GOMAXPROCS suffix.
-	nameRe = regexp.MustCompile(`^BenchmarkIdleCost/(\S+?)(?:-\d+)?(?:\s|$)`)
-	// resultRe is the result of a step: iterations, then value-unit pairs.
-	resultRe = regexp.MustCompile(`^\s*\d+\s+(-?[\d.]+(?:e[-+]?\d+)?\s+\S+.*)$`)
-	pairRe   = regexp.MustCompile(`(-?[\d.]+(?:e[-+]?\d+)?)\s+(\S+)`)
-)
-
 func main() {
-	steps, err := parse(os.Stdin, os.Stderr)
+	res, err := benchtable.Parse(os.Stdin, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "idlebench:", err)
 		os.Exit(1)
 	}
-	missing := table(os.Stdout, steps)
+	missing := table(os.Stdout, res)
 	if len(missing) > 0 {
 		fmt.Fprintf(os.Stderr, "idlebench: no metrics from %s\n", strings.Join(missing, ", "))
 		os.Exit(1)
 	}
 }
 
-// parse reads the benchmark's output and returns each step's metrics by
-// unit. A result may come on the step's name line or on a later line, after
-// the step's progress lines (-json implies -v, which prints the name before
-// the step runs).
-func parse(in io.Reader, echo io.Writer) (map[string]map[string]float64, error) {
-	var text strings.Builder
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		line := sc.Text()
-		var ev struct{ Action, Output string }
-		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &ev) == nil {
-			if ev.Action != "output" {
-				continue
-			}
-			line = ev.Output
-		} else {
-			line += "\n"
-		}
-		text.WriteString(line)
-		_, _ = io.WriteString(echo, line)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	steps := map[string]map[string]float64{}
-	pending := ""
-	for line := range strings.Lines(text.String()) {
-		line = strings.TrimRight(line, "\r\n")
-		if m := nameRe.FindStringSubmatch(line); m != nil {
-			pending = m[1]
-			line = strings.TrimSpace(line[len(m[0]):])
-		}
-		m := resultRe.FindStringSubmatch(line)
-		if m == nil || pending == "" {
-			continue
-		}
-		metrics := map[string]float64{}
-		for _, p := range pairRe.FindAllStringSubmatch(m[1], -1) {
-			if v, err := strconv.ParseFloat(p[1], 64); err == nil {
-				metrics[p[2]] = v
-			}
-		}
-		steps[pending] = metrics
-		pending = ""
-	}
-	return steps, nil
-}
-
 // table writes the markdown table and returns the steps that reported
 // nothing.
-func table(w io.Writer, steps map[string]map[string]float64) (missing []string) {
-	get := func(step, unit string) (float64, bool) {
-		v, ok := steps[step][unit]
-		return v, ok
-	}
-	for _, s := range []string{"memory_N=10", "memory_N=20", "cpu_N=20", "restart_N=20", "cold_N=1"} {
-		if len(steps[s]) == 0 {
-			missing = append(missing, s)
-		}
+func table(w io.Writer, res benchtable.Results) (missing []string) {
+	const pre = "IdleCost/"
+	get := func(step, unit string) (float64, bool) { return res.Get(pre+step, unit) }
+	val := func(step, unit, format string) string { return res.Fmt(pre+step, unit, format) }
+	for _, m := range res.Missing(pre+"memory_N=10", pre+"memory_N=20", pre+"cpu_N=20", pre+"restart_N=20", pre+"cold_N=1") {
+		missing = append(missing, strings.TrimPrefix(m, pre))
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
-	val := func(step, unit, format string) string {
-		v, ok := get(step, unit)
-		if !ok {
-			return "—"
-		}
-		return fmt.Sprintf(format, v)
-	}
-	met := func(v float64, ok bool, within bool) string {
-		switch {
-		case !ok:
-			return "not measured"
-		case within:
-			return "met"
-		default:
-			return "**not met**"
-		}
-	}
 	p("| measure | value | goal | |")
 	p("|---|---:|---|---|")
 	for _, n := range []int{10, 20} {
 		s := fmt.Sprintf("memory_N=%d", n)
 		v, ok := get(s, "MemAvailCorr-MiB/tenant")
 		p("| memory per tenant by MemAvailable, N = %d: drop ÷ N, the other processes' change (%s MiB) taken out (raw drop) | %s MiB (%s) | ≤ %.0f MiB | %s |",
-			n, val(s, "others-MiB", "%+.0f"), val(s, "MemAvailCorr-MiB/tenant", "%.1f"), val(s, "MemAvail-MiB/tenant", "%.1f"), goalMemMiB, met(v, ok, v <= goalMemMiB))
+			n, val(s, "others-MiB", "%+.0f"), val(s, "MemAvailCorr-MiB/tenant", "%.1f"), val(s, "MemAvail-MiB/tenant", "%.1f"), goalMemMiB, benchtable.Verdict(ok, v <= goalMemMiB))
 		p("| summed PSS (USS) of the browsers ÷ N, N = %d | %s (%s) MiB | | |", n, val(s, "PSS-MiB/tenant", "%.1f"), val(s, "USS-MiB/tenant", "%.1f"))
 		p("| the daemon's RSS, N = %d | %s MiB | | |", n, val(s, "daemon-RSS-MiB", "%.1f"))
 	}
@@ -148,7 +68,7 @@ func table(w io.Writer, steps map[string]map[string]float64) (missing []string) 
 	p("| … of which the daemon itself | %s %% | | |", val(c, "daemon-%core/tenant", "%.2f"))
 	p("| idle CPU per tenant, daemon paused (b) | %s %% | | |", val(c, "paused-%core/tenant", "%.2f"))
 	ov, ok := get(c, "overhead-%core/tenant")
-	p("| wapool's overhead (a) − (b) | %s %% | ≤ %.1f %% | %s |", val(c, "overhead-%core/tenant", "%.2f"), goalOverheadPct, met(ov, ok, ov <= goalOverheadPct))
+	p("| wapool's overhead (a) − (b) | %s %% | ≤ %.1f %% | %s |", val(c, "overhead-%core/tenant", "%.2f"), goalOverheadPct, benchtable.Verdict(ok, ov <= goalOverheadPct))
 	all, okAll := get("restart_N=20", "all-READY-s")
 	cold, okCold := get("cold_N=1", "cold-READY-s")
 	bound := "—"
@@ -157,10 +77,10 @@ func table(w io.Writer, steps map[string]map[string]float64) (missing []string) 
 	}
 	p("| restart: 20 tenants all READY after SIGTERM and a new start (first READY) | %s s (%s s) | ≤ %s | %s |",
 		val("restart_N=20", "all-READY-s", "%.1f"), val("restart_N=20", "first-READY-s", "%.1f"), bound,
-		met(all, okAll && okCold, all <= goalRestartX*20/warmParallel*cold))
+		benchtable.Verdict(okAll && okCold, all <= goalRestartX*20/warmParallel*cold))
 	p("| one cold start, 1 linked tenant until READY (median of 3; min–max) | %s s (%s–%s) | | |",
 		val("cold_N=1", "cold-READY-s", "%.2f"), val("cold_N=1", "cold-min-s", "%.2f"), val("cold_N=1", "cold-max-s", "%.2f"))
 	x, okX := get("cold_N=1", "restart-x-cold")
-	p("| all READY ÷ ((20 / warm-parallel %d) × cold start) | %s× | ≤ %.1f× | %s |", warmParallel, val("cold_N=1", "restart-x-cold", "%.2f"), goalRestartX, met(x, okX, x <= goalRestartX))
+	p("| all READY ÷ ((20 / warm-parallel %d) × cold start) | %s× | ≤ %.1f× | %s |", warmParallel, val("cold_N=1", "restart-x-cold", "%.2f"), goalRestartX, benchtable.Verdict(okX, x <= goalRestartX))
 	return missing
 }

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/input"
@@ -98,15 +101,15 @@ func navigate(ctx context.Context, url string) error {
 
 // linkPage links the app shown in the tab to phone: load the landing, read
 // its QR code (fact 2), scan it through fakewa, wait for the chat list.
-func linkPage(ctx context.Context, s *site, phone string) error {
-	if err := navigate(ctx, s.URL+"/"); err != nil {
+func linkPage(ctx context.Context, e *env, phone string) error {
+	if err := navigate(ctx, e.url+"/"); err != nil {
 		return fmt.Errorf("load the landing: %w", err)
 	}
 	code, err := pageWait(ctx, `() => { const c = document.querySelector('canvas[aria-label]'); const h = c && c.closest('[data-ref]'); return h ? h.getAttribute('data-ref') : ''; }`, nil)
 	if err != nil {
 		return fmt.Errorf("wait for the QR code: %w", err)
 	}
-	if err := s.Scan(code, phone); err != nil {
+	if err := e.fake.Scan(code, phone); err != nil {
 		return fmt.Errorf("scan: %w", err)
 	}
 	if _, err := pageWait(ctx, `(S) => document.querySelector(S) ? 'main' : ''`, selPane); err != nil {
@@ -145,7 +148,7 @@ func openInApp(ctx context.Context, href string) error {
 // openByDeepLink loads the deep link with the text (fact 6) and waits until
 // the compose box holds the text and the send button shows.
 func openByDeepLink(ctx context.Context, base, digits, text string) error {
-	u := base + "/send?phone=" + digits + "&text=" + queryEscape(text)
+	u := base + "/send?phone=" + digits + "&text=" + strings.ReplaceAll(url.QueryEscape(text), "+", "%20")
 	if err := navigate(ctx, u); err != nil {
 		return fmt.Errorf("load the deep link: %w", err)
 	}
@@ -205,20 +208,6 @@ func clickAndAck(ctx context.Context, digits string, limit time.Duration) (strin
 	return v, nil
 }
 
-// queryEscape escapes s for a URL query, spaces as %20.
-func queryEscape(s string) string {
-	var b strings.Builder
-	for _, c := range []byte(s) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("-_.~", c) >= 0:
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
-
 // bareBrowser is a Chromium started by chromedp itself with its
 // DefaultExecAllocatorOptions, plus what this machine and the page need: the
 // binary, the profile, no sandbox as root, no GPU, no component updates, a
@@ -227,6 +216,22 @@ type bareBrowser struct {
 	ctx     context.Context // the tab
 	cancel  func()
 	profile string
+}
+
+// bare starts a bare browser on the profile root/name, linked to
+// account; it is stopped when b ends.
+func (e *env) bare(b testing.TB, name, account string) *bareBrowser {
+	br, err := startBare(e.chromium, filepath.Join(e.root, name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(br.cancel)
+	tab, cancel := context.WithTimeout(br.ctx, 90*time.Second)
+	defer cancel()
+	if err := linkPage(tab, e, account); err != nil {
+		b.Fatalf("link the bare browser %s: %v", name, err)
+	}
+	return br
 }
 
 func startBare(chromium, profile string) (*bareBrowser, error) {
@@ -257,10 +262,33 @@ func startBare(chromium, profile string) (*bareBrowser, error) {
 	return b, nil
 }
 
-// tabCtx returns a context for actions on tab that also ends when root
-// ends, and after d.
-func tabCtx(root, tab context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(tab, d)
-	stop := context.AfterFunc(root, cancel)
-	return ctx, func() { stop(); cancel() }
+// floorSend is one message of a floor: open the chat inside the app when
+// open is set (and, with a late editor, wait until fakewa's test hook says
+// the editor is live), type, click and wait for msg-check. It returns the
+// phases: open, input, ack.
+func (br *bareBrowser) floorSend(base, to, text string, open bool) (map[string]time.Duration, error) {
+	tab, cancel := context.WithTimeout(br.ctx, 60*time.Second)
+	defer cancel()
+	ph := map[string]time.Duration{}
+	t := time.Now()
+	if open {
+		if err := openInApp(tab, base+"/send?phone="+to); err != nil {
+			return nil, err
+		}
+		if _, err := pageWait(tab, `() => document.querySelector('#main[data-fake-editor-live="false"]') ? '' : 'live'`, nil); err != nil {
+			return nil, fmt.Errorf("wait for the editor: %w", err)
+		}
+		ph["open"] = time.Since(t)
+		t = time.Now()
+	}
+	if err := typeText(tab, text); err != nil {
+		return nil, err
+	}
+	ph["input"] = time.Since(t)
+	t = time.Now()
+	if _, err := clickAndAck(tab, to, 30*time.Second); err != nil {
+		return nil, err
+	}
+	ph["ack"] = time.Since(t)
+	return ph, nil
 }
