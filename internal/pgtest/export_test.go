@@ -19,3 +19,6 @@ func StartOwn(tb testing.TB) *Server {
 
 // Dir returns the server's temporary directory.
 func Dir(s *Server) string { return s.dir }
+
+// FindBinDir is findBinDir.
+func FindBinDir(candidates []string) (string, error) { return findBinDir(candidates) }

@@ -22,6 +22,13 @@
 // Without Main, each Start starts a server of its own, stopped when that
 // test ends.
 //
+// A program (not a test) calls Launch and owns the server it gets:
+//
+//	srv, err := pgtest.Launch() // err wraps ErrNotInstalled when PostgreSQL is missing
+//	…
+//	defer srv.Close()
+//	url, err := srv.CreateDatabase("soak")
+//
 // # Lifecycle
 //
 //	Start ──► initdb (temp dir) ──► postgres ──► connect until ready ──► NewDatabase… ──► stop
@@ -68,10 +75,13 @@ type Server struct {
 	// exited is closed when the postmaster exited; waitErr is then set.
 	exited  chan struct{}
 	waitErr error
+	// launched: started by Launch, so Close may stop it.
+	launched bool
 
-	// mu guards the field that follows.
-	mu sync.Mutex
-	n  int // databases created so far
+	// mu guards the fields that follow.
+	mu     sync.Mutex
+	n      int  // databases created so far
+	closed bool // Close stopped the server
 }
 
 // shared is the server of a test binary whose TestMain calls Main. mu
@@ -183,18 +193,30 @@ func (s *Server) admin(sql string) error {
 	return err
 }
 
-// binDir finds the directory holding initdb and postgres, or skips (fails
-// in CI) tb.
+// binDir finds the directory holding initdb and postgres (findBinDir), or
+// skips (fails in CI) tb.
 func binDir(tb testing.TB) string {
 	tb.Helper()
-	has := func(dir string) bool {
-		for _, name := range []string{"initdb", "postgres"} {
-			if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-				return false
-			}
-		}
-		return true
+	dir, err := findBinDir(binCandidates())
+	if err == nil {
+		return dir
 	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatal("pgtest: PostgreSQL (initdb, postgres) not found; CI must install it (apt-get install -y postgresql)")
+	}
+	tb.Skip("pgtest: PostgreSQL (initdb, postgres) not found; install it with: apt-get install -y postgresql")
+	return ""
+}
+
+// ErrNotInstalled is Launch's error when no directory holds initdb and
+// postgres.
+var ErrNotInstalled = errors.New("PostgreSQL (initdb, postgres) not found: install it with `apt-get install -y postgresql` (or `make postgresql`), or point WAPOOL_PG_BINDIR at its bin directory")
+
+// binCandidates lists the directories that may hold the server's binaries,
+// in the order of the package doc: $WAPOOL_PG_BINDIR, Debian's
+// /usr/lib/postgresql/<version>/bin (newest first), `pg_config --bindir`,
+// postgres on PATH.
+func binCandidates() []string {
 	var candidates []string
 	if dir := os.Getenv("WAPOOL_PG_BINDIR"); dir != "" {
 		candidates = append(candidates, dir)
@@ -209,16 +231,26 @@ func binDir(tb testing.TB) string {
 		}
 		candidates = append(candidates, filepath.Dir(p))
 	}
+	return candidates
+}
+
+// findBinDir returns the first of candidates holding executable initdb and
+// postgres; an error wrapping ErrNotInstalled when none does.
+func findBinDir(candidates []string) (string, error) {
+	has := func(dir string) bool {
+		for _, name := range []string{"initdb", "postgres"} {
+			if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+				return false
+			}
+		}
+		return true
+	}
 	for _, dir := range candidates {
 		if has(dir) {
-			return dir
+			return dir, nil
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		tb.Fatal("pgtest: PostgreSQL (initdb, postgres) not found; CI must install it (apt-get install -y postgresql)")
-	}
-	tb.Skip("pgtest: PostgreSQL (initdb, postgres) not found; install it with: apt-get install -y postgresql")
-	return ""
+	return "", fmt.Errorf("pgtest: %w (looked in %q)", ErrNotInstalled, candidates)
 }
 
 // debianBinDirs lists /usr/lib/postgresql/<version>/bin, newest version first.
