@@ -43,7 +43,9 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	fake := fakewa.New(fakewa.FastOptions())
+	// The page's worst case (slow boot and acks, the late editor): the
+	// console must show what the supervisor sees, however slow the page.
+	fake := fakewa.New(fakewa.WorstCaseOptions())
 	fs := httptest.NewServer(fake)
 	store, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir()})
 	if err != nil {
@@ -268,7 +270,7 @@ func TestConsoleInChromium(t *testing.T) {
 		// Short-lived codes, so that the page rotates its code during the
 		// test: the new tenant's page boots after this and takes them.
 		st.fake.SetOptions(func(o *fakewa.Options) { o.FirstQRLifetime, o.QRLifetime = 4*time.Second, 4*time.Second })
-		defer st.fake.SetOptions(func(o *fakewa.Options) { *o = fakewa.FastOptions() })
+		defer st.fake.SetOptions(func(o *fakewa.Options) { *o = fakewa.WorstCaseOptions() })
 		b.do(chromedp.Click(chromedp.ID("link-qr-btn")))
 		qrJS := `(() => { const q = document.getElementById('qr');
 			return !q.hidden && q.complete && q.naturalWidth > 100 && q.src.startsWith('data:image/png;base64,') ? q.dataset.seq + ' ' + q.dataset.code : '' })()`

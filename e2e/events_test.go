@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/webhook"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
@@ -42,7 +43,8 @@ func TestEventsStreamResumeAndWebhook(t *testing.T) {
 	if err := os.WriteFile(secretFile, []byte("e2e-webhook-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, d := startStack(t, "--webhook-url", hook.url, "--webhook-secret-file", secretFile, "--metrics-addr", "127.0.0.1:0")
+	// On the page's worst case: slow boot, slow acks, the late editor.
+	f, d := startStackWith(t, fakewa.WorstCaseOptions(), "--webhook-url", hook.url, "--webhook-secret-file", secretFile, "--metrics-addr", "127.0.0.1:0")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

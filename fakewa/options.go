@@ -81,6 +81,21 @@ func FastOptions() Options {
 	return o
 }
 
+// WorstCaseOptions returns the slowest timings the page contract allows
+// that tests still afford: a boot of seconds (fact 1: "seconds on the real
+// page"), acks and chat lookups that take seconds, and the late editor of
+// fact 17 at 1.2 s. Part of every suite runs on it, so that the driver and
+// the send path are built for the page's worst case, not for fakewa's
+// defaults.
+func WorstCaseOptions() Options {
+	o := DefaultOptions()
+	o.BootDelay = 4 * time.Second
+	o.AckDelay = 2 * time.Second
+	o.LookupDelay = 1500 * time.Millisecond
+	o.EditorDelay = 1200 * time.Millisecond
+	return o
+}
+
 // withDefaults returns o with every zero (or negative) duration but
 // EditorDelay, a zero QRRotations and an empty InvalidSuffix replaced by the
 // default. A negative EditorDelay becomes zero (off); a zero one stays.
