@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -336,42 +335,7 @@ func TestFencedWritesNeedALease(t *testing.T) {
 func TestEnqueueRaceAcrossNodes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		a := b.open(t, nil, sessionstore.Options{NodeID: "node-a"})
-		nodes := []*sessionstore.Store{a, b.peer(t, a, nil, "node-b")}
-		const n = 16
-		ids := make([]string, n)
-		var created int
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				m, existed, err := nodes[i%2].Enqueue(msg("t1", "order-1", "hi"))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				ids[i] = m.ID
-				if !existed {
-					mu.Lock()
-					created++
-					mu.Unlock()
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		for _, id := range ids {
-			if id != ids[0] {
-				t.Fatalf("racing nodes got ids %v", ids)
-			}
-		}
-		if created != 1 {
-			t.Fatalf("%d calls created a message, want 1", created)
-		}
-		if size, _ := a.OutboxSize(); size != 1 {
-			t.Fatalf("OutboxSize = %d, want 1", size)
-		}
+		enqueueRace(t, []*sessionstore.Store{a, b.peer(t, a, nil, "node-b")}, "t1", "order-1")
 	})
 }
 

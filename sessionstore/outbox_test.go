@@ -123,39 +123,49 @@ func TestIdempotency(t *testing.T) {
 func TestConcurrentDuplicatesMakeOneMessage(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		s := b.open(t, nil, sessionstore.Options{})
-		const n = 16
-		ids := make([]string, n)
-		var created int
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				m, existed, err := s.Enqueue(msg("5", "same", "hi"))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				ids[i] = m.ID
-				if !existed {
-					mu.Lock()
-					created++
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		for _, id := range ids {
-			if id != ids[0] {
-				t.Fatalf("concurrent duplicates got ids %v", ids)
-			}
-		}
-		if created != 1 {
-			t.Fatalf("%d calls created a message, want 1", created)
-		}
-		if size, _ := s.OutboxSize(); size != 1 {
-			t.Fatalf("OutboxSize = %d, want 1", size)
-		}
+		enqueueRace(t, []*sessionstore.Store{s}, "5", "same")
 	})
+}
+
+// enqueueRace enqueues one idempotency key 16 times at once, spread over
+// stores, and checks that exactly one message was made.
+func enqueueRace(t *testing.T, stores []*sessionstore.Store, tenant, key string) {
+	t.Helper()
+	const n = 16
+	ids := make([]string, n)
+	var created int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			m, existed, err := stores[i%len(stores)].Enqueue(msg(tenant, key, "hi"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = m.ID
+			if !existed {
+				mu.Lock()
+				created++
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("racing enqueues got ids %v", ids)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d calls created a message, want 1", created)
+	}
+	if size, _ := stores[0].OutboxSize(); size != 1 {
+		t.Fatalf("OutboxSize = %d, want 1", size)
+	}
 }
 
 func TestQueueLimit(t *testing.T) {
