@@ -91,7 +91,7 @@ type Node struct {
 	live     []sessionstore.Node      // the live nodes at the last tick
 	linkedAt map[string]time.Time     // tenants linked lately, waiting for their first snapshot
 	draining bool
-	renewed  time.Time // the last successful renewal's request time
+	left     bool // Leave is done: the placement loop stops
 }
 
 var _ supervisor.Placement = (*Node)(nil)

@@ -45,6 +45,14 @@ func (n *Node) moveAway(ctx context.Context, id string) error {
 		}
 	}
 	n.giveUp(id)
+	// The profile is credentials and is in the bucket now: no stale copy
+	// stays on this node (a later hold restores the newest anyway).
+	if dir, err := n.cfg.Store.ProfileDir(id); err == nil {
+		if err := os.RemoveAll(dir); err != nil {
+			n.log.Warn("removing the local profile after a move", zap.String("tenant", id), zap.Error(err))
+		}
+		_ = os.Remove(markerPath(dir))
+	}
 	n.log.Info("moved the tenant away", zap.String("tenant", id), zap.Int64("snapshot_bytes", info.Bytes),
 		zap.Duration("took", n.cfg.Now().Sub(start)))
 	return nil

@@ -115,6 +115,12 @@ func (n *Node) stopLost(ctx context.Context, id string) {
 // for each tenant whether this node takes it, moves it away or snapshots
 // it.
 func (n *Node) tick(ctx context.Context) {
+	n.mu.Lock()
+	left := n.left
+	n.mu.Unlock()
+	if left {
+		return
+	}
 	me, err := n.cfg.Store.Heartbeat()
 	if err != nil {
 		n.log.Warn("heartbeat", zap.Error(err))
@@ -305,6 +311,9 @@ func (n *Node) Leave(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	n.mu.Lock()
+	n.left = true // no heartbeat brings the row back
+	n.mu.Unlock()
 	if err := n.cfg.Store.RemoveNode(n.cfg.NodeID); err != nil {
 		errs = append(errs, err)
 	}

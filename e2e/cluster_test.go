@@ -248,6 +248,10 @@ func TestClusterThreeNodes(t *testing.T) {
 		t.Errorf("%s exited %d after SIGTERM, want 0", second, code)
 	}
 	waitNoBrowsers(t, c.nodes[second].dataDir, 10*time.Second)
+	// Its profiles went to the bucket; no copy stays on the node.
+	if left, _ := filepath.Glob(filepath.Join(c.nodes[second].dataDir, "profiles", "t*")); len(left) > 0 {
+		t.Errorf("profiles left on %s after its drain: %v", second, left)
+	}
 	last := c.other(victim, second)
 	// READY with no Link means the profile came back linked: from its
 	// snapshot, or from the moved node's upload.

@@ -14,6 +14,10 @@ import (
 // ErrorDomain is the google.rpc.ErrorInfo domain of wapool's reasons.
 const ErrorDomain = "wapool.dev"
 
+// reasonTenantMoving: another node holds the tenant (cluster mode); the
+// forwarder follows it, a client retries.
+const reasonTenantMoving = "TENANT_MOVING"
+
 // errorClasses maps each supervisor error class to its code and, where a
 // client must branch, its ErrorInfo reason. The first match wins.
 var errorClasses = []struct {
@@ -38,7 +42,7 @@ var errorClasses = []struct {
 	{supervisor.ErrNoCapacity, codes.ResourceExhausted, "NO_CAPACITY"},
 	{supervisor.ErrNotRunning, codes.FailedPrecondition, "BROWSER_NOT_RUNNING"},
 	{supervisor.ErrCodesExhausted, codes.DeadlineExceeded, "LINK_CODES_EXHAUSTED"},
-	{supervisor.ErrNotHolder, codes.Unavailable, "TENANT_MOVING"},
+	{supervisor.ErrNotHolder, codes.Unavailable, reasonTenantMoving},
 	{errNotACluster, codes.FailedPrecondition, "NOT_A_CLUSTER"},
 	{supervisor.ErrUnavailable, codes.Unavailable, ""},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},

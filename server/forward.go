@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -122,11 +123,19 @@ func (f *Forwarder) outgoing(ctx context.Context) context.Context {
 // UnaryInterceptor forwards unary calls.
 func (f *Forwarder) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	addr, err := f.target(ctx, info.FullMethod, req)
-	if err != nil || addr == "" {
-		if err != nil {
-			return nil, err
+	if err != nil {
+		return nil, err
+	}
+	if addr == "" {
+		resp, herr := handler(ctx, req)
+		if !moving(herr) {
+			return resp, herr
 		}
-		return handler(ctx, req)
+		// The tenant moved away while the call waited for its move to end:
+		// follow it once.
+		if addr, err = f.target(ctx, info.FullMethod, req); err != nil || addr == "" {
+			return resp, herr
+		}
 	}
 	reply, err := newOutput(info.FullMethod)
 	if err != nil {
@@ -161,7 +170,15 @@ func (f *Forwarder) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.
 		return err
 	}
 	if addr == "" {
-		return handler(srv, &replayStream{ServerStream: ss, first: req})
+		rs := &replayStream{ServerStream: ss, first: req}
+		herr := handler(srv, rs)
+		if !moving(herr) || rs.sent {
+			return herr
+		}
+		// Moved away before the stream said anything: follow it once.
+		if addr, err = f.target(ss.Context(), info.FullMethod, req); err != nil || addr == "" {
+			return herr
+		}
 	}
 	c, err := f.conn(addr)
 	if err != nil {
@@ -201,11 +218,33 @@ func (f *Forwarder) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.
 	}
 }
 
-// replayStream hands the handler the request the interceptor already read.
+// replayStream hands the handler the request the interceptor already read,
+// and tells whether the handler sent anything.
 type replayStream struct {
 	grpc.ServerStream
 	first proto.Message
 	read  bool
+	sent  bool
+}
+
+func (s *replayStream) SendMsg(m any) error {
+	s.sent = true
+	return s.ServerStream.SendMsg(m)
+}
+
+// moving tells whether err is a local handler's "another node holds the
+// tenant" (the tenant moved while the call waited).
+func moving(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unavailable {
+		return false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == reasonTenantMoving {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *replayStream) RecvMsg(m any) error {

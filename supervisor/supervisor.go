@@ -209,6 +209,30 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.ctx = ctx
 	defer s.wg.Wait()
 
+	s.adoptProfiles()
+	close(s.started) // RPCs see the adopted tenants from here on
+	tenants, err := s.store.ListTenants()
+	if err != nil {
+		return fmt.Errorf("listing tenants: %w", err)
+	}
+	if s.cfg.Placement == nil { // in cluster mode the cluster starts the tenants this node holds
+		s.warmUp(ctx, tenants)
+	}
+	s.housekeeping(ctx)
+	s.runnersMu.Lock()
+	s.closed = true // no runner starts after this: wg.Wait may begin
+	s.runnersMu.Unlock()
+	return nil
+}
+
+// adoptProfiles makes a linked tenant of every profile dir of the old
+// layout (a Selenium-era chrome_data/). Not in cluster mode: a node's
+// local profiles are copies of snapshots, and the tenants are in the
+// shared store.
+func (s *Supervisor) adoptProfiles() {
+	if s.cfg.Placement != nil {
+		return
+	}
 	adopted, err := s.store.DiscoverProfiles()
 	if err != nil {
 		s.log.Warn("looking for existing profiles", zap.Error(err))
@@ -223,19 +247,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 		s.log.Info("adopted an existing profile", zap.String("tenant", id))
 	}
-	close(s.started) // RPCs see the adopted tenants from here on
-	tenants, err := s.store.ListTenants()
-	if err != nil {
-		return fmt.Errorf("listing tenants: %w", err)
-	}
-	if s.cfg.Placement == nil { // in cluster mode the cluster starts the tenants this node holds
-		s.warmUp(ctx, tenants)
-	}
-	s.housekeeping(ctx)
-	s.runnersMu.Lock()
-	s.closed = true // no runner starts after this: wg.Wait may begin
-	s.runnersMu.Unlock()
-	return nil
 }
 
 // warmUp starts the linked tenants' browsers, up to MaxWarm.

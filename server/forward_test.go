@@ -1,0 +1,152 @@
+package server
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
+)
+
+// recorder is a node's SessionService: it answers with its own name and
+// records what each call carried.
+type recorder struct {
+	wapoolv1.UnimplementedSessionServiceServer
+	name string
+
+	mu        sync.Mutex
+	calls     int
+	auth      []string
+	forwarded []string
+	deadline  bool
+}
+
+func (r *recorder) note(ctx context.Context) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	_, hasDeadline := ctx.Deadline()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	r.auth = append(r.auth, md.Get("authorization")...)
+	r.forwarded = append(r.forwarded, md.Get(forwardedHeader)...)
+	r.deadline = hasDeadline
+}
+
+func (r *recorder) Status(ctx context.Context, req *wapoolv1.StatusRequest) (*wapoolv1.StatusResponse, error) {
+	r.note(ctx)
+	return &wapoolv1.StatusResponse{Session: &wapoolv1.Session{TenantId: req.GetTenantId(), Node: r.name}}, nil
+}
+
+func (r *recorder) Link(req *wapoolv1.LinkRequest, stream grpc.ServerStreamingServer[wapoolv1.LinkResponse]) error {
+	r.note(stream.Context())
+	for _, code := range []string{"c1", "c2", r.name} {
+		if err := stream.Send(&wapoolv1.LinkResponse{Event: &wapoolv1.LinkResponse_Qr{Qr: &wapoolv1.QRCode{Code: code}}}); err != nil {
+			return err
+		}
+	}
+	return status.Error(codes.DeadlineExceeded, "codes ran out")
+}
+
+// fixedRoute sends tenant "far" to addr; everything else stays.
+type fixedRoute struct{ addr string }
+
+func (f fixedRoute) Route(tenant string) (string, error) {
+	if tenant == "far" {
+		return f.addr, nil
+	}
+	return "", nil
+}
+
+func serveNode(t *testing.T, r *recorder, opts ...grpc.ServerOption) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(opts...)
+	wapoolv1.RegisterSessionServiceServer(gs, r)
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	return lis.Addr().String()
+}
+
+// A call about a tenant held elsewhere reaches the holder with the
+// caller's credentials and deadline, once, and its answer (streams
+// included, status and all) comes back as the holder gave it.
+func TestForwarderSendsCallsToTheHolder(t *testing.T) {
+	far := &recorder{name: "far-node"}
+	farAddr := serveNode(t, far)
+	// The far node forwards too, but never a forwarded call back.
+	farFwd := NewForwarder(fixedRoute{addr: "127.0.0.1:1"}, "far-node")
+	defer farFwd.Close()
+	far2 := &recorder{name: "far-node"}
+	farAddr2 := serveNode(t, far2, grpc.ChainUnaryInterceptor(farFwd.UnaryInterceptor), grpc.ChainStreamInterceptor(farFwd.StreamInterceptor))
+
+	for _, target := range []struct {
+		addr string
+		rec  *recorder
+	}{{farAddr, far}, {farAddr2, far2}} {
+		near := &recorder{name: "near-node"}
+		fwd := NewForwarder(fixedRoute{addr: target.addr}, "near-node")
+		defer fwd.Close()
+		nearAddr := serveNode(t, near, grpc.ChainUnaryInterceptor(fwd.UnaryInterceptor), grpc.ChainStreamInterceptor(fwd.StreamInterceptor))
+		conn, err := grpc.NewClient(nearAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		c := wapoolv1.NewSessionServiceClient(conn)
+		ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer t0ken"), 10*time.Second)
+		defer cancel()
+
+		resp, err := c.Status(ctx, &wapoolv1.StatusRequest{TenantId: "far"})
+		if err != nil || resp.GetSession().GetNode() != "far-node" {
+			t.Fatalf("Status of far through near: %v, %v", resp, err)
+		}
+		resp, err = c.Status(ctx, &wapoolv1.StatusRequest{TenantId: "here"})
+		if err != nil || resp.GetSession().GetNode() != "near-node" {
+			t.Fatalf("Status of a local tenant: %v, %v", resp, err)
+		}
+		stream, err := c.Link(ctx, &wapoolv1.LinkRequest{TenantId: "far"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				if status.Code(err) != codes.DeadlineExceeded || status.Convert(err).Message() != "codes ran out" {
+					t.Errorf("Link stream ended with %v, want the holder's DEADLINE_EXCEEDED", err)
+				}
+				break
+			}
+			got = append(got, ev.GetQr().GetCode())
+		}
+		if len(got) != 3 || got[2] != "far-node" {
+			t.Errorf("Link events %v, want c1 c2 far-node", got)
+		}
+
+		r := target.rec
+		r.mu.Lock()
+		if r.calls != 2 || len(r.auth) != 2 || r.auth[0] != "Bearer t0ken" || !r.deadline {
+			t.Errorf("holder saw %d calls, authorization %v, deadline %v; want 2, the caller's token, a deadline", r.calls, r.auth, r.deadline)
+		}
+		if len(r.forwarded) != 2 || r.forwarded[0] != "near-node" {
+			t.Errorf("forwarded-by %v, want near-node", r.forwarded)
+		}
+		r.mu.Unlock()
+		near.mu.Lock()
+		if near.calls != 1 {
+			t.Errorf("near served %d calls itself, want 1 (its own tenant)", near.calls)
+		}
+		near.mu.Unlock()
+	}
+}
