@@ -293,3 +293,27 @@ func TestClaimHoldsOffMoves(t *testing.T) {
 		waitFor(t, 5*time.Second, "the drain moves t0 once the claim is done", func() bool { return !a.sup.runs("t0") })
 	})
 }
+
+// A store that hangs (no answer, no error) does not hold up the stop: the
+// watchdog stops the browser before the lease can expire.
+func TestHungStoreStopsBeforeExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		addTenants(db, 1)
+		a := startNode(t, db, snaps, "a")
+		waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		db.mu.Lock()
+		expires := db.leases["t0"].Expires
+		db.hang = make(chan struct{})
+		db.mu.Unlock()
+		waitFor(t, testTTL, "t0 stopped on a", func() bool { return !a.sup.runs("t0") })
+		if !time.Now().Before(expires) {
+			t.Errorf("the browser stopped at %v, not before the lease expired at %v", time.Now(), expires)
+		}
+		db.mu.Lock()
+		close(db.hang)
+		db.hang = nil
+		db.mu.Unlock()
+	})
+}

@@ -21,7 +21,8 @@ type fakeDB struct {
 	leases  map[string]sessionstore.Lease
 	nodes   map[string]sessionstore.Node
 	tenants map[string]sessionstore.Tenant
-	down    bool // every call fails: the store is unreachable
+	down    bool          // every call fails: the store is unreachable
+	hang    chan struct{} // non-nil: every call waits until it is closed
 	dir     string
 }
 
@@ -43,6 +44,12 @@ func (db *fakeDB) store(node string) *fakeStore {
 
 func (s *fakeStore) lock() error {
 	s.db.mu.Lock()
+	if s.db.hang != nil {
+		hang := s.db.hang
+		s.db.mu.Unlock()
+		<-hang // a store that does not answer
+		s.db.mu.Lock()
+	}
 	if s.db.down {
 		s.db.mu.Unlock()
 		return errDown

@@ -25,6 +25,7 @@ func (n *Node) Run(ctx context.Context, sup Runner) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { n.every(ctx, n.cfg.LeaseTTL/3, n.renew) })
+	wg.Go(func() { n.every(ctx, n.cfg.LeaseTTL/12, n.watchdog) })
 	if n.cfg.Subscribe != nil {
 		wg.Go(func() { n.relay(ctx) })
 	}
@@ -72,7 +73,22 @@ func (n *Node) renew(ctx context.Context) {
 			}
 		}
 	}
+	n.mu.Unlock()
+	if err != nil {
+		n.log.Warn("renewing leases", zap.Error(err))
+	}
+	n.stopAll(ctx, lost)
+	n.watchdog(ctx)
+}
+
+// watchdog stops the tenants whose leases are about to lapse without a
+// renewal. It runs on its own ticker too, so that a renewal stuck on an
+// unreachable store cannot hold it up: the browsers stop before the TTL
+// ends.
+func (n *Node) watchdog(ctx context.Context) {
+	var lost []string
 	now := n.cfg.Now()
+	n.mu.Lock()
 	for id, until := range n.held {
 		if !now.Add(n.margin()).Before(until) {
 			delete(n.held, id)
@@ -80,9 +96,10 @@ func (n *Node) renew(ctx context.Context) {
 		}
 	}
 	n.mu.Unlock()
-	if err != nil {
-		n.log.Warn("renewing leases", zap.Error(err))
-	}
+	n.stopAll(ctx, lost)
+}
+
+func (n *Node) stopAll(ctx context.Context, lost []string) {
 	for _, id := range lost {
 		n.log.Warn("lease lost: stopping the tenant's browser", zap.String("tenant", id))
 		go n.stopLost(ctx, id)
