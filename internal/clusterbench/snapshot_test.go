@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wapool/wapool/internal/snapshot"
+)
+
+// kept is a linked tenant's newest snapshot after a cluster run, as the
+// nodes stored it: the profile its last node uploaded after closing the
+// browser gracefully (a drained node keeps no profile of its own).
+type kept struct {
+	bucket       string // the run's bucket dir
+	tenant       string
+	stored       snapshot.Info
+	profileBytes int64 // its profile dir on that node while READY (treeBytes)
+}
+
+// keep reads each of the cluster's tenants' newest snapshot in its bucket.
+func keep(c *cluster, profileBytes map[string]int64) ([]kept, error) {
+	ctx := context.Background()
+	s, err := snapshot.Open(ctx, fileURL(c.bucket))
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	var out []kept
+	for _, t := range c.tenants {
+		info, err := s.Newest(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, kept{bucket: c.bucket, tenant: t, stored: info, profileBytes: profileBytes[t]})
+	}
+	return out, nil
+}
+
+func fileURL(dir string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String()
+}
+
+// snapshots reports the stored snapshots' sizes and times, through
+// internal/snapshot on file:// buckets as the nodes use them, per tenant:
+// one Restore of its newest snapshot from its run's bucket into a new dir
+// (what a new holder does), then one Save of that profile into a new
+// bucket (what a node does after closing the browser).
+func (r *run) snapshots(b *testing.B) error {
+	if len(r.kept) == 0 {
+		return fmt.Errorf("no snapshot kept from the cluster runs")
+	}
+	dir := filepath.Join(r.e.root, "snapshot")
+	bucket := filepath.Join(dir, "bucket")
+	if err := os.MkdirAll(bucket, 0o700); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	to, err := snapshot.Open(ctx, fileURL(bucket))
+	if err != nil {
+		return err
+	}
+	defer to.Close()
+	var saves, restores []time.Duration
+	var bytes, files, onDisk, restored []float64
+	for i, k := range r.kept {
+		profile := filepath.Join(dir, fmt.Sprintf("p%d", i+1)) // the runs' tenant ids repeat
+		restore, save, err := restoreAndSave(ctx, k, profile, to, fmt.Sprintf("s%d", i+1))
+		if err != nil {
+			return err
+		}
+		saves, restores = append(saves, save), append(restores, restore)
+		n, err := treeBytes(profile)
+		if err != nil {
+			return err
+		}
+		restored = append(restored, float64(n))
+		bytes, files, onDisk = append(bytes, float64(k.stored.Bytes)), append(files, float64(k.stored.Files)), append(onDisk, float64(k.profileBytes))
+	}
+	b.ReportMetric(float64(len(r.kept)), "tenants")
+	b.ReportMetric(median(bytes), "bytes-p50")
+	b.ReportMetric(slices.Max(bytes), "bytes-max")
+	b.ReportMetric(median(files), "files-p50")
+	b.ReportMetric(median(onDisk), "profile-bytes-p50")
+	b.ReportMetric(median(restored), "restored-bytes-p50")
+	b.ReportMetric(millis(pct(saves, 50)), "save-ms-p50")
+	b.ReportMetric(millis(pct(saves, 100)), "save-ms-max")
+	b.ReportMetric(millis(pct(restores, 50)), "restore-ms-p50")
+	b.ReportMetric(millis(pct(restores, 100)), "restore-ms-max")
+	progress("snapshot: %d tenants, %.0f KiB (p50) stored; Save %.0f ms, Restore %.0f ms (p50)",
+		len(r.kept), median(bytes)/1024, millis(pct(saves, 50)), millis(pct(restores, 50)))
+	return nil
+}
+
+// restoreAndSave restores k's snapshot into dir, then saves dir into to as
+// tenant, and times both.
+func restoreAndSave(ctx context.Context, k kept, dir string, to *snapshot.Store, tenant string) (restore, save time.Duration, err error) {
+	from, err := snapshot.Open(ctx, fileURL(k.bucket))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer from.Close()
+	t0 := time.Now()
+	got, err := from.Restore(ctx, k.tenant, dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	restore = time.Since(t0)
+	if !got.TakenAt.Equal(k.stored.TakenAt) {
+		return 0, 0, fmt.Errorf("tenant %s: restored the snapshot of %v, want the newest, of %v", k.tenant, got.TakenAt, k.stored.TakenAt)
+	}
+	t1 := time.Now()
+	if _, err := to.Save(ctx, tenant, dir); err != nil {
+		return 0, 0, err
+	}
+	return restore, time.Since(t1), nil
+}
+
+// median is the nearest-rank median of v (not empty).
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	return s[(len(s)-1)/2]
+}
+
+// treeBytes is the size of the regular files under dir, Chrome running on
+// it: a file gone during the walk is skipped.
+func treeBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err == nil {
+			n += info.Size()
+		}
+		return err
+	})
+	return n, err
+}
