@@ -214,6 +214,7 @@ func (n *Node) acquire(tenantID string) error {
 func (n *Node) giveUp(tenantID string) {
 	n.mu.Lock()
 	delete(n.held, tenantID)
+	delete(n.linkedAt, tenantID) // the snapshot after a link goes with the lease
 	n.mu.Unlock()
 	if err := n.cfg.Store.ReleaseLease(tenantID); err != nil {
 		n.log.Warn("releasing a lease", zap.String("tenant", tenantID), zap.Error(err))

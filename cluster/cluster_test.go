@@ -317,3 +317,29 @@ func TestHungStoreStopsBeforeExpiry(t *testing.T) {
 		db.mu.Unlock()
 	})
 }
+
+// The snapshot due after a link goes with the lease: a tenant that moved
+// away right after its link and comes back later is not restarted for it.
+func TestSnapshotAfterLinkGoesWithTheLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		addTenants(db, 1) // t0: the hash gives it to b of {a, b}
+		if owner("t0", []string{"a", "b"}) != "b" {
+			t.Fatal("the test needs t0 placed on b")
+		}
+		a := startNode(t, db, snaps, "a")
+		waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		a.Linked("t0")
+		b := startNode(t, db, snaps, "b")
+		waitFor(t, 10*time.Second, "t0 moved to b", func() bool { return b.sup.runs("t0") && !a.sup.runs("t0") })
+		b.stop()
+		<-b.done
+		waitFor(t, 3*testTTL, "t0 back on a", func() bool { return a.sup.runs("t0") })
+		time.Sleep(3 * time.Second) // well past SnapshotAfterLink
+		synctest.Wait()
+		if n := a.sup.releases["t0"]; n != 1 {
+			t.Errorf("a released t0 %d times, want 1 (the move): a stale link made it snapshot again", n)
+		}
+	})
+}

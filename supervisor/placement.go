@@ -64,6 +64,7 @@ func (s *Supervisor) Start(ctx context.Context, id string) error {
 	}
 	// No Claim: the cluster holds the lease already, and may be in the
 	// middle of the tenant's move or snapshot, which Claim waits for.
+	s.forgetSize(id) // the profile may have just been restored
 	r, _ := s.startRunner(id, t.Linked, false)
 	if r == nil {
 		return fmt.Errorf("daemon stopping: %w", ErrUnavailable)
@@ -83,6 +84,7 @@ func (s *Supervisor) Release(ctx context.Context, id string) error {
 	r := s.runners[id]
 	delete(s.runners, id)
 	s.runnersMu.Unlock()
+	s.forgetSize(id) // the profile leaves, or is replaced by a restore
 	if r == nil {
 		return nil
 	}

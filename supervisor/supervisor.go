@@ -314,6 +314,7 @@ func (s *Supervisor) runnerFor(ctx context.Context, id string, wantUp bool) (*ru
 			return nil, fmt.Errorf("tenant %q: %w", id, err)
 		}
 		defer done() // no move of the tenant until its runner is in the map
+		s.forgetSize(id) // Claim may have restored the profile
 	}
 	r, _ := s.startRunner(id, wantUp, false)
 	if r == nil {
@@ -447,6 +448,14 @@ func (s *Supervisor) profileBytes(id string) int64 {
 	return n
 }
 
+// forgetSize drops the tenant's measured profile size: its profile changed
+// as a whole (restored, moved away, deleted).
+func (s *Supervisor) forgetSize(id string) {
+	s.sizesMu.Lock()
+	delete(s.sizes, id)
+	s.sizesMu.Unlock()
+}
+
 // Logout closes the tenant's browser and deletes its profile and the tenant.
 func (s *Supervisor) Logout(ctx context.Context, id string) error {
 	if err := s.waitStarted(ctx); err != nil {
@@ -468,9 +477,7 @@ func (s *Supervisor) Logout(ctx context.Context, id string) error {
 	r := s.runners[id]
 	delete(s.runners, id)
 	s.runnersMu.Unlock()
-	s.sizesMu.Lock()
-	delete(s.sizes, id)
-	s.sizesMu.Unlock()
+	s.forgetSize(id)
 	if r != nil {
 		r.cancel()
 		select {
