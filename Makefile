@@ -86,14 +86,24 @@ demo: chromium build
 # -json output kept in bin/ and read into the README's tables: first
 # internal/bench (send, late editor, restart, memory, hibernation, kill
 # cycles), then issue 13's idle cost of a tenant (internal/idlebench).
-bench: chromium build
+bench: chromium postgresql build
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m -json ./internal/bench/ \
 		| tee bin/bench.json | $(GO) run ./internal/bench
 	set -o pipefail; $(GO) test -run '^$$' -bench IdleCost -benchtime 1x -timeout 30m -json ./internal/idlebench/ \
 		| tee bin/idlebench.json | $(GO) run ./internal/idlebench
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m -json ./internal/clusterbench/ \
+		| tee bin/clusterbench.json | $(GO) run ./internal/clusterbench
 
-soak: chromium build
-	$(GO) run ./internal/soak
+# Exactly-once under random SIGKILLs, two runs (both run; either failing
+# fails the target): the single-node soak (browsers and the daemon killed),
+# then the cluster soak (3 nodes on a PostgreSQL it starts itself through
+# internal/pgtest, nodes SIGKILLed and SIGTERMed). Longer runs: flags, see
+# `go run ./internal/soak -h`.
+soak: chromium postgresql build
+	status=0; \
+	$(GO) run ./internal/soak || status=1; \
+	$(GO) run ./internal/soak -cluster || status=1; \
+	exit $$status
 
 clean:
 	rm -rf bin .tools
