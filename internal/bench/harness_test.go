@@ -9,14 +9,12 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,20 +65,8 @@ func setup(b *testing.B, o fakewa.Options) *env {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/wapool/wapool/cmd/wapoold").CombinedOutput(); err != nil {
 		b.Fatalf("build wapoold: %v\n%s", err, out)
 	}
-	fake := fakewa.New(o)
-	ts := httptest.NewServer(fake)
-	b.Cleanup(func() {
-		fake.Close() // wakes its waiting requests
-		ts.Close()
-		if left := wapooldtest.WaitNoBrowsers(root, 10*time.Second); left != nil {
-			b.Errorf("Chrome left running under %s: %v (killed now)", root, left)
-			for _, pid := range left {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-			wapooldtest.WaitNoBrowsers(root, 10*time.Second)
-		}
-	})
-	return &env{root: root, bin: bin, chromium: chromium, fake: fake, url: ts.URL}
+	fake, url := wapooldtest.Fake(b, o, root)
+	return &env{root: root, bin: bin, chromium: chromium, fake: fake, url: url}
 }
 
 // once fails a measurement asked to run more than once: its sample count
@@ -174,15 +160,7 @@ func (e *env) link(b testing.TB, d *daemon, tenant, phone string) {
 func (d *daemon) sessions() (map[string]*wapoolv1.Session, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := d.Client().ListSessions(ctx, &wapoolv1.ListSessionsRequest{})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]*wapoolv1.Session{}
-	for _, s := range r.Sessions {
-		out[s.TenantId] = s
-	}
-	return out, nil
+	return d.Sessions(ctx)
 }
 
 // The daemon's Send histogram: one observation per finished message, the

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"testing"
 	"time"
+
+	"github.com/wapool/wapool/internal/benchtable"
 )
 
 // Tenants and leases of the cluster runs.
@@ -59,42 +60,28 @@ const (
 // Progress goes to stderr as "clusterbench: …" lines.
 func BenchmarkFailover(b *testing.B) {
 	r := &run{e: setup(b)}
-	b.Run("cold", func(b *testing.B) { r.step(b, r.cold) })
+	b.Run("cold", func(b *testing.B) { r.Step(b, r.cold) })
 	for i, ttl := range []time.Duration{defaultTTL, shortTTL} {
 		b.Run("ttl="+ttl.String(), func(b *testing.B) {
 			var c *cluster
-			r.step(b, func(b *testing.B) error {
+			r.Step(b, func(b *testing.B) error {
 				var err error
 				c, err = r.startCluster(b, i, ttl)
 				return err
 			})
-			b.Run("kill", func(b *testing.B) { r.step(b, c.kill) })
-			b.Run("move", func(b *testing.B) { r.step(b, c.move) })
-			r.step(b, func(*testing.B) error { return r.finish(c) })
+			b.Run("kill", func(b *testing.B) { r.Step(b, c.kill) })
+			b.Run("move", func(b *testing.B) { r.Step(b, c.move) })
+			r.Step(b, func(*testing.B) error { return r.finish(c) })
 		})
 	}
-	b.Run("snapshot", func(b *testing.B) { r.step(b, r.snapshots) })
+	b.Run("snapshot", func(b *testing.B) { r.Step(b, r.snapshots) })
 }
 
 // run is the state the steps share. The benchmark's goroutine alone uses
 // it: the steps run one after the other.
 type run struct {
-	e      *env
-	wake   time.Duration // the cold step's median wake
-	kept   []kept        // linked tenants' snapshots after the runs, for the snapshot step
-	broken error         // the first step that failed: the later ones skip
-}
-
-// step runs one measurement once; a failure skips the steps after it.
-func (r *run) step(b *testing.B, f func(*testing.B) error) {
-	if r.broken != nil {
-		b.Skipf("skipped: %v", r.broken)
-	}
-	if b.N > 1 {
-		b.Fatal("one measurement per run: use -benchtime 1x")
-	}
-	if err := f(b); err != nil {
-		r.broken = fmt.Errorf("%s: %w", b.Name(), err)
-		b.Fatal(err)
-	}
+	benchtable.Steps
+	e    *env
+	wake time.Duration // the cold step's median wake
+	kept []kept        // linked tenants' snapshots after the runs, for the snapshot step
 }

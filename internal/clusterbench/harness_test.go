@@ -8,13 +8,11 @@ import (
 	"io"
 	"math"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,20 +50,8 @@ func setup(b *testing.B) *env {
 	}
 	chromium := chromiumtest.Path(b)
 	root := b.TempDir()
-	fake := fakewa.New(fakewa.Options{})
-	ts := httptest.NewServer(fake)
-	b.Cleanup(func() {
-		fake.Close() // wakes its waiting requests
-		ts.Close()
-		if left := wapooldtest.WaitNoBrowsers(root, 10*time.Second); left != nil {
-			b.Errorf("Chrome left running under %s: %v (killed now)", root, left)
-			for _, pid := range left {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-			wapooldtest.WaitNoBrowsers(root, 10*time.Second)
-		}
-	})
-	e := &env{root: root, chromium: chromium, url: ts.URL, fake: fake}
+	fake, url := wapooldtest.Fake(b, fakewa.Options{}, root)
+	e := &env{root: root, chromium: chromium, url: url, fake: fake}
 	b.Cleanup(func() {
 		for _, f := range e.logs {
 			_ = f.Close()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wapool/wapool/browserpool"
 	"github.com/wapool/wapool/fakewa"
+	"github.com/wapool/wapool/internal/benchtable"
 	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
@@ -89,16 +90,17 @@ func BenchmarkIdleCost(b *testing.B) {
 	if r.d, err = r.start(r.dataDir); err != nil {
 		b.Fatal(err)
 	}
-	b.Run("memory_N=10", func(b *testing.B) { r.step(b, func(b *testing.B) error { return r.memory(b, 10) }) })
-	b.Run("memory_N=20", func(b *testing.B) { r.step(b, func(b *testing.B) error { return r.memory(b, 20) }) })
-	b.Run("cpu_N=20", func(b *testing.B) { r.step(b, r.cpu) })
-	b.Run("restart_N=20", func(b *testing.B) { r.step(b, r.restart) })
-	b.Run("cold_N=1", func(b *testing.B) { r.step(b, r.cold) })
+	b.Run("memory_N=10", func(b *testing.B) { r.Step(b, func(b *testing.B) error { return r.memory(b, 10) }) })
+	b.Run("memory_N=20", func(b *testing.B) { r.Step(b, func(b *testing.B) error { return r.memory(b, 20) }) })
+	b.Run("cpu_N=20", func(b *testing.B) { r.Step(b, r.cpu) })
+	b.Run("restart_N=20", func(b *testing.B) { r.Step(b, r.restart) })
+	b.Run("cold_N=1", func(b *testing.B) { r.Step(b, r.cold) })
 }
 
 // run is the state the steps share. The benchmark's goroutine alone uses
 // it: the steps run one after the other.
 type run struct {
+	benchtable.Steps
 	root, bin, chromium, url string
 	fake                     *fakewa.Server
 	dataDir                  string // the fleet's
@@ -106,21 +108,6 @@ type run struct {
 	d                        *wapooldtest.Daemon // the fleet's daemon now; nil when stopped
 	tenants                  []string
 	restartAll               time.Duration
-	broken                   error // the first step that failed: the later ones skip
-}
-
-// step runs one measurement once; a failure skips the steps after it.
-func (r *run) step(b *testing.B, f func(*testing.B) error) {
-	if r.broken != nil {
-		b.Skipf("skipped: %v", r.broken)
-	}
-	if b.N > 1 {
-		b.Fatal("one measurement per run: use -benchtime 1x")
-	}
-	if err := f(b); err != nil {
-		r.broken = fmt.Errorf("%s: %w", b.Name(), err)
-		b.Fatal(err)
-	}
 }
 
 func progress(format string, a ...any) {
@@ -193,15 +180,7 @@ func (r *run) link(d *wapooldtest.Daemon, tenant, phone string) error {
 func sessions(d *wapooldtest.Daemon) (map[string]*wapoolv1.Session, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := d.Client().ListSessions(ctx, &wapoolv1.ListSessionsRequest{})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]*wapoolv1.Session{}
-	for _, s := range resp.Sessions {
-		out[s.TenantId] = s
-	}
-	return out, nil
+	return d.Sessions(ctx)
 }
 
 // waitReady polls ListSessions every 50 ms until every tenant is READY and
