@@ -152,20 +152,8 @@ func (s *Store) Enqueue(m Message) (stored Message, existed bool, err error) {
 		if err != nil {
 			return err
 		}
-		id, err := newMessageID(now)
-		if err != nil {
+		if stored, err = newQueued(m, now, seq); err != nil {
 			return err
-		}
-		stored = Message{
-			ID:             id,
-			TenantID:       m.TenantID,
-			To:             m.To,
-			Text:           m.Text,
-			IdempotencyKey: m.IdempotencyKey,
-			State:          StateQueued,
-			CreatedAt:      now,
-			UpdatedAt:      now,
-			Seq:            seq,
 		}
 		k := seqKey(seq)
 		if err := putMessage(msgs, stored); err != nil {
@@ -174,7 +162,7 @@ func (s *Store) Enqueue(m Message) (stored Message, existed bool, err error) {
 		if err := pending.Put(k, nil); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketMsgIDs).Put(append(tenantPrefix(m.TenantID), id...), k); err != nil {
+		if err := tx.Bucket(bucketMsgIDs).Put(append(tenantPrefix(m.TenantID), stored.ID...), k); err != nil {
 			return err
 		}
 		if err := log.message(stored); err != nil { // QUEUED, in the same transaction
@@ -713,6 +701,27 @@ func seqKey(seq uint64) []byte {
 
 // newMessageID returns 16 hex digits of now in unix nanoseconds then 8 random
 // hex digits.
+// newQueued is the message Enqueue stores for m: a new id, QUEUED, created
+// now, with the tenant's next seq. Only the caller's TenantID, To, Text and
+// IdempotencyKey are kept.
+func newQueued(m Message, now time.Time, seq uint64) (Message, error) {
+	id, err := newMessageID(now)
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{
+		ID:             id,
+		TenantID:       m.TenantID,
+		To:             m.To,
+		Text:           m.Text,
+		IdempotencyKey: m.IdempotencyKey,
+		State:          StateQueued,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+		Seq:            seq,
+	}, nil
+}
+
 func newMessageID(now time.Time) (string, error) {
 	var r [4]byte
 	if _, err := rand.Read(r[:]); err != nil {

@@ -65,20 +65,9 @@ func (p *pgStore) enqueueOnce(m Message) (stored Message, existed bool, err erro
 		if n >= p.st.queueLimit {
 			return fmt.Errorf("tenant %q: %d messages pending: %w", m.TenantID, n, ErrQueueFull)
 		}
-		id, err := newMessageID(now)
-		if err != nil {
+		var err error
+		if stored, err = newQueued(m, now, last+1); err != nil {
 			return err
-		}
-		stored = Message{
-			ID:             id,
-			TenantID:       m.TenantID,
-			To:             m.To,
-			Text:           m.Text,
-			IdempotencyKey: m.IdempotencyKey,
-			State:          StateQueued,
-			CreatedAt:      now,
-			UpdatedAt:      now,
-			Seq:            last + 1,
 		}
 		if _, err := tx.Exec(ctx, `UPDATE outbox_seqs SET last_seq = $2 WHERE tenant_id = $1`, m.TenantID, stored.Seq); err != nil {
 			return err
