@@ -85,6 +85,8 @@ type Node struct {
 	log *zap.Logger
 	sup Runner // set by Run
 
+	tasks sync.WaitGroup // goroutines of moves, takes, snapshots and stops; Run waits for them
+
 	mu       sync.Mutex
 	held     map[string]time.Time     // tenant → until when this node's lease is surely valid (its renewal was asked before)
 	busy     map[string]chan struct{} // tenants being moved or snapshot: closed when done

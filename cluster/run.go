@@ -22,6 +22,9 @@ func (n *Node) Run(ctx context.Context, sup Runner) error {
 		return fmt.Errorf("cluster: registering node %s: %w", n.cfg.NodeID, err)
 	}
 	n.log.Info("joined the cluster", zap.String("advertise_addr", n.cfg.AdvertiseAddr), zap.Duration("lease_ttl", n.cfg.LeaseTTL))
+	// At the end, the loops first, then the moves, takes and stops they
+	// started.
+	defer n.tasks.Wait()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { n.every(ctx, n.cfg.LeaseTTL/3, n.renew) })
@@ -102,7 +105,7 @@ func (n *Node) watchdog(ctx context.Context) {
 func (n *Node) stopAll(ctx context.Context, lost []string) {
 	for _, id := range lost {
 		n.log.Warn("lease lost: stopping the tenant's browser", zap.String("tenant", id))
-		go n.stopLost(ctx, id)
+		n.tasks.Go(func() { n.stopLost(ctx, id) })
 	}
 }
 
@@ -198,12 +201,12 @@ func (n *Node) goBusy(ctx context.Context, id string, f func(context.Context, st
 	if !ok {
 		return
 	}
-	go func() {
+	n.tasks.Go(func() {
 		defer unlock()
 		if err := f(ctx, id); err != nil && ctx.Err() == nil {
 			n.log.Warn("cluster", zap.String("tenant", id), zap.Error(err))
 		}
-	}()
+	})
 }
 
 // lockTenant marks the tenant busy (moved or snapshot): Claim and other
