@@ -313,7 +313,8 @@ func (s *Supervisor) runnerFor(ctx context.Context, id string, wantUp bool) (*ru
 		if err != nil {
 			return nil, fmt.Errorf("tenant %q: %w", id, err)
 		}
-		defer done() // no move of the tenant until its runner is in the map
+		// No move of the tenant until its runner is in the map.
+		defer done()
 		s.forgetSize(id) // Claim may have restored the profile
 	}
 	r, _ := s.startRunner(id, wantUp, false)
