@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wapool/wapool/fakewa"
+	"github.com/wapool/wapool/internal/chromiumtest"
 	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
@@ -54,17 +53,9 @@ type env struct {
 }
 
 func setup(b *testing.B, o fakewa.Options) *env {
-	chromium := "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		if chromium, err = exec.LookPath("chromium"); err != nil {
-			b.Skip("no chromium")
-		}
-	}
+	chromium := chromiumtest.Path(b)
 	root := b.TempDir()
-	bin := filepath.Join(root, "wapoold")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/wapool/wapool/cmd/wapoold").CombinedOutput(); err != nil {
-		b.Fatalf("build wapoold: %v\n%s", err, out)
-	}
+	bin := wapooldtest.Build(b, root)
 	fake, url := wapooldtest.Fake(b, o, root)
 	return &env{root: root, bin: bin, chromium: chromium, fake: fake, url: url}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 	"github.com/wapool/wapool/browserpool"
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/benchtable"
+	"github.com/wapool/wapool/internal/chromiumtest"
 	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
@@ -63,17 +63,9 @@ const (
 //
 // Progress goes to stderr as "idlebench: …" lines.
 func BenchmarkIdleCost(b *testing.B) {
-	chromium := "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		if chromium, err = exec.LookPath("chromium"); err != nil {
-			b.Skip("no chromium")
-		}
-	}
+	chromium := chromiumtest.Path(b)
 	root := b.TempDir()
-	bin := filepath.Join(root, "wapoold")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/wapool/wapool/cmd/wapoold").CombinedOutput(); err != nil {
-		b.Fatalf("build wapoold: %v\n%s", err, out)
-	}
+	bin := wapooldtest.Build(b, root)
 	fake := fakewa.New(fakewa.Options{}) // the default timings
 	ts := httptest.NewServer(fake)
 	defer ts.Close()

@@ -3,6 +3,8 @@ package wapooldtest
 import (
 	"context"
 	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -45,4 +47,15 @@ func (d *Daemon) Sessions(ctx context.Context) (map[string]*wapoolv1.Session, er
 		out[s.GetTenantId()] = s
 	}
 	return out, nil
+}
+
+// Build builds cmd/wapoold (without -race: benchmarks measure the daemon
+// as shipped) into dir and returns the binary's path.
+func Build(tb testing.TB, dir string) string {
+	tb.Helper()
+	bin := filepath.Join(dir, "wapoold")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/wapool/wapool/cmd/wapoold").CombinedOutput(); err != nil {
+		tb.Fatalf("build wapoold: %v\n%s", err, out)
+	}
+	return bin
 }
