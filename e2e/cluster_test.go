@@ -179,6 +179,7 @@ func (s *sender) checkExactlyOnce(t *testing.T, phones map[string]string, timeou
 // the others with no Link, and every message sent before, during and after
 // arrives exactly once.
 func TestClusterThreeNodes(t *testing.T) {
+	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
 	c := startCluster(t, fakewa.WorstCaseOptions(), "n1", "n2", "n3")
 	tenants := []string{"t1", "t2", "t3", "t4", "t5", "t6"}
 	phones := map[string]string{}
@@ -272,6 +273,7 @@ func TestClusterThreeNodes(t *testing.T) {
 // its tenants to the other node; once it continues (SIGCONT) it never
 // sends for them again and stops their browsers.
 func TestClusterPausedNode(t *testing.T) {
+	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
 	c := startCluster(t, fakewa.FastOptions(), "p1", "p2")
 	tenants := []string{"u1", "u2", "u3", "u4"}
 	phones := map[string]string{}

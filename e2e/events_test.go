@@ -38,6 +38,7 @@ import (
 //   - the receiver answers 500 while the daemon is SIGKILLed after a Send's
 //     changes: after the restart the events arrive, none lost.
 func TestEventsStreamResumeAndWebhook(t *testing.T) {
+	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
 	hook := newHookReceiver(t, "e2e-webhook-secret")
 	secretFile := filepath.Join(t.TempDir(), "webhook-secret")
 	if err := os.WriteFile(secretFile, []byte("e2e-webhook-secret\n"), 0o600); err != nil {

@@ -18,6 +18,7 @@ import (
 // alternating with another text to B. Every chat open meets a late editor;
 // all 4 + 4 arrive, and A's four messages have four distinct WhatsApp ids.
 func TestSameTextAlternatingLateEditor(t *testing.T) {
+	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
 	f, d := startStackWith(t, lateEditor())
 	link(t, d, f, "shop", accountA)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -53,6 +54,7 @@ func TestSameTextAlternatingLateEditor(t *testing.T) {
 // (WAIT_ACCEPTED) just before a SIGKILL of the daemon all arrive once after
 // the restart, whatever each one's phase was at the kill.
 func TestIdenticalTextsAcceptedBeforeDaemonKill(t *testing.T) {
+	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
 	f, d := startStackWith(t, lateEditor())
 	link(t, d, f, "shop", accountA)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -99,6 +101,7 @@ func TestIdenticalTextsAcceptedBeforeDaemonKill(t *testing.T) {
 // within a second of the linked event, both come back READY with no Link
 // (the login lives in IndexedDB, fact 16).
 func TestKillsRightAfterLink(t *testing.T) {
+	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
 	t.Run("browser", func(t *testing.T) {
 		f, d := startStack(t)
 		link(t, d, f, "shop", accountA)

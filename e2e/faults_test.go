@@ -21,6 +21,7 @@ import (
 // SIGKILL of the daemon; its browsers die with it, nothing blocks the next
 // start, and the queue goes out in order, once, without a Link.
 func TestDaemonKilledQueueSurvives(t *testing.T) {
+	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
 	f, d := startStack(t, "--send-interval", "1h")
 	link(t, d, f, "shop", accountA)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -19,6 +19,13 @@ import (
 
 var binDir string
 
+// Parallel tests: the longest tests, which mostly wait on fakewa's timings
+// (boot, acks, the late editor, lease TTLs) rather than use the CPU, call
+// t.Parallel, so that two of them run at once (go test's -parallel is
+// GOMAXPROCS). Each has its own fakewa, data dirs and ports; none reads
+// another's processes. Tests that judge timing or count processes
+// machine-wide stay sequential.
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "wapool-e2e-bin")
 	if err != nil {

@@ -36,6 +36,7 @@ func hardText() string {
 // TestLinkSendRestartSend is the main job end to end: link, send, status,
 // SIGTERM and restart the daemon, send again with no Link.
 func TestLinkSendRestartSend(t *testing.T) {
+	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
 	f, d := startStack(t)
 	events := link(t, d, f, "shop1", accountA)
 	if q := events[0].GetQr(); q == nil || q.Sequence != 1 || len(q.Png) < 8 || !bytes.HasPrefix(q.Png, []byte("\x89PNG")) || q.ValidSeconds == 0 {
