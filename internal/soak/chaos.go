@@ -135,7 +135,7 @@ func (c *chaos) targets(ctx context.Context) []target {
 		return nil
 	}
 	var out []target
-	for _, tn := range tenants {
+	for _, tn := range c.s.tenants {
 		rctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 		resp, err := cl.Status(rctx, &wapoolv1.StatusRequest{TenantId: tn.id})
 		cancel()
@@ -166,15 +166,8 @@ func (c *chaos) targets(ctx context.Context) []target {
 
 // noteState records and prints a tenant entering a state that needs an
 // operator: the soak cannot finish from there.
-func (c *chaos) noteState(tenant string, s *wapoolv1.Session) {
-	switch s.State {
-	case wapoolv1.SessionState_SESSION_STATE_UNLINKED, wapoolv1.SessionState_SESSION_STATE_FAILED:
-		what := fmt.Sprintf("%s (last error %q)", s.State, s.LastError)
-		if c.incidents[tenant] != what {
-			c.incidents[tenant] = what
-			c.s.printf("WARNING: %s is %s", tenant, what)
-		}
-	}
+func (c *chaos) noteState(tenant string, ss *wapoolv1.Session) {
+	c.s.noteIncident(c.incidents, tenant, ss)
 }
 
 // killDaemon SIGKILLs wapoold, checks that its browsers died with it, and

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wapool/wapool/internal/wapooldtest"
@@ -42,6 +45,12 @@ func (d *daemon) client() wapoolv1.SessionServiceClient {
 	return d.cur.Client()
 }
 
+// pick is the single daemon's endpoint: its client, whatever avoid says
+// (there is no other daemon to go to).
+func (d *daemon) pick(_ *rand.Rand, _ string) (string, wapoolv1.SessionServiceClient) {
+	return "", d.client()
+}
+
 // latest returns the latest process, or nil.
 func (d *daemon) latest() *wapooldtest.Daemon {
 	d.mu.Lock()
@@ -49,9 +58,11 @@ func (d *daemon) latest() *wapooldtest.Daemon {
 	return d.cur
 }
 
-// start runs a new wapoold and waits until it logs "wapoold serving"; then
-// it replaces the latest process, which must have exited.
-func (d *daemon) start() error {
+// start runs a new wapoold with args and then extra (this start's own
+// flags: a cluster node's --listen, for one) and waits until it logs
+// "wapoold serving"; then it replaces the latest process, which must have
+// exited.
+func (d *daemon) start(extra ...string) error {
 	d.mu.Lock()
 	if d.cur != nil && d.cur.Running() {
 		d.mu.Unlock()
@@ -64,7 +75,7 @@ func (d *daemon) start() error {
 	fmt.Fprintf(d.logFile, "{\"msg\":\"soak: wapoold start #%d\",\"ts\":%q}\n", n, time.Now().Format(time.RFC3339Nano))
 	p, err := wapooldtest.Start(context.Background(), wapooldtest.Options{
 		Bin:          d.bin,
-		Args:         d.args,
+		Args:         append(slices.Clone(d.args), extra...),
 		Env:          append(os.Environ(), "WAPOOL_LISTEN="),
 		Log:          d.logFile,
 		StartTimeout: startTimeout,
@@ -114,4 +125,24 @@ func (d *daemon) stop(timeout time.Duration) (int, error) {
 		return -1, fmt.Errorf("stop: wapoold had already exited: %v", p.ExitErr())
 	}
 	return p.Stop(timeout)
+}
+
+// term SIGTERMs the latest daemon and waits up to timeout for its exit,
+// returning its exit code; one that does not exit in time is SIGKILLed and
+// the error says so. Unlike stop, its client stays in place meanwhile, as
+// a real client keeps calling a node that drains; start replaces it.
+func (d *daemon) term(timeout time.Duration) (int, error) {
+	p := d.latest()
+	if p == nil || !p.Running() {
+		return -1, errors.New("term: no wapoold runs")
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		return -1, err
+	}
+	code, err := p.Wait(timeout)
+	if err != nil {
+		_ = p.Kill()
+		return -1, fmt.Errorf("%w: killed", err)
+	}
+	return code, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
@@ -12,11 +13,17 @@ func finished(m *wapoolv1.Message) bool {
 	return m.State == wapoolv1.MessageState_MESSAGE_STATE_SENT || m.State == wapoolv1.MessageState_MESSAGE_STATE_FAILED
 }
 
-// drain waits, at most s.o.drain, until GetMessage calls every accepted
+// drain waits, at most s.o.drain, until GetMessage (through via: any node
+// of a cluster answers it from the shared store) calls every accepted
 // message SENT or FAILED, and returns the last state seen of each message
 // by id. Per tenant it follows the acceptance order, which is the queue's.
 // On timeout it prints the messages still waiting and their tenants' state.
-func (s *soak) drain(ctx context.Context, d *daemon, producers []*producer) (map[string]*wapoolv1.Message, error) {
+func (s *soak) drain(ctx context.Context, via endpoint, producers []*producer) (map[string]*wapoolv1.Message, error) {
+	rng := rand.New(rand.NewPCG(s.o.seed, uint64(len(producers)+1)))
+	client := func() wapoolv1.SessionServiceClient {
+		_, c := via.pick(rng, "")
+		return c
+	}
 	final := map[string]*wapoolv1.Message{}
 	next := make([]int, len(producers)) // per producer, the first message not seen finished
 	get := func(cl wapoolv1.SessionServiceClient, tenant, id string) (*wapoolv1.Message, error) {
@@ -29,7 +36,7 @@ func (s *soak) drain(ctx context.Context, d *daemon, producers []*producer) (map
 		return resp.Message, nil
 	}
 	err := waitCond(ctx, s.o.drain, func() bool {
-		cl := d.client()
+		cl := client()
 		if cl == nil {
 			return false
 		}
@@ -56,7 +63,7 @@ func (s *soak) drain(ctx context.Context, d *daemon, producers []*producer) (map
 		return final, nil
 	}
 	// Say what is stuck: every message not finished, and its tenant.
-	cl := d.client()
+	cl := client()
 	stuck := 0
 	for i, p := range producers {
 		for _, m := range p.done[next[i]:] {

@@ -1,25 +1,47 @@
 // Command soak is the bounded soak test behind `make soak`: the real wapoold
-// binary and real Chromium against an in-process fakewa, three tenants linked
-// to three accounts, a producer per tenant, and a chaos loop that SIGKILLs
-// tenants' browsers and the daemon itself. fakewa's message log is the judge:
-// every accepted message must arrive exactly once, in per-tenant order.
+// binary and real Chromium against an in-process fakewa, producers that
+// send under random kills, and fakewa's message log as the judge: every
+// accepted message must arrive exactly once, in per-tenant order, and no
+// message may be attributed to a bubble of another (or to two WhatsApp
+// ids). It has two modes.
 //
-// A run goes through these phases, in order:
+// The single-node soak (the default): three tenants linked to three
+// accounts on one wapoold, a producer per tenant, and a chaos loop that
+// SIGKILLs tenants' browsers and the daemon itself.
 //
 //	fakewa up (late editor) ─► daemon up ─► link t1..t3
 //	   ─► producers ∥ chaos ─► drain (every accepted message SENT or FAILED)
 //	   ─► SIGTERM ─► no Chrome left ─► judge fakewa's log ─► summary
 //
+// The cluster soak (-cluster, or -nodes N): N wapoold nodes on one
+// PostgreSQL (started through pgtest.Launch) and one file:// bucket of
+// profile snapshots, tenants linked through the first node, producers
+// sending through random live nodes (a failed call is retried with the same
+// idempotency key on another node), and a chaos loop that takes one node
+// out at a time: SIGKILL (then a restart after a pause, with the same
+// --node-id, on its data dir or a fresh one), SIGTERM (a planned move of its
+// tenants, then the same restart) and SIGSTOP past the lease TTL (its
+// tenants move while its browsers still run; SIGCONT after: it must never
+// act for them again). A monitor polls every tenant's Status to time each
+// failover: from the signal to all of that node's tenants READY again.
+//
+//	PostgreSQL, bucket, fakewa ─► nodes n1..nN ─► link c1..cK through n1
+//	   ─► every tenant READY with a snapshot
+//	   ─► producers ∥ node chaos ∥ monitor ─► drain ─► the event log read back
+//	   ─► SIGTERM every node ─► no Chrome left ─► judge ─► summary
+//
 // # Concurrency and ownership
 //
 // The main goroutine owns the run: fakewa's HTTP server, the work directory
 // and the final verdict. During the production phase it starts one goroutine
-// per producer and one for the chaos loop and waits for all of them before it
-// drains. The daemon holder (daemon) is shared: its mutex guards the current
-// wapoold process, which only the chaos loop and the main goroutine replace
-// or stop; producers only read it. Each wapoold process has one goroutine that
-// reads its log to the end and then waits for the process; proc.exited closes
-// when it has ended.
+// per producer and one for the chaos loop (and, in a cluster, one for the
+// monitor) and waits for all of them before it drains. The daemon holder
+// (daemon; one per node in a cluster) is shared: its mutex guards the
+// current wapoold process, which only the chaos loop and the main goroutine
+// replace or stop; producers only read it. Each wapoold process has one
+// goroutine that reads its log to the end and then waits for the process;
+// proc.exited closes when it has ended. The monitor's findings are guarded
+// by its mutex, the chaos loop reads them while it runs.
 //
 // A producer sends its next message only after the previous one was
 // accepted (an attempt returned OK), so acceptance order is the order the
@@ -56,7 +78,26 @@ type options struct {
 	keep        bool          // keep the work directory even when the soak passes
 	workDir     string        // set by run: the temporary directory of this soak
 	startedAt   time.Time     // set by run
+
+	// The cluster soak's knobs (nodes > 0).
+	nodes     int           // wapoold nodes; 0: the single-node soak
+	tenants   int           // tenants, each its own account
+	nodeKills int           // SIGKILLs of a node
+	nodeTerms int           // SIGTERMs of a node (planned moves)
+	nodeStops int           // SIGSTOPs of a node past the lease TTL (then SIGCONT)
+	leaseTTL  time.Duration // the nodes' --lease-ttl
+	minDown   time.Duration // least time a killed or stopped node stays down
+	maxDown   time.Duration // longest time a killed or stopped node stays down
 }
+
+// Defaults of the cluster soak where they differ from the single-node
+// soak's: producers send until the chaos ends, so -messages is a minimum.
+const (
+	clusterMessages = 100
+	clusterGap      = time.Second
+	clusterMinPause = 2 * time.Second
+	clusterMaxPause = 6 * time.Second
+)
 
 const (
 	minKills        = 10
@@ -78,17 +119,46 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "wapoold's --log-level (its log is kept in the work directory)")
 	fs.DurationVar(&o.editorDelay, "editor-delay", 600*time.Millisecond, "fakewa's late editor (fact 17): each chat's editor goes live after a random delay up to this; 0 turns it off")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (data dir, wapoold.log) even when the soak passes")
+	cluster := fs.Bool("cluster", false, "the cluster soak: -nodes 3 unless -nodes says otherwise")
+	fs.IntVar(&o.nodes, "nodes", 0, "cluster soak: wapoold nodes on one PostgreSQL (at least 3: one is down at a time, two keep running); 0: the single-node soak")
+	fs.IntVar(&o.tenants, "tenants", 5, "cluster soak: tenants, each linked to its own account")
+	fs.IntVar(&o.nodeKills, "node-kills", 8, "cluster soak: SIGKILLs of a random node")
+	fs.IntVar(&o.nodeTerms, "node-terms", 2, "cluster soak: SIGTERMs of a random node (a planned move of its tenants)")
+	fs.IntVar(&o.nodeStops, "node-stops", 1, "cluster soak: SIGSTOPs of a random node for longer than twice the lease TTL, then SIGCONT (its tenants move while it is frozen; it must never act for them again)")
+	fs.DurationVar(&o.leaseTTL, "lease-ttl", 3*time.Second, "cluster soak: the nodes' --lease-ttl")
+	fs.DurationVar(&o.minDown, "min-down", time.Second, "cluster soak: least time a killed or stopped node stays down before its restart")
+	fs.DurationVar(&o.maxDown, "max-down", 8*time.Second, "cluster soak: longest time a killed or stopped node stays down")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: soak [flags]\n\nThe single-node soak, or with -cluster the cluster soak, whose defaults differ:\n"+
+			"-messages %d (a minimum: producers send until the chaos ends), -gap %v, -min-pause %v, -max-pause %v; -kills is the single-node soak's.\n\n",
+			clusterMessages, clusterGap, clusterMinPause, clusterMaxPause)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *cluster && o.nodes == 0 {
+		o.nodes = 3
+	}
+	if o.nodes > 0 {
+		if err := o.clusterDefaults(set); err != nil {
+			return o, err
+		}
+	}
+	nTenants := len(singleTenants)
+	if o.nodes > 0 {
+		nTenants = o.tenants
+	}
 	switch {
-	case o.kills < minKills:
+	case o.nodes == 0 && o.kills < minKills:
 		return o, fmt.Errorf("-kills %d: at least %d", o.kills, minKills)
-	case o.messages < len(tenants):
-		return o, fmt.Errorf("-messages %d: at least %d", o.messages, len(tenants))
+	case o.messages < nTenants:
+		return o, fmt.Errorf("-messages %d: at least %d", o.messages, nTenants)
 	case o.minPause <= 0 || o.maxPause < o.minPause:
 		return o, errors.New("-min-pause must be positive and at most -max-pause")
 	case o.gap < 0 || o.drain <= 0:
@@ -98,6 +168,39 @@ func parseOptions(args []string) (options, error) {
 		o.seed = uint64(time.Now().UnixNano())
 	}
 	return o, nil
+}
+
+// clusterDefaults checks the cluster soak's flags and puts its defaults in
+// place of the single-node soak's where the command line left them.
+func (o *options) clusterDefaults(set map[string]bool) error {
+	for name, v := range map[string]*int{"messages": &o.messages} {
+		if !set[name] {
+			*v = clusterMessages
+		}
+	}
+	for name, v := range map[string]struct {
+		p   *time.Duration
+		def time.Duration
+	}{"gap": {&o.gap, clusterGap}, "min-pause": {&o.minPause, clusterMinPause}, "max-pause": {&o.maxPause, clusterMaxPause}} {
+		if !set[name] {
+			*v.p = v.def
+		}
+	}
+	switch {
+	case set["kills"]:
+		return errors.New("-kills is the single-node soak's (browser and daemon kills); the cluster soak has -node-kills and -node-terms")
+	case o.nodes < 3:
+		return fmt.Errorf("-nodes %d: at least 3 (one node is down at a time and two keep running)", o.nodes)
+	case o.tenants < 1 || o.tenants > 50:
+		return fmt.Errorf("-tenants %d: from 1 to 50", o.tenants)
+	case o.nodeKills < 1 || o.nodeTerms < 0 || o.nodeStops < 0:
+		return errors.New("-node-kills must be at least 1, -node-terms and -node-stops not negative")
+	case o.leaseTTL < time.Second:
+		return fmt.Errorf("-lease-ttl %v: at least 1s", o.leaseTTL)
+	case o.minDown <= 0 || o.maxDown < o.minDown:
+		return errors.New("-min-down must be positive and at most -max-down")
+	}
+	return nil
 }
 
 func main() {
@@ -154,9 +257,17 @@ func run(ctx context.Context, o options) int {
 	}
 	o.startedAt = time.Now()
 	s := &soak{o: o, out: os.Stdout}
-	s.printf("seed %d, %d messages over %d tenants, %d kills; work dir %s", o.seed, o.messages, len(tenants), o.kills, o.workDir)
-
-	passed, err := s.run(ctx, wapoold, chrome)
+	var passed bool
+	if o.nodes == 0 {
+		s.tenants = singleTenants
+		s.printf("seed %d, %d messages over %d tenants, %d kills; work dir %s", o.seed, o.messages, len(s.tenants), o.kills, o.workDir)
+		passed, err = s.runSingle(ctx, wapoold, chrome)
+	} else {
+		s.tenants = clusterTenants(o.tenants)
+		s.printf("cluster soak: seed %d, %d nodes, %d tenants, at least %d messages, %d SIGKILLs, %d SIGTERMs and %d SIGSTOPs of nodes, lease TTL %v; work dir %s",
+			o.seed, o.nodes, len(s.tenants), o.messages, o.nodeKills, o.nodeTerms, o.nodeStops, o.leaseTTL, o.workDir)
+		passed, err = s.runCluster(ctx, wapoold, chrome)
+	}
 	if err != nil {
 		s.printf("FAIL: the soak could not finish: %v", err)
 	}
@@ -164,7 +275,11 @@ func run(ctx context.Context, o options) int {
 		os.RemoveAll(o.workDir)
 		return 0
 	}
-	s.printf("kept the work directory: %s (wapoold.log holds every daemon run's log)", o.workDir)
+	if o.nodes == 0 {
+		s.printf("kept the work directory: %s (wapoold.log holds every daemon run's log)", o.workDir)
+	} else {
+		s.printf("kept the work directory: %s (node-<id>.log holds every run of that node)", o.workDir)
+	}
 	if passed {
 		return 0
 	}

@@ -24,6 +24,17 @@ type accepted struct {
 	id   string // wapool's message id
 }
 
+// endpoint hands out the daemon a call goes to: the one wapoold of the
+// single-node soak (daemon), or a random live node of the cluster
+// (cluster). Its methods are safe for concurrent use.
+type endpoint interface {
+	// pick returns the client of a daemon that serves now and its name
+	// ("" for the single daemon), preferring one not named avoid; a nil
+	// client while none serves. rng makes the choice; a single daemon
+	// draws nothing from it.
+	pick(rng *rand.Rand, avoid string) (string, wapoolv1.SessionServiceClient)
+}
+
 // producer sends one tenant's messages, one after the other: the next only
 // once the previous was accepted. It is owned by the goroutine that runs it;
 // the main goroutine reads its fields after that goroutine ended.
@@ -32,17 +43,42 @@ type producer struct {
 	n      int           // messages to have accepted
 	gap    time.Duration // mean pause between two messages
 	rng    *rand.Rand
-	d      *daemon
+	via    endpoint
+	// until, when set, keeps the producer sending past n messages until it
+	// is closed (the cluster soak: load until the chaos loop ends). Nil:
+	// exactly n.
+	until <-chan struct{}
 
 	done     []accepted     // in acceptance order
 	attempts int            // Send calls made
 	errs     map[string]int // failed Send calls by gRPC code
+	// elsewhere counts messages accepted by another daemon than the one
+	// whose call failed before (the cluster soak's retries on another
+	// node with the same key).
+	elsewhere int
 }
 
-// run sends until n messages are accepted or ctx ends.
+// more says whether the producer sends its i-th message (from 0).
+func (p *producer) more(i int) bool {
+	if i < p.n {
+		return true
+	}
+	if p.until == nil {
+		return false
+	}
+	select {
+	case <-p.until:
+		return false
+	default:
+		return true
+	}
+}
+
+// run sends until n messages are accepted (and until is closed, when set)
+// or ctx ends.
 func (p *producer) run(ctx context.Context) error {
 	p.errs = map[string]int{}
-	for i := range p.n {
+	for i := 0; p.more(i); i++ {
 		m := accepted{key: fmt.Sprintf("soak-%s-%04d", p.tenant, i)}
 		m.to, m.text = soakMessage(p.tenant, i)
 		id, err := p.sendUntilAccepted(ctx, m)
@@ -75,10 +111,12 @@ func soakMessage(tenant string, i int) (to, text string) {
 }
 
 // sendUntilAccepted retries Send with the same idempotency key on any error
-// (the daemon down, restarting or slow) until an attempt returns OK.
+// (the daemon down, restarting or slow) until an attempt returns OK. In a
+// cluster the retry goes to another node than the one that failed.
 func (p *producer) sendUntilAccepted(ctx context.Context, m accepted) (string, error) {
+	failedOn := ""
 	for {
-		if c := p.d.client(); c != nil {
+		if name, c := p.via.pick(p.rng, failedOn); c != nil {
 			p.attempts++
 			rctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 			resp, err := c.Send(rctx, &wapoolv1.SendRequest{
@@ -89,9 +127,13 @@ func (p *producer) sendUntilAccepted(ctx context.Context, m accepted) (string, e
 				if got := resp.Message; got.IdempotencyKey != m.key || got.TenantId != p.tenant {
 					return "", fmt.Errorf("Send answered with message %v", got)
 				}
+				if failedOn != "" && failedOn != name {
+					p.elsewhere++
+				}
 				return resp.Message.Id, nil
 			}
 			p.errs[status.Code(err).String()]++
+			failedOn = name
 		}
 		if err := pause(ctx, retryPause); err != nil {
 			return "", err

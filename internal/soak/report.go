@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -25,6 +26,18 @@ const (
 // report prints how the run went: Send attempts and their errors, the
 // kills and restarts, and what the daemon's log says.
 func (s *soak) report(producers []*producer, ch *chaos, lc logCounts) {
+	s.reportSends(producers)
+	fmt.Fprintf(s.out, "kills: %d browsers, %d daemons", ch.browserKills, ch.daemonKills)
+	if len(ch.restarts) > 0 {
+		fmt.Fprintf(s.out, "; daemon SIGKILL to serving again: %s", spread(ch.restarts))
+	}
+	fmt.Fprintln(s.out)
+	s.reportLog(lc)
+}
+
+// reportSends prints the Send calls the producers made and how many failed,
+// by gRPC code.
+func (s *soak) reportSends(producers []*producer) {
 	attempts := 0
 	errs := map[string]int{}
 	for _, p := range producers {
@@ -34,15 +47,11 @@ func (s *soak) report(producers []*producer, ch *chaos, lc logCounts) {
 		}
 	}
 	fmt.Fprintf(s.out, "Send calls: %d (%s)\n", attempts, countList(errs, "failed: ", "none failed"))
-	fmt.Fprintf(s.out, "kills: %d browsers, %d daemons", ch.browserKills, ch.daemonKills)
-	if len(ch.restarts) > 0 {
-		r := slices.Clone(ch.restarts)
-		slices.Sort(r)
-		fmt.Fprintf(s.out, "; daemon SIGKILL to serving again: min %v, median %v, max %v",
-			r[0].Round(time.Millisecond), r[len(r)/2].Round(time.Millisecond), r[len(r)-1].Round(time.Millisecond))
-	}
-	fmt.Fprintln(s.out)
+}
 
+// reportLog prints what the daemons' logs say about the sends, and their
+// warnings and errors.
+func (s *soak) reportLog(lc logCounts) {
 	fmt.Fprintf(s.out, "daemon log: %d sends went out in %d runs; %d retries of an attempt cut before the click (sent again, no lookup), %d after it (looked up: %d found out, %d sent again)\n",
 		lc.info[logSent], lc.runs, lc.retryBefore, lc.retryAfter, lc.info[logBubbleFound], lc.info[logNotOut])
 	if len(lc.warn) > 0 {
@@ -58,6 +67,18 @@ func (s *soak) report(producers []*producer, ch *chaos, lc logCounts) {
 			fmt.Fprintf(s.out, "  %5d  %s\n", lc.warn[k], k)
 		}
 	}
+}
+
+// spread renders durations as "min 1s, median 2s, max 3s"; "none" when
+// there are none.
+func spread(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	r := slices.Clone(ds)
+	slices.Sort(r)
+	return fmt.Sprintf("min %v, median %v, max %v",
+		r[0].Round(time.Millisecond), r[len(r)/2].Round(time.Millisecond), r[len(r)-1].Round(time.Millisecond))
 }
 
 // countList renders counts as "A 3, B 1", largest first.
@@ -85,11 +106,32 @@ type logCounts struct {
 	retryAfter  int             // retries whose earlier attempt reached the click
 }
 
+func newLogCounts() logCounts {
+	return logCounts{info: map[string]int{}, warn: map[string]int{}, bubbleFound: map[string]bool{}}
+}
+
+// scanLog counts the lines of one daemon log file.
 func scanLog(path string) (logCounts, error) {
-	lc := logCounts{info: map[string]int{}, warn: map[string]int{}, bubbleFound: map[string]bool{}}
+	lc := newLogCounts()
+	return lc, lc.scan(path)
+}
+
+// scanLogs counts the lines of several daemons' log files together (a
+// cluster's nodes): the counts add up.
+func scanLogs(paths ...string) (logCounts, error) {
+	lc := newLogCounts()
+	var errs []error
+	for _, p := range paths {
+		errs = append(errs, lc.scan(p))
+	}
+	return lc, errors.Join(errs...)
+}
+
+// scan adds the lines of the log file at path to lc.
+func (lc *logCounts) scan(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return lc, err
+		return err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -127,7 +169,7 @@ func scanLog(path string) (logCounts, error) {
 			lc.warn[k]++
 		}
 	}
-	return lc, sc.Err()
+	return sc.Err()
 }
 
 func shorten(s string, n int) string {

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/wapool/wapool/internal/wapooldtest"
+)
+
+// termTimeout bounds a node's exit after SIGTERM: its --stop-timeout (30 s,
+// the drain of its tenants included) and some.
+const termTimeout = 60 * time.Second
+
+// What a round of the node chaos does to its node.
+const (
+	sigKill = "SIGKILL" // the node dies; its tenants come back elsewhere after their leases expire
+	sigTerm = "SIGTERM" // the node drains: its tenants move (planned), then it exits 0
+	sigStop = "SIGSTOP" // the node freezes past its leases (SIGCONT after): it must never act for the tenants it lost
+)
+
+// nodeChaos takes one node at a time out, at random moments, and brings it
+// back after a pause: kills SIGKILLs and terms SIGTERMs (each followed by a
+// restart with the same --node-id, on the node's data dir or a fresh one),
+// stops SIGSTOPs past the lease TTL (then SIGCONT), in a random order. All
+// nodes serve between two rounds, so at least two serve at any time. It is
+// owned by the goroutine that runs it; the main goroutine reads its fields
+// after that goroutine ended.
+type nodeChaos struct {
+	s                   *soak
+	c                   *cluster
+	mon                 *monitor
+	rng                 *rand.Rand
+	kills, terms, stops int // to make
+
+	made           map[string]int  // rounds made, by kind
+	sameDir, fresh int             // restarts on the node's last data dir, on a fresh one
+	orphans        []string        // findings: browsers that outlived their node
+	badExits       []string        // findings: a SIGTERMed node that did not exit 0 in time
+	termStops      []time.Duration // from a SIGTERM to the exit (exit code 0 only)
+	restartServing []time.Duration // from a restart's start to the node serving
+}
+
+// run makes the rounds. It returns with every node serving, or an error
+// when a node would not start again.
+func (ch *nodeChaos) run(ctx context.Context) error {
+	o := ch.s.o
+	ch.made = map[string]int{}
+	var kinds []string
+	for kind, n := range map[string]int{sigKill: ch.kills, sigTerm: ch.terms, sigStop: ch.stops} {
+		for range n {
+			kinds = append(kinds, kind)
+		}
+	}
+	slices.Sort(kinds) // map order is random: the seed alone decides
+	ch.rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
+	for k, kind := range kinds {
+		round := fmt.Sprintf("round %d/%d", k+1, len(kinds))
+		if err := pause(ctx, between(ch.rng, o.minPause, o.maxPause)); err != nil {
+			return err
+		}
+		up := ch.c.serving()
+		victim := up[ch.rng.IntN(len(up))]
+		held := ch.mon.heldBy(victim.id)
+		pid := victim.d.latest().PID()
+		ch.s.printf("%s: %s %s (pid %d, holding %v)", round, kind, victim.id, pid, held)
+		at := time.Now()
+		var err error
+		switch kind {
+		case sigKill:
+			err = ch.kill(victim, held, at)
+		case sigTerm:
+			ch.term(round, victim, held, at)
+		case sigStop:
+			err = ch.stop(ctx, round, victim, held, at)
+		}
+		if err != nil {
+			return err
+		}
+		ch.made[kind]++
+		if kind == sigStop {
+			continue // the node runs on: no restart
+		}
+		if left := wapooldtest.WaitNoBrowsers(victim.dataDir(), orphanWait); len(left) > 0 {
+			f := fmt.Sprintf("browsers %v still ran %v after node %s (pid %d) ended by %s", left, orphanWait, victim.id, pid, kind)
+			ch.orphans = append(ch.orphans, f)
+			ch.s.printf("FINDING: %s", f)
+		}
+		if err := pause(ctx, time.Until(at.Add(between(ch.rng, o.minDown, o.maxDown)))); err != nil {
+			return err
+		}
+		if err := ch.restart(round, victim, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kill SIGKILLs the node; its tenants' leases expire and they come back
+// elsewhere (or on the node once restarted).
+func (ch *nodeChaos) kill(victim *node, held []string, at time.Time) error {
+	if err := victim.d.kill(); err != nil {
+		return err
+	}
+	ch.mon.depart(sigKill, victim.id, at, held)
+	return nil
+}
+
+// term SIGTERMs the node, which drains (its tenants move) and must exit 0
+// within termTimeout.
+func (ch *nodeChaos) term(round string, victim *node, held []string, at time.Time) {
+	ch.mon.depart(sigTerm, victim.id, at, held)
+	pid := victim.d.latest().PID()
+	code, err := victim.d.term(termTimeout)
+	took := time.Since(at)
+	switch {
+	case err != nil:
+		ch.badExits = append(ch.badExits, fmt.Sprintf("%s (pid %d) after SIGTERM: %v", victim.id, pid, err))
+	case code != 0:
+		ch.badExits = append(ch.badExits, fmt.Sprintf("%s (pid %d) exited %d after SIGTERM", victim.id, pid, code))
+	default:
+		ch.termStops = append(ch.termStops, took)
+	}
+	ch.s.printf("%s: %s exited %d after SIGTERM in %v", round, victim.id, code, took.Round(100*time.Millisecond))
+}
+
+// stop freezes the node (SIGSTOP) for longer than twice the lease TTL, so
+// that its tenants move while its browsers still run, then lets it go on
+// (SIGCONT): it must notice the lost leases and stop those browsers
+// without sending. Clients skip it meanwhile, as a health-checked balancer
+// would.
+func (ch *nodeChaos) stop(ctx context.Context, round string, victim *node, held []string, at time.Time) error {
+	o := ch.s.o
+	victim.paused.Store(true)
+	if err := victim.d.latest().Signal(syscall.SIGSTOP); err != nil {
+		victim.paused.Store(false)
+		return err
+	}
+	ch.mon.depart(sigStop, victim.id, at, held)
+	// Past twice the TTL: its leases expire, and the others stop counting
+	// it live (heartbeats older than the TTL), so its tenants move.
+	frozen := max(between(ch.rng, o.minDown, o.maxDown), 2*o.leaseTTL+2*time.Second)
+	perr := pause(ctx, time.Until(at.Add(frozen)))
+	if err := victim.d.latest().Signal(syscall.SIGCONT); err != nil {
+		return err
+	}
+	victim.paused.Store(false)
+	ch.mon.restarted(victim.id, time.Now())
+	ch.s.printf("%s: %s goes on (SIGCONT) after %v frozen", round, victim.id, time.Since(at).Round(100*time.Millisecond))
+	return perr
+}
+
+// restart starts the node again with the same --node-id, on a fresh data
+// dir or its last one (at random).
+func (ch *nodeChaos) restart(round string, victim *node, at time.Time) error {
+	fresh := ch.rng.IntN(2) == 0
+	start := time.Now()
+	if err := victim.start(fresh); err != nil {
+		return fmt.Errorf("restarting node %s: %w", victim.id, err)
+	}
+	ch.mon.restarted(victim.id, time.Now())
+	ch.restartServing = append(ch.restartServing, time.Since(start))
+	dir := "its data dir"
+	if fresh {
+		ch.fresh++
+		dir = "a fresh data dir"
+	} else {
+		ch.sameDir++
+	}
+	ch.s.printf("%s: %s started again on %s after %v down, serving in %v", round, victim.id, dir,
+		time.Since(at).Round(100*time.Millisecond), time.Since(start).Round(10*time.Millisecond))
+	return nil
+}
+
+// between returns a random duration in [lo, hi].
+func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+}

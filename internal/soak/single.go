@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/wapool/wapool/internal/wapooldtest"
+	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
+)
+
+// singleTenants are the single-node soak's tenants.
+var singleTenants = []tenant{
+	{"t1", "15550001111"},
+	{"t2", "15550003333"},
+	{"t3", "15550005555"},
+}
+
+// runSingle is the single-node soak: it runs every phase and says whether
+// the soak passed. An error means the soak could not finish (the daemon
+// would not start, messages did not drain in time, ...): that is a failure
+// too, explained by the error.
+func (s *soak) runSingle(ctx context.Context, wapoold, chrome string) (passed bool, err error) {
+	o := s.o
+	fake, err := startFake(o.editorDelay)
+	if err != nil {
+		return false, err
+	}
+	defer fake.close()
+
+	logFile, err := os.Create(filepath.Join(o.workDir, "wapoold.log"))
+	if err != nil {
+		return false, err
+	}
+	defer logFile.Close()
+	dataDir := filepath.Join(o.workDir, "data")
+	profiles := filepath.Join(dataDir, "profiles")
+	d := &daemon{bin: wapoold, logFile: logFile, args: []string{
+		"--data-dir", dataDir, "--target-url", fake.url, "--chromium", chrome,
+		"--send-interval", "0", "--send-jitter", "0", "--metrics-addr", "", "--log-format", "json", "--log-level", o.logLevel,
+	}}
+	if err := d.start(); err != nil {
+		return false, err
+	}
+	// Whatever happens, no wapoold (and so no Chrome) outlives the soak.
+	defer func() {
+		if p := d.latest(); p != nil && p.Running() {
+			_, _ = d.stop(stopTimeout)
+		}
+	}()
+	s.printf("fakewa on %s, wapoold on %s", fake.url, d.latest().Addr())
+
+	for _, tn := range s.tenants {
+		if err := link(ctx, d, fake.Server, tn.id, tn.account); err != nil {
+			return false, err
+		}
+		s.printf("linked %s to %s", tn.id, tn.account)
+	}
+	s.printf("linked: producing and killing at once (the login is in IndexedDB, fact 16)")
+
+	producers, ch, prodErr := s.produceUnderChaos(ctx, d, profiles)
+	var acceptedAll int
+	for _, p := range producers {
+		acceptedAll += len(p.done)
+	}
+	s.printf("%d messages accepted, %d kills made (%d browsers, %d daemons)", acceptedAll, ch.browserKills+ch.daemonKills, ch.browserKills, ch.daemonKills)
+	var final map[string]*wapoolv1.Message
+	var drainErr error
+	if prodErr == nil {
+		s.printf("draining")
+		if final, drainErr = s.drain(ctx, d, producers); drainErr == nil {
+			s.printf("every accepted message is SENT or FAILED")
+		}
+	}
+	code, stopErr := d.stop(stopTimeout)
+	left := wapooldtest.WaitNoBrowsers(profiles, chromeGone)
+	if stopErr == nil {
+		s.printf("wapoold stopped with SIGTERM: exit code %d", code)
+	}
+
+	// The judge: fakewa's log.
+	lc, lerr := scanLog(logFile.Name())
+	if lerr != nil {
+		s.printf("reading the daemon log: %v", lerr)
+	}
+	rows := s.results(fake.Server, producers, final, lc)
+	fmt.Fprintln(s.out)
+	total := printSummary(s.out, rows)
+	fmt.Fprintln(s.out)
+	s.report(producers, ch, lc)
+
+	faults := verdictFaults(total)
+	if ch.browserKills < minKillsPerKind || ch.daemonKills < minKillsPerKind || ch.browserKills+ch.daemonKills < o.kills {
+		faults = append(faults, fmt.Sprintf("only %d browser and %d daemon kills", ch.browserKills, ch.daemonKills))
+	}
+	faults = append(faults, ch.orphans...)
+	for tn, what := range ch.incidents {
+		faults = append(faults, fmt.Sprintf("%s was %s during the soak", tn, what))
+	}
+	for _, err := range []error{prodErr, drainErr} {
+		if err != nil {
+			faults = append(faults, err.Error())
+		}
+	}
+	if stopErr != nil {
+		faults = append(faults, stopErr.Error())
+	} else if code != 0 {
+		faults = append(faults, fmt.Sprintf("wapoold exited %d after SIGTERM", code))
+	}
+	if len(left) > 0 {
+		faults = append(faults, fmt.Sprintf("Chrome still runs on the soak's profiles %v after the daemon stopped: pids %v", chromeGone, left))
+	} else {
+		s.printf("no Chrome runs on the soak's profiles")
+	}
+	slices.Sort(faults)
+	return s.conclude(faults, "every accepted message arrived exactly once, in order"), nil
+}
+
+// produceUnderChaos runs the producers and the chaos loop together and
+// returns once all of them have ended. A producer or the chaos loop that
+// fails ends the others.
+func (s *soak) produceUnderChaos(ctx context.Context, d *daemon, profiles string) ([]*producer, *chaos, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ctx, cancelT := context.WithTimeoutCause(ctx, produceTimeout, fmt.Errorf("producing and killing took longer than %v", produceTimeout))
+	defer cancelT()
+	var wg sync.WaitGroup
+	producers := s.newProducers(d, nil)
+	for _, p := range producers {
+		wg.Go(func() {
+			if err := p.run(ctx); err != nil {
+				cancel(err)
+			}
+		})
+	}
+	ch := &chaos{s: s, d: d, profiles: profiles, kills: s.o.kills, rng: rand.New(rand.NewPCG(s.o.seed, 0))}
+	wg.Go(func() {
+		if err := ch.run(ctx); err != nil {
+			cancel(err)
+		}
+	})
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return producers, ch, err
+	}
+	return producers, ch, nil
+}
+
+var _ endpoint = (*daemon)(nil)
