@@ -343,3 +343,38 @@ func TestSnapshotAfterLinkGoesWithTheLease(t *testing.T) {
 		}
 	})
 }
+
+// A node whose lease lapsed while a send was in flight takes the tenant
+// again only once the old runner has stopped: never a second runner (and a
+// restore) on a profile a Chrome still uses.
+func TestNoTakeWhileTheLostRunnerStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		addTenants(db, 1)
+		a := startNode(t, db, snaps, "a")
+		waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		a.sup.mu.Lock()
+		a.sup.releaseDelay = 3 * testTTL // longer than a lease
+		a.sup.mu.Unlock()
+		db.mu.Lock()
+		db.down = true
+		db.mu.Unlock()
+		waitFor(t, testTTL, "the lost lease's stop begins", func() bool {
+			a.sup.mu.Lock()
+			defer a.sup.mu.Unlock()
+			return a.sup.releasing["t0"]
+		})
+		db.mu.Lock()
+		db.down = false // a is the only node: the hash gives t0 back to it
+		db.mu.Unlock()
+		waitFor(t, 6*testTTL, "a runs t0 again", func() bool {
+			a.sup.mu.Lock()
+			defer a.sup.mu.Unlock()
+			return a.sup.starts["t0"] == 2 && a.sup.running["t0"]
+		})
+		if a.sup.overlaps != 0 {
+			t.Errorf("%d starts of t0 while its old runner was still stopping", a.sup.overlaps)
+		}
+	})
+}

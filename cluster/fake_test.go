@@ -236,27 +236,47 @@ func (s *fakeStore) ProfileDir(id string) (string, error) {
 
 // fakeRunner is a node's supervisor: it records which tenants run.
 type fakeRunner struct {
-	mu       sync.Mutex
-	running  map[string]bool
-	starts   map[string]int
-	releases map[string]int
+	mu           sync.Mutex
+	running      map[string]bool
+	starts       map[string]int
+	releases     map[string]int
+	releasing    map[string]bool // a Release is under way
+	releaseDelay time.Duration   // how long a Release takes
+	overlaps     int             // Starts while the tenant's Release was under way
 }
 
 func newFakeRunner() *fakeRunner {
-	return &fakeRunner{running: map[string]bool{}, starts: map[string]int{}, releases: map[string]int{}}
+	return &fakeRunner{running: map[string]bool{}, starts: map[string]int{}, releases: map[string]int{}, releasing: map[string]bool{}}
 }
 
 func (r *fakeRunner) Start(_ context.Context, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.releasing[id] {
+		r.overlaps++ // a second runner while the first one still stops
+	}
 	r.running[id] = true
 	r.starts[id]++
 	return nil
 }
 
-func (r *fakeRunner) Release(_ context.Context, id string) error {
+// Release takes releaseDelay, as a runner finishing a send in flight does,
+// and ignores ctx's deadline for it as the supervisor's runner does.
+func (r *fakeRunner) Release(ctx context.Context, id string) error {
+	r.mu.Lock()
+	delay := r.releaseDelay
+	r.releasing[id] = true
+	r.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return ctx.Err() // the caller gives up; the runner goes on stopping
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	delete(r.releasing, id)
 	if r.running[id] {
 		r.releases[id]++
 	}

@@ -27,7 +27,9 @@ func (n *Node) moveAway(ctx context.Context, id string) error {
 		return nil
 	}
 	start := n.cfg.Now()
-	if err := n.sup.Release(ctx, id); err != nil {
+	// Not cut short by the daemon's stop: the tenant stays locked until
+	// its browser is closed, so nothing restores under a running Chrome.
+	if err := n.sup.Release(context.WithoutCancel(ctx), id); err != nil {
 		return fmt.Errorf("closing the browser before a move: %w", err)
 	}
 	t, err := n.cfg.Store.GetTenant(id)
@@ -69,7 +71,7 @@ func (n *Node) stay(ctx context.Context, id string, err error) error {
 // refresh takes a snapshot of a tenant that stays here: a graceful restart
 // of its browser with the upload in between.
 func (n *Node) refresh(ctx context.Context, id string) error {
-	if err := n.sup.Release(ctx, id); err != nil {
+	if err := n.sup.Release(context.WithoutCancel(ctx), id); err != nil {
 		return err
 	}
 	_, err := n.snapshot(ctx, id)

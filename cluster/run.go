@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wapool/wapool/sessionstore"
+	"github.com/wapool/wapool/supervisor"
 )
 
 // Run joins the cluster and keeps this node's part in it until ctx ends:
@@ -112,9 +113,14 @@ func (n *Node) stopAll(ctx context.Context, lost []string) {
 // stopLost stops the browser of a tenant whose lease this node lost. No
 // snapshot: the profile may be behind the new holder's. When the tenant
 // was taken again meanwhile (a new lease), its new runner stays.
+//
+// It keeps the tenant locked until the old runner has really ended (an
+// in-flight send may take the supervisor's send grace; its writes are
+// fenced and it clicks nothing): no take of the tenant may restore its
+// profile under a Chrome still running on it. The wait is bounded by the
+// supervisor's stop budget, not by a deadline here.
 func (n *Node) stopLost(ctx context.Context, id string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.LeaseTTL)
-	defer cancel()
+	ctx = context.WithoutCancel(ctx)
 	unlock, ok := n.lockTenant(ctx, id, true)
 	if !ok {
 		return
@@ -177,8 +183,12 @@ func (n *Node) tick(ctx context.Context) {
 		switch {
 		case held[t.ID] && (draining || (o != "" && o != n.cfg.NodeID && t.Linked)):
 			// An unlinked tenant stays while its Link runs here; it moves
-			// once linked.
-			n.goBusy(ctx, t.ID, n.moveAway)
+			// once linked. A tenant still starting here finishes first: a
+			// node that just came back does not pull tenants out of their
+			// start elsewhere (two moves in a row).
+			if draining || n.settled(ctx, t.ID) {
+				n.goBusy(ctx, t.ID, n.moveAway)
+			}
 		case held[t.ID]:
 			if n.snapshotDue(ctx, t) {
 				n.goBusy(ctx, t.ID, n.refresh)
@@ -192,6 +202,20 @@ func (n *Node) tick(ctx context.Context) {
 			n.goBusy(ctx, id, n.forget)
 		}
 	}
+}
+
+// settled tells whether the tenant's session is past its start here (not
+// STARTING, RESTARTING or LINKING), so that a rebalancing move may close it.
+func (n *Node) settled(ctx context.Context, id string) bool {
+	s, err := n.sup.Status(ctx, id)
+	if err != nil {
+		return false
+	}
+	switch s.State {
+	case supervisor.StateStarting, supervisor.StateRestarting, supervisor.StateLinking:
+		return false
+	}
+	return true
 }
 
 // goBusy runs f for the tenant in its own goroutine unless a move or

@@ -295,9 +295,15 @@ func (r *runner) discard(ctx context.Context, log *zap.Logger) {
 
 // sent records m as SENT with its WhatsApp id.
 func (r *runner) sent(log *zap.Logger, m Message, waID string, start time.Time) {
-	r.finish(m, func(x *Message) {
+	if !r.finish(m, func(x *Message) {
 		x.State, x.WAMessageID, x.SentAt, x.Error, x.ErrorReason = MessageSent, waID, time.Now(), "", ""
-	})
+	}) {
+		// The clicked mark stays: the next attempt, here or on the node
+		// that holds the tenant now, finds the bubble and does not send
+		// again.
+		log.Warn("sent, but the result was not stored: the next attempt looks for the bubble", zap.String("wa_message_id", waID))
+		return
+	}
 	log.Info("sent", zap.Duration("took", time.Since(start)))
 	r.s.touch(r.id)
 	r.markUsed()
@@ -345,11 +351,13 @@ func (r *runner) sendBackoff(attempts int) time.Duration {
 	return r.policy.Backoff(max(attempts, 1))
 }
 
-func (r *runner) finish(m Message, f func(*Message)) {
+// finish stores the end of an attempt and tells the waiting Send calls;
+// false when it could not be stored (the lease was lost, in cluster mode).
+func (r *runner) finish(m Message, f func(*Message)) bool {
 	done, err := r.s.store.UpdateMessage(r.id, m.ID, f)
 	if err != nil {
 		r.log.Error("storing the message result", zap.Error(err))
-		return
+		return false
 	}
 	if done.State.Finished() {
 		r.s.messageDone(done)
@@ -357,4 +365,5 @@ func (r *runner) finish(m Message, f func(*Message)) {
 	if !done.StartedAt.IsZero() {
 		r.s.cfg.Observer.SendFinished(r.id, time.Since(done.StartedAt), done.State)
 	}
+	return true
 }
