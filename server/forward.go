@@ -91,7 +91,7 @@ func (f *Forwarder) target(ctx context.Context, method string, req any) (string,
 	if !routed[method] {
 		return "", nil
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get(forwardedHeader)) > 0 {
+	if f.forwarded(ctx) {
 		return "", nil
 	}
 	r, ok := req.(interface{ GetTenantId() string })
@@ -120,22 +120,31 @@ func (f *Forwarder) outgoing(ctx context.Context) context.Context {
 	return metadata.NewOutgoingContext(ctx, out)
 }
 
-// UnaryInterceptor forwards unary calls.
+// followHops bounds how often a call follows its tenant from node to node
+// when it lands on a node the tenant has just left (TENANT_MOVING).
+const followHops = 3
+
+// UnaryInterceptor forwards unary calls. A call that finds its tenant gone
+// (it waited out a move, here or on the node it was sent to) is routed
+// again, up to followHops times; a call forwarded to this node is served
+// here and answers TENANT_MOVING for the sender to follow.
 func (f *Forwarder) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	addr, err := f.target(ctx, info.FullMethod, req)
-	if err != nil {
-		return nil, err
+	for hop := 1; ; hop++ {
+		addr, err := f.target(ctx, info.FullMethod, req)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := f.unaryTo(ctx, addr, req, info, handler)
+		if !moving(err) || f.forwarded(ctx) || hop == followHops {
+			return resp, err
+		}
 	}
+}
+
+// unaryTo serves the call here (addr "") or on the node at addr.
+func (f *Forwarder) unaryTo(ctx context.Context, addr string, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if addr == "" {
-		resp, herr := handler(ctx, req)
-		if !moving(herr) {
-			return resp, herr
-		}
-		// The tenant moved away while the call waited for its move to end:
-		// follow it once.
-		if addr, err = f.target(ctx, info.FullMethod, req); err != nil || addr == "" {
-			return resp, herr
-		}
+		return handler(ctx, req)
 	}
 	reply, err := newOutput(info.FullMethod)
 	if err != nil {
@@ -149,6 +158,12 @@ func (f *Forwarder) UnaryInterceptor(ctx context.Context, req any, info *grpc.Un
 		return nil, err // the holder's status, as it is
 	}
 	return reply, nil
+}
+
+// forwarded tells whether another node forwarded this call here.
+func (f *Forwarder) forwarded(ctx context.Context) bool {
+	md, ok := metadata.FromIncomingContext(ctx)
+	return ok && len(md.Get(forwardedHeader)) > 0
 }
 
 // StreamInterceptor forwards server-streaming calls (Link): it reads the
@@ -165,21 +180,26 @@ func (f *Forwarder) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.
 	if err := ss.RecvMsg(req); err != nil {
 		return err
 	}
-	addr, err := f.target(ss.Context(), info.FullMethod, req)
-	if err != nil {
-		return err
-	}
-	if addr == "" {
+	for hop := 1; ; hop++ {
+		addr, err := f.target(ss.Context(), info.FullMethod, req)
+		if err != nil {
+			return err
+		}
 		rs := &replayStream{ServerStream: ss, first: req}
-		herr := handler(srv, rs)
-		if !moving(herr) || rs.sent {
-			return herr
+		if addr == "" {
+			err = handler(srv, rs)
+		} else {
+			err = f.relay(rs, addr, req, info)
 		}
-		// Moved away before the stream said anything: follow it once.
-		if addr, err = f.target(ss.Context(), info.FullMethod, req); err != nil || addr == "" {
-			return herr
+		// Follow the tenant only while the client has seen nothing.
+		if !moving(err) || rs.sent || f.forwarded(ss.Context()) || hop == followHops {
+			return err
 		}
 	}
+}
+
+// relay runs the stream on the node at addr and relays its messages to ss.
+func (f *Forwarder) relay(ss *replayStream, addr string, req proto.Message, info *grpc.StreamServerInfo) error {
 	c, err := f.conn(addr)
 	if err != nil {
 		return status.Errorf(codes.Unavailable, "connecting to node %s: %v", addr, err)
@@ -196,11 +216,6 @@ func (f *Forwarder) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.
 	if err := cs.CloseSend(); err != nil {
 		return err
 	}
-	if md, err := cs.Header(); err == nil && len(md) > 0 {
-		if err := ss.SendHeader(md); err != nil {
-			return err
-		}
-	}
 	for {
 		out, err := newOutput(info.FullMethod)
 		if err != nil {
@@ -211,6 +226,15 @@ func (f *Forwarder) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.
 				return nil
 			}
 			return err
+		}
+		if !ss.sent {
+			// The holder's headers go first (a Link has none of its own
+			// before its first event).
+			if md, err := cs.Header(); err == nil && len(md) > 0 {
+				if err := ss.SendHeader(md); err != nil {
+					return err
+				}
+			}
 		}
 		if err := ss.SendMsg(out); err != nil {
 			return err

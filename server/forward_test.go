@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
+	"github.com/wapool/wapool/supervisor"
 )
 
 // recorder is a node's SessionService: it answers with its own name and
@@ -65,7 +67,7 @@ func (f fixedRoute) Route(tenant string) (string, error) {
 	return "", nil
 }
 
-func serveNode(t *testing.T, r *recorder, opts ...grpc.ServerOption) string {
+func serveNode(t *testing.T, r wapoolv1.SessionServiceServer, opts ...grpc.ServerOption) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -148,5 +150,56 @@ func TestForwarderSendsCallsToTheHolder(t *testing.T) {
 			t.Errorf("near served %d calls itself, want 1 (its own tenant)", near.calls)
 		}
 		near.mu.Unlock()
+	}
+}
+
+// movingRecorder answers every Status with TENANT_MOVING, as a node does
+// that the tenant has just left.
+type movingRecorder struct{ recorder }
+
+func (r *movingRecorder) Status(ctx context.Context, _ *wapoolv1.StatusRequest) (*wapoolv1.StatusResponse, error) {
+	r.note(ctx)
+	return nil, toStatus(fmt.Errorf("node c places the tenant: %w", supervisor.ErrNotHolder))
+}
+
+// routes answers each Route from a list, the last one again once it runs out.
+type routes struct {
+	mu    sync.Mutex
+	addrs []string
+}
+
+func (r *routes) Route(string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.addrs[0]
+	if len(r.addrs) > 1 {
+		r.addrs = r.addrs[1:]
+	}
+	return a, nil
+}
+
+// A call that reaches a node the tenant has just left follows it to the
+// next holder, and the client sees only that holder's answer.
+func TestForwarderFollowsAMovingTenant(t *testing.T) {
+	left := &movingRecorder{recorder{name: "left"}}
+	leftAddr := serveNode(t, left)
+	next := &recorder{name: "next"}
+	nextAddr := serveNode(t, next)
+	fwd := NewForwarder(&routes{addrs: []string{leftAddr, nextAddr}}, "entry")
+	defer fwd.Close()
+	entryAddr := serveNode(t, &recorder{name: "entry"}, grpc.ChainUnaryInterceptor(fwd.UnaryInterceptor))
+	conn, err := grpc.NewClient(entryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := wapoolv1.NewSessionServiceClient(conn).Status(ctx, &wapoolv1.StatusRequest{TenantId: "far"})
+	if err != nil || resp.GetSession().GetNode() != "next" {
+		t.Fatalf("Status: %v, %v; want next's answer", resp, err)
+	}
+	if left.calls != 1 || next.calls != 1 {
+		t.Errorf("calls: left %d, next %d; want 1 and 1", left.calls, next.calls)
 	}
 }
