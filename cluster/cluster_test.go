@@ -59,6 +59,17 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
+// oneTenantOnA starts a fake cluster of one node, a, running tenant t0.
+func oneTenantOnA(t *testing.T) (*fakeDB, *fakeSnapshots, *testNode) {
+	t.Helper()
+	db := newFakeDB(t.TempDir())
+	snaps := newFakeSnapshots()
+	addTenants(db, 1)
+	a := startNode(t, db, snaps, "a")
+	waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+	return db, snaps, a
+}
+
 // waitPlaced waits until each tenant runs on the node the hash names, and
 // only there.
 func waitPlaced(t *testing.T, ids []string, nodes ...*testNode) {
@@ -154,11 +165,7 @@ func TestPlacementAndPlannedMove(t *testing.T) {
 // click never happens after another node could have taken the tenant.
 func TestLeaseLapseStopsBeforeExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		db := newFakeDB(t.TempDir())
-		snaps := newFakeSnapshots()
-		addTenants(db, 1)
-		a := startNode(t, db, snaps, "a")
-		waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		db, _, a := oneTenantOnA(t)
 		if !a.Holds("t0") {
 			t.Fatal("a runs t0 but does not hold it")
 		}
@@ -180,11 +187,7 @@ func TestLeaseLapseStopsBeforeExpiry(t *testing.T) {
 // out at its next renewal, stops the browser and never holds it again.
 func TestPausedNodeLosesTheTenant(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		db := newFakeDB(t.TempDir())
-		snaps := newFakeSnapshots()
-		addTenants(db, 1)
-		a := startNode(t, db, snaps, "a")
-		waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		db, snaps, a := oneTenantOnA(t)
 		// Pause a: no renewals, no heartbeats. Model it by taking its
 		// store away for longer than the TTL while b takes over.
 		a.stop()
@@ -272,11 +275,7 @@ func TestOneLeader(t *testing.T) {
 // tenant begins: the runner a Send starts is never missed by a move.
 func TestClaimHoldsOffMoves(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		db := newFakeDB(t.TempDir())
-		snaps := newFakeSnapshots()
-		addTenants(db, 1)
-		a := startNode(t, db, snaps, "a")
-		waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		_, _, a := oneTenantOnA(t)
 		done, err := a.Claim(context.Background(), "t0")
 		if err != nil {
 			t.Fatal(err)
@@ -298,11 +297,7 @@ func TestClaimHoldsOffMoves(t *testing.T) {
 // watchdog stops the browser before the lease can expire.
 func TestHungStoreStopsBeforeExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		db := newFakeDB(t.TempDir())
-		snaps := newFakeSnapshots()
-		addTenants(db, 1)
-		a := startNode(t, db, snaps, "a")
-		waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		db, _, a := oneTenantOnA(t)
 		db.mu.Lock()
 		expires := db.leases["t0"].Expires
 		db.hang = make(chan struct{})
@@ -349,11 +344,7 @@ func TestSnapshotAfterLinkGoesWithTheLease(t *testing.T) {
 // restore) on a profile a Chrome still uses.
 func TestNoTakeWhileTheLostRunnerStops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		db := newFakeDB(t.TempDir())
-		snaps := newFakeSnapshots()
-		addTenants(db, 1)
-		a := startNode(t, db, snaps, "a")
-		waitFor(t, 10*time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		db, _, a := oneTenantOnA(t)
 		a.sup.mu.Lock()
 		a.sup.releaseDelay = 3 * testTTL // longer than a lease
 		a.sup.mu.Unlock()
