@@ -251,37 +251,13 @@ func TestClusterDeployment(t *testing.T) {
 			}
 		}
 	}
-	tokens := envValue(c, "WAPOOL_AUTH_TOKENS")
-	if tokens == "" {
-		t.Fatal("no WAPOOL_AUTH_TOKENS: a non-loopback listen refuses to start without credentials")
-	}
-	tm := mountAt(c, filepath.Dir(tokens))
-	if tm == nil || !tm.ReadOnly {
-		t.Fatalf("%s: no read-only mount at %s", tokens, filepath.Dir(tokens))
-	}
-	sv := volume(pod, tm.Name)
-	if sv == nil || sv.Secret == nil {
-		t.Fatalf("%s is not a Secret volume", filepath.Dir(tokens))
-	}
-	if sv.Secret.SecretName != secret.Name {
-		t.Errorf("tokens volume secretName %q, the Secret is %q", sv.Secret.SecretName, secret.Name)
-	}
-	key := filepath.Base(tokens)
+	sv := checkTokensVolume(t, pod, c, secret)
 	var items []string
-	for _, it := range sv.Secret.Items {
+	for _, it := range sv.Items {
 		items = append(items, it.Key)
-		if it.Path == key {
-			key = it.Key
-		}
-	}
-	if !secretHasKey(secret, key) {
-		t.Errorf("Secret %q has no key %q for %s", secret.Name, key, tokens)
 	}
 	if len(items) != 1 {
 		t.Errorf("the tokens volume projects keys %v, want only the tokens (the store URLs hold passwords)", items)
-	}
-	if mode := sv.Secret.DefaultMode; mode == nil || *mode != 0o440 {
-		t.Errorf("tokens file mode %s, want 0440 (owner and fsGroup read)", deref(mode))
 	}
 
 	// Stopping: preStop drains, then SIGTERM stops within --stop-timeout,
@@ -313,7 +289,7 @@ func TestClusterDeployment(t *testing.T) {
 	if minReady := time.Duration(d.Spec.MinReadySeconds) * time.Second; minReady < wait {
 		t.Errorf("minReadySeconds %v, want at least the drain wait %v so that two drains do not overlap in a rollout", minReady, wait)
 	}
-	checkPreStop(t, c, tokens)
+	checkPreStop(t, c, envValue(c, "WAPOOL_AUTH_TOKENS"))
 
 	for _, tsc := range pod.TopologySpreadConstraints {
 		if !selects(tsc.LabelSelector, d.Spec.Template.Labels) {

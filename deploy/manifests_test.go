@@ -353,36 +353,7 @@ func TestManifestsStatefulSet(t *testing.T) {
 	if !strings.HasPrefix(listen, "0.0.0.0:") {
 		t.Errorf("--listen %q, want all interfaces in a pod", listen)
 	}
-	tokens := envValue(c, "WAPOOL_AUTH_TOKENS")
-	if tokens == "" {
-		t.Fatal("no WAPOOL_AUTH_TOKENS: a non-loopback listen refuses to start without credentials")
-	}
-	tm := mountAt(c, filepath.Dir(tokens))
-	if tm == nil || !tm.ReadOnly {
-		t.Fatalf("%s: no read-only mount at %s", tokens, filepath.Dir(tokens))
-	}
-	sv := volume(pod, tm.Name)
-	if sv == nil || sv.Secret == nil {
-		t.Fatalf("%s is not a Secret volume", filepath.Dir(tokens))
-	}
-	secret := m.secrets[0]
-	if sv.Secret.SecretName != secret.Name {
-		t.Errorf("volume secretName %q, Secret is %q", sv.Secret.SecretName, secret.Name)
-	}
-	key := filepath.Base(tokens)
-	for _, it := range sv.Secret.Items {
-		if it.Path == key {
-			key = it.Key
-		}
-	}
-	if _, ok := secret.StringData[key]; !ok {
-		if _, ok := secret.Data[key]; !ok {
-			t.Errorf("Secret %q has no key %q for %s", secret.Name, key, tokens)
-		}
-	}
-	if mode := sv.Secret.DefaultMode; mode == nil || *mode != 0o440 {
-		t.Errorf("tokens file mode %s, want 0440 (owner and fsGroup read)", deref(mode))
-	}
+	checkTokensVolume(t, pod, c, m.secrets[0])
 
 	// Resources follow --max-warm.
 	var maxWarm int
@@ -521,6 +492,41 @@ func hasPolicyPort(ports []networkingv1.NetworkPolicyPort, proto corev1.Protocol
 	return slices.ContainsFunc(ports, func(p networkingv1.NetworkPolicyPort) bool {
 		return p.Protocol != nil && *p.Protocol == proto && p.Port != nil && p.Port.IntValue() == port
 	})
+}
+
+// checkTokensVolume checks that WAPOOL_AUTH_TOKENS names a file on a
+// read-only volume of secret, from a key the Secret has, mode 0440, and
+// returns that volume.
+func checkTokensVolume(t *testing.T, pod corev1.PodSpec, c *corev1.Container, secret *corev1.Secret) *corev1.SecretVolumeSource {
+	t.Helper()
+	tokens := envValue(c, "WAPOOL_AUTH_TOKENS")
+	if tokens == "" {
+		t.Fatal("no WAPOOL_AUTH_TOKENS: a non-loopback listen refuses to start without credentials")
+	}
+	tm := mountAt(c, filepath.Dir(tokens))
+	if tm == nil || !tm.ReadOnly {
+		t.Fatalf("%s: no read-only mount at %s", tokens, filepath.Dir(tokens))
+	}
+	sv := volume(pod, tm.Name)
+	if sv == nil || sv.Secret == nil {
+		t.Fatalf("%s is not a Secret volume", filepath.Dir(tokens))
+	}
+	if sv.Secret.SecretName != secret.Name {
+		t.Errorf("tokens volume secretName %q, the Secret is %q", sv.Secret.SecretName, secret.Name)
+	}
+	key := filepath.Base(tokens)
+	for _, it := range sv.Secret.Items {
+		if it.Path == key {
+			key = it.Key
+		}
+	}
+	if !secretHasKey(secret, key) {
+		t.Errorf("Secret %q has no key %q for %s", secret.Name, key, tokens)
+	}
+	if mode := sv.Secret.DefaultMode; mode == nil || *mode != 0o440 {
+		t.Errorf("tokens file mode %s, want 0440 (owner and fsGroup read)", deref(mode))
+	}
+	return sv.Secret
 }
 
 func mountAt(c *corev1.Container, path string) *corev1.VolumeMount {
