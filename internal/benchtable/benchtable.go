@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -115,5 +116,21 @@ func Verdict(measured, within bool) string {
 		return "met"
 	default:
 		return "**not met**"
+	}
+}
+
+// Main is the whole main of a table program: it parses `go test -json`
+// (or plain) benchmark output from stdin, prints the tables with table,
+// and exits 1 when the input cannot be read or table reports benchmarks
+// whose metrics are missing.
+func Main(name string, table func(io.Writer, Results) (missing []string)) {
+	res, err := Parse(os.Stdin, os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+	if missing := table(os.Stdout, res); len(missing) > 0 {
+		fmt.Fprintf(os.Stderr, "%s: no metrics from %s\n", name, strings.Join(missing, ", "))
+		os.Exit(1)
 	}
 }

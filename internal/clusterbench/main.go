@@ -15,7 +15,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/wapool/wapool/internal/benchtable"
@@ -32,18 +31,7 @@ var ttls = []string{"15s", "3s"}
 
 const pre = "Failover/"
 
-func main() {
-	res, err := benchtable.Parse(os.Stdin, os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "clusterbench:", err)
-		os.Exit(1)
-	}
-	missing := table(os.Stdout, res)
-	if len(missing) > 0 {
-		fmt.Fprintf(os.Stderr, "clusterbench: no metrics from %s\n", strings.Join(missing, ", "))
-		os.Exit(1)
-	}
-}
+func main() { benchtable.Main("clusterbench", table) }
 
 // steps are the sub-benchmarks that report metrics.
 func steps() []string {

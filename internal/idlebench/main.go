@@ -16,7 +16,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/wapool/wapool/internal/benchtable"
@@ -30,18 +29,7 @@ const (
 	warmParallel    = 2     // wapoold's default --warm-parallel
 )
 
-func main() {
-	res, err := benchtable.Parse(os.Stdin, os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "idlebench:", err)
-		os.Exit(1)
-	}
-	missing := table(os.Stdout, res)
-	if len(missing) > 0 {
-		fmt.Fprintf(os.Stderr, "idlebench: no metrics from %s\n", strings.Join(missing, ", "))
-		os.Exit(1)
-	}
-}
+func main() { benchtable.Main("idlebench", table) }
 
 // table writes the markdown table and returns the steps that reported
 // nothing.
