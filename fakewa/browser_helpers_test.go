@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +144,18 @@ func (b *browser) insertText(s string) chromedp.Action[chromedp.Void] {
 		_, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: s})
 		return err
 	})
+}
+
+// caretAtEnd focuses the element sel and puts the caret after its content
+// through the DOM, as a user's click at its end would.
+func (b *browser) caretAtEnd(sel string) {
+	b.t.Helper()
+	js := `(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); if (!e) return 'none'; e.focus();
+	  const s = window.getSelection(), r = document.createRange(); r.selectNodeContents(e); r.collapse(false);
+	  s.removeAllRanges(); s.addRange(r); return 'ok'; })()`
+	if v := b.mustEval(js); v != "ok" {
+		b.t.Fatalf("caret at the end of %s: %s", sel, v)
+	}
 }
 
 // rawEnter presses Enter (with Shift when shift) as rawKeyDown + keyUp, with
