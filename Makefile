@@ -23,7 +23,7 @@ HEALTH_PROBE := $(TOOLS)/grpc-health-probe
 # The suite's own budget; CI allows 90 minutes, the suite stays well under 15.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all build test vet lint proto proto-check tools chromium postgresql run demo bench soak clean
+.PHONY: all build test vet lint proto proto-check tools chromium chromium-version postgresql run demo bench soak clean
 
 all: build
 
@@ -73,7 +73,15 @@ vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 
-test: chromium postgresql tools vet proto-check build
+# The Chromium the browser tests run ($WAPOOL_CHROMIUM, else chromium or
+# chromium-browser on PATH, as internal/chromiumtest picks it), printed once
+# the chromium target has installed one: Debian's version moves from day to
+# day, and a failure is read against it.
+chromium-version: chromium
+	@bin="$${WAPOOL_CHROMIUM:-$$(command -v chromium || command -v chromium-browser)}"; \
+	echo "chromium: $$bin: $$("$$bin" --version 2>/dev/null || echo 'no version: --version failed')"
+
+test: chromium chromium-version postgresql tools vet proto-check build
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 run: build
