@@ -106,6 +106,57 @@ func hostMemTotal() int64 {
 // os.LookupEnv in the daemon.
 func parseConfig(args []string, lookupEnv func(string) (string, bool)) (config, error) {
 	var c config
+	fs := newFlagSet(&c)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		env := envTwin(f.Name)
+		if v, ok := lookupEnv(env); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	if (c.WebhookURL == "") != (c.WebhookSecretFile == "") {
+		return c, errors.New("--webhook-url and --webhook-secret-file go together")
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		return c, fmt.Errorf("--log-format %q: want json or console", c.LogFormat)
+	}
+	if c.SendInterval < 0 || c.SendJitter < 0 {
+		return c, errors.New("--send-interval and --send-jitter must not be negative")
+	}
+	if c.QueueLimit < 1 || c.WarmParallel < 1 || c.MaxWarm < 1 || c.CrashLoop < 1 {
+		return c, errors.New("--queue-limit, --warm-parallel, --max-warm and --crash-loop must be at least 1")
+	}
+	if c.IdleHibernate < 0 || c.MaxBrowserMemory < 0 || c.FailedCoolDown < 0 || c.PruneInactive < 0 || c.ProbeTimeout < 0 {
+		return c, errors.New("--idle-hibernate, --max-browser-memory and --failed-cooldown must not be negative")
+	}
+	if err := c.checkCluster(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// newFlagSet defines every wapoold flag, bound to c's fields, on a new flag
+// set. The flags' environment twins, deploy/systemd/wapoold.env and the
+// README's flag table follow this list (flagdocs_test.go checks them).
+func newFlagSet(c *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("wapoold", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:7440", "gRPC listen address")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "state directory (database, profiles, caches)")
@@ -143,50 +194,12 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (config, 
 	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "cluster mode: host:port where the other nodes reach this node's gRPC (default: --listen)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 15*time.Second, "cluster mode: a tenant's lease lasts this long unless renewed (every third of it); a dead node's tenants move after it")
 	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 0, "cluster mode: snapshot a tenant's profile again, at an idle moment, when its newest snapshot is older than this (0: only after a link, a move and a stop)")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
-			return
-		}
-		env := "WAPOOL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := lookupEnv(env); ok {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
-			}
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return c, err
-	}
-	if (c.WebhookURL == "") != (c.WebhookSecretFile == "") {
-		return c, errors.New("--webhook-url and --webhook-secret-file go together")
-	}
-	switch c.LogFormat {
-	case "json", "console":
-	default:
-		return c, fmt.Errorf("--log-format %q: want json or console", c.LogFormat)
-	}
-	if c.SendInterval < 0 || c.SendJitter < 0 {
-		return c, errors.New("--send-interval and --send-jitter must not be negative")
-	}
-	if c.QueueLimit < 1 || c.WarmParallel < 1 || c.MaxWarm < 1 || c.CrashLoop < 1 {
-		return c, errors.New("--queue-limit, --warm-parallel, --max-warm and --crash-loop must be at least 1")
-	}
-	if c.IdleHibernate < 0 || c.MaxBrowserMemory < 0 || c.FailedCoolDown < 0 || c.PruneInactive < 0 || c.ProbeTimeout < 0 {
-		return c, errors.New("--idle-hibernate, --max-browser-memory and --failed-cooldown must not be negative")
-	}
-	if err := c.checkCluster(); err != nil {
-		return c, err
-	}
-	return c, nil
+	return fs
+}
+
+// envTwin is the environment twin of a flag: --data-dir ↔ WAPOOL_DATA_DIR.
+func envTwin(name string) string {
+	return "WAPOOL_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
 // checkCluster checks the cluster flags and fills their defaults.
