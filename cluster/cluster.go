@@ -43,6 +43,9 @@ type Runner interface {
 	Status(ctx context.Context, id string) (supervisor.Session, error)
 	Poke(id string)
 	MessageFinished(m supervisor.Message)
+	// Restored is told that the tenant's profile was just restored from a
+	// snapshot taken at takenAt, before its runner starts.
+	Restored(id string, takenAt time.Time) ([]supervisor.Message, error)
 }
 
 // Snapshots is the object store of profile snapshots (*snapshot.Store).

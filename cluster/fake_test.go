@@ -311,6 +311,9 @@ func (r *fakeRunner) Status(_ context.Context, id string) (supervisor.Session, e
 
 func (r *fakeRunner) Poke(string)                        {}
 func (r *fakeRunner) MessageFinished(supervisor.Message) {}
+func (r *fakeRunner) Restored(string, time.Time) ([]supervisor.Message, error) {
+	return nil, nil
+}
 
 // fakeSnapshots is the object store: the newest snapshot time per tenant,
 // and which node restored what.

@@ -157,6 +157,12 @@ func (n *Node) restore(ctx context.Context, id string) error {
 	}
 	n.log.Info("profile restored from its snapshot", zap.String("tenant", id), zap.Time("snapshot_at", info.TakenAt),
 		zap.Int64("bytes", info.Bytes), zap.Duration("took", n.cfg.Now().Sub(start)))
+	// Messages clicked after the snapshot cannot be looked up on the
+	// restored page: they end UNCONFIRMED, never clicked again. Before the
+	// marker: a failure here restores (and asks) again at the next claim.
+	if _, err := n.sup.Restored(id, info.TakenAt); err != nil {
+		return fmt.Errorf("ending messages clicked after the snapshot: %w", err)
+	}
 	return writeMarker(dir, info.TakenAt)
 }
 

@@ -23,6 +23,7 @@ type Metrics struct {
 	browserStarts *prometheus.CounterVec
 	browserDeaths *prometheus.CounterVec
 	sendLatency   *prometheus.HistogramVec
+	textMismatch  *prometheus.CounterVec
 
 	// Events out (events.go): WatchEvents streams and the webhook sender.
 	eventStreams     prometheus.Gauge
@@ -53,6 +54,10 @@ func NewMetrics() *Metrics {
 	m.eventStreams = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "wapool_event_streams", Help: "WatchEvents streams open now.",
 	})
+	m.textMismatch = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wapool_send_text_mismatch_total",
+		Help: "Messages taken as SENT by their new bubble although its text, as the driver rebuilds it, differed from the message's: a page drawing the driver does not know (not clicked again; check the selectors).",
+	}, []string{"tenant"})
 	m.eventStreamsCut = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "wapool_event_streams_cut_total", Help: "WatchEvents streams ended with RESOURCE_EXHAUSTED because the client read too slowly.",
 	})
@@ -66,7 +71,7 @@ func NewMetrics() *Metrics {
 		Name: "wapool_webhook_dropped_total", Help: "Events the webhook endpoint refused with a final 4xx (not 408 or 429): never sent again.",
 	})
 	m.Registry.MustRegister(m.eventStreams, m.eventStreamsCut, m.webhookDelivered, m.webhookRetries, m.webhookDropped)
-	m.Registry.MustRegister(m.GRPC, m.browserStarts, m.browserDeaths, m.sendLatency,
+	m.Registry.MustRegister(m.GRPC, m.textMismatch, m.browserStarts, m.browserDeaths, m.sendLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -91,6 +96,9 @@ func (m *Metrics) BrowserDied(tenant string) { m.browserDeaths.WithLabelValues(t
 func (m *Metrics) SendFinished(_ string, took time.Duration, state supervisor.MessageState) {
 	m.sendLatency.WithLabelValues(state.String()).Observe(took.Seconds())
 }
+
+// SendTextMismatch counts a message whose bubble showed another text.
+func (m *Metrics) SendTextMismatch(tenant string) { m.textMismatch.WithLabelValues(tenant).Inc() }
 
 // Webhook returns the webhook sender's Observer: it counts delivered,
 // retried and dropped events.

@@ -77,6 +77,11 @@ type Message struct {
 	// the chat (see DESIGN.md, "Sends: exactly once"). The store never sets
 	// or clears it; UpdateMessage commits it with fsync before returning.
 	Clicked bool `json:"clicked,omitempty"`
+	// ClickedAt is when Clicked was last set: a profile restored from a
+	// snapshot taken before it cannot show that click (the supervisor's
+	// Restored). Zero when Clicked is false, or for a mark written before
+	// the field existed.
+	ClickedAt time.Time `json:"clicked_at,omitzero"`
 	// Noted holds the data-ids of the chat's outgoing bubbles noted just
 	// before that click: a bubble found later belongs to this message only
 	// if it is not among them. nil when Clicked is false or when the chat

@@ -32,4 +32,8 @@ const (
 	ReasonRecipientNotOnWhatsApp = "RECIPIENT_NOT_ON_WHATSAPP"
 	ReasonSendFailed             = "SEND_FAILED"
 	ReasonLoggedOut              = "LOGGED_OUT" // the tenant was logged out (Logout) first
+	// ReasonUnconfirmed: the message was clicked, then its tenant's profile
+	// was restored from a snapshot older than the click, which cannot show
+	// whether it went out. It is never clicked again: it may have gone out.
+	ReasonUnconfirmed = "UNCONFIRMED"
 )

@@ -31,6 +31,11 @@ type fakeWA struct {
 	mu    sync.Mutex
 	chats map[string][]fakeBubble // recipient digits → outgoing bubbles, oldest first
 	seq   int
+	// build "2026" gives bare ids (fact 20); "" the older true_<jid>_<id>.
+	build string
+	// unknownDrawing: the page draws texts in a way the driver does not
+	// know: no bubble's text matches (Bubble.Match false).
+	unknownDrawing bool
 	// Hooks, each optional; they run under mu and may change the fields.
 	// prepare runs at the start of every Prepare; an error fails it.
 	prepare func(to, text string) error
@@ -85,6 +90,9 @@ func (f *fakeWA) ids(to string) []string {
 func (f *fakeWA) deliver(to, text string, acked bool) string {
 	f.seq++
 	id := fmt.Sprintf("true_%s@c.us_3EB0%04d", to, f.seq)
+	if f.build == "2026" {
+		id = fmt.Sprintf("3A%018X", f.seq)
+	}
 	f.chats[to] = append(f.chats[to], fakeBubble{id: id, text: text, acked: acked})
 	return id
 }
@@ -269,9 +277,7 @@ func (p *fakePage) Prepare(ctx context.Context, to, text string) (waweb.Draft, e
 	if f.hideChat == nil || !f.hideChat(to) {
 		for _, b := range f.chats[to] {
 			d.Noted = append(d.Noted, b.id)
-			if b.text == text {
-				d.Same = append(d.Same, waweb.Bubble{ID: b.id, Acked: b.acked})
-			}
+			d.Out = append(d.Out, f.bubble(b, text))
 		}
 	}
 	return d, nil
@@ -295,24 +301,42 @@ func (p *fakePage) Click(ctx context.Context, d waweb.Draft) (bool, error) {
 	return clicked, err
 }
 
-func (p *fakePage) WaitAck(ctx context.Context, d waweb.Draft) (string, error) {
+// bubble is what the driver reads of b in a draft of text; mu held.
+func (f *fakeWA) bubble(b fakeBubble, text string) waweb.Bubble {
+	return waweb.Bubble{ID: b.id, Acked: b.acked, Match: b.text == text && !f.unknownDrawing}
+}
+
+// WaitAck takes, as the driver does, the new bubble: the outgoing one not
+// noted, the oldest showing the text first, else the oldest.
+func (p *fakePage) WaitAck(ctx context.Context, d waweb.Draft) (waweb.Bubble, error) {
 	if err := p.alive(); err != nil {
-		return "", fmt.Errorf("%w: %w", waweb.ErrNotAcked, err)
+		return waweb.Bubble{}, fmt.Errorf("%w: %w", waweb.ErrNotAcked, err)
 	}
 	f := p.wa
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ack != nil {
 		if err := f.ack(d); err != nil {
-			return "", err
+			return waweb.Bubble{}, err
 		}
 	}
-	for _, b := range slices.Backward(f.chats[d.To]) {
-		if !slices.Contains(d.Noted, b.id) && b.text == d.Text && b.acked {
-			return b.id, nil
+	var fresh []waweb.Bubble
+	for _, b := range f.chats[d.To] {
+		if !slices.Contains(d.Noted, b.id) {
+			fresh = append(fresh, f.bubble(b, d.Text))
 		}
 	}
-	return "", fmt.Errorf("no msg-check: %w", waweb.ErrNotAcked)
+	if len(fresh) == 0 {
+		return waweb.Bubble{}, fmt.Errorf("no new bubble: %w", waweb.ErrNotAcked)
+	}
+	b := fresh[0]
+	if i := slices.IndexFunc(fresh, func(b waweb.Bubble) bool { return b.Match }); i >= 0 {
+		b = fresh[i]
+	}
+	if !b.Acked {
+		return b, fmt.Errorf("no msg-check: %w", waweb.ErrNotAcked)
+	}
+	return b, nil
 }
 
 func (p *fakePage) WaitAcked(ctx context.Context, id string) error {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
+
+	"go.uber.org/zap"
 )
 
 // Placement is the cluster's say in which tenants this daemon runs (cluster
@@ -127,4 +130,44 @@ func (s *Supervisor) MessageFinished(m Message) {
 		m = full // the event log leaves the text out
 	}
 	s.messageDone(m)
+}
+
+// restoreSkew is the allowance between two nodes' clocks when a message's
+// click time is compared with a snapshot's: a click up to this long before
+// the snapshot was taken may not be in it.
+const restoreSkew = 30 * time.Second
+
+// Restored is told, before the tenant's runner starts, that its profile was
+// just replaced by a snapshot taken at takenAt (cluster mode: a failover or
+// a move). The restored page cannot show a click made after the snapshot:
+// a pending message clicked after takenAt (or at an unknown time) is never
+// clicked again, and ends FAILED with reason UNCONFIRMED, for it may have
+// gone out (DESIGN.md, "Sends: exactly once"). It returns the messages so
+// ended.
+func (s *Supervisor) Restored(id string, takenAt time.Time) ([]Message, error) {
+	pending, err := s.store.Pending(id)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %q: %w", id, err)
+	}
+	var ended []Message
+	var errs []error
+	for _, m := range pending {
+		if !m.Clicked || (!m.ClickedAt.IsZero() && m.ClickedAt.Before(takenAt.Add(-restoreSkew))) {
+			continue
+		}
+		done, err := s.store.UpdateMessage(id, m.ID, func(x *Message) {
+			x.State, x.ErrorReason = MessageFailed, ReasonUnconfirmed
+			x.Error = fmt.Sprintf("clicked at %s, then the profile was restored from a snapshot taken at %s, which cannot show whether it went out: not sent again",
+				x.ClickedAt.UTC().Format(time.RFC3339), takenAt.UTC().Format(time.RFC3339))
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.log.Warn("a clicked message cannot be confirmed after a restore: FAILED, reason UNCONFIRMED",
+			zap.String("tenant", id), zap.String("message", m.ID), zap.Time("clicked_at", m.ClickedAt), zap.Time("snapshot_at", takenAt))
+		s.messageDone(done)
+		ended = append(ended, done)
+	}
+	return ended, errors.Join(errs...)
 }

@@ -39,8 +39,9 @@ type Page interface {
 	Prepare(ctx context.Context, to, text string) (waweb.Draft, error)
 	// Click sends a prepared draft; clicked false means nothing was sent.
 	Click(ctx context.Context, d waweb.Draft) (clicked bool, err error)
-	// WaitAck waits for the clicked draft's bubble to be acknowledged.
-	WaitAck(ctx context.Context, d waweb.Draft) (waMessageID string, err error)
+	// WaitAck waits for the clicked draft's new bubble (the outgoing one
+	// not noted) to be acknowledged, and returns it.
+	WaitAck(ctx context.Context, d waweb.Draft) (waweb.Bubble, error)
 	// WaitAcked waits for the open chat's bubble id to be acknowledged.
 	WaitAcked(ctx context.Context, waMessageID string) error
 	// Discard empties the compose box after a Prepare that is not sent.

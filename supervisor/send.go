@@ -158,10 +158,15 @@ func (r *runner) pace() time.Duration {
 //     editor holds it, which is after the chat's messages have loaded (fact
 //     17), with the chat's outgoing bubbles noted.
 //   - A message marked clicked by an earlier attempt is looked up in those
-//     bubbles first (see earlierBubble); one that was never clicked is sent
-//     with no lookup.
-//   - The clicked mark, with the noted bubbles, is written (fsynced) before
-//     the click. A click that did not happen restores the mark as it was.
+//     bubbles first (see earlierBubble): it is clicked again only when the
+//     chat shows its noted bubbles and no new, unclaimed outgoing one. One
+//     that was never clicked is sent with no lookup.
+//   - The clicked mark, with the noted bubbles and the time, is written
+//     (fsynced) before the click. A click that did not happen (refused by
+//     the page, or not made because the lease may have lapsed) restores the
+//     mark as it was.
+//   - After the click, the message's bubble is the new one not noted; its
+//     text is a check (checkText), not the way to find it.
 func (r *runner) sendOne(m Message) {
 	cfg := r.s.cfg
 	// An in-flight send may finish for a while after the daemon is told to
@@ -214,29 +219,40 @@ func (r *runner) sendOne(m Message) {
 				}
 			}
 			log.Info("an earlier attempt went out: not sending again", zap.String("wa_message_id", b.ID))
+			r.checkText(log, b)
 			r.sent(log, m, b.ID, start)
 			return
 		}
 		log.Info("an earlier attempt was clicked but did not go out: sending again")
 	}
-	prevClicked, prevNoted := m.Clicked, m.Noted
-	m, err = r.s.store.UpdateMessage(r.id, m.ID, func(x *Message) { x.Clicked, x.Noted = true, draft.Noted })
+	prev := m
+	m, err = r.s.store.UpdateMessage(r.id, m.ID, func(x *Message) { x.Clicked, x.ClickedAt, x.Noted = true, time.Now(), draft.Noted })
 	if err != nil {
 		log.Error("marking the message clicked", zap.Error(err))
 		r.discard(ctx, log)
 		r.attemptFailed(log, m, err, start)
 		return
 	}
+	// unclick restores the clicked mark as it was before this attempt, for
+	// a click that was not made.
+	unclick := func() {
+		if m2, err := r.s.store.UpdateMessage(r.id, m.ID, func(x *Message) {
+			x.Clicked, x.ClickedAt, x.Noted = prev.Clicked, prev.ClickedAt, prev.Noted
+		}); err == nil {
+			m = m2
+		} else {
+			log.Warn("restoring the clicked mark after no click", zap.Error(err))
+		}
+	}
 	if !r.s.holds(r.id) {
+		unclick()
 		r.discard(ctx, log)
 		r.attemptFailed(log, m, errLeaseLapsed, start)
 		return
 	}
 	clicked, err := r.page.Click(ctx, draft)
 	if !clicked {
-		if m2, uerr := r.s.store.UpdateMessage(r.id, m.ID, func(x *Message) { x.Clicked, x.Noted = prevClicked, prevNoted }); uerr == nil {
-			m = m2
-		}
+		unclick()
 		if err == nil {
 			err = errors.New("the send button was not clicked")
 		}
@@ -247,26 +263,45 @@ func (r *runner) sendOne(m Message) {
 		r.attemptFailed(log, m, err, start)
 		return
 	}
-	waID, err := r.page.WaitAck(ctx, draft)
+	b, err := r.page.WaitAck(ctx, draft)
 	if err != nil {
 		r.attemptFailed(log, m, err, start)
 		return
 	}
-	r.sent(log, m, waID, start)
+	r.checkText(log, b)
+	r.sent(log, m, b.ID, start)
 }
 
-// earlierBubble looks, among the bubbles of the chat that show m's text
-// (draft.Same), for the one an earlier clicked attempt at m left: a bubble
-// that was not among those noted before that click, and whose id is not the
-// WhatsApp id of another message of the outbox. Two messages with the same
-// text to the same recipient are two messages: each takes its own bubble,
-// the oldest unclaimed first. When the chat shows none of the bubbles noted
-// before the click, its messages have not shown: no conclusion, an error.
+// checkText reports a message's bubble whose text, as the driver rebuilds
+// it, is not the message's: a drawing the driver does not know yet. The
+// bubble is still the message's (the new one after its click, unclaimed),
+// so the message is SENT: a mismatch is never a reason to click again.
+func (r *runner) checkText(log *zap.Logger, b waweb.Bubble) {
+	if b.Match {
+		return
+	}
+	log.Warn("the message's bubble shows another text than sent (a drawing the driver does not know): taken as sent",
+		zap.String("wa_message_id", b.ID))
+	r.s.cfg.Observer.SendTextMismatch(r.id)
+}
+
+// earlierBubble looks, among the chat's outgoing bubbles (draft.Out), for
+// the one an earlier clicked attempt at m left: a bubble that was not among
+// those noted before that click, and whose id is not the WhatsApp id of
+// another message of the outbox. Two messages with the same text to the
+// same recipient are two messages: each takes its own bubble, the oldest
+// unclaimed first. One that shows m's text is taken first; else the oldest
+// new unclaimed bubble is m's all the same (a drawing the driver does not
+// know: its Match is false, and the caller reports it), for a new bubble is
+// never a reason to click again. When the chat shows none of the bubbles
+// noted before the click, its messages have not shown: no conclusion, an
+// error.
 func (r *runner) earlierBubble(m Message, draft waweb.Draft) (waweb.Bubble, bool, error) {
 	if len(m.Noted) > 0 && !slices.ContainsFunc(m.Noted, func(id string) bool { return slices.Contains(draft.Noted, id) }) {
 		return waweb.Bubble{}, false, fmt.Errorf("looking for an earlier attempt: the chat shows none of the %d messages it showed before the click: %w", len(m.Noted), errChatNotLoaded)
 	}
-	for _, b := range draft.Same {
+	var unclaimed []waweb.Bubble
+	for _, b := range draft.Out {
 		if slices.Contains(m.Noted, b.ID) {
 			continue
 		}
@@ -277,7 +312,13 @@ func (r *runner) earlierBubble(m Message, draft waweb.Draft) (waweb.Bubble, bool
 		case err != nil && !errors.Is(err, sessionstore.ErrNotFound):
 			return waweb.Bubble{}, false, fmt.Errorf("looking for an earlier attempt: %w", err)
 		}
-		return b, true, nil
+		unclaimed = append(unclaimed, b)
+	}
+	if i := slices.IndexFunc(unclaimed, func(b waweb.Bubble) bool { return b.Match }); i >= 0 {
+		return unclaimed[i], true, nil
+	}
+	if len(unclaimed) > 0 {
+		return unclaimed[0], true, nil
 	}
 	return waweb.Bubble{}, false, nil
 }

@@ -142,6 +142,9 @@ type Observer interface {
 	// SendFinished reports one attempt at a message: how long it took and
 	// the state it left the message in.
 	SendFinished(tenant string, took time.Duration, state MessageState)
+	// SendTextMismatch reports a message taken as sent by its new bubble,
+	// whose text the driver did not recognize (a drawing it does not know).
+	SendTextMismatch(tenant string)
 }
 
 type nopObserver struct{}
@@ -149,6 +152,7 @@ type nopObserver struct{}
 func (nopObserver) BrowserStarted(string)                            {}
 func (nopObserver) BrowserDied(string)                               {}
 func (nopObserver) SendFinished(string, time.Duration, MessageState) {}
+func (nopObserver) SendTextMismatch(string)                          {}
 
 // OutboxSize is the number of messages stored, pending or kept for
 // idempotency.

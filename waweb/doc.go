@@ -1,7 +1,9 @@
 // Package waweb drives one WhatsApp Web tab through chromedp: it classifies
 // the page, reads the QR and pairing codes, sends text messages and watches
 // for logouts, crashes and JavaScript dialogs. It relies only on the page
-// contract (facts 1-17 of the design); every selector and text it uses is in
+// contract (facts 1-18 and 20 of the design), in both drawings the contract
+// lists (the older true_<jid>_ ids and data-icon ticks, and the 2026 builds'
+// bare ids, svg icons and state labels); every selector and text it uses is in
 // a Selectors value that operators can override from a JSON file.
 //
 // Lifecycle of the page, as State reports it:
@@ -21,12 +23,19 @@
 //	   │      ▼                                    │          editor keeps it (Prepare)
 //	   └─▶ deep link (page load) ─────────────────┘                 │
 //	          either way: invalid-number dialog ──▶ ErrRecipientNotOnWhatsApp
-//	   the caller records the Draft ──▶ Click ──▶ WaitAck: new bubble shows msg-check ──▶ id
+//	   the caller records the Draft ──▶ Click ──▶ WaitAck: the new bubble is acked ──▶ id
 //
 // Send is the three in a row. A caller that must never send twice records
 // the Draft (its noted bubbles) durably between Prepare and Click; after a
-// crash, a Prepare of the same text lists the chat's bubbles that show it
-// (Draft.Same), to tell whether the earlier click went out.
+// crash, a Prepare lists the chat's outgoing bubbles (Draft.Out), to tell
+// whether the earlier click went out: by a bubble that was not noted.
+//
+// The driver names its own bubbles by what it did, not by how the page draws
+// them: it opened the chat, an outgoing bubble is one with a "true_" id or a
+// status element, and the new one is the one not noted before the click. A
+// bubble's text is rebuilt from its drawing (fact 18: formatting elements
+// with their templates, emoji images as their alt text) and serves as a
+// check (Bubble.Match), never as the way to find it.
 //
 // Ownership and concurrency: the caller owns the browser and the tab; a Page
 // never starts or closes either. A Page serves one caller goroutine (the

@@ -27,7 +27,7 @@ var (
 	ErrComposeMismatch = errors.New("waweb: compose box does not hold the text")
 	// ErrNotAcked: the send button was clicked but the message's bubble did
 	// not reach msg-check in time. The message may or may not have gone out:
-	// look for its bubble (Prepare lists Draft.Same) before sending again.
+	// look for its bubble (a new one in Draft.Out) before sending again.
 	ErrNotAcked = errors.New("waweb: message clicked but not acknowledged")
 	// ErrPageClosed: the tab or the browser is gone.
 	ErrPageClosed = errors.New("waweb: page closed")

@@ -18,24 +18,29 @@ const str = s => (s === null || s === undefined) ? '' : String(s);
 const norm = s => str(s).replace(/[\u2018\u2019\u02bc]/g, "'").replace(/\s+/g, ' ').trim();
 // cmp compares message texts the way the app sends them: trimmed, plain newlines.
 const cmp = s => str(s).replace(/\r\n?/g, '\n').replace(/\u00a0/g, ' ').trim();
-// textOf reads an element's text with images as their alt text (emoji) and
-// <br> and block elements as line breaks.
+// textOf rebuilds the text an element draws (fact 18): an element carrying
+// the text template attribute stands for its template around its own rebuilt
+// content (formats nest), an image for its alt text (emoji), a link for its
+// text; <br> and block elements are line breaks. A bubble's "Read more"
+// control is left out.
 const textOf = el => {
   let out = '';
-  const walk = n => {
-    for (const c of n.childNodes) {
-      if (c.nodeType === 3) { out += c.nodeValue; continue; }
-      if (c.nodeType !== 1) continue;
-      const tag = c.tagName;
-      if (tag === 'BR') { out += '\n'; continue; }
-      if (tag === 'IMG') { out += c.getAttribute('alt') || ''; continue; }
-      if ((tag === 'P' || tag === 'DIV' || tag === 'LI') && out !== '' && !out.endsWith('\n')) out += '\n';
-      walk(c);
-    }
-  };
-  walk(el);
+  for (const c of el.childNodes) {
+    if (c.nodeType === 3) { out += c.nodeValue; continue; }
+    if (c.nodeType !== 1) continue;
+    const tag = c.tagName;
+    if (tag === 'BR') { out += '\n'; continue; }
+    if (tag === 'IMG') { out += c.getAttribute('alt') || ''; continue; }
+    if (c.matches(S.clickable) && tag !== 'A' && readMoreEl(c)) continue;
+    const inner = textOf(c);
+    const tpl = c.getAttribute(S.text_template_attr);
+    if (tpl && tpl.includes('${appText}')) { out += tpl.split('${appText}').join(inner); continue; }
+    if ((tag === 'P' || tag === 'DIV' || tag === 'LI') && out !== '' && !out.endsWith('\n')) out += '\n';
+    out += inner;
+  }
   return out;
 };
+const readMoreEl = e => norm(e.textContent) === norm(S.read_more_text);
 const visibleText = el => el ? (el.innerText || el.textContent || '') : '';
 // byText finds the clickable element whose text is one of texts, in the
 // order of texts; else a leaf element with that text, or its clickable ancestor.
@@ -94,31 +99,61 @@ const snapshot = () => {
   return {state: state(), code: qr.code, expired: qr.expired, pairing: linkCode()};
 };
 const bubbleId = b => str(b.getAttribute(S.bubble_id_attr));
-// jidOf gives the jid of "true_<jid>_<msgid>".
-const jidOf = id => { const r = id.slice(id.indexOf('_') + 1); const i = r.indexOf('_'); return i < 0 ? r : r.slice(0, i); };
-// mine: an outgoing bubble id of the chat with digits (or of a @lid chat).
-const mine = (id, digits) => id.startsWith('true_') && (jidOf(id) === digits + '@c.us' || jidOf(id).endsWith('@lid'));
-const chatBubbles = () => qa(S.bubble, q(S.main) || document);
-// foreign: #main shows a bubble of another phone-number chat.
-const foreign = digits => chatBubbles().some(b => {
-  const j = jidOf(bubbleId(b));
-  return j.endsWith('@c.us') && j !== digits + '@c.us';
-});
-const readMore = b => norm(visibleText(b)).includes(norm(S.read_more_text));
-// sameText: the bubble shows text (a long one may show a prefix and "Read more").
+const chatBubbles = () => qa(S.bubble, q(S.main) || document).filter(b => bubbleId(b) !== '');
+// ackOf: 2 delivered or read, 1 sent (server ack), 0 pending, -1 no status
+// element (an icon of the older drawing, or a state label of fact 20).
+const ackOf = b => q(S.msg_dblcheck, b) ? 2 : q(S.msg_check, b) ? 1 : q(S.msg_time, b) ? 0 : -1;
+const acked = b => ackOf(b) >= 1;
+// outgoing: the driver opened the chat (fact 14), so an outgoing bubble is
+// one with a true_ id, or, where ids are bare (fact 20), one with a status
+// element; incoming bubbles have neither. Its jid is never needed.
+const outgoing = b => {
+  const id = bubbleId(b);
+  if (id.startsWith('true_')) return true;
+  if (id.startsWith('false_')) return false;
+  return ackOf(b) >= 0;
+};
+const outBubbles = () => chatBubbles().filter(outgoing);
+// jidOf gives the jid of "true_<jid>_<msgid>", '' for a bare id.
+const jidOf = id => {
+  if (!/^(true|false)_/.test(id)) return '';
+  const r = id.slice(id.indexOf('_') + 1), i = r.indexOf('_');
+  return i < 0 ? r : r.slice(0, i);
+};
+// phoneLike: a text that is a phone number formatted for people.
+const phoneLike = t => /^\+?[0-9][0-9\s().\-\u00a0\u2011]{5,}[0-9]$/.test(t) && t.replace(/[^0-9]/g, '').length >= 7;
+// foreign: #main shows another chat than the one with digits. Only what the
+// page shows is used, in either drawing: a bubble id naming another phone
+// number (older drawing), or a header naming a phone number that is not
+// digits (fact 20). A header with a contact's name says nothing.
+const foreign = digits => {
+  if (chatBubbles().some(b => { const j = jidOf(bubbleId(b)); return j.endsWith('@c.us') && j !== digits + '@c.us'; })) return true;
+  const h = q(S.chat_header, q(S.main) || document);
+  if (!h) return false;
+  const nums = qa('span, div', h).filter(e => e.children.length === 0).map(e => norm(e.textContent)).filter(phoneLike);
+  return nums.length > 0 && !nums.some(t => t.replace(/[^0-9]/g, '') === digits);
+};
+const readMore = b => qa(S.clickable, b).some(readMoreEl) || norm(visibleText(b)).endsWith(norm(S.read_more_text));
+// bubbleText: the bubble's text rebuilt (fact 18), null without a text element.
+const bubbleText = b => { const te = q(S.bubble_text, b); return te ? cmp(textOf(te)) : null; };
+// sameText: the bubble shows text (a long one may show a prefix and "Read
+// more"); null when it has no text element.
 const sameText = (b, text) => {
   const want = cmp(text);
-  const te = q(S.bubble_text, b);
-  if (!te) return null;
-  const a = cmp(textOf(te)), v = cmp(te.innerText);
-  if (a === want || v === want) return true;
+  const a = bubbleText(b);
+  if (a === null) return null;
+  if (a === want) return true;
   if (readMore(b)) {
-    const p = a.replace(/(\u2026|\.\.\.)$/, '').trim();
+    const rm = norm(S.read_more_text);
+    let p = a.endsWith(rm) ? a.slice(0, -rm.length) : a;
+    p = p.trim().replace(/(\u2026|\.\.\.)$/, '').trim();
     if (p.length >= 20 && want.startsWith(p)) return true;
   }
   return false;
 };
-const acked = b => !!(q(S.msg_check, b) || q(S.msg_dblcheck, b));
+// outInfo describes an outgoing bubble for the driver: id, acked, and
+// whether it shows text.
+const outInfo = (b, text) => ({id: bubbleId(b), acked: acked(b), match: sameText(b, text) === true});
 // waitFor resolves with the first truthy check() or null after ms; it
 // re-checks on every DOM change and every 50 ms.
 const waitFor = (check, ms) => new Promise(resolve => {
@@ -250,24 +285,17 @@ const jsSelectCompose = `() => {
 
 // jsDraft reads the compose box after the text A.text was entered:
 // "ready" when it holds the text and the send button shows (the app's editor
-// has it), with the chat's outgoing bubble ids (noted) and those of them that
-// show the text (same); "lost" when it does not hold the text (the editor
-// redrew it, fact 17); "nocompose" without a box; null while it holds the
-// text but no send button shows yet.
+// has it), with the chat's outgoing bubbles, oldest first (out: id, acked,
+// and whether it shows the text); "lost" when it does not hold the text (the
+// editor redrew it, fact 17); "nocompose" without a box; null while it holds
+// the text but no send button shows yet.
 const jsDraft = `(A) => {
   const want = cmp(A.text);
   const c = q(S.compose);
   if (!c) return {r: 'nocompose'};
   if (!(cmp(textOf(c)) === want || cmp(c.innerText) === want)) return {r: 'lost', got: cmp(c.innerText).length};
   if (!q(S.send_button)) return null;
-  const noted = [], same = [];
-  for (const b of chatBubbles()) {
-    const id = bubbleId(b);
-    if (!id.startsWith('true_')) continue;
-    noted.push(id);
-    if (mine(id, A.digits) && sameText(b, A.text) === true) same.push({id: id, acked: acked(b)});
-  }
-  return {r: 'ready', noted: noted, same: same};
+  return {r: 'ready', out: outBubbles().map(b => outInfo(b, A.text))};
 }`
 
 // jsClickSend clicks the send button (fact 8) when the box still holds
@@ -278,29 +306,26 @@ const jsClickSend = `(A) => {
   if (!c) return {r: 'nocompose'};
   if (!(cmp(textOf(c)) === want || cmp(c.innerText) === want)) return {r: 'mismatch', got: cmp(c.innerText).length};
   const s = q(S.send_button);
-  const btn = s ? (s.closest('button') || s) : null;
+  const btn = s ? (s.closest('button, [role="button"]') || s) : null;
   if (!btn) return {r: 'nobutton'};
-  const now = chatBubbles().map(bubbleId).filter(id => id.startsWith('true_'));
-  if (now.length !== A.noted.length || now.some((id, i) => id !== A.noted[i])) return {r: 'changed'};
+  const now = outBubbles().map(bubbleId);
+  const noted = A.noted || [];
+  if (now.length !== noted.length || now.some((id, i) => id !== noted[i])) return {r: 'changed'};
   btn.click();
   return {r: 'clicked'};
 }`
 
-// jsOutgoing finds the newest outgoing bubble of the chat that is not in
-// A.before and shows A.text; with A.any it reports it acked or not, else
-// only once it shows msg-check or msg-dblcheck.
+// jsOutgoing finds the chat's new outgoing bubble: one not in A.before (the
+// bubbles noted before the click). Its text is a check, not the way to find
+// it: among new bubbles the oldest showing A.text is taken, else the oldest.
+// With A.any it reports it acked or not, else only once it is acked.
 const jsOutgoing = `(A) => {
-  const before = new Set(A.before);
-  const bs = chatBubbles();
-  for (let i = bs.length - 1; i >= 0; i--) {
-    const b = bs[i], id = bubbleId(b);
-    if (!id.startsWith('true_')) continue;
-    if (before.has(id)) return null;
-    if (!mine(id, A.digits) || sameText(b, A.text) === false) continue;
-    const ok = acked(b);
-    return (ok || A.any) ? {id: id, acked: ok} : null;
-  }
-  return null;
+  const before = new Set(A.before || []);
+  const fresh = outBubbles().filter(b => !before.has(bubbleId(b)));
+  if (!fresh.length) return null;
+  const b = fresh.find(b => sameText(b, A.text) === true) || fresh[0];
+  const o = outInfo(b, A.text);
+  return (o.acked || A.any) ? o : null;
 }`
 
 // jsBubbleAcked: true once the bubble with data-id A.id shows msg-check or

@@ -153,18 +153,18 @@ func TestLinkAndSend(t *testing.T) {
 
 	// A lookup, as after a crash: Prepare notes the chat's outgoing bubbles
 	// and those that show the text; the sent text is there, an unsent one not.
-	if d := lookup(t, ctx, e.page, alice, text); !slices.Contains(d.Noted, id) || len(d.Same) != 1 || d.Same[0].ID != id || !d.Same[0].Acked {
-		t.Errorf("Prepare(sent).Same = %+v, want [%s acked]; noted %v", d.Same, id, d.Noted)
+	if d := lookup(t, ctx, e.page, alice, text); !slices.Contains(d.Noted, id) || len(matching(d)) != 1 || matching(d)[0].ID != id || !matching(d)[0].Acked {
+		t.Errorf("Prepare(sent) matching %+v, want [%s acked]; noted %v", matching(d), id, d.Noted)
 	}
-	if d := lookup(t, ctx, e.page, alice, "never sent"); len(d.Same) != 0 || len(d.Noted) < 4 {
-		t.Errorf("Prepare(unsent) = %+v, want no same bubble and at least 4 noted", d)
+	if d := lookup(t, ctx, e.page, alice, "never sent"); len(matching(d)) != 0 || len(d.Noted) < 4 || len(d.Out) != len(d.Noted) {
+		t.Errorf("Prepare(unsent) = %+v, want no matching bubble and at least 4 noted", d)
 	}
-	if d := lookup(t, ctx, e.page, bob, "to bob"); len(d.Same) != 1 || d.Same[0].ID != id3 {
-		t.Errorf("Prepare(bob).Same = %+v, want [%s]", d.Same, id3)
+	if d := lookup(t, ctx, e.page, bob, "to bob"); len(matching(d)) != 1 || matching(d)[0].ID != id3 {
+		t.Errorf("Prepare(bob) matching %+v, want [%s]", matching(d), id3)
 	}
 	// Carol's chat has no bubbles: opening the next chat must not mistake
 	// her still-open box for the new one.
-	if d := lookup(t, ctx, e.page, carol, "nothing"); len(d.Noted) != 0 || len(d.Same) != 0 {
+	if d := lookup(t, ctx, e.page, carol, "nothing"); len(d.Noted) != 0 || len(d.Out) != 0 {
 		t.Errorf("Prepare(empty chat) = %+v", d)
 	}
 	id4, err := e.page.Send(ctx, bob, "after an empty chat")
@@ -183,6 +183,17 @@ func TestLinkAndSend(t *testing.T) {
 	if !e.marked(t) {
 		t.Error("Prepare or Send loaded the page")
 	}
+}
+
+// matching gives the draft's outgoing bubbles that show its text.
+func matching(d waweb.Draft) []waweb.Bubble {
+	var out []waweb.Bubble
+	for _, b := range d.Out {
+		if b.Match {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // lookup prepares text to digits and discards it, as the supervisor's lookup
@@ -405,8 +416,8 @@ func TestWatch(t *testing.T) {
 		t.Error("ErrNotAcked without the pending bubble's id")
 	}
 	// As after a crash between click and ack: the bubble is there, do not send again.
-	if d := lookup(t, ctx, e.page, alice, "pending"); len(d.Same) != 1 || d.Same[0].ID != id || d.Same[0].Acked {
-		t.Errorf("Prepare(pending).Same = %+v, want [%s not acked]", d.Same, id)
+	if d := lookup(t, ctx, e.page, alice, "pending"); len(matching(d)) != 1 || matching(d)[0].ID != id || matching(d)[0].Acked {
+		t.Errorf("Prepare(pending) matching %+v, want [%s not acked]", matching(d), id)
 	}
 	e.fake.SetOptions(func(o *fakewa.Options) { o.AckDelay = 100 * time.Millisecond })
 	// Reload behind the driver's back: only Watch can answer the dialog.
@@ -612,11 +623,14 @@ func TestPrepareLateEditor(t *testing.T) {
 		if err != nil || !clicked {
 			t.Fatalf("Click %d: %v, %v", i, clicked, err)
 		}
-		id, err := e.page.WaitAck(ctx, d)
+		b, err := e.page.WaitAck(ctx, d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameID(t, id, e.received(t, account, to, text))
+		if !b.Match || !b.Acked {
+			t.Errorf("WaitAck %d = %+v, want the text matched and acked", i, b)
+		}
+		sameID(t, b.ID, e.received(t, account, to, text))
 	}
 	if !reentered {
 		t.Error("no Prepare had to enter the text again: the late editor was not met")

@@ -15,7 +15,7 @@ import (
 
 // Selectors holds every CSS selector, attribute name and visible text the
 // driver relies on. DefaultSelectors gives the values of the page contract
-// (DESIGN.md, facts 1-15); LoadSelectors lets an operator change any of them
+// (DESIGN.md, facts 1-18 and 20); LoadSelectors lets an operator change any of them
 // from a JSON file without a release. The JSON names are the snake_case tags.
 //
 // A CSS selector field is used with document.querySelector(All); a "Text"
@@ -43,8 +43,9 @@ type Selectors struct {
 	Main string `json:"main"`
 	// Compose is the message box of the open chat (fact 7).
 	Compose string `json:"compose"`
-	// SendButton matches an element inside the send button (fact 8); the
-	// driver clicks its closest "button" ancestor.
+	// SendButton matches the send button or an element inside it (facts 8
+	// and 20); the driver clicks its closest "button" or [role="button"]
+	// ancestor, or the element itself.
 	SendButton string `json:"send_button"`
 	// Dialog is a modal dialog: invalid number (facts 9, 14), conflict (fact 12).
 	Dialog string `json:"dialog"`
@@ -55,15 +56,26 @@ type Selectors struct {
 	OKText string `json:"ok_text"`
 	// Bubble is a message bubble (fact 10).
 	Bubble string `json:"bubble"`
-	// BubbleIDAttr holds "<fromMe>_<jid>_<msgid>" (fact 10).
+	// BubbleIDAttr holds "<fromMe>_<jid>_<msgid>" (fact 10), or a bare
+	// message id (fact 20). The driver relies only on ids being unique and
+	// stable, and on "true_"/"false_" where they show.
 	BubbleIDAttr string `json:"bubble_id_attr"`
 	// MsgTime, MsgCheck and MsgDblCheck are the pending, sent (server ack)
-	// and delivered icons inside a bubble (fact 10).
+	// and delivered (or read) status elements inside an outgoing bubble: an
+	// icon (fact 10) or a state label (fact 20). A bubble with a bare id is
+	// outgoing when one of them shows.
 	MsgTime     string `json:"msg_time"`
 	MsgCheck    string `json:"msg_check"`
 	MsgDblCheck string `json:"msg_dblcheck"`
-	// BubbleText is the text of a bubble (fact 10).
+	// BubbleText is the text element of a bubble (facts 10 and 20); its
+	// first match inside a bubble is read.
 	BubbleText string `json:"bubble_text"`
+	// TextTemplateAttr is the attribute of an element that draws formatted
+	// text, holding its markers around "${appText}" (fact 18).
+	TextTemplateAttr string `json:"text_template_attr"`
+	// ChatHeader is the open chat's header inside Main, which names the chat
+	// (fact 20): a number formatted for people, or a contact's name.
+	ChatHeader string `json:"chat_header"`
 	// ReadMoreText is the link a long bubble shows instead of the end of its
 	// text; such a bubble matches a text it is a prefix of (20+ characters).
 	ReadMoreText string `json:"read_more_text"`
@@ -113,26 +125,29 @@ type Selectors struct {
 // DefaultSelectors returns the selectors of the page contract.
 func DefaultSelectors() Selectors {
 	return Selectors{
-		App:                  "#app",
-		Progress:             "#app progress",
-		Landing:              ".landing-wrapper",
-		QRCanvas:             "canvas[aria-label]",
-		QRRef:                "[data-ref]",
-		QRRefAttr:            "data-ref",
-		QRReloadButton:       "[data-ref] button",
-		PaneSide:             "#pane-side",
-		Main:                 "#main",
-		Compose:              `footer div[contenteditable="true"][role="textbox"]`,
-		SendButton:           `footer button span[data-icon="send"]`,
+		App:            "#app",
+		Progress:       "#app progress",
+		Landing:        ".landing-wrapper",
+		QRCanvas:       "canvas[aria-label]",
+		QRRef:          "[data-ref]",
+		QRRefAttr:      "data-ref",
+		QRReloadButton: "[data-ref] button",
+		PaneSide:       "#pane-side",
+		Main:           "#main",
+		Compose:        `footer div[contenteditable="true"][role="textbox"]`,
+		SendButton: `footer button span[data-icon="send"], footer span[data-icon="wds-ic-send-filled"], ` +
+			`footer button[aria-label="Send"], footer [role="button"][aria-label="Send"]`,
 		Dialog:               `div[role="dialog"]`,
 		Clickable:            `button, [role="button"], a`,
 		OKText:               "OK",
 		Bubble:               "div[data-id]",
 		BubbleIDAttr:         "data-id",
-		MsgTime:              `span[data-icon="msg-time"]`,
-		MsgCheck:             `span[data-icon="msg-check"]`,
-		MsgDblCheck:          `span[data-icon="msg-dblcheck"]`,
-		BubbleText:           "div.copyable-text[data-pre-plain-text] span.selectable-text",
+		MsgTime:              `span[data-icon="msg-time"], [aria-label=" Pending "]`,
+		MsgCheck:             `span[data-icon="msg-check"], [aria-label=" Sent "]`,
+		MsgDblCheck:          `span[data-icon="msg-dblcheck"], [aria-label=" Delivered "], [aria-label=" Read "]`,
+		BubbleText:           "div.copyable-text[data-pre-plain-text] span.selectable-text, div.copyable-text[data-pre-plain-text] span[dir]",
+		TextTemplateAttr:     "data-app-text-template",
+		ChatHeader:           "header",
 		BubbleMetaAttr:       "data-pre-plain-text",
 		ReadMoreText:         "Read more",
 		PhoneLoginTexts:      []string{"Log in with phone number", "Link with phone number"},
@@ -194,8 +209,8 @@ func (s Selectors) Validate() error {
 		"dialog": s.Dialog, "clickable": s.Clickable, "ok_text": s.OKText, "bubble": s.Bubble,
 		"bubble_id_attr": s.BubbleIDAttr, "msg_time": s.MsgTime, "msg_check": s.MsgCheck,
 		"msg_dblcheck": s.MsgDblCheck, "bubble_text": s.BubbleText, "bubble_meta_attr": s.BubbleMetaAttr,
-		"read_more_text": s.ReadMoreText,
-		"phone_input":    s.PhoneInput, "next_text": s.NextText, "link_code": s.LinkCode,
+		"read_more_text": s.ReadMoreText, "text_template_attr": s.TextTemplateAttr, "chat_header": s.ChatHeader,
+		"phone_input": s.PhoneInput, "next_text": s.NextText, "link_code": s.LinkCode,
 		"link_code_attr": s.LinkCodeAttr, "qr_login_text": s.QRLoginText, "use_here_text": s.UseHereText,
 		"update_browser_pattern": s.UpdateBrowserPattern, "logout_url_marker": s.LogoutURLMarker,
 		"deep_link": s.DeepLink,

@@ -13,9 +13,9 @@ import (
 )
 
 // Send sends text to the phone number digits through the running app and
-// returns the message's id: the full data-id of its bubble,
-// "true_<digits>@c.us_<msgid>" (or "true_<lid>@lid_<msgid>"), which is what
-// identifies a message on WhatsApp Web. It is Prepare, Click and WaitAck in a
+// returns the message's id: the data-id of its bubble ("true_<jid>_<msgid>",
+// or a bare id on the pages of fact 20), which is what identifies a message
+// on WhatsApp Web. It is Prepare, Click and WaitAck in a
 // row, for callers that keep no record between the phases; a caller that
 // must never send twice records the Draft before Click (see Prepare).
 //
@@ -35,7 +35,8 @@ func (p *Page) Send(ctx context.Context, digits, text string) (waMessageID strin
 		}
 		return "", err
 	}
-	return p.WaitAck(ctx, d)
+	b, err := p.WaitAck(ctx, d)
+	return b.ID, err
 }
 
 // Draft is a message entered in its chat's compose box and taken by the
@@ -48,18 +49,26 @@ type Draft struct {
 	// chat's messages have loaded (fact 17), so the list is the chat's
 	// history, not a partial view of it.
 	Noted []string
-	// Same lists the bubbles of Noted that are outgoing messages of this chat
-	// showing Text: what an earlier attempt at the same message may have left.
-	Same []Bubble
+	// Out describes the bubbles of Noted, in the same order: what an earlier
+	// clicked attempt at a message may have left is among those its own
+	// noted list lacks.
+	Out []Bubble
 	// Entries is how many times the text was entered before the editor kept
 	// it (1 when the editor was live at once).
 	Entries int
 }
 
-// Bubble is one outgoing message bubble of the open chat.
+// Bubble is one outgoing message bubble of the open chat. An outgoing
+// bubble is one with a "true_" id or, where ids are bare (fact 20), one with
+// a status element: the driver opened the chat, so it needs no jid.
 type Bubble struct {
-	ID    string `json:"id"`    // data-id, "true_<jid>_<msgid>"
-	Acked bool   `json:"acked"` // shows msg-check or msg-dblcheck
+	ID    string `json:"id"`    // data-id: "true_<jid>_<msgid>", or a bare id (fact 20)
+	Acked bool   `json:"acked"` // its status is sent, delivered or read (icon or label)
+	// Match: its text, rebuilt from the drawing (fact 18), is the draft's
+	// text (or, behind "Read more", starts with 20+ characters of it).
+	// False for a drawing the driver does not know: a check, never the way
+	// to find a bubble.
+	Match bool `json:"match"`
 }
 
 // Prepare opens the chat with digits (as it is when the driver left it open;
@@ -98,11 +107,9 @@ func (p *Page) Prepare(ctx context.Context, digits, text string) (Draft, error) 
 }
 
 type draftResult struct {
-	R       string   `json:"r"`
-	Got     int      `json:"got"`
-	Noted   []string `json:"noted"`
-	Same    []Bubble `json:"same"`
-	Compose bool     `json:"compose"`
+	R   string   `json:"r"`
+	Got int      `json:"got"`
+	Out []Bubble `json:"out"`
 }
 
 // enter fills the open chat's box until the editor keeps the text (fact 17).
@@ -126,7 +133,11 @@ func (p *Page) enter(ctx context.Context, digits, text string) (Draft, error) {
 		}
 		switch {
 		case ok && r.R == "ready":
-			return Draft{To: digits, Text: text, Noted: r.Noted, Same: r.Same, Entries: entries}, nil
+			noted := make([]string, len(r.Out))
+			for i, b := range r.Out {
+				noted[i] = b.ID
+			}
+			return Draft{To: digits, Text: text, Noted: noted, Out: r.Out, Entries: entries}, nil
 		case ok && r.R == "nocompose":
 			return Draft{}, fmt.Errorf("compose box gone: %w", ErrUnexpectedPage)
 		}
@@ -188,18 +199,21 @@ func (p *Page) Click(ctx context.Context, d Draft) (clicked bool, err error) {
 	return false, fmt.Errorf("recipient %s: no send button shows: %w", redact.Phone(d.To), ErrUnexpectedPage)
 }
 
-// WaitAck waits, after Click, for the draft's new bubble (one not in Noted,
-// showing its text) to show msg-check or msg-dblcheck (fact 10), within
-// Limits.Ack, and returns its data-id. Every error wraps ErrNotAcked; the id
-// is returned with it when the bubble showed.
-func (p *Page) WaitAck(ctx context.Context, d Draft) (string, error) {
+// WaitAck waits, after Click, for the draft's new bubble to be acked (sent,
+// delivered or read: fact 10's icons or fact 20's labels) within
+// Limits.Ack, and returns it. The new bubble is the outgoing one not in
+// Noted; its text is a check (Bubble.Match), not the way to find it: a
+// drawing the driver does not know still gives the bubble, with Match false.
+// Every error wraps ErrNotAcked; the bubble is returned with it when it
+// showed.
+func (p *Page) WaitAck(ctx context.Context, d Draft) (Bubble, error) {
 	cctx, cancel := p.with(ctx)
 	defer cancel()
-	id, err := p.waitAck(cctx, d.To, d.Text, d.Noted)
+	b, err := p.waitAck(cctx, d.Text, d.Noted)
 	if err != nil {
-		return id, fmt.Errorf("recipient %s: %w", redact.Phone(d.To), err)
+		return b, fmt.Errorf("recipient %s: %w", redact.Phone(d.To), err)
 	}
-	return id, nil
+	return b, nil
 }
 
 // WaitAcked waits for the open chat's bubble id to show msg-check or
@@ -380,28 +394,26 @@ func (p *Page) clearCompose(ctx context.Context) error {
 	return nil
 }
 
-type outgoing struct {
-	ID    string `json:"id"`
-	Acked bool   `json:"acked"`
-}
-
-// waitAck waits for the new outgoing bubble to show msg-check or msg-dblcheck.
-func (p *Page) waitAck(ctx context.Context, digits, text string, before []string) (string, error) {
-	arg := map[string]any{"digits": digits, "text": text, "before": before, "any": false}
-	o, ok, err := waitJS[outgoing](ctx, p, jsOutgoing, arg, p.limits.Ack)
-	if ok {
-		return o.ID, nil
+// waitAck waits for the new outgoing bubble (not in before) to be acked.
+func (p *Page) waitAck(ctx context.Context, text string, before []string) (Bubble, error) {
+	if before == nil {
+		before = []string{}
 	}
-	// Report the pending bubble's id, if it shows, with the error.
+	arg := map[string]any{"text": text, "before": before, "any": false}
+	o, ok, err := waitJS[Bubble](ctx, p, jsOutgoing, arg, p.limits.Ack)
+	if ok {
+		return o, nil
+	}
+	// Report the pending bubble, if it shows, with the error.
 	arg["any"] = true
-	var id string
+	var b Bubble
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	if r, e := eval[*outgoing](pctx, p, jsOutgoing, arg); e == nil && r != nil {
-		id = r.ID
+	if r, e := eval[*Bubble](pctx, p, jsOutgoing, arg); e == nil && r != nil {
+		b = *r
 	}
 	cancel()
 	if err != nil {
-		return id, fmt.Errorf("%w: %w", ErrNotAcked, err)
+		return b, fmt.Errorf("%w: %w", ErrNotAcked, err)
 	}
-	return id, fmt.Errorf("no msg-check after %v: %w", p.limits.Ack, ErrNotAcked)
+	return b, fmt.Errorf("no acked bubble after %v: %w", p.limits.Ack, ErrNotAcked)
 }
