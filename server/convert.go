@@ -54,6 +54,7 @@ func message(m supervisor.Message) *wapoolv1.Message {
 		Error:          m.Error,
 		Attempts:       uint32(m.Attempts),
 		IdempotencyKey: m.IdempotencyKey,
+		ErrorReason:    m.ErrorReason,
 	}
 }
 

@@ -91,6 +91,9 @@ func (c *cli) showMessage(m *wapoolv1.Message, resp proto.Message, brief bool) e
 		if m.GetError() != "" {
 			row("error", oneLine(m.GetError(), 0))
 		}
+		if m.GetErrorReason() != "" {
+			row("reason", m.GetErrorReason())
+		}
 		if !brief {
 			row("attempts", fmt.Sprint(m.GetAttempts()))
 			row("key", dash(m.GetIdempotencyKey()))

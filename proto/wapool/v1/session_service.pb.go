@@ -724,7 +724,8 @@ type Message struct {
 	// Where the message is now.
 	State MessageState `protobuf:"varint,4,opt,name=state,proto3,enum=wapool.v1.MessageState" json:"state,omitempty"`
 	// WhatsApp's id of the message: the outgoing bubble's `data-id`
-	// (`true_<jid>_<id>`). Set once SENT, else empty.
+	// (`true_<jid>_<id>`, or a bare id such as `3A0123456789ABCDEF0` on the
+	// pages of 2026). Unique within the tenant. Set once SENT, else empty.
 	WaMessageId string `protobuf:"bytes,5,opt,name=wa_message_id,json=waMessageId,proto3" json:"wa_message_id,omitempty"`
 	// When the message was accepted.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
@@ -737,8 +738,23 @@ type Message struct {
 	Attempts uint32 `protobuf:"varint,9,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// The idempotency key given with the message; empty when none.
 	IdempotencyKey string `protobuf:"bytes,10,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Why a FAILED message failed, for a client to branch on; empty while it
+	// is not FAILED. One of:
+	//   - RECIPIENT_NOT_ON_WHATSAPP: the number is not on WhatsApp; nothing
+	//     went out, and sending again gives the same answer.
+	//   - SEND_FAILED: the attempts ran out; nothing went out (an attempt that
+	//     may have sent is never counted as failed this way without its
+	//     bubble having been looked for).
+	//   - LOGGED_OUT: the tenant was logged out first; nothing went out.
+	//   - UNCONFIRMED: the send button was clicked, then the tenant's profile
+	//     was restored from a snapshot older than the click (a failover in
+	//     cluster mode), which cannot show whether it went out. It may have
+	//     gone out; wapool never clicks it again. A caller that must not send
+	//     twice asks the recipient or checks the chat before sending it again
+	//     (with a new idempotency key); one that must not lose it sends again.
+	ErrorReason   string `protobuf:"bytes,11,opt,name=error_reason,json=errorReason,proto3" json:"error_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Message) Reset() {
@@ -837,6 +853,13 @@ func (x *Message) GetAttempts() uint32 {
 func (x *Message) GetIdempotencyKey() string {
 	if x != nil {
 		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *Message) GetErrorReason() string {
+	if x != nil {
+		return x.ErrorReason
 	}
 	return ""
 }
@@ -2092,7 +2115,7 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12#\n" +
 	"\x04wait\x18\x05 \x01(\x0e2\x0f.wapool.v1.WaitR\x04wait\"<\n" +
 	"\fSendResponse\x12,\n" +
-	"\amessage\x18\x01 \x01(\v2\x12.wapool.v1.MessageR\amessage\"\xe4\x02\n" +
+	"\amessage\x18\x01 \x01(\v2\x12.wapool.v1.MessageR\amessage\"\x87\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x0e\n" +
@@ -2105,7 +2128,8 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x05error\x18\b \x01(\tR\x05error\x12\x1a\n" +
 	"\battempts\x18\t \x01(\rR\battempts\x12'\n" +
 	"\x0fidempotency_key\x18\n" +
-	" \x01(\tR\x0eidempotencyKey\"O\n" +
+	" \x01(\tR\x0eidempotencyKey\x12!\n" +
+	"\ferror_reason\x18\v \x01(\tR\verrorReason\"O\n" +
 	"\x11GetMessageRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1d\n" +
 	"\n" +
