@@ -68,7 +68,9 @@
 // (the database's id and a sequence) that orders the log; readers list the
 // events after a cursor and subscribe to the ones committed later, with no
 // gap between the two. Events older than the retention (7 days) are purged;
-// a consumer's delivered position (the webhook's) is kept in the store too.
+// a consumer's delivered position (the webhook's) is kept in the store too,
+// and so is its dead-letter list: the events it gave up delivering, with
+// their bodies, until they are redelivered (deadevents.go).
 // With PostgreSQL the log is the cluster's: every node's subscribers get the
 // events of all nodes, in order (pgevents.go).
 //

@@ -112,7 +112,7 @@ type SessionEvent struct {
 
 // initEventLog creates the event buckets and the log id (Open).
 func initEventLog(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bucketEvents, bucketConsumers} {
+	for _, b := range [][]byte{bucketEvents, bucketConsumers, bucketDeadEvents} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}

@@ -29,8 +29,9 @@ const (
 // waids: tenant "\x00" WhatsApp message id (Message.WAMessageID) → seq.
 // events: seq (8 bytes big-endian) → Event (the event log, events.go);
 // eventmeta: the log id and the newest purged seq; consumers: consumer name
-// → the seq it reached (the webhook's delivered position); leases: tenant →
-// Lease (leases.go); nodes: node id → Node (nodes.go).
+// → the seq it reached (the webhook's delivered position); deadevents:
+// consumer name → seq → DeadEvent (the dead-letter lists, deadevents.go);
+// leases: tenant → Lease (leases.go); nodes: node id → Node (nodes.go).
 var (
 	bucketTenants     = []byte("tenants")
 	bucketMessages    = []byte("messages")
