@@ -26,9 +26,9 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// handleAsset serves the script and the style sheet.
+// handleAsset serves the scripts and the style sheet.
 func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request) {
-	types := map[string]string{"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+	types := map[string]string{"app.js": "text/javascript; charset=utf-8", "draw.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
 	file := r.PathValue("file")
 	ct, ok := types[file]
 	if !ok {

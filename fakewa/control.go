@@ -276,6 +276,11 @@ func (s *Server) ctlConfig(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		o := s.opts
 		c.apply(&o)
+		if err := o.Validate(); err != nil {
+			s.mu.Unlock()
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
 		s.opts = o.withDefaults()
 		if c.Hang != nil {
 			s.setHangLocked(*c.Hang)

@@ -1,6 +1,6 @@
 // Package fakewa is a faithful local stand-in for WhatsApp Web: an
-// http.Handler that serves the page contract of the design (facts 1-17) to a
-// real browser, and a control API that plays the phone and the network for
+// http.Handler that serves the page contract of the design (facts 1-18 and
+// 20) to a real browser, and a control API that plays the phone and the network for
 // tests and the demo.
 //
 // # Concurrency and ownership
@@ -71,6 +71,29 @@
 // ("false", then "true") while the knob is on; they are not part of the
 // page contract, and a driver must not use them.
 //
+// # How the page draws
+//
+// A bubble draws its text as fact 18 says (draw.js): *bold*, _italic_,
+// ~strike~ and ```mono``` as strong, em, del and code elements that hold
+// the text without its markers and carry them in data-app-text-template;
+// formats nest (monospace holds none); markers count only at word edges (an
+// opening one after the start, white space or punctuation and before a
+// character that is not white space, a closing one the other way round;
+// only monospace spans lines); emoji, whole grapheme clusters, as img
+// elements with the emoji in alt; http(s):// and www. links as a elements
+// holding the link's text; newlines as they are, in a pre-wrap span. The
+// compose box holds the text as typed and the server records it as sent.
+// The fake draws no incoming messages.
+//
+// Options.Build picks how the rest is drawn: the default build as facts 8
+// and 10 say (ids "true_<jid>_<msgid>", with a @lid for the numbers that
+// Options.LidSuffix names), or "2026" as fact 20 says (bare ids, no jid in
+// the DOM, svg icons, states in aria-labels). A page keeps the build it
+// loaded with. Options.Drawing "unknown" draws bubbles' text in a way the
+// contract does not describe, for tests of a driver that meets a drawing
+// it does not know; a message sent after a change shows the new drawing
+// before its first ack.
+//
 // # The hang switch
 //
 // SetHang(true) (or "hang": true in POST /_fake/config) makes every page stop
@@ -95,7 +118,9 @@
 //	                                 "pairing_lifetime", "logout_poll", "editor_delay"
 //	                                 (Go durations like "200ms"; "editor_delay": "0s"
 //	                                 is off), "qr_rotations" (int),
-//	                                 "invalid_suffix" (string), "hang" (bool)
+//	                                 "invalid_suffix", "lid_suffix" (strings),
+//	                                 "build" ("" or "2026"), "drawing" ("" or
+//	                                 "unknown"; other values: 400), "hang" (bool)
 //
 // The Server methods of the same names do the same from Go.
 package fakewa

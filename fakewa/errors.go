@@ -12,4 +12,7 @@ var (
 	ErrExpiredCode = errors.New("expired code")
 	// ErrInvalidPhone: the phone number is not 6 to 15 digits (400).
 	ErrInvalidPhone = errors.New("invalid phone number")
+	// ErrInvalidOption: an option has a value the fake does not know, such
+	// as an unknown Build or Drawing (400).
+	ErrInvalidOption = errors.New("invalid option")
 )

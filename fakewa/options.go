@@ -6,12 +6,32 @@ import (
 	"time"
 )
 
-// Options are the fake's timing knobs and its rule for numbers that are not on
-// WhatsApp. The zero value of every field but EditorDelay means "the
-// default" (see DefaultOptions): New and SetOptions fill zero fields in, so a
-// test sets only the knobs it cares about. Such a duration cannot be made
-// zero: use 1ns for "practically none". EditorDelay is the exception: its
-// zero value is its default, and means off.
+// Builds of the page (Options.Build).
+const (
+	// BuildDefault draws the page as facts 8 and 10 say: message ids
+	// "true_<jid>_<msgid>", span[data-icon] icons, span.selectable-text.
+	BuildDefault = ""
+	// Build2026 draws the page as fact 20 says.
+	Build2026 = "2026"
+)
+
+// Drawings of a bubble's text (Options.Drawing).
+const (
+	// DrawingDefault draws a bubble's text as fact 18 says.
+	DrawingDefault = ""
+	// DrawingUnknown draws it in a way the page contract does not describe
+	// (see Options.Drawing).
+	DrawingUnknown = "unknown"
+)
+
+// Options are the fake's timing knobs, its rules for numbers that are not on
+// WhatsApp and for @lid chats, and how it draws the page. The zero value of
+// every field but EditorDelay, Build and Drawing means "the default" (see
+// DefaultOptions): New and SetOptions fill zero fields in, so a test sets
+// only the knobs it cares about. Such a duration cannot be made zero: use
+// 1ns for "practically none". EditorDelay, Build and Drawing are the
+// exceptions: their zero value is their default (off, today's build, fact
+// 18's drawing).
 type Options struct {
 	// BootDelay is how long a page shows its boot progress (fact 1). Default 1.5s.
 	BootDelay time.Duration
@@ -52,6 +72,71 @@ type Options struct {
 	// turns from "false" to "true" when the editor goes live (both only
 	// while the knob is on; hooks for tests, not part of the page contract).
 	EditorDelay time.Duration
+	// LidSuffix: in the default build, the chats of numbers ending with it
+	// are named by a @lid (fact 10): their bubbles' data-id is
+	// "true_<lid>@lid_<msgid>", where <lid> is LID(number), 15 digits that
+	// are not the number's; other chats are "true_<digits>@c.us_<msgid>".
+	// Default "77". A suffix no number has (e.g. "-") turns the rule off.
+	// The 2026 build names no chat by a jid. It applies to the next chat
+	// open.
+	LidSuffix string
+	// Build is how the page draws itself: BuildDefault ("", the zero value
+	// and default) as facts 8 and 10 say, or Build2026 ("2026") as fact 20
+	// says: a bubble's data-id is its bare message id (the id
+	// GET /_fake/messages reports: 20 uppercase hex characters) and no
+	// "@c.us" or "@lid" is anywhere in the page's DOM; #main's header names
+	// the chat by its number formatted for people ("+1 555-000-2222") and
+	// the chat list's row of the open chat has aria-selected="true" (its
+	// rows carry no data-phone); icons are inline svg elements marked only
+	// by a <title> child (no data-icon in the main screen); the send button
+	// is button[aria-label="Send"] holding the svg titled
+	// "wds-ic-send-filled"; an outgoing bubble's status element is a span
+	// whose only attribute is its aria-label (" Pending ", " Sent ",
+	// " Delivered ") holding an svg (titled "wds-ic-clock",
+	// "wds-ic-check" or "wds-ic-double-check", which name the glyph, not
+	// the state); the text element is the span[dir] inside
+	// div.copyable-text[data-pre-plain-text], without the selectable-text
+	// class. Everything else (boot, landing, QR codes, pairing, compose box,
+	// dialogs, deep link, chats opened in the app, the late editor,
+	// beforeunload) is the same in both builds. A page takes the build
+	// when it loads: a change applies to pages loaded after it. New and
+	// SetOptions treat any other value as BuildDefault; the control API and
+	// cmd/fakewa refuse it.
+	Build string
+	// Drawing is how a bubble draws its text. DrawingDefault ("", the zero
+	// value and default) draws it as fact 18 says, in both builds.
+	// DrawingUnknown ("unknown") plays a drawing that a driver written to
+	// the contract does not know: inside the build's text element a new
+	// span wraps the text; the formats are drawn as strong, em, del and
+	// code elements with no data-app-text-template (their markers are
+	// lost); each emoji is a span[role="img"] with the emoji in aria-label,
+	// drawn by a background image, with no text and no alt; links are no a
+	// elements; and every run of other characters (links included) between
+	// white space, formats and emoji is its own span preceded by a text
+	// node holding one U+200B (ZERO WIDTH SPACE). A text sent is never
+	// blank, so it holds an emoji (lost) or a run (which gains a U+200B):
+	// the text a driver rebuilds by fact 18 always differs from the text
+	// sent. "Code *42* 🎉" rebuilds as "\u200bCode \u200b42 ". The bubble is
+	// otherwise as the build draws it (div[data-id], the text element, the
+	// status element and its acks). A page learns a change at its next
+	// request (a poll, within LogoutPoll; a chat open; a send) and draws
+	// the bubbles it adds from then on in the new drawing; the bubble of a
+	// message sent shows the drawing in force when the server recorded it
+	// before its first ack. Bubbles already drawn keep theirs until their
+	// chat opens again. New and SetOptions treat any other value as
+	// DrawingDefault; the control API and cmd/fakewa refuse it.
+	Drawing string
+}
+
+// Validate reports an unknown Build or Drawing, wrapping ErrInvalidOption.
+func (o Options) Validate() error {
+	if o.Build != BuildDefault && o.Build != Build2026 {
+		return fmt.Errorf("build %q (want %q or %q): %w", o.Build, BuildDefault, Build2026, ErrInvalidOption)
+	}
+	if o.Drawing != DrawingDefault && o.Drawing != DrawingUnknown {
+		return fmt.Errorf("drawing %q (want %q or %q): %w", o.Drawing, DrawingDefault, DrawingUnknown, ErrInvalidOption)
+	}
+	return nil
 }
 
 // DefaultOptions returns the realistic timings that cmd/fakewa uses.
@@ -66,6 +151,7 @@ func DefaultOptions() Options {
 		PairingLifetime: 3 * time.Minute,
 		InvalidSuffix:   "0000",
 		LogoutPoll:      time.Second,
+		LidSuffix:       "77",
 	}
 }
 
@@ -97,8 +183,9 @@ func WorstCaseOptions() Options {
 }
 
 // withDefaults returns o with every zero (or negative) duration but
-// EditorDelay, a zero QRRotations and an empty InvalidSuffix replaced by the
-// default. A negative EditorDelay becomes zero (off); a zero one stays.
+// EditorDelay, a zero QRRotations and an empty InvalidSuffix or LidSuffix
+// replaced by the default. A negative EditorDelay becomes zero (off); a zero
+// one stays. An unknown Build or Drawing becomes the default.
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
 	for _, f := range []struct{ v, def *time.Duration }{
@@ -117,6 +204,15 @@ func (o Options) withDefaults() Options {
 	o.EditorDelay = max(o.EditorDelay, 0) // zero means off: no default replaces it
 	if o.InvalidSuffix == "" {
 		o.InvalidSuffix = d.InvalidSuffix
+	}
+	if o.LidSuffix == "" {
+		o.LidSuffix = d.LidSuffix
+	}
+	if o.Build != Build2026 {
+		o.Build = BuildDefault
+	}
+	if o.Drawing != DrawingUnknown {
+		o.Drawing = DrawingDefault
 	}
 	return o
 }
@@ -147,7 +243,8 @@ func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 
 // configJSON is the body of POST /_fake/config (every field optional; an
 // absent field keeps its value, a zero one returns to the default, which for
-// editor_delay is off) and the answer of GET and POST /_fake/config (every
+// editor_delay is off, and for build and drawing today's build and fact
+// 18's drawing) and the answer of GET and POST /_fake/config (every
 // field present).
 type configJSON struct {
 	BootDelay       *jsonDuration `json:"boot_delay,omitempty"`
@@ -160,6 +257,9 @@ type configJSON struct {
 	InvalidSuffix   *string       `json:"invalid_suffix,omitempty"`
 	LogoutPoll      *jsonDuration `json:"logout_poll,omitempty"`
 	EditorDelay     *jsonDuration `json:"editor_delay,omitempty"`
+	LidSuffix       *string       `json:"lid_suffix,omitempty"`
+	Build           *string       `json:"build,omitempty"`
+	Drawing         *string       `json:"drawing,omitempty"`
 	Hang            *bool         `json:"hang,omitempty"`
 }
 
@@ -181,8 +281,13 @@ func (c configJSON) apply(o *Options) {
 	if c.QRRotations != nil {
 		o.QRRotations = *c.QRRotations
 	}
-	if c.InvalidSuffix != nil {
-		o.InvalidSuffix = *c.InvalidSuffix
+	for _, f := range []struct{ src, dst *string }{
+		{c.InvalidSuffix, &o.InvalidSuffix}, {c.LidSuffix, &o.LidSuffix},
+		{c.Build, &o.Build}, {c.Drawing, &o.Drawing},
+	} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
 	}
 }
 
@@ -194,6 +299,7 @@ func toConfigJSON(o Options, hang bool) configJSON {
 		FirstQRLifetime: jd(o.FirstQRLifetime), QRLifetime: jd(o.QRLifetime),
 		QRRotations: &o.QRRotations, LookupDelay: jd(o.LookupDelay),
 		PairingLifetime: jd(o.PairingLifetime), InvalidSuffix: &o.InvalidSuffix,
-		LogoutPoll: jd(o.LogoutPoll), EditorDelay: jd(o.EditorDelay), Hang: &hang,
+		LogoutPoll: jd(o.LogoutPoll), EditorDelay: jd(o.EditorDelay),
+		LidSuffix: &o.LidSuffix, Build: &o.Build, Drawing: &o.Drawing, Hang: &hang,
 	}
 }

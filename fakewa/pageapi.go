@@ -83,11 +83,12 @@ func (s *Server) apiBoot(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"sid": sess.id, "linked": sess.account != "", "phone": sess.account,
 		"boot_delay_ms": ms(s.opts.BootDelay), "poll_ms": ms(s.opts.LogoutPoll), "hang": s.hang,
+		"build": s.opts.Build, "drawing": s.opts.Drawing,
 	})
 }
 
 // apiPoll is the page's periodic check: linked or not, token still valid,
-// active or in conflict, hang switch.
+// active or in conflict, hang switch, how bubbles draw their text.
 func (s *Server) apiPoll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -96,7 +97,7 @@ func (s *Server) apiPoll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errUnknownSession)
 		return
 	}
-	resp := map[string]any{"hang": s.hang, "poll_ms": ms(s.opts.LogoutPoll), "state": "landing"}
+	resp := map[string]any{"hang": s.hang, "poll_ms": ms(s.opts.LogoutPoll), "state": "landing", "drawing": s.opts.Drawing}
 	switch {
 	case sess.account == "":
 	case !s.linkedLocked(sess):
@@ -267,8 +268,10 @@ func (s *Server) apiChats(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiOpen opens a chat: whether the number is on WhatsApp, the chat's
-// recent messages and, while Options.EditorDelay is on, this open's delay
-// of its editor (fact 17; 0 when off). With wait=1 (a chat opened inside the
+// recent messages, the jid that names it in the default build (fact 10,
+// Options.LidSuffix), how its bubbles draw their text (Options.Drawing)
+// and, while Options.EditorDelay is on, this open's delay of its editor
+// (fact 17; 0 when off). With wait=1 (a chat opened inside the
 // app, fact 14) it answers after LookupDelay, while the page shows
 // "Starting chat".
 func (s *Server) apiOpen(w http.ResponseWriter, r *http.Request) {
@@ -299,9 +302,12 @@ func (s *Server) apiOpen(w http.ResponseWriter, r *http.Request) {
 		OnWhatsApp bool          `json:"on_whatsapp"`
 		Messages   []pageMessage `json:"messages"`
 		EditorMS   int64         `json:"editor_delay_ms"`
-	}{Phone: phone, OnWhatsApp: s.onWhatsAppLocked(phone), Messages: []pageMessage{}}
+		JID        string        `json:"jid,omitempty"`
+		Drawing    string        `json:"drawing"`
+	}{Phone: phone, OnWhatsApp: s.onWhatsAppLocked(phone), Messages: []pageMessage{}, Drawing: s.opts.Drawing}
 	if resp.OnWhatsApp {
 		resp.EditorMS = editorDelayMS(s.opts.EditorDelay)
+		resp.JID = s.jidLocked(phone)
 		msgs := s.accounts[sess.account].messages
 		for i := len(msgs) - 1; i >= 0 && len(resp.Messages) < historyLen; i-- {
 			if msgs[i].to == phone {
@@ -326,7 +332,7 @@ func editorDelayMS(limit time.Duration) int64 {
 }
 
 // apiSend records a message the page sends (ack 0) and tells the page when
-// the acks come.
+// the acks come and how bubbles draw their text now (Options.Drawing).
 func (s *Server) apiSend(w http.ResponseWriter, r *http.Request) {
 	var body struct{ ID, To, Text string }
 	if err := decode(w, r, &body); err != nil {
@@ -362,7 +368,10 @@ func (s *Server) apiSend(w http.ResponseWriter, r *http.Request) {
 		acct.messages = append(acct.messages, m)
 		acct.byID[m.id] = m
 	}
-	writeJSON(w, http.StatusOK, toPage(m, now))
+	writeJSON(w, http.StatusOK, struct {
+		pageMessage
+		Drawing string `json:"drawing"`
+	}{toPage(m, now), s.opts.Drawing})
 }
 
 // hangWait bounds one request of a hung page's loop.

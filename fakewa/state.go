@@ -3,6 +3,8 @@ package fakewa
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"hash/fnv"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -124,6 +126,31 @@ func (s *Server) liveLocked(sess *session, now time.Time) bool {
 // onWhatsAppLocked applies the invalid-number rule.
 func (s *Server) onWhatsAppLocked(phone string) bool {
 	return phone != "" && !strings.HasSuffix(phone, s.opts.InvalidSuffix)
+}
+
+// LID returns the lid that names the chat of phone (a number; "+", spaces
+// and dashes are ignored) when Options.LidSuffix makes it a @lid chat: 15
+// digits derived from the number (FNV-1a), the same on every fake and never
+// the number's own digits.
+func LID(phone string) string {
+	d := digits(phone)
+	h := fnv.New64a()
+	h.Write([]byte("lid:" + d))
+	const lo, span = 100_000_000_000_000, 900_000_000_000_000 // 15 digits
+	lid := strconv.FormatUint(lo+h.Sum64()%span, 10)
+	if lid == d {
+		lid = strconv.FormatUint(lo+(h.Sum64()+1)%span, 10)
+	}
+	return lid
+}
+
+// jidLocked is the jid that names the chat of phone in the default build:
+// "<lid>@lid" when phone ends with Options.LidSuffix, else "<phone>@c.us".
+func (s *Server) jidLocked(phone string) string {
+	if strings.HasSuffix(phone, s.opts.LidSuffix) {
+		return LID(phone) + "@lid"
+	}
+	return phone + "@c.us"
 }
 
 func (s *Server) accountLocked(phone string) *account {

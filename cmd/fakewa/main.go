@@ -39,7 +39,13 @@ func run() error {
 	flag.StringVar(&o.InvalidSuffix, "invalid-suffix", d.InvalidSuffix, "numbers ending with this are not on WhatsApp")
 	flag.DurationVar(&o.LogoutPoll, "logout-poll", d.LogoutPoll, "how often pages check their login with the server")
 	flag.DurationVar(&o.EditorDelay, "editor-delay", d.EditorDelay, "longest delay before a chat's compose box goes live; each open picks one in [1/4, 1] of it (0: off, live at once)")
+	flag.StringVar(&o.LidSuffix, "lid-suffix", d.LidSuffix, "chats of numbers ending with this are named by a @lid in the default build (fact 10)")
+	flag.StringVar(&o.Build, "build", d.Build, `how the page draws itself: "" (facts 8, 10) or "2026" (fact 20)`)
+	flag.StringVar(&o.Drawing, "drawing", d.Drawing, `how bubbles draw their text: "" (fact 18) or "unknown" (a drawing the contract does not describe)`)
 	flag.Parse()
+	if err := o.Validate(); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

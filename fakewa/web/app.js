@@ -1,5 +1,6 @@
 // fakewa's page: a small stand-in for WhatsApp Web that follows the page
-// contract (facts 1-17). It talks to its server through /_fakeapi/.
+// contract (facts 1-18 and 20; draw.js draws bubbles' text and the 2026
+// build's icons). It talks to its server through /_fakeapi/.
 'use strict';
 (() => {
   const WID_KEY = 'last-wid-md'; // JSON string "<phone>:<device>@c.us", as WhatsApp Web stores it
@@ -14,8 +15,8 @@
   // S is the page's state. gen changes with every screen, so late answers
   // for a screen that is gone are dropped.
   const S = {
-    sid: '', phone: '', token: '', view: 'boot', gen: 0, pollMs: 1000, pollTimer: 0,
-    timers: [], chat: null, pending: new Set(), icons: new Map(),
+    sid: '', phone: '', token: '', view: 'boot', gen: 0, pollMs: 1000, pollTimer: 0, build: '', drawing: '',
+    timers: [], chat: null, pending: new Set(), bubbles: new Map(),
     beforeUnloadOn: false, clickHandlerOn: false, mainWrap: null, paneSide: null, editor: null,
   };
 
@@ -141,6 +142,8 @@
     }
     S.sid = r.sid;
     S.pollMs = r.poll_ms;
+    S.build = r.build || ''; // the page's build for its life (fact 20)
+    S.drawing = r.drawing || '';
     addEventListener('pagehide', () => navigator.sendBeacon(q('/_fakeapi/bye')));
     if (r.hang) hangLoop();
     if (!r.linked && token) { localStorage.removeItem(WID_KEY); await within(dropToken(), 2000); }
@@ -170,6 +173,7 @@
       return;
     }
     S.pollMs = r.poll_ms;
+    if (r.drawing != null) S.drawing = r.drawing;
     if (r.hang) hangLoop();
     if (r.state === 'logged_out') { loggedOut(); return; }
     if (r.state === 'linked') {
@@ -339,24 +343,40 @@
     try { chats = await api('GET', q('/_fakeapi/chats')); } catch (e) { return; }
     if (gen !== S.gen) return;
     S.paneSide.replaceChildren(...chats.map((c) => chatItem(c.phone, c.last_text)));
+    if (S.chat) selectChat(S.chat.phone);
     filterChats();
   }
+  // A chat list row. The 2026 build names its number only as people read
+  // it: no data-phone (fact 20). The row of the open chat has
+  // aria-selected="true".
   function chatItem(phone, last) {
-    return el('div', { role: 'listitem', class: 'chat-item', 'data-phone': phone, onclick: () => openChat(phone, '', 'list') },
-      el('span', { title: '+' + phone, dir: 'auto' }, '+' + phone),
+    const name = S.build === '2026' ? FakeDraw.phone(phone) : '+' + phone;
+    const item = el('div', { role: 'listitem', class: 'chat-item', 'aria-selected': 'false', 'data-phone': S.build === '2026' ? null : phone, onclick: () => openChat(phone, '', 'list') },
+      el('span', { title: name, dir: 'auto' }, name),
       el('span', { class: 'last', dir: 'auto' }, (last || '').split('\n')[0]));
+    item.fakePhone = phone;
+    return item;
   }
+  const rowOf = (phone) => [...S.paneSide.children].find((item) => item.fakePhone === phone);
   function bumpChat(phone, last) {
     if (!S.paneSide) return;
-    const old = S.paneSide.querySelector(`[data-phone="${phone}"]`);
+    const old = rowOf(phone);
     if (old) old.remove();
     S.paneSide.prepend(chatItem(phone, last));
+    if (S.chat) selectChat(S.chat.phone);
     filterChats();
+  }
+  // selectChat marks the row of the open chat, adding one for a chat the
+  // list does not show yet.
+  function selectChat(phone) {
+    if (!S.paneSide) return;
+    if (!rowOf(phone)) S.paneSide.prepend(chatItem(phone, ''));
+    for (const item of S.paneSide.children) item.setAttribute('aria-selected', String(item.fakePhone === phone));
   }
   function filterChats() {
     const s = document.querySelector('#side [data-tab="3"]');
     const needle = s ? s.textContent.trim().replace(/\D/g, '') : '';
-    for (const item of S.paneSide.children) item.hidden = needle !== '' && !item.dataset.phone.includes(needle);
+    for (const item of S.paneSide.children) item.hidden = needle !== '' && !item.fakePhone.includes(needle);
   }
 
   // ---- deep link (fact 6) ----
@@ -445,7 +465,8 @@
       showDialog(how === 'deep' || !phone ? 'Phone number shared via url is invalid.' : `The number +${phone} isn't on WhatsApp.`);
       return;
     }
-    renderChat(phone, r.messages, text, r.editor_delay_ms || 0);
+    if (r.drawing != null) S.drawing = r.drawing;
+    renderChat({ phone, jid: r.jid || phone + '@c.us' }, r.messages, text, r.editor_delay_ms || 0);
   }
   // renderChat draws the chat. With delayMs > 0 (the server's
   // Options.EditorDelay, fact 17) the chat and its compose box show at once,
@@ -455,25 +476,33 @@
   // vanishes when the editor draws its model (empty, or the deep link's
   // text). #main then carries data-fake-editor-delay-ms and
   // data-fake-editor-live ("false", then "true"), hooks for tests only.
-  function renderChat(phone, messages, text, delayMs) {
+  // who is {phone, jid}: the jid names the chat's bubbles in the default
+  // build (fact 10).
+  function renderChat(who, messages, text, delayMs) {
+    const { phone } = who;
     const msgs = el('div', { class: 'msgs', role: 'application' });
     const box = composeBox();
     const sendSlot = el('div', { class: 'send-slot' });
-    const main = el('div', { id: 'main' },
-      el('header', {}, el('span', { title: '+' + phone, dir: 'auto' }, '+' + phone)),
-      msgs,
+    const header = S.build === '2026'
+      ? el('header', {}, el('div', { class: 'chat-title' }, el('span', { dir: 'auto' }, FakeDraw.phone(phone))))
+      : el('header', {}, el('span', { title: '+' + phone, dir: 'auto' }, '+' + phone));
+    const main = el('div', { id: 'main' }, header, msgs,
       el('footer', {}, el('div', { class: 'compose' }, box), sendSlot));
-    const chat = { phone, msgs };
+    const chat = { ...who, msgs };
     S.chat = chat;
     S.editor = null;
-    S.icons.clear();
+    S.bubbles.clear();
+    selectChat(phone);
+    const icon = (dataIcon, svgTitle) => (S.build === '2026'
+      ? el('span', { 'aria-hidden': 'true' }, FakeDraw.icon(svgTitle, 24))
+      : el('span', { 'data-icon': dataIcon }));
     const updateButton = (has) => {
       const cur = sendSlot.firstChild && sendSlot.firstChild.getAttribute('aria-label');
       if (has && cur !== 'Send') {
         sendSlot.replaceChildren(el('button', { type: 'button', 'aria-label': 'Send', onmousedown: (e) => e.preventDefault(), onclick: sendNow },
-          el('span', { 'data-icon': 'send' })));
+          icon('send', 'wds-ic-send-filled')));
       } else if (!has && cur !== 'Voice message') {
-        sendSlot.replaceChildren(el('button', { type: 'button', 'aria-label': 'Voice message' }, el('span', { 'data-icon': 'ptt' })));
+        sendSlot.replaceChildren(el('button', { type: 'button', 'aria-label': 'Voice message' }, icon('ptt', 'wds-ic-mic-filled')));
       }
     };
     updateButton(false);
@@ -516,31 +545,53 @@
     return { ...m, ack, check_in_ms: check, dblcheck_in_ms: dbl };
   }
 
-  // ---- bubbles and acks (facts 10, 11) ----
+  // ---- bubbles and acks (facts 10, 11, 18, 20) ----
+  // addBubble draws an outgoing message. The default build names it
+  // "true_<jid>_<id>" and marks its state by a data-icon; the 2026 build
+  // names it by its bare id and marks its state only by its status
+  // element's aria-label, over an svg (fact 20). Its text is drawn as fact
+  // 18 says, or in the unknown drawing: as S.drawing (Options.Drawing, which
+  // the page learns from its server's answers) says.
   function addBubble(m) {
     if (!S.chat || S.chat.phone !== m.to) return;
     const at = new Date(m.at_ms);
-    const icon = el('span', { 'data-icon': ackIcon(m.ack), 'aria-label': ackLabel(m.ack) });
-    S.icons.set(m.id, icon);
+    const b26 = S.build === '2026';
+    const status = el('span', {});
+    drawStatus(status, m.ack);
+    const textEl = b26 ? el('span', { class: 'msg-text', dir: 'auto' }) : el('span', { class: 'selectable-text copyable-text', dir: 'auto' });
+    const bubble = { status, ack: m.ack, textEl, text: m.text, drawing: null };
+    S.bubbles.set(m.id, bubble);
+    drawText(bubble);
     S.chat.msgs.append(el('div', { role: 'row', class: 'msg-row' },
-      el('div', { class: 'message-out', 'data-id': `true_${m.to}@c.us_${m.id}` },
-        el('div', { class: 'copyable-text', 'data-pre-plain-text': prePlain(at) },
-          el('div', {}, el('span', { class: 'selectable-text copyable-text', dir: 'auto' }, m.text))),
-        el('div', { class: 'meta' }, el('span', {}, `${pad2(at.getHours())}:${pad2(at.getMinutes())}`), icon))));
+      el('div', { class: 'message-out', 'data-id': b26 ? m.id : `true_${S.chat.jid}_${m.id}` },
+        el('div', { class: 'copyable-text', 'data-pre-plain-text': prePlain(at) }, el('div', {}, textEl)),
+        el('div', { class: 'meta' }, el('span', {}, `${pad2(at.getHours())}:${pad2(at.getMinutes())}`), status))));
     S.chat.msgs.scrollTop = S.chat.msgs.scrollHeight;
   }
   const ackIcon = (a) => (a >= 2 ? 'msg-dblcheck' : a === 1 ? 'msg-check' : 'msg-time');
   const ackLabel = (a) => (a >= 2 ? ' Delivered ' : a === 1 ? ' Sent ' : ' Pending ');
+  const ackSvg = (a) => (a >= 2 ? 'wds-ic-double-check' : a === 1 ? 'wds-ic-check' : 'wds-ic-clock');
+  // drawText draws a bubble's text in the drawing in force, if it is not
+  // drawn so yet.
+  function drawText(bubble) {
+    if (bubble.drawing === S.drawing) return;
+    bubble.drawing = S.drawing;
+    bubble.textEl.replaceChildren(...(S.drawing === 'unknown' ? FakeDraw.unknownText(bubble.text) : FakeDraw.text(bubble.text)));
+  }
+  function drawStatus(e, ack) {
+    e.setAttribute('aria-label', ackLabel(ack));
+    if (S.build === '2026') e.replaceChildren(FakeDraw.icon(ackSvg(ack), 16));
+    else e.setAttribute('data-icon', ackIcon(ack));
+  }
   function setAck(id, ack) {
     if (ack >= 1) S.pending.delete(id);
     setBeforeUnload(S.pending.size > 0);
-    const icon = S.icons.get(id);
-    if (icon && ackRank(icon.getAttribute('data-icon')) < ack) {
-      icon.setAttribute('data-icon', ackIcon(ack));
-      icon.setAttribute('aria-label', ackLabel(ack));
+    const b = S.bubbles.get(id);
+    if (b && b.ack < ack) {
+      b.ack = ack;
+      drawStatus(b.status, ack);
     }
   }
-  const ackRank = (icon) => ({ 'msg-time': 0, 'msg-check': 1, 'msg-dblcheck': 2 })[icon] || 0;
   // trackAcks schedules the acks the server announced for m.
   function trackAcks(m) {
     if (m.ack < 1) {
@@ -576,6 +627,11 @@
       if (!e.status || e.status >= 500 || e.status === 409) setTimeout(() => postSend(m), 1000); // retried until the server has it
       return; // other refusals: the clock stays
     }
+    // The server names the drawing in force: a change since the bubble was
+    // drawn shows in it before its first ack.
+    if (r.drawing != null) S.drawing = r.drawing;
+    const bubble = S.bubbles.get(m.id);
+    if (bubble) drawText(bubble);
     trackAcks(r);
   }
 
