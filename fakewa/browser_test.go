@@ -2,8 +2,8 @@ package fakewa_test
 
 // Tests that drive real Chromium against the fake and check the page
 // contract (facts 1-15; facts 16 and 17 are in browser_login_test.go and
-// browser_editor_test.go) in the browser. Each test shares its browsers
-// between its steps to stay fast.
+// browser_editor_test.go, facts 10, 18 and 20 in browser_draw_test.go) in
+// the browser. Each test shares its browsers between its steps to stay fast.
 
 import (
 	"context"
@@ -140,9 +140,10 @@ func TestBrowserLinkChatAndLogout(t *testing.T) {
 		if n := utf8.RuneCountInString(got.Text); n != 4096 {
 			t.Fatalf("sent %d characters, want 4096", n)
 		}
-		bubble := b.wait("the bubble", `(() => { const s = document.querySelectorAll('#main div[data-id] div.copyable-text[data-pre-plain-text] span.selectable-text'); return s.length ? s[s.length-1].innerText : ''; })()`, 5*time.Second)
-		if bubble != want {
-			t.Fatalf("bubble innerText differs from the text sent (%d vs %d characters)", len(bubble), len(want))
+		// The bubble draws its emoji as img elements (fact 18): its text,
+		// rebuilt as fact 18 says, is the text sent.
+		if d := b.bubbleText(got.ID); d.Rebuilt != want {
+			t.Fatalf("bubble rebuilt differs from the text sent (%d vs %d characters)", len(d.Rebuilt), len(want))
 		}
 		if n := len(fake.Messages(phoneA)); n != before+2 {
 			t.Fatalf("%d messages sent, want 2", n-before)

@@ -621,3 +621,75 @@ func TestEditorDelayKnob(t *testing.T) {
 		t.Fatalf("SetOptions of another field moved EditorDelay to %v", o.EditorDelay)
 	}
 }
+
+// TestDrawingKnobs checks the Build, Drawing and LidSuffix knobs on the
+// server side: their defaults, the control API (which refuses unknown
+// values), what a booting page and a chat open learn, and the @lid rule.
+func TestDrawingKnobs(t *testing.T) {
+	if o := New(Options{Build: "1999", Drawing: "odd"}).Options(); o.Build != BuildDefault || o.Drawing != DrawingDefault || o.LidSuffix != "77" {
+		t.Fatalf("unknown values through New: %+v", o)
+	}
+	if err := (Options{Build: "1999"}).Validate(); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("Validate of build 1999: %v", err)
+	}
+	if err := (Options{Build: Build2026, Drawing: DrawingUnknown}).Validate(); err != nil {
+		t.Fatalf("Validate of the known values: %v", err)
+	}
+	s, _ := newTestServer(t, Options{})
+	p, _ := link(t, s, "15550001111")
+	type openAnswer struct {
+		JID     string `json:"jid"`
+		Drawing string `json:"drawing"`
+	}
+	open := func(phone string) openAnswer {
+		t.Helper()
+		var a openAnswer
+		if st := do(t, s, "GET", "/_fakeapi/open?sid="+p.sid+"&phone="+phone, nil, &a); st != 200 {
+			t.Fatalf("open: %d", st)
+		}
+		return a
+	}
+	if a := open("15550002222"); a.JID != "15550002222@c.us" || a.Drawing != "" {
+		t.Fatalf("open of a @c.us chat: %+v", a)
+	}
+	lid := LID("+1 555 000 1277")
+	if a := open("15550001277"); a.JID != lid+"@lid" {
+		t.Fatalf("open of a number ending in 77: %+v, want %s@lid", a, lid)
+	}
+	if len(lid) != 15 || digits(lid) != lid || lid == "15550001277" || LID("15550001277") != lid || LID("15550002277") == lid {
+		t.Fatalf("LID(15550001277) = %q: want 15 digits of its own, the same each time, another for another number", lid)
+	}
+
+	var c map[string]any
+	if do(t, s, "GET", "/_fake/config", nil, &c); c["build"] != "" || c["drawing"] != "" || c["lid_suffix"] != "77" {
+		t.Fatalf("GET config: %v", c)
+	}
+	st := do(t, s, "POST", "/_fake/config", map[string]any{"build": "2026", "drawing": "unknown", "lid_suffix": "2222"}, &c)
+	if st != 200 || c["build"] != "2026" || c["drawing"] != "unknown" || c["lid_suffix"] != "2222" {
+		t.Fatalf("POST config: %d %v", st, c)
+	}
+	if a := open("15550002222"); a.JID != LID("15550002222")+"@lid" || a.Drawing != DrawingUnknown {
+		t.Fatalf("open after the change: %+v", a)
+	}
+	if a := open("15550001277"); a.JID != "15550001277@c.us" {
+		t.Fatalf("open of 15550001277 with lid_suffix 2222: %+v", a)
+	}
+	var boot struct {
+		Build string `json:"build"`
+	}
+	if do(t, s, "POST", "/_fakeapi/boot", map[string]string{"token": ""}, &boot); boot.Build != Build2026 {
+		t.Fatalf("a page booting after the change learns build %q", boot.Build)
+	}
+	for _, bad := range []map[string]any{{"build": "2025"}, {"drawing": "fancy"}} {
+		if st := do(t, s, "POST", "/_fake/config", bad, nil); st != 400 {
+			t.Fatalf("POST config %v: %d, want 400", bad, st)
+		}
+	}
+	if o := s.Options(); o.Build != Build2026 || o.Drawing != DrawingUnknown {
+		t.Fatalf("a refused POST changed the options: %+v", o)
+	}
+	do(t, s, "POST", "/_fake/config", map[string]any{"build": "", "drawing": "", "lid_suffix": ""}, &c)
+	if c["build"] != "" || c["drawing"] != "" || c["lid_suffix"] != "77" {
+		t.Fatalf("back to the defaults: %v", c)
+	}
+}
