@@ -89,6 +89,12 @@ func text(tag string, i int) string {
 	return fmt.Sprintf("Order %s-%d has shipped and will arrive on Friday. Thank you!", tag, i)
 }
 
+// formattedText is text's length with WhatsApp's formatting, an emoji and
+// a link, which the page draws as elements (fact 18).
+func formattedText(tag string, i int) string {
+	return fmt.Sprintf("Order *%s-%d* has _shipped_ 📦 track: https://shop.example/t/%d", tag, i, i)
+}
+
 // daemon is a wapoold (internal/wapooldtest) with pacing off and its
 // metrics on a port of its own.
 type daemon struct {

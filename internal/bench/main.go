@@ -76,7 +76,8 @@ func (t *tables) x(name, unit string) string  { return t.res.Fmt(name, unit, "%.
 
 func (t *tables) send() {
 	plain, late := t.ran("Send/new-recipient", "Send/open-chat", "Send/old"), t.ran("SendLate/new-recipient", "SendLate/open-chat")
-	if !plain && !late {
+	drawn := t.ran("SendDrawn/older/new-recipient", "SendDrawn/older/open-chat", "SendDrawn/2026/new-recipient", "SendDrawn/2026/open-chat")
+	if !plain && !late && !drawn {
 		return
 	}
 	type row struct{ label, short, name, prefix string }
@@ -90,6 +91,14 @@ func (t *tables) send() {
 		{"(c′) as (c), late editor", "(c′) late editor", "SendLate/open-chat", "wapool"},
 		{"(d′) floor for (b′): types once, the moment the editor goes live (it reads fakewa's test hook, which no driver of the real page has)", "(d′) floor for (b′)", "SendLate/new-recipient", "floor"},
 		{"(d′) floor for (c′)", "(d′) floor for (c′)", "SendLate/open-chat", "floor"},
+		{"(b*) as (b), a **formatted text** (markers, emoji, link: drawn as elements, fact 18)", "(b*) formatted", "SendDrawn/older/new-recipient", "wapool"},
+		{"(c*) as (c), formatted text", "(c*) formatted", "SendDrawn/older/open-chat", "wapool"},
+		{"(d*) floor for (b*), the same formatted texts", "(d*) floor for (b*)", "SendDrawn/older/new-recipient", "floor"},
+		{"(d*) floor for (c*)", "(d*) floor for (c*)", "SendDrawn/older/open-chat", "floor"},
+		{"(b²⁰²⁶) as (b*), on the **2026 build** (bare ids, svg icons, state labels: fact 20)", "(b²⁰²⁶) 2026 build", "SendDrawn/2026/new-recipient", "wapool"},
+		{"(c²⁰²⁶) as (c*), 2026 build", "(c²⁰²⁶) 2026 build", "SendDrawn/2026/open-chat", "wapool"},
+		{"(d²⁰²⁶) floor for (b²⁰²⁶)", "(d²⁰²⁶) floor for (b²⁰²⁶)", "SendDrawn/2026/new-recipient", "floor"},
+		{"(d²⁰²⁶) floor for (c²⁰²⁶)", "(d²⁰²⁶) floor for (c²⁰²⁶)", "SendDrawn/2026/open-chat", "floor"},
 	}
 	t.p("| route | p50 | p95 | failed |")
 	t.p("|---|---:|---:|---:|")
@@ -114,6 +123,10 @@ func (t *tables) send() {
 		{"(c)", "Send/open-chat", goalOpenMs, true},
 		{"(b′), late editor", "SendLate/new-recipient", goalNewMs, false},
 		{"(c′), late editor", "SendLate/open-chat", goalOpenMs, false},
+		{"(b*), formatted", "SendDrawn/older/new-recipient", goalNewMs, true},
+		{"(c*), formatted", "SendDrawn/older/open-chat", goalOpenMs, true},
+		{"(b²⁰²⁶), 2026 build", "SendDrawn/2026/new-recipient", goalNewMs, true},
+		{"(c²⁰²⁶), 2026 build", "SendDrawn/2026/open-chat", goalOpenMs, true},
 	} {
 		if len(t.res[c.name]) == 0 {
 			continue

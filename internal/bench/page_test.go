@@ -26,8 +26,10 @@ import (
 const (
 	selPane    = `#pane-side`
 	selCompose = `footer div[contenteditable="true"][role="textbox"]`
-	selSend    = `footer button span[data-icon="send"]`
-	selAcked   = `span[data-icon="msg-check"], span[data-icon="msg-dblcheck"]`
+	// Both page builds: the older icons and fact 20's labels.
+	selSend  = `footer button span[data-icon="send"], footer button[aria-label="Send"]`
+	selAcked = `span[data-icon="msg-check"], span[data-icon="msg-dblcheck"], [aria-label=" Sent "], [aria-label=" Delivered "], [aria-label=" Read "]`
+	selState = `[data-icon^="msg-"], [aria-label=" Pending "], [aria-label=" Sent "], [aria-label=" Delivered "], [aria-label=" Read "]`
 )
 
 // jsWaitFor defines waitFor(check, ms): a promise of check()'s first truthy
@@ -182,13 +184,17 @@ func typeText(ctx context.Context, text string) error {
 	return nil
 }
 
-// clickAndAck notes the outgoing bubbles of the chat with digits, clicks the
-// send button (waiting for it if needed, fact 8) and waits for a new bubble
-// showing msg-check (fact 10), in one evaluation. It returns the bubble's
+// clickAndAck notes the outgoing bubbles of the open chat (a true_ id, or
+// a status element: facts 10 and 20), clicks the send button (waiting for it
+// if needed, fact 8) and waits for a new bubble showing msg-check or the
+// label " Sent " (or later), in one evaluation. It returns the bubble's
 // data-id.
-func clickAndAck(ctx context.Context, digits string, limit time.Duration) (string, error) {
+func clickAndAck(ctx context.Context, limit time.Duration) (string, error) {
 	v, err := eval[string](ctx, call(`async (A) => {
-  const mine = () => [...document.querySelectorAll('div[data-id^="true_' + A.digits + '@c.us_"]')];
+  const mine = () => [...document.querySelectorAll('#main div[data-id]')].filter((b) => {
+    const id = b.getAttribute('data-id');
+    return id.startsWith('true_') || (!id.startsWith('false_') && !!b.querySelector(A.state));
+  });
   const before = new Set(mine().map((b) => b.getAttribute('data-id')));
   const btn = await waitFor(() => { const s = document.querySelector(A.send); return s && s.closest('button'); }, 5000);
   if (!btn) return 'error: no send button';
@@ -198,7 +204,7 @@ func clickAndAck(ctx context.Context, digits string, limit time.Duration) (strin
     return b ? b.getAttribute('data-id') : null;
   }, A.ms);
   return id || 'error: no msg-check';
-}`, map[string]any{"digits": digits, "send": selSend, "acked": selAcked, "ms": limit.Milliseconds()}))
+}`, map[string]any{"send": selSend, "acked": selAcked, "state": selState, "ms": limit.Milliseconds()}))
 	if err != nil {
 		return "", fmt.Errorf("click send and wait for msg-check: %w", err)
 	}
@@ -286,7 +292,7 @@ func (br *bareBrowser) floorSend(base, to, text string, open bool) (map[string]t
 	}
 	ph["input"] = time.Since(t)
 	t = time.Now()
-	if _, err := clickAndAck(tab, to, 30*time.Second); err != nil {
+	if _, err := clickAndAck(tab, 30*time.Second); err != nil {
 		return nil, err
 	}
 	ph["ack"] = time.Since(t)

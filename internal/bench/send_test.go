@@ -70,17 +70,41 @@ func benchSend(b *testing.B, editorDelay time.Duration) {
 	e.link(b, d, tenantSend, accountWapool)
 	floor := e.bare(b, "floor", accountFloor)
 	var viaNew, viaOpen *route
-	b.Run("new-recipient", func(b *testing.B) { viaNew = sendBesideFloor(b, e, d, floor, 1, true) })
-	b.Run("open-chat", func(b *testing.B) { viaOpen = sendBesideFloor(b, e, d, floor, 2, false) })
+	b.Run("new-recipient", func(b *testing.B) { viaNew = sendBesideFloor(b, e, d, floor, 1, true, text) })
+	b.Run("open-chat", func(b *testing.B) { viaOpen = sendBesideFloor(b, e, d, floor, 2, false, text) })
 	if editorDelay == 0 {
 		b.Run("old", func(b *testing.B) { benchOld(b, e, viaNew, viaOpen) })
+	}
+}
+
+// BenchmarkSendDrawn is BenchmarkSend's new-recipient and open-chat with a
+// formatted text (markers, an emoji and a link, which the page draws as
+// elements: fact 18), on each page build: "older" (true_<jid>_ ids,
+// data-icon ticks) and "2026" (fact 20: bare ids, svg icons, state labels).
+// Each build has its own fakewa, daemon and floor; the floor sends the same
+// formatted texts.
+func BenchmarkSendDrawn(b *testing.B) {
+	for _, build := range []string{fakewa.BuildDefault, fakewa.Build2026} {
+		name := build
+		if name == "" {
+			name = "older"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := setup(b, fakewa.Options{Build: build})
+			d := e.start(b, filepath.Join(e.root, "send"))
+			progress("%s: linking tenant %q and the floor's bare browser", name, tenantSend)
+			e.link(b, d, tenantSend, accountWapool)
+			floor := e.bare(b, "floor", accountFloor)
+			b.Run("new-recipient", func(b *testing.B) { sendBesideFloor(b, e, d, floor, 1, true, formattedText) })
+			b.Run("open-chat", func(b *testing.B) { sendBesideFloor(b, e, d, floor, 2, false, formattedText) })
+		})
 	}
 }
 
 // sendBesideFloor sends through wapool and through the floor in turn, so
 // that both meet the same moments of a noisy machine, and reports both and
 // how they compare. It returns wapool's route.
-func sendBesideFloor(b *testing.B, e *env, d *daemon, floor *bareBrowser, block int, newRecipient bool) *route {
+func sendBesideFloor(b *testing.B, e *env, d *daemon, floor *bareBrowser, block int, newRecipient bool, text func(string, int) string) *route {
 	once(b)
 	progress("%s: %d messages through wapool and its floor in turn", b.Name(), *sendsFlag)
 	w, f := &route{}, &route{}
@@ -188,7 +212,7 @@ func oldSend(e *env, cfg browserpool.Config, spec browserpool.Spec, to, text str
 		}
 		ph["open"] = time.Since(t)
 		t = time.Now()
-		if _, err := clickAndAck(tab, to, 30*time.Second); err != nil {
+		if _, err := clickAndAck(tab, 30*time.Second); err != nil {
 			return err
 		}
 		ph["ack"] = time.Since(t)

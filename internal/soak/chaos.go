@@ -185,6 +185,7 @@ func (c *chaos) killDaemon(k int) error {
 		c.orphans = append(c.orphans, f)
 		c.s.printf("FINDING: %s", f)
 	}
+	c.s.flipBuild()
 	if err := c.d.start(); err != nil {
 		return fmt.Errorf("restarting wapoold after kill %d: %w", k, err)
 	}

@@ -65,6 +65,7 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 	if err != nil {
 		return false, err
 	}
+	s.fake = fake
 	defer fake.close()
 
 	c := &cluster{}

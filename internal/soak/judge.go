@@ -20,6 +20,11 @@ type verdict struct {
 	// of fakewa's log with their text, or the bubble of another message: a
 	// message answered SENT with an earlier message's bubble was lost.
 	Misattributed int
+	// Unconfirmed counts messages FAILED with reason UNCONFIRMED (clicked,
+	// then the profile was restored from an older snapshot): reported, not
+	// a fault by itself; Lost and Duplicates still judge whether each went
+	// out once.
+	Unconfirmed int
 }
 
 // ok says whether the verdict shows no fault.
@@ -36,6 +41,7 @@ func (v *verdict) add(w verdict) {
 	v.Unexpected += w.Unexpected
 	v.Failed += w.Failed
 	v.Misattributed += w.Misattributed
+	v.Unconfirmed += w.Unconfirmed
 }
 
 // sentMsg is an accepted message as wapool ended it: its text and, once
@@ -45,8 +51,8 @@ type sentMsg struct {
 	waID string // "" unless SENT
 }
 
-// arrival is a message in fakewa's log: its id (the end of the bubble's
-// data-id "true_<jid>_<id>") and text.
+// arrival is a message in fakewa's log: its id (the bubble's data-id: the
+// end of "true_<jid>_<id>", or the whole bare id of fact 20) and text.
 type arrival struct {
 	id   string
 	text string
@@ -85,8 +91,7 @@ func judge(accepted []sentMsg, arrived []arrival) verdict {
 		if m.waID == "" {
 			continue
 		}
-		_, id, _ := strings.Cut(strings.TrimPrefix(m.waID, "true_"), "_")
-		i, ok := pos[id]
+		i, ok := pos[messageIDOf(m.waID)]
 		if !ok || arrived[i].text != m.text || claimed[i] {
 			v.Misattributed++
 			continue
@@ -98,6 +103,15 @@ func judge(accepted []sentMsg, arrived []arrival) verdict {
 		highest = max(highest, i)
 	}
 	return v
+}
+
+// messageIDOf gives the message id of a WhatsApp id: the last part of
+// "true_<jid>_<id>", or a bare id (fact 20) as it is.
+func messageIDOf(waID string) string {
+	if !strings.HasPrefix(waID, "true_") {
+		return waID
+	}
+	return waID[strings.LastIndex(waID, "_")+1:]
 }
 
 // tenantResult is one row of the summary.
@@ -115,10 +129,10 @@ func printSummary(w io.Writer, rows []tenantResult) verdict {
 	var total verdict
 	var resent, found int
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "tenant\taccount\taccepted\tdelivered\tduplicates\tlost\tout-of-order\tunexpected\tfailed\tmisattributed\tresent\tbubble-found\t")
+	fmt.Fprintln(tw, "tenant\taccount\taccepted\tdelivered\tduplicates\tlost\tout-of-order\tunexpected\tfailed\tmisattributed\tunconfirmed\tresent\tbubble-found\t")
 	line := func(name, account string, v verdict, resent, found int) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", name, account,
-			v.Accepted, v.Delivered, v.Duplicates, v.Lost, v.OutOfOrder, v.Unexpected, v.Failed, v.Misattributed, resent, found)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", name, account,
+			v.Accepted, v.Delivered, v.Duplicates, v.Lost, v.OutOfOrder, v.Unexpected, v.Failed, v.Misattributed, v.Unconfirmed, resent, found)
 	}
 	for _, r := range rows {
 		line(r.tenant, r.account, r.verdict, r.resent, r.bubbleFound)
@@ -126,10 +140,11 @@ func printSummary(w io.Writer, rows []tenantResult) verdict {
 		resent += r.resent
 		found += r.bubbleFound
 	}
-	fmt.Fprintln(tw, strings.Repeat("-", 6)+strings.Repeat("\t", 12))
+	fmt.Fprintln(tw, strings.Repeat("-", 6)+strings.Repeat("\t", 13))
 	line("total", "", total, resent, found)
 	tw.Flush()
 	fmt.Fprintln(w, "resent: typed into a browser again after a failed attempt; bubble-found: a re-send avoided because")
-	fmt.Fprintln(w, "the bubble of an attempt cut short by a kill was found (daemon log). Only the judge's columns decide.")
+	fmt.Fprintln(w, "the bubble of an attempt cut short by a kill was found (daemon log); unconfirmed: FAILED UNCONFIRMED (clicked, then")
+	fmt.Fprintln(w, "restored from an older snapshot; lost and duplicates judge it). Only the judge's columns decide.")
 	return total
 }

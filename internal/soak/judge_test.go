@@ -36,6 +36,10 @@ func TestJudge(t *testing.T) {
 			verdict{Accepted: 4, Delivered: 3, Lost: 1, Misattributed: 1}},
 		{"SENT with a bubble of another text", []sentMsg{acc[0], {"b", "true_1@c.us_D"}, acc[2], acc[3]}, arr("A", "B", "C", "D"),
 			verdict{Accepted: 4, Delivered: 4, Misattributed: 1}},
+		// Fact 20's bare ids and @lid chats name the same bubbles.
+		{"bare and @lid ids", []sentMsg{{"same", "A"}, {"b", "true_123456789012345@lid_B"}, acc[2], {"d", "D"}}, arr("A", "B", "C", "D"), clean},
+		{"a bare id of another message", []sentMsg{{"same", "A"}, acc[1], {"same", "A"}, acc[3]}, arr("A", "B", "D"),
+			verdict{Accepted: 4, Delivered: 3, Lost: 1, Misattributed: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := judge(tc.accepted, tc.arrived)

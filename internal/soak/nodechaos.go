@@ -105,6 +105,7 @@ func (ch *nodeChaos) kill(victim *node, held []string, at time.Time) error {
 	if err := victim.d.kill(); err != nil {
 		return err
 	}
+	ch.s.flipBuild() // its tenants load their pages again elsewhere
 	ch.mon.depart(sigKill, victim.id, at, held)
 	return nil
 }

@@ -98,14 +98,25 @@ func (p *producer) run(ctx context.Context) error {
 
 // repeatedText is the text every other message of the soak carries: the
 // same text to the same recipient again and again, in the same minute, is
-// what a lookup after a kill must not mistake for an earlier message.
-const repeatedText = "Your code is 1234"
+// what a lookup after a kill must not mistake for an earlier message. Half
+// of the texts are formatted: the page draws their markers, emoji and links
+// as elements (fact 18), so a bubble's text is not the text sent.
+const (
+	repeatedText          = "Your code is 1234"
+	repeatedFormattedText = "Your code is *1234* 🔐"
+)
 
-// soakMessage is a tenant's i-th message: repeatedText to the first
-// recipient for even i, a text of its own to the second for odd i.
+// soakMessage is a tenant's i-th message: a repeated text to the first
+// recipient for even i, a text of its own to the second for odd i; formatted
+// for i%4 in {0, 1}, plain for the others.
 func soakMessage(tenant string, i int) (to, text string) {
-	if i%2 == 0 {
+	switch i % 4 {
+	case 0:
+		return recipients[0], repeatedFormattedText
+	case 2:
 		return recipients[0], repeatedText
+	case 1:
+		return recipients[1], fmt.Sprintf("%s order *#%04d* ships _today_ 📦 https://shop.example/o/%d", tenant, i, i)
 	}
 	return recipients[1], fmt.Sprintf("%s #%04d", tenant, i)
 }

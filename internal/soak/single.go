@@ -31,6 +31,7 @@ func (s *soak) runSingle(ctx context.Context, wapoold, chrome string) (passed bo
 		return false, err
 	}
 	defer fake.close()
+	s.fake = fake
 
 	logFile, err := os.Create(filepath.Join(o.workDir, "wapoold.log"))
 	if err != nil {

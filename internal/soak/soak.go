@@ -40,6 +40,35 @@ type soak struct {
 	tenants []tenant // set before the run, read only
 	mu      sync.Mutex
 	out     io.Writer
+	fake    *fakeSite // the one fakewa of the run, set before the chaos starts
+	// buildFlips counts flipBuild's switches (guarded by mu).
+	buildFlips int
+}
+
+// flipBuild switches fakewa between its page builds (the older drawing and
+// fact 20's), as WhatsApp's uneven rollout may at any reload: the pages
+// loaded after it, by a restarted daemon or node, draw the other way. It is
+// called at every restart of the chaos.
+func (s *soak) flipBuild() {
+	if s.fake == nil {
+		return
+	}
+	var now string
+	s.fake.SetOptions(func(o *fakewa.Options) {
+		if o.Build == fakewa.Build2026 {
+			o.Build = fakewa.BuildDefault
+		} else {
+			o.Build = fakewa.Build2026
+		}
+		now = o.Build
+	})
+	s.mu.Lock()
+	s.buildFlips++
+	s.mu.Unlock()
+	if now == "" {
+		now = "older"
+	}
+	s.printf("fakewa: pages loaded from now on draw the %s build", now)
 }
 
 func (s *soak) printf(format string, args ...any) {
@@ -98,7 +127,14 @@ func (s *soak) results(fake *fakewa.Server, producers []*producer, final map[str
 		r := tenantResult{tenant: tn.id, account: tn.account, verdict: judge(sent, arrived)}
 		for _, m := range producers[i].done {
 			if f := final[m.id]; f != nil {
-				if f.State == wapoolv1.MessageState_MESSAGE_STATE_FAILED {
+				switch {
+				case f.State != wapoolv1.MessageState_MESSAGE_STATE_FAILED:
+				case f.ErrorReason == "UNCONFIRMED":
+					// Clicked, then restored from an older snapshot: never
+					// clicked again. Not a fault by itself; fakewa's log
+					// tells whether it went out (lost counts it if not).
+					r.Unconfirmed++
+				default:
 					r.Failed++
 				}
 				if f.Attempts > 1 {
@@ -119,8 +155,8 @@ func verdictFaults(total verdict) []string {
 	if total.ok() {
 		return nil
 	}
-	return []string{fmt.Sprintf("duplicates %d, lost %d, out-of-order %d, unexpected %d, failed %d, misattributed %d",
-		total.Duplicates, total.Lost, total.OutOfOrder, total.Unexpected, total.Failed, total.Misattributed)}
+	return []string{fmt.Sprintf("duplicates %d, lost %d, out-of-order %d, unexpected %d, failed %d, misattributed %d (unconfirmed %d)",
+		total.Duplicates, total.Lost, total.OutOfOrder, total.Unexpected, total.Failed, total.Misattributed, total.Unconfirmed)}
 }
 
 // conclude prints the verdict: FAIL with every fault, or PASS with what
