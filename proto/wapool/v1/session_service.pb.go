@@ -2083,6 +2083,307 @@ func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
 	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{28}
 }
 
+// ListDeadEventsRequest asks for one page of the webhook's dead-letter list.
+type ListDeadEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. Where the page starts: after this cursor (the `next_after` of
+	// the previous page). Empty means from the oldest entry.
+	After string `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	// Optional. The most entries to return: 0 means 100; more than 1000 means
+	// 1000.
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadEventsRequest) Reset() {
+	*x = ListDeadEventsRequest{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadEventsRequest) ProtoMessage() {}
+
+func (x *ListDeadEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListDeadEventsRequest) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListDeadEventsRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *ListDeadEventsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ListDeadEventsResponse is one page of the dead-letter list.
+type ListDeadEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entries, oldest event first; empty when the list holds none (after
+	// `after`).
+	DeadEvents []*DeadEvent `protobuf:"bytes,1,rep,name=dead_events,json=deadEvents,proto3" json:"dead_events,omitempty"`
+	// Pass it as `after` for the next page; empty when this page is the last.
+	NextAfter     string `protobuf:"bytes,2,opt,name=next_after,json=nextAfter,proto3" json:"next_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadEventsResponse) Reset() {
+	*x = ListDeadEventsResponse{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadEventsResponse) ProtoMessage() {}
+
+func (x *ListDeadEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListDeadEventsResponse) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListDeadEventsResponse) GetDeadEvents() []*DeadEvent {
+	if x != nil {
+		return x.DeadEvents
+	}
+	return nil
+}
+
+func (x *ListDeadEventsResponse) GetNextAfter() string {
+	if x != nil {
+		return x.NextAfter
+	}
+	return ""
+}
+
+// DeadEvent is an entry of the webhook's dead-letter list.
+type DeadEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event's cursor (its X-Wapool-Event-Id): names the entry in
+	// RedeliverDeadEventsRequest. Never empty.
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// The event, as it is POSTed (the body is its protojson). Unset only when
+	// the stored body cannot be read as an Event.
+	Event *Event `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	// How many POSTs failed the last time the event was tried; refusals
+	// (401, 403, 404, 410), which pause delivery, are not counted.
+	Attempts int32 `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// Why the last POST failed: "HTTP 500", or the network error (the URL's
+	// user info and query left out).
+	LastError string `protobuf:"bytes,4,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When the event was set aside (last).
+	ParkedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=parked_at,json=parkedAt,proto3" json:"parked_at,omitempty"`
+	// True when a redelivery was asked for and has not been tried yet.
+	RedeliveryPending bool `protobuf:"varint,6,opt,name=redelivery_pending,json=redeliveryPending,proto3" json:"redelivery_pending,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *DeadEvent) Reset() {
+	*x = DeadEvent{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadEvent) ProtoMessage() {}
+
+func (x *DeadEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadEvent.ProtoReflect.Descriptor instead.
+func (*DeadEvent) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DeadEvent) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *DeadEvent) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *DeadEvent) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *DeadEvent) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *DeadEvent) GetParkedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ParkedAt
+	}
+	return nil
+}
+
+func (x *DeadEvent) GetRedeliveryPending() bool {
+	if x != nil {
+		return x.RedeliveryPending
+	}
+	return false
+}
+
+// RedeliverDeadEventsRequest names the entries to POST again.
+type RedeliverDeadEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. The cursors (DeadEvent.cursor) of the entries to redeliver;
+	// empty means every entry. Each must be in the list.
+	Cursors       []string `protobuf:"bytes,1,rep,name=cursors,proto3" json:"cursors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeliverDeadEventsRequest) Reset() {
+	*x = RedeliverDeadEventsRequest{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeliverDeadEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeliverDeadEventsRequest) ProtoMessage() {}
+
+func (x *RedeliverDeadEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeliverDeadEventsRequest.ProtoReflect.Descriptor instead.
+func (*RedeliverDeadEventsRequest) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *RedeliverDeadEventsRequest) GetCursors() []string {
+	if x != nil {
+		return x.Cursors
+	}
+	return nil
+}
+
+// RedeliverDeadEventsResponse says how many entries will be POSTed again.
+type RedeliverDeadEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entries marked for redelivery (0 when the list was empty).
+	Count         int32 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeliverDeadEventsResponse) Reset() {
+	*x = RedeliverDeadEventsResponse{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeliverDeadEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeliverDeadEventsResponse) ProtoMessage() {}
+
+func (x *RedeliverDeadEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeliverDeadEventsResponse.ProtoReflect.Descriptor instead.
+func (*RedeliverDeadEventsResponse) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RedeliverDeadEventsResponse) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_wapool_v1_session_service_proto protoreflect.FileDescriptor
 
 const file_wapool_v1_session_service_proto_rawDesc = "" +
@@ -2202,7 +2503,27 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\amessage\x18\x01 \x01(\v2\x12.wapool.v1.MessageR\amessage\"+\n" +
 	"\x10DrainNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x13\n" +
-	"\x11DrainNodeResponse*>\n" +
+	"\x11DrainNodeResponse\"C\n" +
+	"\x15ListDeadEventsRequest\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\tR\x05after\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"n\n" +
+	"\x16ListDeadEventsResponse\x125\n" +
+	"\vdead_events\x18\x01 \x03(\v2\x14.wapool.v1.DeadEventR\n" +
+	"deadEvents\x12\x1d\n" +
+	"\n" +
+	"next_after\x18\x02 \x01(\tR\tnextAfter\"\xee\x01\n" +
+	"\tDeadEvent\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12&\n" +
+	"\x05event\x18\x02 \x01(\v2\x10.wapool.v1.EventR\x05event\x12\x1a\n" +
+	"\battempts\x18\x03 \x01(\x05R\battempts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x04 \x01(\tR\tlastError\x127\n" +
+	"\tparked_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bparkedAt\x12-\n" +
+	"\x12redelivery_pending\x18\x06 \x01(\bR\x11redeliveryPending\"6\n" +
+	"\x1aRedeliverDeadEventsRequest\x12\x18\n" +
+	"\acursors\x18\x01 \x03(\tR\acursors\"3\n" +
+	"\x1bRedeliverDeadEventsResponse\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count*>\n" +
 	"\x04Wait\x12\x14\n" +
 	"\x10WAIT_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tWAIT_SENT\x10\x01\x12\x11\n" +
@@ -2221,7 +2542,7 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x13SESSION_STATE_READY\x10\x04\x12\x1c\n" +
 	"\x18SESSION_STATE_HIBERNATED\x10\x05\x12\x1c\n" +
 	"\x18SESSION_STATE_RESTARTING\x10\x06\x12\x18\n" +
-	"\x14SESSION_STATE_FAILED\x10\a2\xd5\x05\n" +
+	"\x14SESSION_STATE_FAILED\x10\a2\x92\a\n" +
 	"\x0eSessionService\x129\n" +
 	"\x04Link\x12\x16.wapool.v1.LinkRequest\x1a\x17.wapool.v1.LinkResponse0\x01\x127\n" +
 	"\x04Send\x12\x16.wapool.v1.SendRequest\x1a\x17.wapool.v1.SendResponse\x12I\n" +
@@ -2234,7 +2555,9 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\n" +
 	"Screenshot\x12\x1c.wapool.v1.ScreenshotRequest\x1a\x1d.wapool.v1.ScreenshotResponse\x12N\n" +
 	"\vWatchEvents\x12\x1d.wapool.v1.WatchEventsRequest\x1a\x1e.wapool.v1.WatchEventsResponse0\x01\x12F\n" +
-	"\tDrainNode\x12\x1b.wapool.v1.DrainNodeRequest\x1a\x1c.wapool.v1.DrainNodeResponseB3Z1github.com/wapool/wapool/proto/wapool/v1;wapoolv1b\x06proto3"
+	"\tDrainNode\x12\x1b.wapool.v1.DrainNodeRequest\x1a\x1c.wapool.v1.DrainNodeResponse\x12U\n" +
+	"\x0eListDeadEvents\x12 .wapool.v1.ListDeadEventsRequest\x1a!.wapool.v1.ListDeadEventsResponse\x12d\n" +
+	"\x13RedeliverDeadEvents\x12%.wapool.v1.RedeliverDeadEventsRequest\x1a&.wapool.v1.RedeliverDeadEventsResponseB3Z1github.com/wapool/wapool/proto/wapool/v1;wapoolv1b\x06proto3"
 
 var (
 	file_wapool_v1_session_service_proto_rawDescOnce sync.Once
@@ -2249,42 +2572,47 @@ func file_wapool_v1_session_service_proto_rawDescGZIP() []byte {
 }
 
 var file_wapool_v1_session_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_wapool_v1_session_service_proto_goTypes = []any{
-	(Wait)(0),                     // 0: wapool.v1.Wait
-	(MessageState)(0),             // 1: wapool.v1.MessageState
-	(SessionState)(0),             // 2: wapool.v1.SessionState
-	(*LinkRequest)(nil),           // 3: wapool.v1.LinkRequest
-	(*LinkResponse)(nil),          // 4: wapool.v1.LinkResponse
-	(*QRCode)(nil),                // 5: wapool.v1.QRCode
-	(*PairingCode)(nil),           // 6: wapool.v1.PairingCode
-	(*Linked)(nil),                // 7: wapool.v1.Linked
-	(*SendRequest)(nil),           // 8: wapool.v1.SendRequest
-	(*SendResponse)(nil),          // 9: wapool.v1.SendResponse
-	(*Message)(nil),               // 10: wapool.v1.Message
-	(*GetMessageRequest)(nil),     // 11: wapool.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),    // 12: wapool.v1.GetMessageResponse
-	(*Browser)(nil),               // 13: wapool.v1.Browser
-	(*Session)(nil),               // 14: wapool.v1.Session
-	(*StatusRequest)(nil),         // 15: wapool.v1.StatusRequest
-	(*StatusResponse)(nil),        // 16: wapool.v1.StatusResponse
-	(*ListSessionsRequest)(nil),   // 17: wapool.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 18: wapool.v1.ListSessionsResponse
-	(*LogoutRequest)(nil),         // 19: wapool.v1.LogoutRequest
-	(*LogoutResponse)(nil),        // 20: wapool.v1.LogoutResponse
-	(*PruneSessionsRequest)(nil),  // 21: wapool.v1.PruneSessionsRequest
-	(*PruneSessionsResponse)(nil), // 22: wapool.v1.PruneSessionsResponse
-	(*ScreenshotRequest)(nil),     // 23: wapool.v1.ScreenshotRequest
-	(*ScreenshotResponse)(nil),    // 24: wapool.v1.ScreenshotResponse
-	(*WatchEventsRequest)(nil),    // 25: wapool.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),   // 26: wapool.v1.WatchEventsResponse
-	(*Event)(nil),                 // 27: wapool.v1.Event
-	(*SessionStateEvent)(nil),     // 28: wapool.v1.SessionStateEvent
-	(*MessageEvent)(nil),          // 29: wapool.v1.MessageEvent
-	(*DrainNodeRequest)(nil),      // 30: wapool.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),     // 31: wapool.v1.DrainNodeResponse
-	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 33: google.protobuf.Duration
+	(Wait)(0),                           // 0: wapool.v1.Wait
+	(MessageState)(0),                   // 1: wapool.v1.MessageState
+	(SessionState)(0),                   // 2: wapool.v1.SessionState
+	(*LinkRequest)(nil),                 // 3: wapool.v1.LinkRequest
+	(*LinkResponse)(nil),                // 4: wapool.v1.LinkResponse
+	(*QRCode)(nil),                      // 5: wapool.v1.QRCode
+	(*PairingCode)(nil),                 // 6: wapool.v1.PairingCode
+	(*Linked)(nil),                      // 7: wapool.v1.Linked
+	(*SendRequest)(nil),                 // 8: wapool.v1.SendRequest
+	(*SendResponse)(nil),                // 9: wapool.v1.SendResponse
+	(*Message)(nil),                     // 10: wapool.v1.Message
+	(*GetMessageRequest)(nil),           // 11: wapool.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),          // 12: wapool.v1.GetMessageResponse
+	(*Browser)(nil),                     // 13: wapool.v1.Browser
+	(*Session)(nil),                     // 14: wapool.v1.Session
+	(*StatusRequest)(nil),               // 15: wapool.v1.StatusRequest
+	(*StatusResponse)(nil),              // 16: wapool.v1.StatusResponse
+	(*ListSessionsRequest)(nil),         // 17: wapool.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),        // 18: wapool.v1.ListSessionsResponse
+	(*LogoutRequest)(nil),               // 19: wapool.v1.LogoutRequest
+	(*LogoutResponse)(nil),              // 20: wapool.v1.LogoutResponse
+	(*PruneSessionsRequest)(nil),        // 21: wapool.v1.PruneSessionsRequest
+	(*PruneSessionsResponse)(nil),       // 22: wapool.v1.PruneSessionsResponse
+	(*ScreenshotRequest)(nil),           // 23: wapool.v1.ScreenshotRequest
+	(*ScreenshotResponse)(nil),          // 24: wapool.v1.ScreenshotResponse
+	(*WatchEventsRequest)(nil),          // 25: wapool.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),         // 26: wapool.v1.WatchEventsResponse
+	(*Event)(nil),                       // 27: wapool.v1.Event
+	(*SessionStateEvent)(nil),           // 28: wapool.v1.SessionStateEvent
+	(*MessageEvent)(nil),                // 29: wapool.v1.MessageEvent
+	(*DrainNodeRequest)(nil),            // 30: wapool.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),           // 31: wapool.v1.DrainNodeResponse
+	(*ListDeadEventsRequest)(nil),       // 32: wapool.v1.ListDeadEventsRequest
+	(*ListDeadEventsResponse)(nil),      // 33: wapool.v1.ListDeadEventsResponse
+	(*DeadEvent)(nil),                   // 34: wapool.v1.DeadEvent
+	(*RedeliverDeadEventsRequest)(nil),  // 35: wapool.v1.RedeliverDeadEventsRequest
+	(*RedeliverDeadEventsResponse)(nil), // 36: wapool.v1.RedeliverDeadEventsResponse
+	(*timestamppb.Timestamp)(nil),       // 37: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 38: google.protobuf.Duration
 }
 var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	5,  // 0: wapool.v1.LinkResponse.qr:type_name -> wapool.v1.QRCode
@@ -2293,49 +2621,56 @@ var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	0,  // 3: wapool.v1.SendRequest.wait:type_name -> wapool.v1.Wait
 	10, // 4: wapool.v1.SendResponse.message:type_name -> wapool.v1.Message
 	1,  // 5: wapool.v1.Message.state:type_name -> wapool.v1.MessageState
-	32, // 6: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	32, // 7: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
+	37, // 6: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	37, // 7: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
 	10, // 8: wapool.v1.GetMessageResponse.message:type_name -> wapool.v1.Message
-	32, // 9: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
+	37, // 9: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
 	2,  // 10: wapool.v1.Session.state:type_name -> wapool.v1.SessionState
 	13, // 11: wapool.v1.Session.browser:type_name -> wapool.v1.Browser
-	32, // 12: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
-	32, // 13: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
+	37, // 12: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
+	37, // 13: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
 	14, // 14: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
 	14, // 15: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
-	33, // 16: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
+	38, // 16: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
 	27, // 17: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
-	32, // 18: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
+	37, // 18: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
 	28, // 19: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
 	29, // 20: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
 	2,  // 21: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
 	2,  // 22: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
 	10, // 23: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
-	3,  // 24: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
-	8,  // 25: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
-	11, // 26: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
-	15, // 27: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
-	17, // 28: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
-	19, // 29: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
-	21, // 30: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
-	23, // 31: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
-	25, // 32: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
-	30, // 33: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
-	4,  // 34: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
-	9,  // 35: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
-	12, // 36: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
-	16, // 37: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
-	18, // 38: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
-	20, // 39: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
-	22, // 40: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
-	24, // 41: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
-	26, // 42: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
-	31, // 43: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
-	34, // [34:44] is the sub-list for method output_type
-	24, // [24:34] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	34, // 24: wapool.v1.ListDeadEventsResponse.dead_events:type_name -> wapool.v1.DeadEvent
+	27, // 25: wapool.v1.DeadEvent.event:type_name -> wapool.v1.Event
+	37, // 26: wapool.v1.DeadEvent.parked_at:type_name -> google.protobuf.Timestamp
+	3,  // 27: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
+	8,  // 28: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
+	11, // 29: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
+	15, // 30: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
+	17, // 31: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
+	19, // 32: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
+	21, // 33: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
+	23, // 34: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
+	25, // 35: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
+	30, // 36: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
+	32, // 37: wapool.v1.SessionService.ListDeadEvents:input_type -> wapool.v1.ListDeadEventsRequest
+	35, // 38: wapool.v1.SessionService.RedeliverDeadEvents:input_type -> wapool.v1.RedeliverDeadEventsRequest
+	4,  // 39: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
+	9,  // 40: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
+	12, // 41: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
+	16, // 42: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
+	18, // 43: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
+	20, // 44: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
+	22, // 45: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
+	24, // 46: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
+	26, // 47: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
+	31, // 48: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
+	33, // 49: wapool.v1.SessionService.ListDeadEvents:output_type -> wapool.v1.ListDeadEventsResponse
+	36, // 50: wapool.v1.SessionService.RedeliverDeadEvents:output_type -> wapool.v1.RedeliverDeadEventsResponse
+	39, // [39:51] is the sub-list for method output_type
+	27, // [27:39] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_wapool_v1_session_service_proto_init() }
@@ -2358,7 +2693,7 @@ func file_wapool_v1_session_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wapool_v1_session_service_proto_rawDesc), len(file_wapool_v1_session_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   29,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

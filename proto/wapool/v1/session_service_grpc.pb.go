@@ -19,16 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SessionService_Link_FullMethodName          = "/wapool.v1.SessionService/Link"
-	SessionService_Send_FullMethodName          = "/wapool.v1.SessionService/Send"
-	SessionService_GetMessage_FullMethodName    = "/wapool.v1.SessionService/GetMessage"
-	SessionService_Status_FullMethodName        = "/wapool.v1.SessionService/Status"
-	SessionService_ListSessions_FullMethodName  = "/wapool.v1.SessionService/ListSessions"
-	SessionService_Logout_FullMethodName        = "/wapool.v1.SessionService/Logout"
-	SessionService_PruneSessions_FullMethodName = "/wapool.v1.SessionService/PruneSessions"
-	SessionService_Screenshot_FullMethodName    = "/wapool.v1.SessionService/Screenshot"
-	SessionService_WatchEvents_FullMethodName   = "/wapool.v1.SessionService/WatchEvents"
-	SessionService_DrainNode_FullMethodName     = "/wapool.v1.SessionService/DrainNode"
+	SessionService_Link_FullMethodName                = "/wapool.v1.SessionService/Link"
+	SessionService_Send_FullMethodName                = "/wapool.v1.SessionService/Send"
+	SessionService_GetMessage_FullMethodName          = "/wapool.v1.SessionService/GetMessage"
+	SessionService_Status_FullMethodName              = "/wapool.v1.SessionService/Status"
+	SessionService_ListSessions_FullMethodName        = "/wapool.v1.SessionService/ListSessions"
+	SessionService_Logout_FullMethodName              = "/wapool.v1.SessionService/Logout"
+	SessionService_PruneSessions_FullMethodName       = "/wapool.v1.SessionService/PruneSessions"
+	SessionService_Screenshot_FullMethodName          = "/wapool.v1.SessionService/Screenshot"
+	SessionService_WatchEvents_FullMethodName         = "/wapool.v1.SessionService/WatchEvents"
+	SessionService_DrainNode_FullMethodName           = "/wapool.v1.SessionService/DrainNode"
+	SessionService_ListDeadEvents_FullMethodName      = "/wapool.v1.SessionService/ListDeadEvents"
+	SessionService_RedeliverDeadEvents_FullMethodName = "/wapool.v1.SessionService/RedeliverDeadEvents"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -48,7 +50,8 @@ const (
 //     FAILED (reason SESSION_FAILED), recipient not on WhatsApp (reason
 //     RECIPIENT_NOT_ON_WHATSAPP), profile locked by another daemon (reason
 //     PROFILE_LOCKED), no running browser for a Screenshot (reason
-//     BROWSER_NOT_RUNNING: a Send or Link wakes the tenant).
+//     BROWSER_NOT_RUNNING: a Send or Link wakes the tenant), no webhook for
+//     RedeliverDeadEvents (reason WEBHOOK_OFF).
 //   - UNAVAILABLE: the tenant's browser is restarting; retry later.
 //   - RESOURCE_EXHAUSTED: the tenant's queue is full (reason QUEUE_FULL), or
 //     a Link finds every warm browser slot busy (reason NO_CAPACITY).
@@ -119,6 +122,26 @@ type SessionServiceClient interface {
 	// NOT_FOUND for an unknown node; FAILED_PRECONDITION (reason
 	// NOT_A_CLUSTER) on a single node.
 	DrainNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error)
+	// ListDeadEvents lists the webhook's dead-letter list, oldest event first,
+	// a page at a time: the events whose POST failed --webhook-max-attempts
+	// times in a row (5xx, 4xx other than 401/403/404/410, network errors,
+	// timeouts), set aside so that the events behind them go on. An entry
+	// stays, with its body, until it is redelivered (RedeliverDeadEvents),
+	// beyond the 7 days of the event log. For operators (`wapoolctl events
+	// dead`). Errors: INVALID_ARGUMENT (reason INVALID_CURSOR) for a malformed
+	// `after`.
+	ListDeadEvents(ctx context.Context, in *ListDeadEventsRequest, opts ...grpc.CallOption) (*ListDeadEventsResponse, error)
+	// RedeliverDeadEvents asks the webhook to POST entries of its dead-letter
+	// list again: every entry, or the ones named. It returns once they are
+	// marked; the webhook sends them within seconds, before its next batch of
+	// new events, so out of log order (receivers de-duplicate by the cursor
+	// and order by Event.at). Delivered, an entry leaves the list; failed
+	// again --webhook-max-attempts times, it stays with its new `last_error`.
+	// For operators (`wapoolctl events redeliver`). Errors: INVALID_ARGUMENT
+	// (reason INVALID_CURSOR) for a malformed cursor; NOT_FOUND when a named
+	// cursor is not in the list (then nothing is marked); FAILED_PRECONDITION
+	// (reason WEBHOOK_OFF) when the daemon runs without --webhook-url.
+	RedeliverDeadEvents(ctx context.Context, in *RedeliverDeadEventsRequest, opts ...grpc.CallOption) (*RedeliverDeadEventsResponse, error)
 }
 
 type sessionServiceClient struct {
@@ -247,6 +270,26 @@ func (c *sessionServiceClient) DrainNode(ctx context.Context, in *DrainNodeReque
 	return out, nil
 }
 
+func (c *sessionServiceClient) ListDeadEvents(ctx context.Context, in *ListDeadEventsRequest, opts ...grpc.CallOption) (*ListDeadEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeadEventsResponse)
+	err := c.cc.Invoke(ctx, SessionService_ListDeadEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sessionServiceClient) RedeliverDeadEvents(ctx context.Context, in *RedeliverDeadEventsRequest, opts ...grpc.CallOption) (*RedeliverDeadEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RedeliverDeadEventsResponse)
+	err := c.cc.Invoke(ctx, SessionService_RedeliverDeadEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
 // for forward compatibility.
@@ -264,7 +307,8 @@ func (c *sessionServiceClient) DrainNode(ctx context.Context, in *DrainNodeReque
 //     FAILED (reason SESSION_FAILED), recipient not on WhatsApp (reason
 //     RECIPIENT_NOT_ON_WHATSAPP), profile locked by another daemon (reason
 //     PROFILE_LOCKED), no running browser for a Screenshot (reason
-//     BROWSER_NOT_RUNNING: a Send or Link wakes the tenant).
+//     BROWSER_NOT_RUNNING: a Send or Link wakes the tenant), no webhook for
+//     RedeliverDeadEvents (reason WEBHOOK_OFF).
 //   - UNAVAILABLE: the tenant's browser is restarting; retry later.
 //   - RESOURCE_EXHAUSTED: the tenant's queue is full (reason QUEUE_FULL), or
 //     a Link finds every warm browser slot busy (reason NO_CAPACITY).
@@ -335,6 +379,26 @@ type SessionServiceServer interface {
 	// NOT_FOUND for an unknown node; FAILED_PRECONDITION (reason
 	// NOT_A_CLUSTER) on a single node.
 	DrainNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error)
+	// ListDeadEvents lists the webhook's dead-letter list, oldest event first,
+	// a page at a time: the events whose POST failed --webhook-max-attempts
+	// times in a row (5xx, 4xx other than 401/403/404/410, network errors,
+	// timeouts), set aside so that the events behind them go on. An entry
+	// stays, with its body, until it is redelivered (RedeliverDeadEvents),
+	// beyond the 7 days of the event log. For operators (`wapoolctl events
+	// dead`). Errors: INVALID_ARGUMENT (reason INVALID_CURSOR) for a malformed
+	// `after`.
+	ListDeadEvents(context.Context, *ListDeadEventsRequest) (*ListDeadEventsResponse, error)
+	// RedeliverDeadEvents asks the webhook to POST entries of its dead-letter
+	// list again: every entry, or the ones named. It returns once they are
+	// marked; the webhook sends them within seconds, before its next batch of
+	// new events, so out of log order (receivers de-duplicate by the cursor
+	// and order by Event.at). Delivered, an entry leaves the list; failed
+	// again --webhook-max-attempts times, it stays with its new `last_error`.
+	// For operators (`wapoolctl events redeliver`). Errors: INVALID_ARGUMENT
+	// (reason INVALID_CURSOR) for a malformed cursor; NOT_FOUND when a named
+	// cursor is not in the list (then nothing is marked); FAILED_PRECONDITION
+	// (reason WEBHOOK_OFF) when the daemon runs without --webhook-url.
+	RedeliverDeadEvents(context.Context, *RedeliverDeadEventsRequest) (*RedeliverDeadEventsResponse, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -374,6 +438,12 @@ func (UnimplementedSessionServiceServer) WatchEvents(*WatchEventsRequest, grpc.S
 }
 func (UnimplementedSessionServiceServer) DrainNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DrainNode not implemented")
+}
+func (UnimplementedSessionServiceServer) ListDeadEvents(context.Context, *ListDeadEventsRequest) (*ListDeadEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeadEvents not implemented")
+}
+func (UnimplementedSessionServiceServer) RedeliverDeadEvents(context.Context, *RedeliverDeadEventsRequest) (*RedeliverDeadEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedeliverDeadEvents not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -562,6 +632,42 @@ func _SessionService_DrainNode_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_ListDeadEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeadEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).ListDeadEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_ListDeadEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).ListDeadEvents(ctx, req.(*ListDeadEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SessionService_RedeliverDeadEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeliverDeadEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).RedeliverDeadEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_RedeliverDeadEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).RedeliverDeadEvents(ctx, req.(*RedeliverDeadEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SessionService_ServiceDesc is the grpc.ServiceDesc for SessionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -600,6 +706,14 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DrainNode",
 			Handler:    _SessionService_DrainNode_Handler,
+		},
+		{
+			MethodName: "ListDeadEvents",
+			Handler:    _SessionService_ListDeadEvents_Handler,
+		},
+		{
+			MethodName: "RedeliverDeadEvents",
+			Handler:    _SessionService_RedeliverDeadEvents_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
