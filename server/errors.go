@@ -44,6 +44,7 @@ var errorClasses = []struct {
 	{supervisor.ErrCodesExhausted, codes.DeadlineExceeded, "LINK_CODES_EXHAUSTED"},
 	{supervisor.ErrNotHolder, codes.Unavailable, reasonTenantMoving},
 	{errNotACluster, codes.FailedPrecondition, "NOT_A_CLUSTER"},
+	{errWebhookOff, codes.FailedPrecondition, "WEBHOOK_OFF"},
 	{supervisor.ErrUnavailable, codes.Unavailable, ""},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
 	{context.Canceled, codes.Canceled, ""},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc/metadata"
@@ -76,20 +77,27 @@ func EventJSON(ev supervisor.Event) ([]byte, error) {
 // WebhookSource reads the event log for the webhook sender
 // (internal/webhook): each delivery is one Event as JSON, its id the
 // event's cursor; the delivered position is kept in the store under
-// WebhookConsumer.
+// WebhookConsumer, and so is the dead-letter list (DeadEvents).
 type WebhookSource struct {
-	sup *supervisor.Supervisor
-	log *zap.Logger
+	sup  *supervisor.Supervisor
+	dead *DeadEvents
+	log  *zap.Logger
 }
 
 var _ webhook.Source = (*WebhookSource)(nil)
 
-// NewWebhookSource returns the source of the webhook sender.
-func NewWebhookSource(sup *supervisor.Supervisor, log *zap.Logger) *WebhookSource {
+// webhookPoll bounds how long Next waits for events before it returns none,
+// so that the sender looks for redeliveries asked on another node (cluster
+// mode); one asked on this daemon wakes Next at once.
+var webhookPoll = 5 * time.Second
+
+// NewWebhookSource returns the source of the webhook sender, its
+// dead-letter list in dead.
+func NewWebhookSource(sup *supervisor.Supervisor, dead *DeadEvents, log *zap.Logger) *WebhookSource {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &WebhookSource{sup: sup, log: log}
+	return &WebhookSource{sup: sup, dead: dead, log: log}
 }
 
 // Position returns the last delivered cursor. The first time (no position
@@ -111,16 +119,31 @@ func (w *WebhookSource) Position(context.Context) (string, error) {
 }
 
 // Next waits for the events after `after` and returns up to max of them as
-// deliveries. When the events after it were purged (the endpoint was down
-// longer than the retention), it logs how delivery resumes and goes on with
-// the oldest event kept.
+// deliveries; it returns none when a redelivery is asked for, or after
+// webhookPoll. When the events after `after` were purged (the endpoint was
+// down longer than the retention), it logs how delivery resumes and goes on
+// with the oldest event kept.
 func (w *WebhookSource) Next(ctx context.Context, after string, max int) ([]webhook.Delivery, error) {
-	evs, err := w.sup.NextEvents(ctx, after, max)
+	wctx, cancel := context.WithTimeout(ctx, webhookPoll)
+	woken := make(chan struct{}) // closed when the goroutine below returned
+	go func() {
+		defer close(woken)
+		select {
+		case <-w.dead.wake:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	defer func() { cancel(); <-woken }()
+	evs, err := w.sup.NextEvents(wctx, after, max)
 	var re *supervisor.CursorRangeError
 	if errors.As(err, &re) {
 		w.log.Error("webhook: events were purged before they were delivered; going on with the oldest kept",
 			zap.String("delivered", after), zap.String("oldest_kept", re.Oldest))
-		evs, err = w.sup.NextEvents(ctx, re.Start, max)
+		evs, err = w.sup.NextEvents(wctx, re.Start, max)
+	}
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return nil, nil // woken, or polled: no events yet
 	}
 	if err != nil {
 		return nil, err
@@ -140,3 +163,15 @@ func (w *WebhookSource) Next(ctx context.Context, after string, max int) ([]webh
 func (w *WebhookSource) Ack(cursor string) error {
 	return w.sup.SetConsumerCursor(WebhookConsumer, cursor)
 }
+
+// Park stores d in the dead-letter list.
+func (w *WebhookSource) Park(d webhook.DeadLetter) error { return w.dead.park(d) }
+
+// Redeliveries returns the entries of the dead-letter list marked for
+// redelivery.
+func (w *WebhookSource) Redeliveries(_ context.Context, max int) ([]webhook.Delivery, error) {
+	return w.dead.redeliveries(max)
+}
+
+// Redelivered removes a delivered entry from the dead-letter list.
+func (w *WebhookSource) Redelivered(cursor string) error { return w.dead.delivered(cursor) }

@@ -439,7 +439,7 @@ func TestWatchEventsNeedsATokenWhenTokensAreSet(t *testing.T) {
 func TestWebhookSourceStartsAtTheHeadAndKeepsItsPosition(t *testing.T) {
 	st := newEventStack(t)
 	st.session(t, "shop", "READY") // before the webhook existed: not delivered
-	src := NewWebhookSource(st.sup, nil)
+	src := NewWebhookSource(st.sup, NewDeadEvents(st.store, true), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	pos, err := src.Position(ctx)

@@ -30,7 +30,8 @@ type Metrics struct {
 	eventStreamsCut  prometheus.Counter
 	webhookDelivered prometheus.Counter
 	webhookRetries   prometheus.Counter
-	webhookDropped   prometheus.Counter
+	webhookParked    prometheus.Counter
+	webhookPaused    prometheus.Gauge
 }
 
 // NewMetrics registers every metric on a new registry. Call SetSupervisor
@@ -65,12 +66,17 @@ func NewMetrics() *Metrics {
 		Name: "wapool_webhook_delivered_total", Help: "Events the webhook endpoint acknowledged with a 2xx.",
 	})
 	m.webhookRetries = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "wapool_webhook_retries_total", Help: "Webhook POSTs that failed (network error, timeout, 3xx, 408, 429, 5xx) and are made again after a backoff.",
+		Name: "wapool_webhook_retries_total", Help: "Webhook POSTs that failed (network error, timeout, 3xx, 4xx, 5xx) and are made again after a backoff, refusals that pause delivery included.",
 	})
-	m.webhookDropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "wapool_webhook_dropped_total", Help: "Events the webhook endpoint refused with a final 4xx (not 408 or 429): never sent again.",
+	m.webhookParked = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wapool_webhook_dead_letters_total",
+		Help: "Events whose webhook POST failed --webhook-max-attempts times, set aside in the dead-letter list (wapoolctl events dead; wapoolctl events redeliver sends them again).",
 	})
-	m.Registry.MustRegister(m.eventStreams, m.eventStreamsCut, m.webhookDelivered, m.webhookRetries, m.webhookDropped)
+	m.webhookPaused = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "wapool_webhook_paused",
+		Help: "1 while the webhook endpoint refuses deliveries (401, 403, 404 or 410: a wrong URL or secret, or a deploy): delivery is paused and retried with backoff, nothing is dropped; else 0.",
+	})
+	m.Registry.MustRegister(m.eventStreams, m.eventStreamsCut, m.webhookDelivered, m.webhookRetries, m.webhookParked, m.webhookPaused)
 	m.Registry.MustRegister(m.GRPC, m.textMismatch, m.browserStarts, m.browserDeaths, m.sendLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -101,14 +107,21 @@ func (m *Metrics) SendFinished(_ string, took time.Duration, state supervisor.Me
 func (m *Metrics) SendTextMismatch(tenant string) { m.textMismatch.WithLabelValues(tenant).Inc() }
 
 // Webhook returns the webhook sender's Observer: it counts delivered,
-// retried and dropped events.
+// retried and parked events, and shows whether delivery is paused.
 func (m *Metrics) Webhook() webhook.Observer { return webhookCounts{m} }
 
 type webhookCounts struct{ m *Metrics }
 
 func (w webhookCounts) Delivered() { w.m.webhookDelivered.Inc() }
 func (w webhookCounts) Retried()   { w.m.webhookRetries.Inc() }
-func (w webhookCounts) Dropped()   { w.m.webhookDropped.Inc() }
+func (w webhookCounts) Parked()    { w.m.webhookParked.Inc() }
+func (w webhookCounts) Paused(paused bool) {
+	if paused {
+		w.m.webhookPaused.Set(1)
+	} else {
+		w.m.webhookPaused.Set(0)
+	}
+}
 
 var (
 	descSessions = prometheus.NewDesc("wapool_sessions", "Tenants by session state.", []string{"state"}, nil)

@@ -19,6 +19,7 @@ type Server struct {
 	log *zap.Logger
 
 	events eventConfig // WatchEvents (events.go)
+	dead   *DeadEvents // the webhook's dead-letter list (deadevents.go); nil: its RPCs are UNIMPLEMENTED
 
 	cluster Cluster    // cluster mode (cluster.go); nil on a single node
 	fwd     *Forwarder // with cluster

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/wapool/wapool/internal/webhook"
 )
 
 // config is wapoold's configuration. Every flag has an environment twin:
@@ -46,8 +48,9 @@ type config struct {
 	TLSClientCA string
 	Insecure    bool // allow a non-loopback --listen without credentials
 
-	WebhookURL        string // POST every event here; "" = no webhook
-	WebhookSecretFile string // HMAC-SHA256 key of the webhook signatures; required with WebhookURL
+	WebhookURL         string // POST every event here; "" = no webhook
+	WebhookSecretFile  string // HMAC-SHA256 keys of the webhook signatures, one or two lines; required with WebhookURL
+	WebhookMaxAttempts int    // failed POSTs of one event that park it in the dead-letter list
 
 	// Cluster mode (cluster.go): on with a postgres:// Store.
 	Store         string        // "" = the local bbolt file; postgres://… = the shared store
@@ -133,6 +136,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (config, 
 	if (c.WebhookURL == "") != (c.WebhookSecretFile == "") {
 		return c, errors.New("--webhook-url and --webhook-secret-file go together")
 	}
+	if c.WebhookMaxAttempts < 1 {
+		return c, errors.New("--webhook-max-attempts must be at least 1")
+	}
 	switch c.LogFormat {
 	case "json", "console":
 	default:
@@ -183,7 +189,8 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "CA certificates (PEM) that sign the client certificates")
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without credentials")
 	fs.StringVar(&c.WebhookURL, "webhook-url", "", "POST every session and message event here as JSON, signed, retried until a 2xx (empty: no webhook)")
-	fs.StringVar(&c.WebhookSecretFile, "webhook-secret-file", "", "file holding the webhook's HMAC-SHA256 secret (X-Wapool-Signature); required with --webhook-url; re-read on SIGHUP")
+	fs.StringVar(&c.WebhookSecretFile, "webhook-secret-file", "", "file holding the webhook's HMAC-SHA256 secret, one per line: two while a secret rotates, and both sign (X-Wapool-Signature); required with --webhook-url; re-read on SIGHUP")
+	fs.IntVar(&c.WebhookMaxAttempts, "webhook-max-attempts", webhook.DefaultMaxAttempts, "failed POSTs of one webhook event (5xx, 4xx but 401/403/404/410, network errors) after which it is parked in the dead-letter list and the next events go on (wapoolctl events dead, events redeliver)")
 	fs.DurationVar(&c.PruneInactive, "prune-inactive", 0, "delete tenants (profile included) inactive longer than this, checked hourly (0: never)")
 	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", 1500*time.Millisecond, "a page that does not answer its liveness probe (every 5 s when idle, and before each page operation) within this is hung and its browser restarted")
 	fs.IntVar(&c.CrashLoop, "crash-loop", 5, "browser deaths of one tenant within 2 minutes that make it FAILED (a crash loop)")

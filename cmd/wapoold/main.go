@@ -191,6 +191,8 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	reflection.Register(gs)
 	api := server.New(sup, log)
 	api.SetMetrics(metrics)
+	dead := server.NewDeadEvents(store, cfg.WebhookURL != "")
+	api.SetDeadEvents(dead)
 	node.attach(api)
 	wapoolv1.RegisterSessionServiceServer(gs, api)
 	metrics.GRPC.InitializeMetrics(gs)
@@ -201,7 +203,7 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	defer stopMetrics()
 	// Webhooks read the event log from the store; stopped after the
 	// supervisor (deferred), before the store closes.
-	stopWebhook, err := startWebhook(cfg, sup, metrics, node.leadsWebhook(), log)
+	stopWebhook, err := startWebhook(cfg, sup, dead, metrics, node.leadsWebhook(), log)
 	if err != nil {
 		return err
 	}

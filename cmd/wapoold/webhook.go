@@ -18,28 +18,31 @@ import (
 )
 
 // startWebhook starts the webhook sender when --webhook-url is set: one
-// goroutine that delivers the event log, and one that re-reads the secret on
-// SIGHUP. The returned func stops both and waits for them; an event whose
+// goroutine that delivers the event log, and one that re-reads the secrets
+// on SIGHUP. The returned func stops both and waits for them; an event whose
 // POST it cuts is sent again at the next start (its position was not
-// stored). Without --webhook-url it starts nothing.
+// stored). Without --webhook-url it starts nothing. dead is the dead-letter
+// list the RPCs share with the sender.
 //
 // In cluster mode (leads not nil) only one node delivers: the one that
-// leads the "webhook" duty. The delivered position is in the shared
-// store, so the next leader resumes where the last one stopped.
-func startWebhook(cfg config, sup *supervisor.Supervisor, m *server.Metrics, leads func() bool, log *zap.Logger) (stop func(), err error) {
+// leads the "webhook" duty. The delivered position and the dead-letter list
+// are in the shared store, so the next leader resumes where the last one
+// stopped.
+func startWebhook(cfg config, sup *supervisor.Supervisor, dead *server.DeadEvents, m *server.Metrics, leads func() bool, log *zap.Logger) (stop func(), err error) {
 	if cfg.WebhookURL == "" {
 		return func() {}, nil
 	}
-	secret, err := readSecret(cfg.WebhookSecretFile)
+	secrets, err := readSecrets(cfg.WebhookSecretFile)
 	if err != nil {
 		return nil, err
 	}
 	sender, err := webhook.New(webhook.Config{
-		URL:      cfg.WebhookURL,
-		Secret:   secret,
-		Observer: m.Webhook(),
-		Log:      log,
-	}, server.NewWebhookSource(sup, log))
+		URL:         cfg.WebhookURL,
+		Secrets:     secrets,
+		MaxAttempts: cfg.WebhookMaxAttempts,
+		Observer:    m.Webhook(),
+		Log:         log,
+	}, server.NewWebhookSource(sup, dead, log))
 	if err != nil {
 		return nil, fmt.Errorf("--webhook-url: %w", err)
 	}
@@ -61,11 +64,14 @@ func startWebhook(cfg config, sup *supervisor.Supervisor, m *server.Metrics, lea
 		for {
 			select {
 			case <-hup:
-				if s, err := readSecret(cfg.WebhookSecretFile); err != nil {
-					log.Error("SIGHUP: keeping the old webhook secret", zap.Error(err))
+				s, err := readSecrets(cfg.WebhookSecretFile)
+				if err == nil {
+					err = sender.SetSecrets(s)
+				}
+				if err != nil {
+					log.Error("SIGHUP: keeping the old webhook secrets", zap.Error(err))
 				} else {
-					sender.SetSecret(s)
-					log.Info("SIGHUP: webhook secret reloaded")
+					log.Info("SIGHUP: webhook secrets reloaded", zap.Int("secrets", len(s)))
 				}
 			case <-ctx.Done():
 				return
@@ -116,16 +122,25 @@ func runWhileLeading(ctx context.Context, leads func() bool, run func(context.Co
 	}
 }
 
-// readSecret reads the webhook secret: the file's content without leading
-// and trailing white space (a final newline), not empty.
-func readSecret(path string) ([]byte, error) {
+// readSecrets reads the webhook secrets: one per line, each without the
+// white space around it, blank lines skipped; one or two (webhook.MaxSecrets:
+// while a secret rotates, both sign).
+func readSecrets(path string) ([][]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--webhook-secret-file: %w", err)
 	}
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return nil, errors.New("--webhook-secret-file: the file holds no secret")
+	var secrets [][]byte
+	for line := range bytes.Lines(b) {
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			secrets = append(secrets, line)
+		}
 	}
-	return b, nil
+	switch {
+	case len(secrets) == 0:
+		return nil, errors.New("--webhook-secret-file: the file holds no secret")
+	case len(secrets) > webhook.MaxSecrets:
+		return nil, fmt.Errorf("--webhook-secret-file: %d secrets; at most %d (the current one and the next, while a receiver moves to it)", len(secrets), webhook.MaxSecrets)
+	}
+	return secrets, nil
 }

@@ -43,19 +43,56 @@ func TestWebhookFlagsAndTwins(t *testing.T) {
 	}
 }
 
-func TestReadSecret(t *testing.T) {
+// The secret file holds one secret per line; two while a secret rotates
+// (both sign). Blank lines and the white space around a secret do not count.
+func TestReadSecrets(t *testing.T) {
 	dir := t.TempDir()
-	good := filepath.Join(dir, "good")
-	empty := filepath.Join(dir, "empty")
-	os.WriteFile(good, []byte("  s3cret\n"), 0o600)
-	os.WriteFile(empty, []byte("\n \n"), 0o600)
-	if b, err := readSecret(good); err != nil || string(b) != "s3cret" {
-		t.Errorf("readSecret = %q, %v", b, err)
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o600)
+		return p
 	}
-	for _, p := range []string{empty, filepath.Join(dir, "missing")} {
-		if _, err := readSecret(p); err == nil {
-			t.Errorf("readSecret(%s) accepted", filepath.Base(p))
+	for _, c := range []struct {
+		content string
+		want    []string
+	}{
+		{"  s3cret\n", []string{"s3cret"}},
+		{"s3cret", []string{"s3cret"}},
+		{"old-secret\nnew-secret\n", []string{"old-secret", "new-secret"}},
+		{"\n old-secret \r\n\n\tnew-secret\n\n", []string{"old-secret", "new-secret"}},
+	} {
+		got, err := readSecrets(write("good", c.content))
+		if err != nil || len(got) != len(c.want) {
+			t.Errorf("readSecrets(%q) = %q, %v; want %q", c.content, got, err, c.want)
+			continue
 		}
+		for i := range got {
+			if string(got[i]) != c.want[i] {
+				t.Errorf("readSecrets(%q) = %q; want %q", c.content, got, c.want)
+			}
+		}
+	}
+	for name, content := range map[string]string{"empty": "\n \n", "three": "a\nb\nc\n"} {
+		if _, err := readSecrets(write(name, content)); err == nil {
+			t.Errorf("readSecrets(%s) accepted", name)
+		}
+	}
+	if _, err := readSecrets(filepath.Join(dir, "missing")); err == nil {
+		t.Error("readSecrets(missing) accepted")
+	}
+}
+
+func TestWebhookMaxAttempts(t *testing.T) {
+	none := func(string) (string, bool) { return "", false }
+	if c, err := parseConfig(nil, none); err != nil || c.WebhookMaxAttempts != 10 {
+		t.Errorf("default --webhook-max-attempts %d, %v; want 10", c.WebhookMaxAttempts, err)
+	}
+	env := func(k string) (string, bool) { return "4", k == "WAPOOL_WEBHOOK_MAX_ATTEMPTS" }
+	if c, err := parseConfig(nil, env); err != nil || c.WebhookMaxAttempts != 4 {
+		t.Errorf("WAPOOL_WEBHOOK_MAX_ATTEMPTS=4: %d, %v", c.WebhookMaxAttempts, err)
+	}
+	if _, err := parseConfig([]string{"--webhook-max-attempts", "0"}, none); err == nil {
+		t.Error("--webhook-max-attempts 0 accepted")
 	}
 }
 
