@@ -229,7 +229,7 @@ func newBenchHook() *benchHook {
 
 func (h *benchHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	ok := webhook.Verify([]byte("bench-secret"), body, r.Header.Get(webhook.SignatureHeader))
+	ok := webhook.Verify([]byte("bench-secret"), r.Header, body, time.Now(), 0) == nil
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !ok {

@@ -371,7 +371,7 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method != http.MethodPost || r.URL.Path != "/wapool/events":
 		h.bad = append(h.bad, r.Method+" "+r.URL.Path)
-	case !webhook.Verify(h.secret, body, r.Header.Get(webhook.SignatureHeader)):
+	case webhook.Verify(h.secret, r.Header, body, time.Now(), 0) != nil:
 		h.bad = append(h.bad, "bad signature on "+id)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
