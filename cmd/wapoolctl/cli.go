@@ -64,6 +64,8 @@ func init() {
 			"delete the tenants inactive longer than the duration with nothing queued (--dry-run lists them)", (*cli).cmdPrune},
 		{"watch", "watch [tenant...] [--after <cursor>]",
 			"print session and message events as they happen, one line each (-o json: one Event per line); resumes by itself after a daemon restart", (*cli).cmdWatch},
+		{"events", "events dead | events redeliver (--all | <cursor>...)",
+			"the webhook's dead-letter list: `dead` lists the events set aside after --webhook-max-attempts failed POSTs; `redeliver` has the daemon POST them again (all, or the cursors given)", (*cli).cmdEvents},
 		{"drain", "drain <node>",
 			"cluster mode: move every tenant of the node to the other nodes (no new link); the node keeps answering calls", (*cli).cmdDrain},
 		{"help", "help [command]", "show help", (*cli).cmdHelp},

@@ -22,6 +22,7 @@ const (
 	reasonProfileLocked = "PROFILE_LOCKED"
 	reasonInvalidCursor = "INVALID_CURSOR"
 	reasonCursorRange   = "CURSOR_OUT_OF_RANGE"
+	reasonWebhookOff    = "WEBHOOK_OFF"
 )
 
 // callFailure is a failed RPC with what is needed to explain it.
@@ -122,6 +123,12 @@ func (f *callFailure) explain() humanError {
 	t := f.tenant
 	switch f.st.Code() {
 	case codes.InvalidArgument:
+		if f.reason == reasonInvalidCursor && strings.HasPrefix(f.op, "events") {
+			return humanError{
+				Message: withDetail("not a cursor this daemon wrote"),
+				Hint:    "pass cursors as `wapoolctl events dead` prints them (the first column)",
+			}
+		}
 		if f.reason == reasonInvalidCursor {
 			return humanError{
 				Message: withDetail("--after is not a cursor this daemon wrote"),
@@ -139,6 +146,12 @@ func (f *callFailure) explain() humanError {
 			Hint:    "tenant ids match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$, numbers are international (+4915112345678), text is 1 to 65,536 characters",
 		}
 	case codes.NotFound:
+		if f.op == "events redeliver" {
+			return humanError{
+				Message: withDetail("an event named is not in the dead-letter list; none was marked for redelivery"),
+				Hint:    "`wapoolctl events dead` lists the cursors; an event delivered since has left the list",
+			}
+		}
 		if f.op == "drain" {
 			return humanError{
 				Message: withDetail("node not found"),
@@ -171,6 +184,11 @@ func (f *callFailure) explain() humanError {
 			return humanError{
 				Message: fmt.Sprintf("recipient %s is not on WhatsApp", f.to),
 				Hint:    "check the number: international format, country code first",
+			}
+		case reasonWebhookOff:
+			return humanError{
+				Message: "this daemon has no webhook: nothing would send the events again",
+				Hint:    "start wapoold with --webhook-url and --webhook-secret-file",
 			}
 		case reasonProfileLocked:
 			return humanError{

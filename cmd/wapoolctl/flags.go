@@ -60,6 +60,8 @@ var commandFlagsHelp = map[string]string{
 	"watch": `  --after CURSOR        start after this event (a cursor watch printed, in [brackets]);
                         default: from now. Runs until Ctrl-C, or --timeout when given
 `,
+	"events": `  --all                 (redeliver) every event of the dead-letter list
+`,
 	"screenshot": `  -o, -f, --out FILE    the PNG file to write (- for stdout); required
 `,
 }

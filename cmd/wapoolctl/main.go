@@ -11,6 +11,8 @@
 //	logout <tenant>                                       close the browser, delete the tenant
 //	screenshot <tenant> -o file.png                       save what the tenant's page shows
 //	watch [tenant...] [--after CURSOR]                    print events live (session and message states)
+//	events dead                                           list the webhook's dead-letter list
+//	events redeliver (--all | CURSOR...)                  POST dead-letter events again
 //
 // Global flags go before the command (the ones of the connection and -o also
 // after it, except that after `screenshot` -o names the output file). Exit

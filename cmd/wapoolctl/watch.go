@@ -141,6 +141,11 @@ func (c *cli) eventLine(ev *wapoolv1.Event) string {
 	if ev.GetAt() != nil {
 		at = ev.GetAt().AsTime().Local().Format("2006-01-02 15:04:05.000")
 	}
+	return fmt.Sprintf("%s  %s  %s  [%s]", at, ev.GetTenantId(), eventWhat(ev), ev.GetCursor())
+}
+
+// eventWhat says what changed in ev, as eventLine shows it.
+func eventWhat(ev *wapoolv1.Event) string {
 	var what string
 	switch k := ev.GetKind().(type) {
 	case *wapoolv1.Event_SessionState:
@@ -165,7 +170,7 @@ func (c *cli) eventLine(ev *wapoolv1.Event) string {
 	default:
 		what = "unknown event (a newer daemon?)"
 	}
-	return fmt.Sprintf("%s  %s  %s  [%s]", at, ev.GetTenantId(), what, ev.GetCursor())
+	return what
 }
 
 // maskPhone keeps the last 4 digits, as the daemon's logs do: "…2222";
