@@ -188,7 +188,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "server key (PEM)")
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "CA certificates (PEM) that sign the client certificates")
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without credentials")
-	fs.StringVar(&c.WebhookURL, "webhook-url", "", "POST every session and message event here as JSON, signed, retried until a 2xx (empty: no webhook)")
+	fs.StringVar(&c.WebhookURL, "webhook-url", "", "POST every session and message event here as JSON, timestamped and signed, retried with backoff; 401/403/404/410 pause delivery (empty: no webhook)")
 	fs.StringVar(&c.WebhookSecretFile, "webhook-secret-file", "", "file holding the webhook's HMAC-SHA256 secret, one per line: two while a secret rotates, and both sign (X-Wapool-Signature); required with --webhook-url; re-read on SIGHUP")
 	fs.IntVar(&c.WebhookMaxAttempts, "webhook-max-attempts", webhook.DefaultMaxAttempts, "failed POSTs of one webhook event (5xx, 4xx but 401/403/404/410, network errors) after which it is parked in the dead-letter list and the next events go on (wapoolctl events dead, events redeliver)")
 	fs.DurationVar(&c.PruneInactive, "prune-inactive", 0, "delete tenants (profile included) inactive longer than this, checked hourly (0: never)")
