@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
+	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/supervisor"
 )
 
@@ -153,11 +154,21 @@ func TestForwarderSendsCallsToTheHolder(t *testing.T) {
 	}
 }
 
-// movingRecorder answers every Status with TENANT_MOVING, as a node does
-// that the tenant has just left.
+func (r *recorder) Logout(ctx context.Context, _ *wapoolv1.LogoutRequest) (*wapoolv1.LogoutResponse, error) {
+	r.note(ctx)
+	return &wapoolv1.LogoutResponse{}, nil
+}
+
+// movingRecorder answers every Status and Logout with TENANT_MOVING, as a
+// node does that the tenant has just left.
 type movingRecorder struct{ recorder }
 
 func (r *movingRecorder) Status(ctx context.Context, _ *wapoolv1.StatusRequest) (*wapoolv1.StatusResponse, error) {
+	r.note(ctx)
+	return nil, toStatus(fmt.Errorf("node c places the tenant: %w", supervisor.ErrNotHolder))
+}
+
+func (r *movingRecorder) Logout(ctx context.Context, _ *wapoolv1.LogoutRequest) (*wapoolv1.LogoutResponse, error) {
 	r.note(ctx)
 	return nil, toStatus(fmt.Errorf("node c places the tenant: %w", supervisor.ErrNotHolder))
 }
@@ -201,5 +212,37 @@ func TestForwarderFollowsAMovingTenant(t *testing.T) {
 	}
 	if left.calls != 1 || next.calls != 1 {
 		t.Errorf("calls: left %d, next %d; want 1 and 1", left.calls, next.calls)
+	}
+}
+
+// routedCluster is a Cluster whose Route answers from a list.
+type routedCluster struct{ *routes }
+
+func (routedCluster) NodeID() string             { return "entry" }
+func (routedCluster) Nodes() []sessionstore.Node { return nil }
+func (routedCluster) Drain(string) error         { return nil }
+
+// A prune's Logout that reaches a node the tenant has just left follows the
+// tenant to its next holder, as a Logout call does, and the prune goes on.
+func TestPruneLogoutFollowsAMovingTenant(t *testing.T) {
+	left := &movingRecorder{recorder{name: "left"}}
+	leftAddr := serveNode(t, left)
+	next := &recorder{name: "next"}
+	nextAddr := serveNode(t, next)
+	fwd := NewForwarder(nil, "entry")
+	defer fwd.Close()
+	s := &Server{}
+	s.SetCluster(routedCluster{&routes{addrs: []string{leftAddr, nextAddr}}}, fwd)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.logoutWhereHeld(ctx, "far"); err != nil {
+		t.Fatalf("logout of a tenant that moved: %v, want it logged out at its next holder", err)
+	}
+	for _, r := range []*recorder{&left.recorder, next} {
+		r.mu.Lock()
+		if r.calls != 1 {
+			t.Errorf("%s served %d Logouts, want 1", r.name, r.calls)
+		}
+		r.mu.Unlock()
 	}
 }

@@ -37,9 +37,23 @@ func (s *Server) clusterPrune(ctx context.Context, inactiveFor time.Duration) (*
 	}
 	resp := &wapoolv1.PruneSessionsResponse{}
 	for _, id := range ids {
+		if err := s.logoutWhereHeld(ctx, id); err != nil {
+			return resp, err
+		}
+		resp.TenantIds = append(resp.TenantIds, id)
+	}
+	return resp, nil
+}
+
+// logoutWhereHeld logs the tenant out on the node that holds it. Like the
+// Forwarder does for a Logout call, it follows a tenant that moved while
+// the Logout waited (TENANT_MOVING), up to followHops times: a prune that
+// meets a planned move still prunes the tenant where it went.
+func (s *Server) logoutWhereHeld(ctx context.Context, id string) error {
+	for hop := 1; ; hop++ {
 		addr, err := s.cluster.Route(id)
 		if err != nil {
-			return resp, status.Errorf(codes.Unavailable, "finding the node of tenant %q: %v", id, err)
+			return status.Errorf(codes.Unavailable, "finding the node of tenant %q: %v", id, err)
 		}
 		if addr == "" {
 			err = toStatus(s.sup.Logout(ctx, id))
@@ -49,10 +63,8 @@ func (s *Server) clusterPrune(ctx context.Context, inactiveFor time.Duration) (*
 				_, err = wapoolv1.NewSessionServiceClient(c).Logout(s.fwd.outgoing(ctx), &wapoolv1.LogoutRequest{TenantId: id})
 			}
 		}
-		if err != nil {
-			return resp, err
+		if !moving(err) || hop == followHops {
+			return err
 		}
-		resp.TenantIds = append(resp.TenantIds, id)
 	}
-	return resp, nil
 }
