@@ -124,11 +124,17 @@ func (f *Forwarder) outgoing(ctx context.Context) context.Context {
 // when it lands on a node the tenant has just left (TENANT_MOVING).
 const followHops = 3
 
-// UnaryInterceptor forwards unary calls. A call that finds its tenant gone
-// (it waited out a move, here or on the node it was sent to) is routed
-// again, up to followHops times; a call forwarded to this node is served
-// here and answers TENANT_MOVING for the sender to follow.
+// UnaryInterceptor forwards unary calls. A routed call that finds its
+// tenant gone (it waited out a move, here or on the node it was sent to) is
+// routed again, up to followHops times; a call forwarded to this node is
+// served here and answers TENANT_MOVING for the sender to follow. A call
+// that is not routed runs once, whatever it answers: running it again
+// would not route it elsewhere, and a PruneSessions run twice answers only
+// for what its first run left.
 func (f *Forwarder) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if !routed[info.FullMethod] {
+		return handler(ctx, req)
+	}
 	for hop := 1; ; hop++ {
 		addr, err := f.target(ctx, info.FullMethod, req)
 		if err != nil {

@@ -246,3 +246,21 @@ func TestPruneLogoutFollowsAMovingTenant(t *testing.T) {
 		r.mu.Unlock()
 	}
 }
+
+// A call the Forwarder does not route (PruneSessions) runs once even when
+// it answers TENANT_MOVING: a second run would answer only for what the
+// first one left.
+func TestForwarderRunsAnUnroutedCallOnce(t *testing.T) {
+	fwd := NewForwarder(&routes{addrs: []string{""}}, "entry")
+	defer fwd.Close()
+	runs := 0
+	handler := func(context.Context, any) (any, error) {
+		runs++
+		return nil, toStatus(fmt.Errorf("tenant %q: %w", "t1", supervisor.ErrNotHolder))
+	}
+	info := &grpc.UnaryServerInfo{FullMethod: "/wapool.v1.SessionService/PruneSessions"}
+	_, err := fwd.UnaryInterceptor(context.Background(), &wapoolv1.PruneSessionsRequest{}, info, handler)
+	if !moving(err) || runs != 1 {
+		t.Fatalf("PruneSessions ran %d times and answered %v; want once, its own TENANT_MOVING", runs, err)
+	}
+}
