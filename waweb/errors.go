@@ -31,7 +31,45 @@ var (
 	ErrNotAcked = errors.New("waweb: message clicked but not acknowledged")
 	// ErrPageClosed: the tab or the browser is gone.
 	ErrPageClosed = errors.New("waweb: page closed")
+	// ErrPageContract: the page no longer matches the page contract where
+	// an operation needs it: a selector finds nothing where the contract
+	// says its element must be (no compose box in an open chat, no send
+	// button while the box holds text, a page that is none of the known
+	// screens). WhatsApp Web changed: the selectors need an update
+	// (--selectors, reloaded on SIGHUP). Nothing was sent. The error is a
+	// *ContractError naming the check. It wraps ErrUnexpectedPage.
+	ErrPageContract = fmt.Errorf("waweb: the page does not match the page contract: %w", ErrUnexpectedPage)
 )
+
+// ContractError is an ErrPageContract that names what did not match.
+type ContractError struct {
+	// Check is the Selectors key (JSON name) whose selector found nothing,
+	// such as "compose" or "send_button", or the fact's name where no
+	// single selector applies ("page_state").
+	Check string
+	// Detail says what was looked for and where; never message text,
+	// names or numbers.
+	Detail string
+}
+
+func (e *ContractError) Error() string {
+	return fmt.Sprintf("page contract: %s: %s", e.Check, e.Detail)
+}
+
+// Unwrap makes errors.Is(err, ErrPageContract) hold.
+func (e *ContractError) Unwrap() error { return ErrPageContract }
+
+// asContract finds a *ContractError in err's chain.
+func asContract(err error) (*ContractError, bool) {
+	var ce *ContractError
+	ok := errors.As(err, &ce)
+	return ce, ok
+}
+
+// contractErr is a *ContractError for check.
+func contractErr(check, format string, args ...any) error {
+	return &ContractError{Check: check, Detail: fmt.Sprintf(format, args...)}
+}
 
 // stateError turns a page state that an operation cannot work from into an error.
 func stateError(st State) error {

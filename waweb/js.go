@@ -365,3 +365,104 @@ const jsQRRect = `() => {
   const e = c.getBoundingClientRect(), d = document.documentElement.getBoundingClientRect();
   return {x: e.left - d.left, y: e.top - d.top, width: e.width, height: e.height};
 }`
+
+// skeleton draws el and its descendants to depth as tags and attributes:
+// the values of attributes that cannot hold message text, names or numbers
+// (safeAttrs), digits masked; other attributes by name only; no text.
+const jsSkeletonLib = `
+const safeAttrs = ['role', 'data-icon', 'data-tab', 'contenteditable', 'data-lexical-editor', 'type', 'data-testid', 'accept', 'class', 'dir', 'tabindex', 'aria-multiline'];
+const skeleton = (el, depth) => {
+  if (!el) return '';
+  const tag = el.tagName.toLowerCase();
+  const attrs = Array.from(el.attributes).map(a => safeAttrs.includes(a.name) ? a.name + '="' + a.value.replace(/[0-9]/g, '#').slice(0, 60) + '"' : a.name);
+  let inner = '';
+  if (depth > 0) {
+    const kids = Array.from(el.children);
+    inner = kids.slice(0, 6).map(c => skeleton(c, depth - 1)).join('') + (kids.length > 6 ? '…' : '');
+  } else if (el.children.length) {
+    inner = '…';
+  }
+  return '<' + tag + (attrs.length ? ' ' + attrs.join(' ') : '') + '>' + inner + '</' + tag + '>';
+};
+// where gives the element around which key's element should be.
+const where = key => {
+  const m = q(S.main);
+  switch (key) {
+    case 'compose': case 'send_button': case 'attach_button': {
+      const ed = m && q('[contenteditable="true"]', m);
+      let e = ed;
+      for (let i = 0; e && i < 3 && e.parentElement && e.parentElement !== m; i++) e = e.parentElement;
+      return [e || (m && m.lastElementChild) || m, 5];
+    }
+    case 'bubble_text': case 'msg_time': case 'msg_check': case 'msg_dblcheck': case 'bubble': {
+      const bs = chatBubbles();
+      return [bs.length ? bs[bs.length - 1] : m, 6];
+    }
+    case 'chat_header': return [m, 2];
+  }
+  return [q(S.app) || document.body, 3];
+};
+const skeletonOf = key => { const [e, d] = where(key); return e ? skeleton(e, d).slice(0, 2000) : ''; };
+`
+
+// jsSkeleton: the skeleton around where the element of Selectors key A should be.
+const jsSkeleton = `(A) => skeletonOf(A)`
+
+// jsDiagnose runs the plain doctor's probes (read-only) and says which
+// drawing the chat's bubbles use.
+const jsDiagnose = `() => {
+  const checks = [];
+  const add = (name, ok, detail, selector) => {
+    const c = {name: name, ok: !!ok, selector: selector === undefined ? (S[name] === undefined ? '' : String(S[name])) : selector, detail: detail || ''};
+    if (!c.ok && c.selector) c.detail += (c.detail ? '; ' : '') + 'around it: ' + skeletonOf(name);
+    checks.push(c);
+  };
+  const st = state();
+  const says = {
+    main: 'the main screen: linked (fact 4)',
+    landing: 'the landing (QR code): the tenant is not linked (facts 2, 5)',
+    booting: 'the app is still booting (fact 1)',
+    conflict: 'another window uses the account: "Use here" (fact 12)',
+    update: 'the page asks to update the browser (fact 13)',
+    unknown: 'none of the known screens (facts 1-5): #app, its progress, the landing and the chat list all missing',
+  };
+  add('page_state', st === 'main', says[st] || st, '');
+  let drawing = '';
+  if (st === 'landing') {
+    const land = q(S.landing);
+    const c = land && q(S.qr_canvas, land);
+    if (c) {
+      add('qr_canvas', true, 'the QR code shows (fact 2)');
+      const h = c.closest(S.qr_ref);
+      add('qr_ref', !!h && str(h.getAttribute(S.qr_ref_attr)).split(',').length >= 4, h ? 'the QR text has its parts (fact 2)' : 'no ancestor of the QR canvas carries the QR text (fact 2)');
+    } else {
+      add('qr_reload_button', !!q(S.qr_reload_button), 'no QR canvas: the codes ran out, a reload button must show (fact 3)');
+    }
+  }
+  if (st === 'main') {
+    add('pane_side', true, 'the chat list shows (fact 4)');
+    const m = q(S.main);
+    if (m) {
+      add('compose', !!q(S.compose), 'the open chat\'s compose box (fact 7)');
+      const bs = chatBubbles();
+      const older = bs.some(b => /^(true|false)_/.test(bubbleId(b)));
+      const bare = bs.some(b => !/^(true|false)_/.test(bubbleId(b)));
+      const icons = !!q('[data-icon^="msg-"]', m);
+      const labels = !!q('[aria-label=" Pending "], [aria-label=" Sent "], [aria-label=" Delivered "], [aria-label=" Read "]', m);
+      if (bs.length) {
+        drawing = older && !bare ? 'older' : bare && !older ? '2026' : 'mixed';
+        add('drawing', true, (older ? 'true_<jid>_ ids' : 'bare ids') + ', ' + (icons ? 'data-icon ticks' : labels ? 'state labels' : 'no status element seen') + (drawing === 'older' ? ': the older drawing (fact 10)' : drawing === '2026' ? ': the 2026 drawing (fact 20)' : ''), '');
+      }
+      const out = bs.filter(outgoing).slice(-10);
+      if (out.length) {
+        const noText = out.filter(b => bubbleText(b) === null).length;
+        add('bubble_text', noText === 0, noText ? noText + ' of the last ' + out.length + ' outgoing bubbles have no text element (facts 10, 18, 20)' : 'every one of the last ' + out.length + ' outgoing bubbles has its text element');
+        const noState = out.filter(b => ackOf(b) < 0).length;
+        add('msg_check', noState === 0, noState ? noState + ' of the last ' + out.length + ' outgoing bubbles show no state (icons or labels)' : 'every outgoing bubble shows its state (facts 10, 20)');
+      } else if (bs.length) {
+        add('bubble', false, bs.length + ' bubbles, none recognized as outgoing: no true_ id and no status element (facts 10, 20)');
+      }
+    }
+  }
+  return {state: st, drawing: drawing, checks: checks};
+}`

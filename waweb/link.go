@@ -78,7 +78,7 @@ func (p *Page) click(ctx context.Context, script string, arg any, what string) e
 func (p *Page) ReloadQR(ctx context.Context) error {
 	cctx, cancel := p.with(ctx)
 	defer cancel()
-	return p.click(cctx, jsClickSel, map[string]string{"sel": p.sel.QRReloadButton}, "QR reload button")
+	return p.click(cctx, jsClickSel, map[string]string{"sel": p.sel().QRReloadButton}, "QR reload button")
 }
 
 // StartPhoneLogin starts the pairing-code link (fact 15): it clicks "Log in
@@ -92,10 +92,10 @@ func (p *Page) StartPhoneLogin(ctx context.Context, phone string) error {
 	}
 	cctx, cancel := p.with(ctx)
 	defer cancel()
-	if err := p.click(cctx, jsClickText, map[string]any{"texts": p.sel.PhoneLoginTexts}, "phone login button"); err != nil {
+	if err := p.click(cctx, jsClickText, map[string]any{"texts": p.sel().PhoneLoginTexts}, "phone login button"); err != nil {
 		return err
 	}
-	arg := map[string]string{"sel": p.sel.PhoneInput}
+	arg := map[string]string{"sel": p.sel().PhoneInput}
 	n, ok, err := waitJS[int](cctx, p, jsFocusInput, arg, p.limits.Control)
 	if err != nil {
 		return fmt.Errorf("phone number input: %w", err)
@@ -118,7 +118,7 @@ func (p *Page) StartPhoneLogin(ctx context.Context, phone string) error {
 	if v == nil || digitsOf(*v) != digitsOf(phone) {
 		return fmt.Errorf("phone number input does not hold the number: %w", ErrComposeMismatch)
 	}
-	return p.click(cctx, jsClickText, map[string]any{"texts": []string{p.sel.NextText}}, `"`+p.sel.NextText+`" button`)
+	return p.click(cctx, jsClickText, map[string]any{"texts": []string{p.sel().NextText}}, `"`+p.sel().NextText+`" button`)
 }
 
 // PairingCode returns the 8 characters of the pairing code the page shows
@@ -135,14 +135,14 @@ func (p *Page) PairingCode(ctx context.Context) (string, error) {
 func (p *Page) BackToQR(ctx context.Context) error {
 	cctx, cancel := p.with(ctx)
 	defer cancel()
-	return p.click(cctx, jsClickText, map[string]any{"texts": []string{p.sel.QRLoginText}}, `"`+p.sel.QRLoginText+`" button`)
+	return p.click(cctx, jsClickText, map[string]any{"texts": []string{p.sel().QRLoginText}}, `"`+p.sel().QRLoginText+`" button`)
 }
 
 // UseHere clicks the conflict dialog's "Use here" (fact 12).
 func (p *Page) UseHere(ctx context.Context) error {
 	cctx, cancel := p.with(ctx)
 	defer cancel()
-	return p.click(cctx, jsUseHere, nil, `"`+p.sel.UseHereText+`" button`)
+	return p.click(cctx, jsUseHere, nil, `"`+p.sel().UseHereText+`" button`)
 }
 
 // LinkedPhone returns, best effort, the linked account's phone digits from

@@ -85,8 +85,7 @@ type Page struct {
 	tab     context.Context
 	base    string // target URL without trailing slash
 	origin  string // scheme://host of the target URL
-	sel     Selectors
-	selJSON string
+	sels    *SelectorSet // the selectors in force, maybe shared with other pages
 	limits  Limits
 
 	mu       sync.Mutex // guards the fields that follow
@@ -104,24 +103,29 @@ func New(tab context.Context, baseURL string, sel Selectors) *Page {
 	if reflect.ValueOf(sel).IsZero() {
 		sel = DefaultSelectors()
 	}
+	return NewShared(tab, baseURL, newSelectorSet(sel))
+}
+
+// NewShared is New with a SelectorSet that other pages may share: a Store
+// on it reaches this page at its next operation.
+func NewShared(tab context.Context, baseURL string, sels *SelectorSet) *Page {
 	base := strings.TrimRight(baseURL, "/")
 	origin := base
 	if u, err := url.Parse(base); err == nil && u.Scheme != "" && u.Host != "" {
 		origin = u.Scheme + "://" + u.Host
 	}
-	b, err := json.Marshal(sel)
-	if err != nil { // cannot happen: Selectors holds strings only
-		panic(err)
-	}
-	return &Page{tab: tab, base: base, origin: origin, sel: sel, selJSON: string(b), limits: DefaultLimits()}
+	return &Page{tab: tab, base: base, origin: origin, sels: sels, limits: DefaultLimits()}
 }
+
+// sel gives the selectors in force now.
+func (p *Page) sel() Selectors { return p.sels.load().sel }
 
 // SetLimits replaces the internal bounds (zero fields take their defaults).
 // Call it before the Page is in use.
 func (p *Page) SetLimits(l Limits) { p.limits = l.withDefaults() }
 
-// Selectors returns the selectors the Page uses.
-func (p *Page) Selectors() Selectors { return p.sel }
+// Selectors returns the selectors the Page uses now.
+func (p *Page) Selectors() Selectors { return p.sel() }
 
 // LastOpen says how the last Send or Prepare reached its chat.
 func (p *Page) LastOpen() OpenMethod {
@@ -201,7 +205,7 @@ func (p *Page) script(fn string, arg any) string {
 		}
 		a = string(b)
 	}
-	return "(() => {\nconst S = " + p.selJSON + ";\n" + jsPrelude + "\nreturn (" + fn + ")(" + a + ");\n})()"
+	return "(() => {\nconst S = " + p.sels.load().json + ";\n" + jsPrelude + jsSkeletonLib + "\nreturn (" + fn + ")(" + a + ");\n})()"
 }
 
 // eval runs fn in the page and decodes its result into T; a promise is awaited.

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // Selectors holds every CSS selector, attribute name and visible text the
@@ -243,5 +244,55 @@ func (s Selectors) Validate() error {
 	if !strings.Contains(s.DeepLink, "{phone}") {
 		return errors.New("selectors: deep_link lacks {phone}")
 	}
+	return nil
+}
+
+// SelectorSet holds the Selectors in force for any number of pages (see
+// NewShared); Store replaces them for all of them at once, as an operator's
+// reload (SIGHUP) does: a running browser is not restarted, and each page
+// operation reads the selectors anew. Safe for concurrent use.
+type SelectorSet struct {
+	cur atomic.Pointer[selState]
+}
+
+type selState struct {
+	sel  Selectors
+	json string // sel as the page scripts read it
+}
+
+// NewSelectorSet returns a set holding sel, which must be valid.
+func NewSelectorSet(sel Selectors) (*SelectorSet, error) {
+	if err := sel.Validate(); err != nil {
+		return nil, err
+	}
+	return newSelectorSet(sel), nil
+}
+
+func newSelectorSet(sel Selectors) *SelectorSet {
+	s := &SelectorSet{}
+	s.put(sel)
+	return s
+}
+
+func (s *SelectorSet) put(sel Selectors) {
+	b, err := json.Marshal(sel)
+	if err != nil { // cannot happen: Selectors holds strings only
+		panic(err)
+	}
+	s.cur.Store(&selState{sel: sel, json: string(b)})
+}
+
+func (s *SelectorSet) load() *selState { return s.cur.Load() }
+
+// Load returns the selectors in force.
+func (s *SelectorSet) Load() Selectors { return s.cur.Load().sel }
+
+// Store replaces the selectors after validating them; an invalid value is
+// refused and the old one stays in force.
+func (s *SelectorSet) Store(sel Selectors) error {
+	if err := sel.Validate(); err != nil {
+		return err
+	}
+	s.put(sel)
 	return nil
 }

@@ -139,11 +139,11 @@ func (p *Page) enter(ctx context.Context, digits, text string) (Draft, error) {
 			}
 			return Draft{To: digits, Text: text, Noted: noted, Out: r.Out, Entries: entries}, nil
 		case ok && r.R == "nocompose":
-			return Draft{}, fmt.Errorf("compose box gone: %w", ErrUnexpectedPage)
+			return Draft{}, contractErr("compose", "the compose box went away while the text was entered")
 		}
 		if !time.Now().Before(deadline) {
 			if !ok {
-				return Draft{}, fmt.Errorf("the box holds the text but no send button showed after %d entries in %v: %w", entries, p.limits.ChatOpen, ErrUnexpectedPage)
+				return Draft{}, contractErr("send_button", "the box holds the text but no send button showed after %d entries in %v", entries, p.limits.ChatOpen)
 			}
 			return Draft{}, fmt.Errorf("box holds %d characters, want %d, after %d entries in %v: %w", last.Got, len([]rune(strings.TrimSpace(text))), entries, p.limits.ChatOpen, ErrComposeMismatch)
 		}
@@ -194,9 +194,9 @@ func (p *Page) Click(ctx context.Context, d Draft) (clicked bool, err error) {
 	case "changed":
 		return false, fmt.Errorf("recipient %s: the chat's outgoing messages changed before the click: %w", redact.Phone(d.To), ErrUnexpectedPage)
 	case "nocompose":
-		return false, fmt.Errorf("recipient %s: compose box gone: %w", redact.Phone(d.To), ErrUnexpectedPage)
+		return false, fmt.Errorf("recipient %s: %w", redact.Phone(d.To), contractErr("compose", "no compose box before the click"))
 	}
-	return false, fmt.Errorf("recipient %s: no send button shows: %w", redact.Phone(d.To), ErrUnexpectedPage)
+	return false, fmt.Errorf("recipient %s: %w", redact.Phone(d.To), contractErr("send_button", "no send button before the click although the box holds the text"))
 }
 
 // WaitAck waits, after Click, for the draft's new bubble to be acked (sent,
@@ -258,7 +258,7 @@ func (p *Page) openChat(ctx context.Context, digits string) error {
 		}
 		switch st := parseState(r.State); st {
 		case StateMain:
-			if p.sel.ChatLink == "" {
+			if p.sel().ChatLink == "" {
 				return p.openDeepLink(ctx, digits)
 			}
 			return p.openInApp(ctx, digits)
@@ -289,7 +289,7 @@ type clickResult struct {
 func (p *Page) openInApp(ctx context.Context, digits string) error {
 	p.forget()
 	tok := p.token()
-	href := strings.NewReplacer("{origin}", p.origin, "{base}", p.base, "{phone}", digits).Replace(p.sel.ChatLink)
+	href := strings.NewReplacer("{origin}", p.origin, "{base}", p.base, "{phone}", digits).Replace(p.sel().ChatLink)
 	c, err := eval[clickResult](ctx, p, jsClickChat, map[string]string{"href": href, "token": tok})
 	if err != nil {
 		return fmt.Errorf("open chat in the app: %w", err)
@@ -320,13 +320,16 @@ func (p *Page) openInApp(ctx context.Context, digits string) error {
 // openDeepLink loads the deep link of fact 6 (no text in it) and waits for
 // the compose box or the invalid-number dialog.
 func (p *Page) openDeepLink(ctx context.Context, digits string) error {
-	u := strings.NewReplacer("{origin}", p.origin, "{base}", p.base, "{phone}", digits).Replace(p.sel.DeepLink)
+	u := strings.NewReplacer("{origin}", p.origin, "{base}", p.base, "{phone}", digits).Replace(p.sel().DeepLink)
 	if err := p.navigate(ctx, u); err != nil {
 		return err
 	}
 	st, err := p.waitBooted(ctx)
 	if err != nil {
 		return err
+	}
+	if st == StateUnknown {
+		return contractErr("page_state", "after the deep link the page is neither the landing, the main screen nor booting")
 	}
 	if st != StateMain {
 		return stateError(st)
@@ -337,7 +340,7 @@ func (p *Page) openDeepLink(ctx context.Context, digits string) error {
 	case err != nil:
 		return fmt.Errorf("open chat by deep link: %w", err)
 	case !ok:
-		return fmt.Errorf("deep link showed neither a compose box nor a dialog after %v: %w", p.limits.ChatOpen, ErrUnexpectedPage)
+		return contractErr("compose", "the deep link showed neither a compose box nor a dialog after %v", p.limits.ChatOpen)
 	case res == "invalid":
 		return p.dismissInvalid(ctx)
 	}
@@ -371,7 +374,7 @@ func (p *Page) clearCompose(ctx context.Context) error {
 		return fmt.Errorf("focus compose box: %w", err)
 	}
 	if n < 0 {
-		return fmt.Errorf("no compose box: %w", ErrUnexpectedPage)
+		return contractErr("compose", "no compose box in the open chat")
 	}
 	for try := 0; n > 0; try++ {
 		if try == 2 {

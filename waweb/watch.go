@@ -127,13 +127,13 @@ func (p *Page) Watch(ctx context.Context, ch chan<- Event) error {
 				}
 				p.forget()
 				u := ev.Frame.URL + ev.Frame.URLFragment
-				if strings.Contains(u, p.sel.LogoutURLMarker) {
+				if strings.Contains(u, p.sel().LogoutURLMarker) {
 					push(Event{Kind: EventLoggedOut, URL: u})
 				} else {
 					push(Event{Kind: EventNavigated, URL: u})
 				}
 			case *page.EventNavigatedWithinDocument:
-				if strings.Contains(ev.URL, p.sel.LogoutURLMarker) {
+				if strings.Contains(ev.URL, p.sel().LogoutURLMarker) {
 					push(Event{Kind: EventLoggedOut, URL: ev.URL})
 				}
 			}

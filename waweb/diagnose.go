@@ -1,0 +1,167 @@
+package waweb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wapool/wapool/internal/redact"
+)
+
+// Check is one probe of the page contract on the live page.
+type Check struct {
+	// Name is the Selectors key (JSON name) the check relies on, such as
+	// "compose" or "send_button", or the fact's name where no single
+	// selector applies ("page_state", "drawing").
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+	// Selector is the selector in force for Name; "" for a fact.
+	Selector string `json:"selector"`
+	// Detail says what was seen. For a failing selector it holds the DOM
+	// skeleton where the element should be: tags and attributes, with the
+	// values of attributes that can hold message text, names or numbers
+	// left out and digits masked. Never message text, names or numbers.
+	Detail string `json:"detail"`
+}
+
+// Diagnosis is what Diagnose found.
+type Diagnosis struct {
+	State State
+	// Drawing names the drawing the page uses: "older" (true_<jid>_ ids,
+	// data-icon ticks), "2026" (bare ids, svg icons, state labels: fact 20),
+	// or "" when no bubble shows.
+	Drawing string
+	Checks  []Check
+}
+
+// OK reports whether every check passed.
+func (d Diagnosis) OK() bool {
+	for _, c := range d.Checks {
+		if !c.OK {
+			return false
+		}
+	}
+	return true
+}
+
+// Failed returns the first failing check, if any.
+func (d Diagnosis) Failed() (Check, bool) {
+	for _, c := range d.Checks {
+		if !c.OK {
+			return c, true
+		}
+	}
+	return Check{}, false
+}
+
+type diagResult struct {
+	State   string  `json:"state"`
+	Drawing string  `json:"drawing"`
+	Checks  []Check `json:"checks"`
+}
+
+// Diagnose runs the contract's probes on the page as it is. The plain form
+// is read-only: it classifies the page (facts 1-5, 12, 13) and checks the
+// selectors of the screen it shows (the landing's QR, the chat list, and
+// in an open chat its compose box, header and bubbles: facts 7, 10, 18,
+// 20). With deep, it also opens the chat with self (the tenant's own
+// number, "message yourself", fact 14), checks that the editor takes input
+// (fact 17) and that the send button shows while the box holds text (fact
+// 8), and empties the box: nothing is ever sent. Checks name what failed;
+// the error is for a page that does not answer.
+func (p *Page) Diagnose(ctx context.Context, deep bool, self string) (Diagnosis, error) {
+	cctx, cancel := p.with(ctx)
+	defer cancel()
+	r, err := eval[diagResult](cctx, p, jsDiagnose, nil)
+	if err != nil {
+		return Diagnosis{}, fmt.Errorf("diagnose: %w", err)
+	}
+	d := Diagnosis{State: parseState(r.State), Drawing: r.Drawing, Checks: r.Checks}
+	if !deep || d.State != StateMain {
+		return d, nil
+	}
+	return p.diagnoseDeep(cctx, d, self)
+}
+
+// probeText is what the deep check types into the box, and empties.
+const probeText = "wapool doctor: typing check, never sent"
+
+func (p *Page) diagnoseDeep(ctx context.Context, d Diagnosis, self string) (Diagnosis, error) {
+	sel := p.sel()
+	add := func(c Check) { d.Checks = append(d.Checks, c) }
+	if self == "" {
+		add(Check{Name: "linked_phone_keys", Selector: fmt.Sprint(sel.LinkedPhoneKeys), Detail: "the page names no linked account: its own chat cannot be opened"})
+		return d, nil
+	}
+	if err := p.openChat(ctx, self); err != nil {
+		c := Check{Name: "chat_link", Selector: sel.ChatLink, Detail: fmt.Sprintf("opening the tenant's own chat (%s) failed: %v", redact.Phone(self), err)}
+		if ce, ok := asContract(err); ok {
+			c.Name, c.Selector = ce.Check, p.selectorOf(ce.Check)
+		}
+		c.Detail += p.skeletonFor(ctx, c.Name)
+		add(c)
+		return d, nil
+	}
+	add(Check{Name: "chat_link", OK: true, Selector: sel.ChatLink, Detail: fmt.Sprintf("the tenant's own chat opened (%s)", p.LastOpen())})
+	// Fact 17: the editor takes input (entered again while it drops it);
+	// fact 8: the send button shows while the box holds text.
+	defer func() {
+		if err := p.clearCompose(ctx); err != nil {
+			add(Check{Name: "compose", Selector: sel.Compose, Detail: "the box could not be emptied after the check: " + err.Error()})
+		}
+	}()
+	deadline := time.Now().Add(p.limits.ChatOpen)
+	for {
+		if err := p.fillCompose(ctx, probeText); err != nil {
+			add(Check{Name: "compose", Selector: sel.Compose, Detail: "the editor did not take input: " + err.Error() + p.skeletonFor(ctx, "compose")})
+			return d, nil
+		}
+		r, ok, err := waitJS[draftResult](ctx, p, jsDraft, map[string]any{"text": probeText}, min(p.limits.Control, max(time.Until(deadline), 0)))
+		if err != nil {
+			return d, fmt.Errorf("diagnose: %w", err)
+		}
+		switch {
+		case ok && r.R == "ready":
+			add(Check{Name: "compose", OK: true, Selector: sel.Compose, Detail: "the editor takes input (fact 17)"})
+			add(Check{Name: "send_button", OK: true, Selector: sel.SendButton, Detail: "shows while the box holds text (fact 8)"})
+			return d, nil
+		case time.Now().After(deadline) && ok && r.R == "lost":
+			add(Check{Name: "compose", Selector: sel.Compose, Detail: fmt.Sprintf("the editor never kept the text in %v (fact 17)", p.limits.ChatOpen) + p.skeletonFor(ctx, "compose")})
+			return d, nil
+		case time.Now().After(deadline):
+			add(Check{Name: "compose", OK: true, Selector: sel.Compose, Detail: "the editor takes input (fact 17)"})
+			add(Check{Name: "send_button", Selector: sel.SendButton, Detail: "no send button while the box holds text (fact 8)" + p.skeletonFor(ctx, "send_button")})
+			return d, nil
+		}
+	}
+}
+
+// selectorOf gives the selector of a Selectors key, "" for a fact.
+func (p *Page) selectorOf(key string) string {
+	sel := p.sel()
+	switch key {
+	case "compose":
+		return sel.Compose
+	case "send_button":
+		return sel.SendButton
+	case "bubble_text":
+		return sel.BubbleText
+	case "pane_side":
+		return sel.PaneSide
+	case "main":
+		return sel.Main
+	}
+	return ""
+}
+
+// skeletonFor gives the DOM skeleton where key's element should be, as a
+// suffix for a detail ("" when the page does not answer).
+func (p *Page) skeletonFor(ctx context.Context, key string) string {
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s, err := eval[string](sctx, p, jsSkeleton, key)
+	if err != nil || s == "" {
+		return ""
+	}
+	return "; around it: " + s
+}
