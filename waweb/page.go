@@ -82,11 +82,11 @@ func (m OpenMethod) String() string {
 // Page drives one WhatsApp Web tab. See the package documentation for who
 // may call what concurrently.
 type Page struct {
-	tab     context.Context
-	base    string // target URL without trailing slash
-	origin  string // scheme://host of the target URL
-	sels    *SelectorSet // the selectors in force, maybe shared with other pages
-	limits  Limits
+	tab    context.Context
+	base   string       // target URL without trailing slash
+	origin string       // scheme://host of the target URL
+	sels   *SelectorSet // the selectors in force, maybe shared with other pages
+	limits Limits
 
 	mu       sync.Mutex // guards the fields that follow
 	chat     string     // digits of the chat this Page opened last; "" after a navigation
