@@ -105,5 +105,6 @@ func session(s supervisor.Session) *wapoolv1.Session {
 		ProfileBytes: s.ProfileBytes,
 		Node:         s.Node,
 		SnapshotAt:   ts(s.SnapshotAt),
+		PageContract: s.PageContract,
 	}
 }

@@ -39,6 +39,7 @@ var routed = map[string]bool{
 	"/wapool.v1.SessionService/Status":     true,
 	"/wapool.v1.SessionService/Logout":     true,
 	"/wapool.v1.SessionService/Screenshot": true,
+	"/wapool.v1.SessionService/Diagnose":   true,
 }
 
 // Forwarder sends calls about a tenant held by another node to that node,

@@ -20,7 +20,8 @@ const TenantHealthPrefix = "tenant/"
 // wapool.v1.SessionService are SERVING while the daemon works, never tied to
 // one tenant. "tenant/<id>" answers whether the tenant needs a person:
 // SERVING while linked and not FAILED, NOT_SERVING when UNLINKED, LINKING or
-// FAILED, NOT_FOUND for an unknown tenant.
+// FAILED or while its page does not match the page contract (its queue is
+// held), NOT_FOUND for an unknown tenant.
 type Health struct {
 	*health.Server // daemon services, and tenants' statuses for Watch
 	sup            *supervisor.Supervisor
@@ -38,6 +39,9 @@ func NewHealth(sup *supervisor.Supervisor) *Health {
 
 // TenantStatus is the health of a tenant in the given session.
 func TenantStatus(s supervisor.Session) healthpb.HealthCheckResponse_ServingStatus {
+	if s.PageContract != "" {
+		return healthpb.HealthCheckResponse_NOT_SERVING // a person must fix the selectors
+	}
 	switch s.State {
 	case supervisor.StateReady, supervisor.StateHibernated:
 		return healthpb.HealthCheckResponse_SERVING

@@ -24,6 +24,7 @@ type Metrics struct {
 	browserDeaths *prometheus.CounterVec
 	sendLatency   *prometheus.HistogramVec
 	textMismatch  *prometheus.CounterVec
+	contractOK    *prometheus.GaugeVec
 
 	// Events out (events.go): WatchEvents streams and the webhook sender.
 	eventStreams     prometheus.Gauge
@@ -59,6 +60,10 @@ func NewMetrics() *Metrics {
 		Name: "wapool_send_text_mismatch_total",
 		Help: "Messages taken as SENT by their new bubble although its text, as the driver rebuilds it, differed from the message's: a page drawing the driver does not know (not clicked again; check the selectors).",
 	}, []string{"tenant"})
+	m.contractOK = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "wapool_page_contract_ok",
+		Help: "0 while a tenant's page does not match the page contract at check (a Selectors key): its queue is held until the selectors are fixed and reloaded (SIGHUP); 1 once it matches again. Alert on 0.",
+	}, []string{"tenant", "check"})
 	m.eventStreamsCut = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "wapool_event_streams_cut_total", Help: "WatchEvents streams ended with RESOURCE_EXHAUSTED because the client read too slowly.",
 	})
@@ -77,7 +82,7 @@ func NewMetrics() *Metrics {
 		Help: "1 while the webhook endpoint refuses deliveries (401, 403, 404 or 410: a wrong URL or secret, or a deploy): delivery is paused and retried with backoff, nothing is dropped; else 0.",
 	})
 	m.Registry.MustRegister(m.eventStreams, m.eventStreamsCut, m.webhookDelivered, m.webhookRetries, m.webhookParked, m.webhookPaused)
-	m.Registry.MustRegister(m.GRPC, m.textMismatch, m.browserStarts, m.browserDeaths, m.sendLatency,
+	m.Registry.MustRegister(m.GRPC, m.textMismatch, m.contractOK, m.browserStarts, m.browserDeaths, m.sendLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -101,6 +106,15 @@ func (m *Metrics) BrowserDied(tenant string) { m.browserDeaths.WithLabelValues(t
 // SendFinished observes a finished message.
 func (m *Metrics) SendFinished(_ string, took time.Duration, state supervisor.MessageState) {
 	m.sendLatency.WithLabelValues(state.String()).Observe(took.Seconds())
+}
+
+// PageContract sets a tenant's page contract gauge for check.
+func (m *Metrics) PageContract(tenant, check string, ok bool) {
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	m.contractOK.WithLabelValues(tenant, check).Set(v)
 }
 
 // SendTextMismatch counts a message whose bubble showed another text.

@@ -97,6 +97,19 @@ func (s *Server) Logout(ctx context.Context, req *wapoolv1.LogoutRequest) (*wapo
 	return &wapoolv1.LogoutResponse{}, nil
 }
 
+// Diagnose runs the page contract's probes on the tenant's live page.
+func (s *Server) Diagnose(ctx context.Context, req *wapoolv1.DiagnoseRequest) (*wapoolv1.DiagnoseResponse, error) {
+	d, err := s.sup.Diagnose(ctx, req.GetTenantId(), req.GetDeep())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &wapoolv1.DiagnoseResponse{Drawing: d.Drawing}
+	for _, c := range d.Checks {
+		resp.Checks = append(resp.Checks, &wapoolv1.Check{Name: c.Name, Ok: c.OK, Selector: c.Selector, Detail: c.Detail})
+	}
+	return resp, nil
+}
+
 // Screenshot returns what the tenant's page shows.
 func (s *Server) Screenshot(ctx context.Context, req *wapoolv1.ScreenshotRequest) (*wapoolv1.ScreenshotResponse, error) {
 	png, err := s.sup.Screenshot(ctx, req.GetTenantId())

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -546,9 +547,21 @@ func deleteMessage(tx *bolt.Tx, msgs *bolt.Bucket, m Message) error {
 	return unindexWAID(tx, m)
 }
 
-// waidKey is the key of waID in the waids bucket.
+// WAKey is the part of a WhatsApp Web message id that stays the same when
+// the page's build changes: the message id after the last "_" of
+// "true_<jid>_<id>" (or "false_…"), or a bare id (the 2026 builds) as it
+// is. Two ids with the same key name the same message: the store's
+// uniqueness of WAMessageID and MessageByWAID go by it.
+func WAKey(waID string) string {
+	if !strings.HasPrefix(waID, "true_") && !strings.HasPrefix(waID, "false_") {
+		return waID
+	}
+	return waID[strings.LastIndexByte(waID, '_')+1:]
+}
+
+// waidKey is the key of waID in the waids bucket (by its WAKey).
 func waidKey(tenantID, waID string) []byte {
-	return append(tenantPrefix(tenantID), waID...)
+	return append(tenantPrefix(tenantID), WAKey(waID)...)
 }
 
 // lookupWAID returns the tenant's message that carries waID, or nil when
@@ -567,7 +580,7 @@ func lookupWAID(tx *bolt.Tx, tenantID, waID string) (*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q: %w", tenantID, err)
 	}
-	if m == nil || m.WAMessageID != waID {
+	if m == nil || WAKey(m.WAMessageID) != WAKey(waID) {
 		return nil, nil
 	}
 	return m, nil

@@ -117,6 +117,25 @@ func TestMessageByWAID(t *testing.T) {
 		notFound("5", "Y")
 		index(map[string]uint64{})
 
+		// A message keeps one key across page builds (WAKey): its id drawn
+		// as "true_<jid>_<id>" by one build is the bare "<id>" of another.
+		other, _, _ := s.Enqueue(msg("5", "", "other"))
+		setWAID("5", m.ID, "true_15550002222@c.us_3A0B", sessionstore.StateSending)
+		index(map[string]uint64{"5/3A0B": m.Seq})
+		for _, id := range []string{"3A0B", "true_15550002222@c.us_3A0B", "true_123456789012345@lid_3A0B"} {
+			if got, err := s.MessageByWAID("5", id); err != nil || got.ID != m.ID {
+				t.Errorf("MessageByWAID(%q) = %+v, %v; want %s", id, got, err, m.ID)
+			}
+		}
+		if _, err := s.UpdateMessage("5", other.ID, func(x *sessionstore.Message) { x.WAMessageID = "3A0B" }); !errors.Is(err, sessionstore.ErrWAIDClaimed) {
+			t.Errorf("the bare id of another message's bubble: %v, want ErrWAIDClaimed", err)
+		}
+		if got, err := s.GetMessage("5", m.ID); err != nil || got.WAMessageID != "true_15550002222@c.us_3A0B" {
+			t.Errorf("the message keeps its id as drawn: %+v, %v", got, err)
+		}
+		setWAID("5", m.ID, "", sessionstore.StateSending)
+		index(map[string]uint64{})
+
 		// Purged with its message.
 		setWAID("5", m.ID, "Z", sessionstore.StateSent)
 		c.Advance(time.Hour)

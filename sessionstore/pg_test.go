@@ -75,8 +75,12 @@ func TestPGMigrationsOnceWithConcurrentOpens(t *testing.T) {
 	var versions, metaRows int
 	sql(t, url, `SELECT count(*) FROM schema_migrations`, &versions)
 	sql(t, url, `SELECT count(*) FROM event_meta`, &metaRows)
-	if versions != 2 || metaRows != 1 {
-		t.Fatalf("schema_migrations holds %d versions, event_meta %d rows; want 2 and 1", versions, metaRows)
+	migrations, err := filepath.Glob("pgschema/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if versions != len(migrations) || metaRows != 1 {
+		t.Fatalf("schema_migrations holds %d versions, event_meta %d rows; want %d and 1", versions, metaRows, len(migrations))
 	}
 	// A reopen applies nothing again and keeps the log id.
 	again := openStore(t, nil, sessionstore.Options{URL: url, DataDir: t.TempDir()})

@@ -129,7 +129,7 @@ func (p *pgStore) updateMessage(f fence, id string, fn func(*Message)) (Message,
 		if m.WAMessageID != old.WAMessageID && m.WAMessageID != "" {
 			var holder string
 			err := tx.QueryRow(ctx, `SELECT id FROM messages WHERE tenant_id = $1 AND wa_id = $2 AND seq <> $3`,
-				tenantID, []byte(m.WAMessageID), m.Seq).Scan(&holder)
+				tenantID, []byte(WAKey(m.WAMessageID)), m.Seq).Scan(&holder)
 			if err == nil {
 				return waidClaimed(m, holder)
 			}
@@ -167,7 +167,7 @@ func pgPutMessage(ctx context.Context, tx pgx.Tx, m Message, epoch uint64) error
 	}
 	_, err = tx.Exec(ctx, `UPDATE messages SET wa_id = $3, state = $4, epoch = $5, doc = $6
 		WHERE tenant_id = $1 AND seq = $2`,
-		m.TenantID, m.Seq, []byte(m.WAMessageID), int(m.State), int64(epoch), doc)
+		m.TenantID, m.Seq, []byte(WAKey(m.WAMessageID)), int(m.State), int64(epoch), doc)
 	return err
 }
 
@@ -178,7 +178,7 @@ func (p *pgStore) messageByWAID(tenantID, waID string) (Message, error) {
 	}
 	ctx, cancel := p.ctx()
 	defer cancel()
-	m, err := pgScanMessage(p.pool.QueryRow(ctx, `SELECT doc FROM messages WHERE tenant_id = $1 AND wa_id = $2`, tenantID, []byte(waID)))
+	m, err := pgScanMessage(p.pool.QueryRow(ctx, `SELECT doc FROM messages WHERE tenant_id = $1 AND wa_id = $2`, tenantID, []byte(WAKey(waID))))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Message{}, notFound
 	}

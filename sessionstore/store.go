@@ -38,12 +38,15 @@ var (
 	bucketPending     = []byte("pending")
 	bucketIdempotency = []byte("idempotency")
 	bucketMsgIDs      = []byte("msgids")
-	bucketWAIDs       = []byte("waids")
-	bucketEvents      = []byte("events")
-	bucketEventMeta   = []byte("eventmeta")
-	bucketConsumers   = []byte("consumers")
-	bucketLeases      = []byte("leases")
-	bucketNodes       = []byte("nodes")
+	// bucketWAIDs indexes messages by the WAKey of their WAMessageID; it
+	// replaced "waids" (bucketWAIDsV1), keyed by the whole id.
+	bucketWAIDs     = []byte("waidkeys")
+	bucketWAIDsV1   = []byte("waids")
+	bucketEvents    = []byte("events")
+	bucketEventMeta = []byte("eventmeta")
+	bucketConsumers = []byte("consumers")
+	bucketLeases    = []byte("leases")
+	bucketNodes     = []byte("nodes")
 )
 
 // Options configure a Store. Only DataDir is required.
@@ -212,11 +215,16 @@ func Open(opts Options) (*Store, error) {
 		if err := initEventLog(tx); err != nil {
 			return err
 		}
+		if tx.Bucket(bucketWAIDsV1) != nil {
+			if err := tx.DeleteBucket(bucketWAIDsV1); err != nil {
+				return err
+			}
+		}
 		if tx.Bucket(bucketWAIDs) != nil {
 			return nil
 		}
-		// A database from before the waids index (or a new one): build the
-		// index once from the stored messages.
+		// A database from before the index by WAKey (or a new one): build
+		// the index once from the stored messages.
 		waids, err := tx.CreateBucket(bucketWAIDs)
 		if err != nil {
 			return err

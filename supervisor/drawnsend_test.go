@@ -274,3 +274,60 @@ func TestDrawnLeaseBlipLeavesNoClickedMark(t *testing.T) {
 		}
 	})
 }
+
+// A tenant may switch page builds at any reload (fact 20), and the same
+// message's id is then drawn another way. A message clicked in one build is
+// looked up in the other: its bubble is found, not clicked again; and one
+// whose click did not go out is clicked again once, for the chat shows the
+// noted bubbles (compared by their key).
+func TestDrawnBuildSwitchAtReload(t *testing.T) {
+	eachBuild(t, func(t *testing.T, build string) {
+		other := map[string]string{"": "2026", "2026": ""}[build]
+		s := newFakeStack(t, fakeConfig())
+		s.wa.build = build
+		s.wa.mu.Lock()
+		s.wa.deliver(alice, "earlier", true)
+		s.wa.mu.Unlock()
+		flip := func() { s.wa.build = other }
+		// Went out; the browser died before the ack, and the reloaded page
+		// draws the other build.
+		first := true
+		s.wa.click = func(waweb.Draft) (bool, bool, bool, error) {
+			if first {
+				first = false
+				flip()
+				s.l.kill()
+			}
+			return true, true, true, nil
+		}
+		m := s.accept(alice, formatted)
+		m = s.waitState(m.ID, MessageSent)
+		if got := s.wa.delivered(alice); !slices.Equal(got, []string{"earlier", formatted}) || s.wa.clickCount() != 1 {
+			t.Fatalf("delivered %q after %d clicks, want one formatted text after 1 click", got, s.wa.clickCount())
+		}
+		if ids := s.wa.ids(alice); m.WAMessageID != ids[1] {
+			t.Errorf("wa id %s, want %s as the new build draws it", m.WAMessageID, ids[1])
+		}
+
+		// Did not go out; the reloaded page draws the first build again.
+		build, other = other, build
+		first = true
+		s.wa.click = func(waweb.Draft) (bool, bool, bool, error) {
+			if first {
+				first = false
+				flip()
+				s.l.kill()
+				return false, false, true, nil // clicked, nothing went out
+			}
+			return true, true, true, nil
+		}
+		m2 := s.accept(alice, "second")
+		m2 = s.waitState(m2.ID, MessageSent)
+		if got := s.wa.delivered(alice); !slices.Equal(got, []string{"earlier", formatted, "second"}) || s.wa.clickCount() != 3 {
+			t.Errorf("delivered %q after %d clicks, want second once after 3 clicks in all", got, s.wa.clickCount())
+		}
+		if m2.WAMessageID != s.wa.ids(alice)[2] {
+			t.Errorf("second: wa id %s, want %s", m2.WAMessageID, s.wa.ids(alice)[2])
+		}
+	})
+}

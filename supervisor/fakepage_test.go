@@ -19,9 +19,11 @@ import (
 // A hand-written fake of the browser and its page, for the runner's states
 // and the send rules under testing/synctest: no Chromium, no real time.
 
-// fakeBubble is an outgoing message in a fake chat.
+// fakeBubble is an outgoing message in a fake chat: n is its message id,
+// drawn by the page's build (fakeWA.idOf).
 type fakeBubble struct {
-	id, text string
+	to, text string
+	n        int
 	acked    bool
 }
 
@@ -46,6 +48,9 @@ type fakeWA struct {
 	hideChat func(to string) bool
 	// ack fails WaitAck with an error when it returns one.
 	ack func(d waweb.Draft) error
+	// diagnose answers Diagnose; nil: the main screen, every check passing.
+	diagnose  func(deep bool, self string) waweb.Diagnosis
+	diagnoses int
 
 	// probeDelay is how long State (the liveness probe) takes.
 	probeDelay time.Duration
@@ -81,7 +86,7 @@ func (f *fakeWA) ids(to string) []string {
 	defer f.mu.Unlock()
 	var out []string
 	for _, b := range f.chats[to] {
-		out = append(out, b.id)
+		out = append(out, f.idOf(b))
 	}
 	return out
 }
@@ -89,12 +94,9 @@ func (f *fakeWA) ids(to string) []string {
 // deliver appends a bubble to the chat; mu held.
 func (f *fakeWA) deliver(to, text string, acked bool) string {
 	f.seq++
-	id := fmt.Sprintf("true_%s@c.us_3EB0%04d", to, f.seq)
-	if f.build == "2026" {
-		id = fmt.Sprintf("3A%018X", f.seq)
-	}
-	f.chats[to] = append(f.chats[to], fakeBubble{id: id, text: text, acked: acked})
-	return id
+	b := fakeBubble{to: to, text: text, n: f.seq, acked: acked}
+	f.chats[to] = append(f.chats[to], b)
+	return f.idOf(b)
 }
 
 // fakeLauncher starts fakeBrowsers over one fakeWA.
@@ -276,7 +278,7 @@ func (p *fakePage) Prepare(ctx context.Context, to, text string) (waweb.Draft, e
 	d := waweb.Draft{To: to, Text: text, Entries: 1, Noted: []string{}}
 	if f.hideChat == nil || !f.hideChat(to) {
 		for _, b := range f.chats[to] {
-			d.Noted = append(d.Noted, b.id)
+			d.Noted = append(d.Noted, f.idOf(b))
 			d.Out = append(d.Out, f.bubble(b, text))
 		}
 	}
@@ -301,9 +303,18 @@ func (p *fakePage) Click(ctx context.Context, d waweb.Draft) (bool, error) {
 	return clicked, err
 }
 
+// idOf draws b's data-id as the page's build does: the older
+// "true_<jid>_<id>", or the bare id of the 2026 build (fact 20); mu held.
+func (f *fakeWA) idOf(b fakeBubble) string {
+	if f.build == "2026" {
+		return fmt.Sprintf("3EB0%016X", b.n)
+	}
+	return fmt.Sprintf("true_%s@c.us_3EB0%016X", b.to, b.n)
+}
+
 // bubble is what the driver reads of b in a draft of text; mu held.
 func (f *fakeWA) bubble(b fakeBubble, text string) waweb.Bubble {
-	return waweb.Bubble{ID: b.id, Acked: b.acked, Match: b.text == text && !f.unknownDrawing}
+	return waweb.Bubble{ID: f.idOf(b), Acked: b.acked, Match: b.text == text && !f.unknownDrawing}
 }
 
 // WaitAck takes, as the driver does, the new bubble: the outgoing one not
@@ -322,7 +333,7 @@ func (p *fakePage) WaitAck(ctx context.Context, d waweb.Draft) (waweb.Bubble, er
 	}
 	var fresh []waweb.Bubble
 	for _, b := range f.chats[d.To] {
-		if !slices.Contains(d.Noted, b.id) {
+		if !slices.Contains(d.Noted, f.idOf(b)) {
 			fresh = append(fresh, f.bubble(b, d.Text))
 		}
 	}
@@ -339,6 +350,20 @@ func (p *fakePage) WaitAck(ctx context.Context, d waweb.Draft) (waweb.Bubble, er
 	return b, nil
 }
 
+func (p *fakePage) Diagnose(ctx context.Context, deep bool, self string) (waweb.Diagnosis, error) {
+	if err := p.alive(); err != nil {
+		return waweb.Diagnosis{}, err
+	}
+	f := p.wa
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.diagnoses++
+	if f.diagnose != nil {
+		return f.diagnose(deep, self), nil
+	}
+	return waweb.Diagnosis{State: waweb.StateMain, Checks: []waweb.Check{{Name: "page_state", OK: true}, {Name: "pane_side", OK: true}}}, nil
+}
+
 func (p *fakePage) WaitAcked(ctx context.Context, id string) error {
 	if err := p.alive(); err != nil {
 		return err
@@ -348,7 +373,7 @@ func (p *fakePage) WaitAcked(ctx context.Context, id string) error {
 	defer f.mu.Unlock()
 	for _, chat := range f.chats {
 		for _, b := range chat {
-			if b.id == id && b.acked {
+			if f.idOf(b) == id && b.acked {
 				return nil
 			}
 		}

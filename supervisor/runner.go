@@ -49,10 +49,12 @@ type runner struct {
 	memAt      time.Time // last memory sample
 	lastUsed   time.Time // last send, link or start: idle hibernation counts from it
 	link       *linkAttempt
-	sendAt     time.Time // pacing: no send before this
-	retryAt    time.Time // backoff after a transient send failure
-	probedAt   time.Time // the page last answered a probe
-	noCapacity int       // starts refused in a row for lack of a warm slot
+	sendAt     time.Time     // pacing: no send before this
+	retryAt    time.Time     // backoff after a transient send failure
+	probedAt   time.Time     // the page last answered a probe
+	checkedAt  time.Time     // the last self-check (contract.go)
+	contract   *contractHold // the page contract is broken: the queue is held
+	noCapacity int           // starts refused in a row for lack of a warm slot
 }
 
 // published is what other goroutines see of a runner.
@@ -133,12 +135,13 @@ func (r *runner) snapshot() Session { return r.pub.Load().Session }
 // update changes the session (runner goroutine), publishes it and reports a
 // state change.
 func (r *runner) update(f func(*Session)) {
-	before := r.snap.State
+	before, contractBefore := r.snap.State, r.snap.PageContract
 	f(&r.snap)
 	after := r.snap
 	r.pub.Store(&published{Session: after, failErr: r.failErr})
-	if after.State != before {
-		r.log.Info("session state", zap.Stringer("from", before), zap.Stringer("to", after.State), zap.String("last_error", after.LastError))
+	if after.State != before || after.PageContract != contractBefore {
+		r.log.Info("session state", zap.Stringer("from", before), zap.Stringer("to", after.State), zap.String("last_error", after.LastError),
+			zap.String("page_contract", after.PageContract))
 		r.s.recordSessionEvent(r.id, before, after)
 		if r.s.cfg.OnChange != nil {
 			r.s.cfg.OnChange(after)
@@ -238,6 +241,7 @@ func (r *runner) run() {
 		case <-tick.C:
 			r.sampleMemory()
 			r.checkIdle()
+			r.selfcheck()
 			if r.link == nil && time.Since(r.probedAt) >= r.s.cfg.ProbeInterval/2 {
 				r.probe()
 			}

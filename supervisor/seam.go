@@ -46,6 +46,8 @@ type Page interface {
 	WaitAcked(ctx context.Context, waMessageID string) error
 	// Discard empties the compose box after a Prepare that is not sent.
 	Discard(ctx context.Context) error
+	// Diagnose runs the doctor's probes (deep: in the chat with self).
+	Diagnose(ctx context.Context, deep bool, self string) (waweb.Diagnosis, error)
 }
 
 // Browser is one running browser of a tenant, with its one tab.
@@ -84,7 +86,7 @@ type Launcher interface {
 type chromeLauncher struct {
 	cfg       browserpool.Config
 	targetURL string
-	selectors waweb.Selectors
+	selectors *waweb.SelectorSet
 }
 
 func (l chromeLauncher) Launch(ctx context.Context, spec LaunchSpec) (Browser, error) {
@@ -95,7 +97,7 @@ func (l chromeLauncher) Launch(ctx context.Context, spec LaunchSpec) (Browser, e
 	if err != nil {
 		return nil, fmt.Errorf("launching Chrome: %w", err)
 	}
-	return chromeBrowser{br, waweb.New(br.Ctx(), l.targetURL, l.selectors)}, nil
+	return chromeBrowser{br, waweb.NewShared(br.Ctx(), l.targetURL, l.selectors)}, nil
 }
 
 type chromeBrowser struct {

@@ -116,6 +116,9 @@ func (r *runner) trySend() {
 		r.wantUp = true // a hibernated or cold tenant is woken by a Send
 		return
 	}
+	if r.contractReloaded() {
+		r.retryAt = time.Time{} // the selectors were reloaded: a held queue tries at once
+	}
 	if r.page == nil || r.state() != StateReady || time.Now().Before(r.sendAt) || time.Now().Before(r.retryAt) {
 		return
 	}
@@ -197,7 +200,7 @@ func (r *runner) sendOne(m Message) {
 	r.markUsed()
 	draft, err := r.page.Prepare(ctx, m.To, m.Text)
 	if err != nil {
-		r.attemptFailed(log, m, err, start)
+		r.beforeClick(log, m, err, start)
 		return
 	}
 	if draft.Entries > 1 {
@@ -256,9 +259,10 @@ func (r *runner) sendOne(m Message) {
 		if err == nil {
 			err = errors.New("the send button was not clicked")
 		}
-		r.attemptFailed(log, m, err, start)
+		r.beforeClick(log, m, err, start)
 		return
 	}
+	r.contractHolds()
 	if err != nil {
 		r.attemptFailed(log, m, err, start)
 		return
@@ -296,13 +300,20 @@ func (r *runner) checkText(log *zap.Logger, b waweb.Bubble) {
 // never a reason to click again. When the chat shows none of the bubbles
 // noted before the click, its messages have not shown: no conclusion, an
 // error.
+//
+// Ids are compared by their sessionstore.WAKey: a page reloaded in another
+// build draws the same message's id in another form (fact 20).
 func (r *runner) earlierBubble(m Message, draft waweb.Draft) (waweb.Bubble, bool, error) {
-	if len(m.Noted) > 0 && !slices.ContainsFunc(m.Noted, func(id string) bool { return slices.Contains(draft.Noted, id) }) {
+	noted := make(map[string]bool, len(m.Noted))
+	for _, id := range m.Noted {
+		noted[sessionstore.WAKey(id)] = true
+	}
+	if len(noted) > 0 && !slices.ContainsFunc(draft.Noted, func(id string) bool { return noted[sessionstore.WAKey(id)] }) {
 		return waweb.Bubble{}, false, fmt.Errorf("looking for an earlier attempt: the chat shows none of the %d messages it showed before the click: %w", len(m.Noted), errChatNotLoaded)
 	}
 	var unclaimed []waweb.Bubble
 	for _, b := range draft.Out {
-		if slices.Contains(m.Noted, b.ID) {
+		if noted[sessionstore.WAKey(b.ID)] {
 			continue
 		}
 		other, err := r.s.store.MessageByWAID(r.id, b.ID)

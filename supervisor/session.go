@@ -51,6 +51,10 @@ type Session struct {
 
 	Queued       int   // messages QUEUED or SENDING
 	ProfileBytes int64 // disk use of the profile
+	// PageContract names the page contract's check (a Selectors key such
+	// as "send_button") that the tenant's page fails, while its queue is
+	// held for it; "" while the contract holds (contract.go).
+	PageContract string
 
 	// Cluster mode: the node running the tenant ("" when none runs it), and
 	// when its newest profile snapshot was taken (zero when none).

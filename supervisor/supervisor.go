@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -79,6 +80,14 @@ type Config struct {
 	// events.go) keeps an event; older events are purged hourly with the
 	// expired messages. 0: 7 days.
 	EventRetention time.Duration
+
+	// ContractHoldMax is how long a tenant's queue is held while its page
+	// does not match the page contract (contract.go) before its messages
+	// end FAILED with reason PAGE_CONTRACT; 0: 6h.
+	ContractHoldMax time.Duration
+	// SelfcheckEvery is the period of the light, read-only doctor on a
+	// warm, idle tenant (contract.go); 0: 15m; negative: off.
+	SelfcheckEvery time.Duration
 }
 
 func (c *Config) defaults() {
@@ -91,8 +100,11 @@ func (c *Config) defaults() {
 	if c.CPUBusy == nil {
 		c.CPUBusy = (&browserpool.CPUMeter{}).Busy
 	}
-	if c.Launcher == nil {
-		c.Launcher = chromeLauncher{cfg: c.Browser, targetURL: c.TargetURL, selectors: c.Selectors}
+	if c.ContractHoldMax <= 0 {
+		c.ContractHoldMax = 6 * time.Hour
+	}
+	if c.SelfcheckEvery == 0 {
+		c.SelfcheckEvery = 15 * time.Minute
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
@@ -145,6 +157,9 @@ type Observer interface {
 	// SendTextMismatch reports a message taken as sent by its new bubble,
 	// whose text the driver did not recognize (a drawing it does not know).
 	SendTextMismatch(tenant string)
+	// PageContract reports a tenant's page no longer matching the page
+	// contract at check (ok false), or matching it again (ok true).
+	PageContract(tenant, check string, ok bool)
 }
 
 type nopObserver struct{}
@@ -153,6 +168,7 @@ func (nopObserver) BrowserStarted(string)                            {}
 func (nopObserver) BrowserDied(string)                               {}
 func (nopObserver) SendFinished(string, time.Duration, MessageState) {}
 func (nopObserver) SendTextMismatch(string)                          {}
+func (nopObserver) PageContract(string, string, bool)                {}
 
 // OutboxSize is the number of messages stored, pending or kept for
 // idempotency.
@@ -172,6 +188,11 @@ type Supervisor struct {
 	// Each mutex guards the fields that follow it. None is held while
 	// another is taken, nor while waiting on a runner or the store (the
 	// lock order, with the launch semaphore, is in capacity.go).
+	// sels holds the selectors in force, shared by every page; selGen
+	// counts their reloads (SetSelectors).
+	sels   *waweb.SelectorSet
+	selGen atomic.Uint64
+
 	runnersMu sync.Mutex
 	runners   map[string]*runner
 	closed    bool // Run is returning: no new runners
@@ -192,7 +213,15 @@ type Supervisor struct {
 // New returns a Supervisor; Run starts it.
 func New(cfg Config) *Supervisor {
 	cfg.defaults()
+	sels, err := waweb.NewSelectorSet(cfg.Selectors)
+	if err != nil { // the daemon validates its selectors file first
+		panic(fmt.Sprintf("supervisor: invalid selectors: %v", err))
+	}
+	if cfg.Launcher == nil {
+		cfg.Launcher = chromeLauncher{cfg: cfg.Browser, targetURL: cfg.TargetURL, selectors: sels}
+	}
 	return &Supervisor{
+		sels:    sels,
 		cfg:     cfg,
 		store:   cfg.Store,
 		log:     cfg.Log,

@@ -60,6 +60,8 @@ func init() {
 		{"list", "list", "list every tenant's session", (*cli).cmdList},
 		{"logout", "logout <tenant>", "close the tenant's browser and delete its profile and the tenant (asks nothing)", (*cli).cmdLogout},
 		{"screenshot", "screenshot <tenant> -o <file.png>", "save a PNG of what the tenant's page shows now (`-o -` writes it to stdout)", (*cli).cmdScreenshot},
+		{"doctor", "doctor <tenant> [--deep]",
+			"check the page contract on the tenant's live page: which screen it shows and whether each selector finds its element (--deep also types into the tenant's own chat, never sending); exits 1 when a check fails", (*cli).cmdDoctor},
 		{"prune", "prune --inactive <duration> [--dry-run]",
 			"delete the tenants inactive longer than the duration with nothing queued (--dry-run lists them)", (*cli).cmdPrune},
 		{"watch", "watch [tenant...] [--after <cursor>]",

@@ -64,6 +64,9 @@ var commandFlagsHelp = map[string]string{
 `,
 	"screenshot": `  -o, -f, --out FILE    the PNG file to write (- for stdout); required
 `,
+	"doctor": `  --deep                also open the tenant's own chat, type into its box and empty it
+                        (nothing is sent)
+`,
 }
 
 // flagSet returns a FlagSet that reports errors to run instead of printing.

@@ -10,6 +10,7 @@
 //	list                                                  table of every tenant
 //	logout <tenant>                                       close the browser, delete the tenant
 //	screenshot <tenant> -o file.png                       save what the tenant's page shows
+//	doctor <tenant> [--deep]                              check the page contract on the live page
 //	watch [tenant...] [--after CURSOR]                    print events live (session and message states)
 //	events dead                                           list the webhook's dead-letter list
 //	events redeliver (--all | CURSOR...)                  POST dead-letter events again

@@ -21,7 +21,11 @@ type config struct {
 	ProfilesDir string // "" = <data-dir>/profiles; may be an old chrome_data/
 	TargetURL   string // the WhatsApp Web origin (fakewa's address in tests)
 	Chromium    string // browser binary; "" = chromium on PATH
-	Selectors   string // JSON file overriding the page selectors; "" = defaults
+	Selectors   string // JSON file overriding the page selectors; "" = defaults; re-read on SIGHUP
+	// ContractHoldMax: messages held by a broken page contract fail after it.
+	ContractHoldMax time.Duration
+	// SelfcheckEvery: period of the light doctor on idle tenants; 0 = off.
+	SelfcheckEvery time.Duration
 	MetricsAddr string // Prometheus /metrics; "" = off
 	ConsoleAddr string // the web console; "" = off
 	LogFormat   string // json | console
@@ -169,7 +173,9 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.ProfilesDir, "profiles-dir", "", "Chrome profiles directory (default <data-dir>/profiles; may be an existing chrome_data/)")
 	fs.StringVar(&c.TargetURL, "target-url", "https://web.whatsapp.com", "WhatsApp Web base URL (fakewa's address in tests and the demo)")
 	fs.StringVar(&c.Chromium, "chromium", "", "Chromium binary (default: chromium on PATH)")
-	fs.StringVar(&c.Selectors, "selectors", "", "JSON file overriding the page selectors")
+	fs.StringVar(&c.Selectors, "selectors", "", "JSON file overriding the page selectors; re-read on SIGHUP (a file that does not parse is refused and the selectors in force stay)")
+	fs.DurationVar(&c.ContractHoldMax, "contract-hold-max", 6*time.Hour, "while a tenant's page does not match the page contract (wapoolctl doctor names the check) its messages stay QUEUED; after this they end FAILED with reason PAGE_CONTRACT")
+	fs.DurationVar(&c.SelfcheckEvery, "selfcheck-every", 15*time.Minute, "period of the light, read-only doctor on warm idle tenants, so that a WhatsApp Web change is noticed before a send needs it (0: off)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "Prometheus metrics address (empty: off)")
 	fs.StringVar(&c.ConsoleAddr, "console-addr", "", "web console address (empty: off; loopback only without --auth-tokens; same tokens as the API)")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or console")

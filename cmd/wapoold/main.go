@@ -166,6 +166,8 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		ProbeTimeout:     cfg.ProbeTimeout,
 		TargetURL:        cfg.TargetURL,
 		Selectors:        sel,
+		ContractHoldMax:  cfg.ContractHoldMax,
+		SelfcheckEvery:   selfcheck(cfg.SelfcheckEvery),
 		Log:              log,
 		SendInterval:     cfg.SendInterval,
 		SendJitter:       cfg.SendJitter,
@@ -226,7 +228,8 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	log.Info("wapoold serving", zap.String("listen", lis.Addr().String()), zap.String("target_url", cfg.TargetURL),
 		zap.String("data_dir", cfg.DataDir), zap.String("auth", auth.Mode()))
 
-	// SIGHUP re-reads the tokens and TLS files (and never kills the daemon).
+	// SIGHUP re-reads the tokens, the TLS files and the selectors (and never
+	// kills the daemon).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	hupDone := make(chan struct{})
@@ -240,6 +243,7 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 				} else {
 					log.Info("SIGHUP: credentials reloaded", zap.String("auth", auth.Mode()))
 				}
+				reloadSelectors(cfg.Selectors, sup, log)
 			case <-supCtx.Done():
 				return
 			}
@@ -300,4 +304,31 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// reloadSelectors re-reads the --selectors file and puts it in force for
+// every tenant's page at once; running browsers keep running. A file that
+// does not read or parse is refused and the selectors in force stay. With
+// no --selectors, the defaults stay.
+func reloadSelectors(path string, sup *supervisor.Supervisor, log *zap.Logger) {
+	if path == "" {
+		return
+	}
+	sel, err := waweb.LoadSelectors(path)
+	if err == nil {
+		err = sup.SetSelectors(sel)
+	}
+	if err != nil {
+		log.Error("SIGHUP: the selectors file is refused; the selectors in force stay", zap.String("file", path), zap.Error(err))
+		return
+	}
+	log.Info("SIGHUP: selectors reloaded: held queues try again now", zap.String("file", path))
+}
+
+// selfcheck turns the flag's 0 (off) into the supervisor's negative.
+func selfcheck(every time.Duration) time.Duration {
+	if every <= 0 {
+		return -1
+	}
+	return every
 }

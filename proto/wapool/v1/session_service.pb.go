@@ -1076,7 +1076,13 @@ type Session struct {
 	Node string `protobuf:"bytes,10,opt,name=node,proto3" json:"node,omitempty"`
 	// Cluster mode: when the newest snapshot of the tenant's profile in
 	// object storage was taken. Unset when none.
-	SnapshotAt    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=snapshot_at,json=snapshotAt,proto3" json:"snapshot_at,omitempty"`
+	SnapshotAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=snapshot_at,json=snapshotAt,proto3" json:"snapshot_at,omitempty"`
+	// The page contract's check (a key of the selectors file, such as
+	// `send_button`) that the tenant's page no longer passes: WhatsApp Web
+	// changed, and the tenant's messages stay QUEUED until the selectors are
+	// fixed and reloaded (SIGHUP), or fail with reason PAGE_CONTRACT after
+	// --contract-hold-max. Empty while the contract holds.
+	PageContract  string `protobuf:"bytes,12,opt,name=page_contract,json=pageContract,proto3" json:"page_contract,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1186,6 +1192,13 @@ func (x *Session) GetSnapshotAt() *timestamppb.Timestamp {
 		return x.SnapshotAt
 	}
 	return nil
+}
+
+func (x *Session) GetPageContract() string {
+	if x != nil {
+		return x.PageContract
+	}
+	return ""
 }
 
 // StatusRequest names one tenant.
@@ -1641,6 +1654,197 @@ func (x *ScreenshotResponse) GetPng() []byte {
 	return nil
 }
 
+// DiagnoseRequest names the tenant whose page to check.
+type DiagnoseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The tenant.
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Also open the tenant's own chat ("message yourself"), check that its
+	// editor takes input and that the send button shows, then empty the box.
+	// Nothing is ever sent. False: read-only checks of the page as it is.
+	Deep          bool `protobuf:"varint,2,opt,name=deep,proto3" json:"deep,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiagnoseRequest) Reset() {
+	*x = DiagnoseRequest{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiagnoseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiagnoseRequest) ProtoMessage() {}
+
+func (x *DiagnoseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiagnoseRequest.ProtoReflect.Descriptor instead.
+func (*DiagnoseRequest) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DiagnoseRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *DiagnoseRequest) GetDeep() bool {
+	if x != nil {
+		return x.Deep
+	}
+	return false
+}
+
+// DiagnoseResponse lists the checks, in the order they ran.
+type DiagnoseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every check; the doctor passes when all are ok.
+	Checks []*Check `protobuf:"bytes,1,rep,name=checks,proto3" json:"checks,omitempty"`
+	// The drawing the open chat's bubbles use: `older` (`true_<jid>_` ids,
+	// `data-icon` ticks), `2026` (bare ids, svg icons, state labels), `mixed`,
+	// or empty when no bubble shows.
+	Drawing       string `protobuf:"bytes,2,opt,name=drawing,proto3" json:"drawing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiagnoseResponse) Reset() {
+	*x = DiagnoseResponse{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiagnoseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiagnoseResponse) ProtoMessage() {}
+
+func (x *DiagnoseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiagnoseResponse.ProtoReflect.Descriptor instead.
+func (*DiagnoseResponse) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DiagnoseResponse) GetChecks() []*Check {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
+func (x *DiagnoseResponse) GetDrawing() string {
+	if x != nil {
+		return x.Drawing
+	}
+	return ""
+}
+
+// Check is one probe of the page contract.
+type Check struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key of the selectors file the check relies on (`compose`,
+	// `send_button`, `bubble_text`, …), or the fact's name where no single
+	// selector applies (`page_state`, `drawing`).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// True when the page passed the check.
+	Ok bool `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
+	// The selector in force for `name`; empty for a fact.
+	Selector string `protobuf:"bytes,3,opt,name=selector,proto3" json:"selector,omitempty"`
+	// What was seen. For a failing selector, the DOM skeleton where its
+	// element should be: tags and attributes only, never message text,
+	// names or numbers (digits are masked).
+	Detail        string `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Check) Reset() {
+	*x = Check{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Check) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Check) ProtoMessage() {}
+
+func (x *Check) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Check.ProtoReflect.Descriptor instead.
+func (*Check) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Check) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Check) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *Check) GetSelector() string {
+	if x != nil {
+		return x.Selector
+	}
+	return ""
+}
+
+func (x *Check) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
 // WatchEventsRequest selects the events to stream.
 type WatchEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1668,7 +1872,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1884,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1897,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{22}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WatchEventsRequest) GetTenantIds() []string {
@@ -1721,7 +1925,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1937,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1950,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{23}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -1782,7 +1986,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +1998,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +2011,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{24}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Event) GetCursor() string {
@@ -1893,7 +2097,7 @@ type SessionStateEvent struct {
 
 func (x *SessionStateEvent) Reset() {
 	*x = SessionStateEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1905,7 +2109,7 @@ func (x *SessionStateEvent) String() string {
 func (*SessionStateEvent) ProtoMessage() {}
 
 func (x *SessionStateEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1918,7 +2122,7 @@ func (x *SessionStateEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionStateEvent.ProtoReflect.Descriptor instead.
 func (*SessionStateEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{25}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SessionStateEvent) GetFrom() SessionState {
@@ -1964,7 +2168,7 @@ type MessageEvent struct {
 
 func (x *MessageEvent) Reset() {
 	*x = MessageEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1976,7 +2180,7 @@ func (x *MessageEvent) String() string {
 func (*MessageEvent) ProtoMessage() {}
 
 func (x *MessageEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1989,7 +2193,7 @@ func (x *MessageEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageEvent.ProtoReflect.Descriptor instead.
 func (*MessageEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{26}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MessageEvent) GetMessage() *Message {
@@ -2010,7 +2214,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2226,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2239,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{27}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DrainNodeRequest) GetNodeId() string {
@@ -2055,7 +2259,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2067,7 +2271,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2080,7 +2284,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{28}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{31}
 }
 
 // ListDeadEventsRequest asks for one page of the webhook's dead-letter list.
@@ -2098,7 +2302,7 @@ type ListDeadEventsRequest struct {
 
 func (x *ListDeadEventsRequest) Reset() {
 	*x = ListDeadEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2314,7 @@ func (x *ListDeadEventsRequest) String() string {
 func (*ListDeadEventsRequest) ProtoMessage() {}
 
 func (x *ListDeadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2327,7 @@ func (x *ListDeadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{29}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListDeadEventsRequest) GetAfter() string {
@@ -2154,7 +2358,7 @@ type ListDeadEventsResponse struct {
 
 func (x *ListDeadEventsResponse) Reset() {
 	*x = ListDeadEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2166,7 +2370,7 @@ func (x *ListDeadEventsResponse) String() string {
 func (*ListDeadEventsResponse) ProtoMessage() {}
 
 func (x *ListDeadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2179,7 +2383,7 @@ func (x *ListDeadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{30}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListDeadEventsResponse) GetDeadEvents() []*DeadEvent {
@@ -2221,7 +2425,7 @@ type DeadEvent struct {
 
 func (x *DeadEvent) Reset() {
 	*x = DeadEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2437,7 @@ func (x *DeadEvent) String() string {
 func (*DeadEvent) ProtoMessage() {}
 
 func (x *DeadEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2450,7 @@ func (x *DeadEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadEvent.ProtoReflect.Descriptor instead.
 func (*DeadEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{31}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeadEvent) GetCursor() string {
@@ -2303,7 +2507,7 @@ type RedeliverDeadEventsRequest struct {
 
 func (x *RedeliverDeadEventsRequest) Reset() {
 	*x = RedeliverDeadEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2519,7 @@ func (x *RedeliverDeadEventsRequest) String() string {
 func (*RedeliverDeadEventsRequest) ProtoMessage() {}
 
 func (x *RedeliverDeadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2532,7 @@ func (x *RedeliverDeadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverDeadEventsRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverDeadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{32}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RedeliverDeadEventsRequest) GetCursors() []string {
@@ -2349,7 +2553,7 @@ type RedeliverDeadEventsResponse struct {
 
 func (x *RedeliverDeadEventsResponse) Reset() {
 	*x = RedeliverDeadEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2361,7 +2565,7 @@ func (x *RedeliverDeadEventsResponse) String() string {
 func (*RedeliverDeadEventsResponse) ProtoMessage() {}
 
 func (x *RedeliverDeadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2374,7 +2578,7 @@ func (x *RedeliverDeadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverDeadEventsResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverDeadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{33}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RedeliverDeadEventsResponse) GetCount() int32 {
@@ -2443,7 +2647,7 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\n" +
 	"started_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12\x1a\n" +
 	"\brestarts\x18\x04 \x01(\rR\brestarts\x12\x1b\n" +
-	"\tlast_exit\x18\x05 \x01(\tR\blastExit\"\x9b\x03\n" +
+	"\tlast_exit\x18\x05 \x01(\tR\blastExit\"\xc0\x03\n" +
 	"\aSession\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.wapool.v1.SessionStateR\x05state\x12\x14\n" +
@@ -2459,7 +2663,8 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x04node\x18\n" +
 	" \x01(\tR\x04node\x12;\n" +
 	"\vsnapshot_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"snapshotAt\",\n" +
+	"snapshotAt\x12#\n" +
+	"\rpage_contract\x18\f \x01(\tR\fpageContract\",\n" +
 	"\rStatusRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\">\n" +
 	"\x0eStatusResponse\x12,\n" +
@@ -2479,7 +2684,18 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x11ScreenshotRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\"&\n" +
 	"\x12ScreenshotResponse\x12\x10\n" +
-	"\x03png\x18\x01 \x01(\fR\x03png\"I\n" +
+	"\x03png\x18\x01 \x01(\fR\x03png\"B\n" +
+	"\x0fDiagnoseRequest\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
+	"\x04deep\x18\x02 \x01(\bR\x04deep\"V\n" +
+	"\x10DiagnoseResponse\x12(\n" +
+	"\x06checks\x18\x01 \x03(\v2\x10.wapool.v1.CheckR\x06checks\x12\x18\n" +
+	"\adrawing\x18\x02 \x01(\tR\adrawing\"_\n" +
+	"\x05Check\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x1a\n" +
+	"\bselector\x18\x03 \x01(\tR\bselector\x12\x16\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail\"I\n" +
 	"\x12WatchEventsRequest\x12\x1d\n" +
 	"\n" +
 	"tenant_ids\x18\x01 \x03(\tR\ttenantIds\x12\x14\n" +
@@ -2542,7 +2758,7 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x13SESSION_STATE_READY\x10\x04\x12\x1c\n" +
 	"\x18SESSION_STATE_HIBERNATED\x10\x05\x12\x1c\n" +
 	"\x18SESSION_STATE_RESTARTING\x10\x06\x12\x18\n" +
-	"\x14SESSION_STATE_FAILED\x10\a2\x92\a\n" +
+	"\x14SESSION_STATE_FAILED\x10\a2\xd7\a\n" +
 	"\x0eSessionService\x129\n" +
 	"\x04Link\x12\x16.wapool.v1.LinkRequest\x1a\x17.wapool.v1.LinkResponse0\x01\x127\n" +
 	"\x04Send\x12\x16.wapool.v1.SendRequest\x1a\x17.wapool.v1.SendResponse\x12I\n" +
@@ -2553,7 +2769,8 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x06Logout\x12\x18.wapool.v1.LogoutRequest\x1a\x19.wapool.v1.LogoutResponse\x12R\n" +
 	"\rPruneSessions\x12\x1f.wapool.v1.PruneSessionsRequest\x1a .wapool.v1.PruneSessionsResponse\x12I\n" +
 	"\n" +
-	"Screenshot\x12\x1c.wapool.v1.ScreenshotRequest\x1a\x1d.wapool.v1.ScreenshotResponse\x12N\n" +
+	"Screenshot\x12\x1c.wapool.v1.ScreenshotRequest\x1a\x1d.wapool.v1.ScreenshotResponse\x12C\n" +
+	"\bDiagnose\x12\x1a.wapool.v1.DiagnoseRequest\x1a\x1b.wapool.v1.DiagnoseResponse\x12N\n" +
 	"\vWatchEvents\x12\x1d.wapool.v1.WatchEventsRequest\x1a\x1e.wapool.v1.WatchEventsResponse0\x01\x12F\n" +
 	"\tDrainNode\x12\x1b.wapool.v1.DrainNodeRequest\x1a\x1c.wapool.v1.DrainNodeResponse\x12U\n" +
 	"\x0eListDeadEvents\x12 .wapool.v1.ListDeadEventsRequest\x1a!.wapool.v1.ListDeadEventsResponse\x12d\n" +
@@ -2572,7 +2789,7 @@ func file_wapool_v1_session_service_proto_rawDescGZIP() []byte {
 }
 
 var file_wapool_v1_session_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_wapool_v1_session_service_proto_goTypes = []any{
 	(Wait)(0),                           // 0: wapool.v1.Wait
 	(MessageState)(0),                   // 1: wapool.v1.MessageState
@@ -2599,20 +2816,23 @@ var file_wapool_v1_session_service_proto_goTypes = []any{
 	(*PruneSessionsResponse)(nil),       // 22: wapool.v1.PruneSessionsResponse
 	(*ScreenshotRequest)(nil),           // 23: wapool.v1.ScreenshotRequest
 	(*ScreenshotResponse)(nil),          // 24: wapool.v1.ScreenshotResponse
-	(*WatchEventsRequest)(nil),          // 25: wapool.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),         // 26: wapool.v1.WatchEventsResponse
-	(*Event)(nil),                       // 27: wapool.v1.Event
-	(*SessionStateEvent)(nil),           // 28: wapool.v1.SessionStateEvent
-	(*MessageEvent)(nil),                // 29: wapool.v1.MessageEvent
-	(*DrainNodeRequest)(nil),            // 30: wapool.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),           // 31: wapool.v1.DrainNodeResponse
-	(*ListDeadEventsRequest)(nil),       // 32: wapool.v1.ListDeadEventsRequest
-	(*ListDeadEventsResponse)(nil),      // 33: wapool.v1.ListDeadEventsResponse
-	(*DeadEvent)(nil),                   // 34: wapool.v1.DeadEvent
-	(*RedeliverDeadEventsRequest)(nil),  // 35: wapool.v1.RedeliverDeadEventsRequest
-	(*RedeliverDeadEventsResponse)(nil), // 36: wapool.v1.RedeliverDeadEventsResponse
-	(*timestamppb.Timestamp)(nil),       // 37: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 38: google.protobuf.Duration
+	(*DiagnoseRequest)(nil),             // 25: wapool.v1.DiagnoseRequest
+	(*DiagnoseResponse)(nil),            // 26: wapool.v1.DiagnoseResponse
+	(*Check)(nil),                       // 27: wapool.v1.Check
+	(*WatchEventsRequest)(nil),          // 28: wapool.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),         // 29: wapool.v1.WatchEventsResponse
+	(*Event)(nil),                       // 30: wapool.v1.Event
+	(*SessionStateEvent)(nil),           // 31: wapool.v1.SessionStateEvent
+	(*MessageEvent)(nil),                // 32: wapool.v1.MessageEvent
+	(*DrainNodeRequest)(nil),            // 33: wapool.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),           // 34: wapool.v1.DrainNodeResponse
+	(*ListDeadEventsRequest)(nil),       // 35: wapool.v1.ListDeadEventsRequest
+	(*ListDeadEventsResponse)(nil),      // 36: wapool.v1.ListDeadEventsResponse
+	(*DeadEvent)(nil),                   // 37: wapool.v1.DeadEvent
+	(*RedeliverDeadEventsRequest)(nil),  // 38: wapool.v1.RedeliverDeadEventsRequest
+	(*RedeliverDeadEventsResponse)(nil), // 39: wapool.v1.RedeliverDeadEventsResponse
+	(*timestamppb.Timestamp)(nil),       // 40: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 41: google.protobuf.Duration
 }
 var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	5,  // 0: wapool.v1.LinkResponse.qr:type_name -> wapool.v1.QRCode
@@ -2621,56 +2841,59 @@ var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	0,  // 3: wapool.v1.SendRequest.wait:type_name -> wapool.v1.Wait
 	10, // 4: wapool.v1.SendResponse.message:type_name -> wapool.v1.Message
 	1,  // 5: wapool.v1.Message.state:type_name -> wapool.v1.MessageState
-	37, // 6: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	37, // 7: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
+	40, // 6: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	40, // 7: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
 	10, // 8: wapool.v1.GetMessageResponse.message:type_name -> wapool.v1.Message
-	37, // 9: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
+	40, // 9: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
 	2,  // 10: wapool.v1.Session.state:type_name -> wapool.v1.SessionState
 	13, // 11: wapool.v1.Session.browser:type_name -> wapool.v1.Browser
-	37, // 12: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
-	37, // 13: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
+	40, // 12: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
+	40, // 13: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
 	14, // 14: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
 	14, // 15: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
-	38, // 16: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
-	27, // 17: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
-	37, // 18: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
-	28, // 19: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
-	29, // 20: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
-	2,  // 21: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
-	2,  // 22: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
-	10, // 23: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
-	34, // 24: wapool.v1.ListDeadEventsResponse.dead_events:type_name -> wapool.v1.DeadEvent
-	27, // 25: wapool.v1.DeadEvent.event:type_name -> wapool.v1.Event
-	37, // 26: wapool.v1.DeadEvent.parked_at:type_name -> google.protobuf.Timestamp
-	3,  // 27: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
-	8,  // 28: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
-	11, // 29: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
-	15, // 30: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
-	17, // 31: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
-	19, // 32: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
-	21, // 33: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
-	23, // 34: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
-	25, // 35: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
-	30, // 36: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
-	32, // 37: wapool.v1.SessionService.ListDeadEvents:input_type -> wapool.v1.ListDeadEventsRequest
-	35, // 38: wapool.v1.SessionService.RedeliverDeadEvents:input_type -> wapool.v1.RedeliverDeadEventsRequest
-	4,  // 39: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
-	9,  // 40: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
-	12, // 41: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
-	16, // 42: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
-	18, // 43: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
-	20, // 44: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
-	22, // 45: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
-	24, // 46: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
-	26, // 47: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
-	31, // 48: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
-	33, // 49: wapool.v1.SessionService.ListDeadEvents:output_type -> wapool.v1.ListDeadEventsResponse
-	36, // 50: wapool.v1.SessionService.RedeliverDeadEvents:output_type -> wapool.v1.RedeliverDeadEventsResponse
-	39, // [39:51] is the sub-list for method output_type
-	27, // [27:39] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	41, // 16: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
+	27, // 17: wapool.v1.DiagnoseResponse.checks:type_name -> wapool.v1.Check
+	30, // 18: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
+	40, // 19: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
+	31, // 20: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
+	32, // 21: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
+	2,  // 22: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
+	2,  // 23: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
+	10, // 24: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
+	37, // 25: wapool.v1.ListDeadEventsResponse.dead_events:type_name -> wapool.v1.DeadEvent
+	30, // 26: wapool.v1.DeadEvent.event:type_name -> wapool.v1.Event
+	40, // 27: wapool.v1.DeadEvent.parked_at:type_name -> google.protobuf.Timestamp
+	3,  // 28: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
+	8,  // 29: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
+	11, // 30: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
+	15, // 31: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
+	17, // 32: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
+	19, // 33: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
+	21, // 34: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
+	23, // 35: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
+	25, // 36: wapool.v1.SessionService.Diagnose:input_type -> wapool.v1.DiagnoseRequest
+	28, // 37: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
+	33, // 38: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
+	35, // 39: wapool.v1.SessionService.ListDeadEvents:input_type -> wapool.v1.ListDeadEventsRequest
+	38, // 40: wapool.v1.SessionService.RedeliverDeadEvents:input_type -> wapool.v1.RedeliverDeadEventsRequest
+	4,  // 41: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
+	9,  // 42: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
+	12, // 43: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
+	16, // 44: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
+	18, // 45: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
+	20, // 46: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
+	22, // 47: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
+	24, // 48: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
+	26, // 49: wapool.v1.SessionService.Diagnose:output_type -> wapool.v1.DiagnoseResponse
+	29, // 50: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
+	34, // 51: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
+	36, // 52: wapool.v1.SessionService.ListDeadEvents:output_type -> wapool.v1.ListDeadEventsResponse
+	39, // 53: wapool.v1.SessionService.RedeliverDeadEvents:output_type -> wapool.v1.RedeliverDeadEventsResponse
+	41, // [41:54] is the sub-list for method output_type
+	28, // [28:41] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_wapool_v1_session_service_proto_init() }
@@ -2683,7 +2906,7 @@ func file_wapool_v1_session_service_proto_init() {
 		(*LinkResponse_PairingCode)(nil),
 		(*LinkResponse_Linked)(nil),
 	}
-	file_wapool_v1_session_service_proto_msgTypes[24].OneofWrappers = []any{
+	file_wapool_v1_session_service_proto_msgTypes[27].OneofWrappers = []any{
 		(*Event_SessionState)(nil),
 		(*Event_Message)(nil),
 	}
@@ -2693,7 +2916,7 @@ func file_wapool_v1_session_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wapool_v1_session_service_proto_rawDesc), len(file_wapool_v1_session_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   34,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

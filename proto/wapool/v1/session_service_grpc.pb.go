@@ -27,6 +27,7 @@ const (
 	SessionService_Logout_FullMethodName              = "/wapool.v1.SessionService/Logout"
 	SessionService_PruneSessions_FullMethodName       = "/wapool.v1.SessionService/PruneSessions"
 	SessionService_Screenshot_FullMethodName          = "/wapool.v1.SessionService/Screenshot"
+	SessionService_Diagnose_FullMethodName            = "/wapool.v1.SessionService/Diagnose"
 	SessionService_WatchEvents_FullMethodName         = "/wapool.v1.SessionService/WatchEvents"
 	SessionService_DrainNode_FullMethodName           = "/wapool.v1.SessionService/DrainNode"
 	SessionService_ListDeadEvents_FullMethodName      = "/wapool.v1.SessionService/ListDeadEvents"
@@ -90,6 +91,17 @@ type SessionServiceClient interface {
 	PruneSessions(ctx context.Context, in *PruneSessionsRequest, opts ...grpc.CallOption) (*PruneSessionsResponse, error)
 	// Screenshot returns what the tenant's page shows now, for operators.
 	Screenshot(ctx context.Context, in *ScreenshotRequest, opts ...grpc.CallOption) (*ScreenshotResponse, error)
+	// Diagnose runs the page contract's probes on the tenant's live page,
+	// through its runner (it never races a send): which screen the page
+	// shows, and whether the selectors in force find what the contract says
+	// is there. The plain form is read-only; `deep` also opens the tenant's
+	// own chat and types into its box without sending. A failing check of a
+	// selector a send needs holds the tenant's queue (Session.page_contract)
+	// until a check or a send finds it again. Errors: NOT_FOUND for an unknown
+	// tenant, FAILED_PRECONDITION BROWSER_NOT_RUNNING when no browser runs
+	// (hibernated or stopped: a Send or Link wakes it), DEADLINE_EXCEEDED for
+	// a page that does not answer.
+	Diagnose(ctx context.Context, in *DiagnoseRequest, opts ...grpc.CallOption) (*DiagnoseResponse, error)
 	// WatchEvents streams every session state change and every message state
 	// change from the durable event log, in order: first the events after
 	// `after` that the log holds, then live events as they happen, with no gap
@@ -241,6 +253,16 @@ func (c *sessionServiceClient) Screenshot(ctx context.Context, in *ScreenshotReq
 	return out, nil
 }
 
+func (c *sessionServiceClient) Diagnose(ctx context.Context, in *DiagnoseRequest, opts ...grpc.CallOption) (*DiagnoseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiagnoseResponse)
+	err := c.cc.Invoke(ctx, SessionService_Diagnose_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *sessionServiceClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &SessionService_ServiceDesc.Streams[1], SessionService_WatchEvents_FullMethodName, cOpts...)
@@ -347,6 +369,17 @@ type SessionServiceServer interface {
 	PruneSessions(context.Context, *PruneSessionsRequest) (*PruneSessionsResponse, error)
 	// Screenshot returns what the tenant's page shows now, for operators.
 	Screenshot(context.Context, *ScreenshotRequest) (*ScreenshotResponse, error)
+	// Diagnose runs the page contract's probes on the tenant's live page,
+	// through its runner (it never races a send): which screen the page
+	// shows, and whether the selectors in force find what the contract says
+	// is there. The plain form is read-only; `deep` also opens the tenant's
+	// own chat and types into its box without sending. A failing check of a
+	// selector a send needs holds the tenant's queue (Session.page_contract)
+	// until a check or a send finds it again. Errors: NOT_FOUND for an unknown
+	// tenant, FAILED_PRECONDITION BROWSER_NOT_RUNNING when no browser runs
+	// (hibernated or stopped: a Send or Link wakes it), DEADLINE_EXCEEDED for
+	// a page that does not answer.
+	Diagnose(context.Context, *DiagnoseRequest) (*DiagnoseResponse, error)
 	// WatchEvents streams every session state change and every message state
 	// change from the durable event log, in order: first the events after
 	// `after` that the log holds, then live events as they happen, with no gap
@@ -432,6 +465,9 @@ func (UnimplementedSessionServiceServer) PruneSessions(context.Context, *PruneSe
 }
 func (UnimplementedSessionServiceServer) Screenshot(context.Context, *ScreenshotRequest) (*ScreenshotResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Screenshot not implemented")
+}
+func (UnimplementedSessionServiceServer) Diagnose(context.Context, *DiagnoseRequest) (*DiagnoseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Diagnose not implemented")
 }
 func (UnimplementedSessionServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
@@ -603,6 +639,24 @@ func _SessionService_Screenshot_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_Diagnose_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiagnoseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).Diagnose(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_Diagnose_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).Diagnose(ctx, req.(*DiagnoseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SessionService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchEventsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -702,6 +756,10 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Screenshot",
 			Handler:    _SessionService_Screenshot_Handler,
+		},
+		{
+			MethodName: "Diagnose",
+			Handler:    _SessionService_Diagnose_Handler,
 		},
 		{
 			MethodName: "DrainNode",
