@@ -26,10 +26,10 @@ type config struct {
 	ContractHoldMax time.Duration
 	// SelfcheckEvery: period of the light doctor on idle tenants; 0 = off.
 	SelfcheckEvery time.Duration
-	MetricsAddr string // Prometheus /metrics; "" = off
-	ConsoleAddr string // the web console; "" = off
-	LogFormat   string // json | console
-	LogLevel    string // debug | info | warn | error
+	MetricsAddr    string // Prometheus /metrics; "" = off
+	ConsoleAddr    string // the web console; "" = off
+	LogFormat      string // json | console
+	LogLevel       string // debug | info | warn | error
 
 	SendInterval time.Duration // least time between two sends of one tenant; 0 = no pacing
 	SendJitter   time.Duration // random extra wait added to SendInterval
