@@ -1,7 +1,7 @@
 // Package fakewa is a faithful local stand-in for WhatsApp Web: an
 // http.Handler that serves the page contract of the design (facts 1-18 and
-// 20) to a real browser, and a control API that plays the phone and the network for
-// tests and the demo.
+// 20; of fact 19 only an inert attach button) to a real browser, and a
+// control API that plays the phone and the network for tests and the demo.
 //
 // # Concurrency and ownership
 //
@@ -92,7 +92,12 @@
 // loaded with. Options.Drawing "unknown" draws bubbles' text in a way the
 // contract does not describe, for tests of a driver that meets a drawing
 // it does not know; a message sent after a change shows the new drawing
-// before its first ack.
+// before its first ack. Options.Variant renames a part of the open chat
+// (the send button, the attach button's icon, the attribute that marks a
+// bubble's text, or footer), as a WhatsApp build does, so that the
+// driver's default selectors miss it; VariantSelectors holds a selectors
+// override for each variant. A page takes the variant when it opens a
+// chat.
 //
 // # The hang switch
 //
@@ -120,7 +125,10 @@
 //	                                 is off), "qr_rotations" (int),
 //	                                 "invalid_suffix", "lid_suffix" (strings),
 //	                                 "build" ("" or "2026"), "drawing" ("" or
-//	                                 "unknown"; other values: 400), "hang" (bool)
+//	                                 "unknown"), "variant" ("", "send-icon",
+//	                                 "attach-icon", "bubble-text" or
+//	                                 "compose-wrapper"; other values of these
+//	                                 three: 400), "hang" (bool)
 //
 // The Server methods of the same names do the same from Go.
 package fakewa

@@ -26,12 +26,12 @@ const (
 
 // Options are the fake's timing knobs, its rules for numbers that are not on
 // WhatsApp and for @lid chats, and how it draws the page. The zero value of
-// every field but EditorDelay, Build and Drawing means "the default" (see
-// DefaultOptions): New and SetOptions fill zero fields in, so a test sets
-// only the knobs it cares about. Such a duration cannot be made zero: use
-// 1ns for "practically none". EditorDelay, Build and Drawing are the
-// exceptions: their zero value is their default (off, today's build, fact
-// 18's drawing).
+// every field but EditorDelay, Build, Drawing and Variant means "the
+// default" (see DefaultOptions): New and SetOptions fill zero fields in, so
+// a test sets only the knobs it cares about. Such a duration cannot be made
+// zero: use 1ns for "practically none". EditorDelay, Build, Drawing and
+// Variant are the exceptions: their zero value is their default (off,
+// today's build, fact 18's drawing, no variant).
 type Options struct {
 	// BootDelay is how long a page shows its boot progress (fact 1). Default 1.5s.
 	BootDelay time.Duration
@@ -126,15 +126,74 @@ type Options struct {
 	// chat opens again. New and SetOptions treat any other value as
 	// DrawingDefault; the control API and cmd/fakewa refuse it.
 	Drawing string
+	// Variant renames, in the open chat, what a WhatsApp build renames, so
+	// that a driver on the contract's default selectors misses one element
+	// and the selectors override VariantSelectors[Variant] finds it again.
+	// VariantNone ("", the zero value and default) draws the chat as the
+	// contract says; its footer then also holds an attach button before
+	// the compose box (fact 19 in part: inert, a click opens nothing):
+	// button[aria-label="Attach"][title="Attach"] holding
+	// span[data-icon="plus-rounded"] (default build) or a span holding an
+	// svg titled "wds-ic-plus-rounded" (2026 build). Each variant combines
+	// with both builds and both drawings, and changes nothing but what it
+	// names: sends, Enter, acks, the late editor of fact 17 and the deep
+	// link's text work as without it.
+	//
+	//   - VariantSendIcon ("send-icon"): while the box has text (only
+	//     then, fact 8), the send button is a
+	//     div[role="button"][aria-label="Send message"] (no button, no
+	//     aria-label "Send") holding span[data-icon="wds-ic-send-filled-2"]
+	//     (default build) or a span holding an svg titled
+	//     "wds-ic-send-filled-2" (2026 build). A click on it, or on what it
+	//     holds, sends, as Enter does. The override's send_button puts
+	//     footer [role="button"][aria-label="Send message"] and
+	//     footer span[data-icon="wds-ic-send-filled-2"] before the default.
+	//   - VariantAttachIcon ("attach-icon"): the attach button has no title
+	//     and holds span[data-icon="wds-ic-plus-filled"] (default build) or
+	//     a span holding an svg titled "wds-ic-plus-filled" (2026 build).
+	//     The override's attach_button puts
+	//     footer span[data-icon="wds-ic-plus-filled"] and
+	//     footer button[aria-label="Attach"] before the default.
+	//   - VariantBubbleText ("bubble-text"): a bubble's div.copyable-text
+	//     carries its "[HH:MM, M/D/YYYY] You: " in data-pre-plain-text-v2
+	//     instead of data-pre-plain-text; the text element inside it
+	//     (span.selectable-text[dir] in the default build, span[dir] in the
+	//     2026 build), its drawing and the status element are unchanged. The
+	//     override's bubble_text puts the default's two selectors with
+	//     [data-pre-plain-text-v2] before the default. (It leaves the
+	//     driver's bubble_meta_attr alone, which would name
+	//     data-pre-plain-text-v2.)
+	//   - VariantComposeWrapper ("compose-wrapper"): the chat's footer
+	//     element is a div[data-testid="compose-panel"] instead, holding the
+	//     same things (the attach button, the compose box and its editor,
+	//     the send or voice button): #main holds no footer. The override's
+	//     compose, send_button and attach_button put the defaults with
+	//     "footer" replaced by div[data-testid="compose-panel"] before the
+	//     defaults.
+	//
+	// Each override keeps the default selectors after its own, so it also
+	// matches a chat drawn without the variant. A page takes the variant
+	// when it opens a chat (in the app, from the chat list, or by deep link,
+	// so also at a load that opens one) and draws that chat, its bubbles
+	// and the ones sent there in it: a change applies to the next chat
+	// open, and SetOptions with Variant "" then a reload (or another open)
+	// draws the chat as the contract says again. New and SetOptions treat
+	// any other value as VariantNone; the control API and cmd/fakewa refuse
+	// it.
+	Variant string
 }
 
-// Validate reports an unknown Build or Drawing, wrapping ErrInvalidOption.
+// Validate reports an unknown Build, Drawing or Variant, wrapping
+// ErrInvalidOption.
 func (o Options) Validate() error {
 	if o.Build != BuildDefault && o.Build != Build2026 {
 		return fmt.Errorf("build %q (want %q or %q): %w", o.Build, BuildDefault, Build2026, ErrInvalidOption)
 	}
 	if o.Drawing != DrawingDefault && o.Drawing != DrawingUnknown {
 		return fmt.Errorf("drawing %q (want %q or %q): %w", o.Drawing, DrawingDefault, DrawingUnknown, ErrInvalidOption)
+	}
+	if !knownVariant(o.Variant) {
+		return fmt.Errorf("variant %q (want %q or one of %q): %w", o.Variant, VariantNone, Variants, ErrInvalidOption)
 	}
 	return nil
 }
@@ -185,7 +244,7 @@ func WorstCaseOptions() Options {
 // withDefaults returns o with every zero (or negative) duration but
 // EditorDelay, a zero QRRotations and an empty InvalidSuffix or LidSuffix
 // replaced by the default. A negative EditorDelay becomes zero (off); a zero
-// one stays. An unknown Build or Drawing becomes the default.
+// one stays. An unknown Build, Drawing or Variant becomes the default.
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
 	for _, f := range []struct{ v, def *time.Duration }{
@@ -213,6 +272,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Drawing != DrawingUnknown {
 		o.Drawing = DrawingDefault
+	}
+	if !knownVariant(o.Variant) {
+		o.Variant = VariantNone
 	}
 	return o
 }
@@ -243,8 +305,8 @@ func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 
 // configJSON is the body of POST /_fake/config (every field optional; an
 // absent field keeps its value, a zero one returns to the default, which for
-// editor_delay is off, and for build and drawing today's build and fact
-// 18's drawing) and the answer of GET and POST /_fake/config (every
+// editor_delay is off, for build and drawing today's build and fact 18's
+// drawing, and for variant none) and the answer of GET and POST /_fake/config (every
 // field present).
 type configJSON struct {
 	BootDelay       *jsonDuration `json:"boot_delay,omitempty"`
@@ -260,6 +322,7 @@ type configJSON struct {
 	LidSuffix       *string       `json:"lid_suffix,omitempty"`
 	Build           *string       `json:"build,omitempty"`
 	Drawing         *string       `json:"drawing,omitempty"`
+	Variant         *string       `json:"variant,omitempty"`
 	Hang            *bool         `json:"hang,omitempty"`
 }
 
@@ -283,7 +346,7 @@ func (c configJSON) apply(o *Options) {
 	}
 	for _, f := range []struct{ src, dst *string }{
 		{c.InvalidSuffix, &o.InvalidSuffix}, {c.LidSuffix, &o.LidSuffix},
-		{c.Build, &o.Build}, {c.Drawing, &o.Drawing},
+		{c.Build, &o.Build}, {c.Drawing, &o.Drawing}, {c.Variant, &o.Variant},
 	} {
 		if f.src != nil {
 			*f.dst = *f.src
@@ -300,6 +363,7 @@ func toConfigJSON(o Options, hang bool) configJSON {
 		QRRotations: &o.QRRotations, LookupDelay: jd(o.LookupDelay),
 		PairingLifetime: jd(o.PairingLifetime), InvalidSuffix: &o.InvalidSuffix,
 		LogoutPoll: jd(o.LogoutPoll), EditorDelay: jd(o.EditorDelay),
-		LidSuffix: &o.LidSuffix, Build: &o.Build, Drawing: &o.Drawing, Hang: &hang,
+		LidSuffix: &o.LidSuffix, Build: &o.Build, Drawing: &o.Drawing, Variant: &o.Variant,
+		Hang: &hang,
 	}
 }

@@ -269,8 +269,8 @@ func (s *Server) apiChats(w http.ResponseWriter, r *http.Request) {
 
 // apiOpen opens a chat: whether the number is on WhatsApp, the chat's
 // recent messages, the jid that names it in the default build (fact 10,
-// Options.LidSuffix), how its bubbles draw their text (Options.Drawing)
-// and, while Options.EditorDelay is on, this open's delay of its editor
+// Options.LidSuffix), how its bubbles draw their text (Options.Drawing),
+// the variant the page draws the chat in (Options.Variant) and, while Options.EditorDelay is on, this open's delay of its editor
 // (fact 17; 0 when off). With wait=1 (a chat opened inside the
 // app, fact 14) it answers after LookupDelay, while the page shows
 // "Starting chat".
@@ -304,7 +304,8 @@ func (s *Server) apiOpen(w http.ResponseWriter, r *http.Request) {
 		EditorMS   int64         `json:"editor_delay_ms"`
 		JID        string        `json:"jid,omitempty"`
 		Drawing    string        `json:"drawing"`
-	}{Phone: phone, OnWhatsApp: s.onWhatsAppLocked(phone), Messages: []pageMessage{}, Drawing: s.opts.Drawing}
+		Variant    string        `json:"variant"`
+	}{Phone: phone, OnWhatsApp: s.onWhatsAppLocked(phone), Messages: []pageMessage{}, Drawing: s.opts.Drawing, Variant: s.opts.Variant}
 	if resp.OnWhatsApp {
 		resp.EditorMS = editorDelayMS(s.opts.EditorDelay)
 		resp.JID = s.jidLocked(phone)

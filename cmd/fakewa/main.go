@@ -42,6 +42,7 @@ func run() error {
 	flag.StringVar(&o.LidSuffix, "lid-suffix", d.LidSuffix, "chats of numbers ending with this are named by a @lid in the default build (fact 10)")
 	flag.StringVar(&o.Build, "build", d.Build, `how the page draws itself: "" (facts 8, 10) or "2026" (fact 20)`)
 	flag.StringVar(&o.Drawing, "drawing", d.Drawing, `how bubbles draw their text: "" (fact 18) or "unknown" (a drawing the contract does not describe)`)
+	flag.StringVar(&o.Variant, "variant", d.Variant, `what the open chat renames, as a WhatsApp build does: "" (none), "send-icon", "attach-icon", "bubble-text" or "compose-wrapper" (fakewa.Options.Variant)`)
 	flag.Parse()
 	if err := o.Validate(); err != nil {
 		return err
