@@ -1,6 +1,7 @@
 // fakewa's page: a small stand-in for WhatsApp Web that follows the page
-// contract (facts 1-18 and 20; draw.js draws bubbles' text and the 2026
-// build's icons). It talks to its server through /_fakeapi/.
+// contract (facts 1-18 and 20, and of fact 19 an inert attach button;
+// draw.js draws bubbles' text and the 2026 build's icons). Options.Variant
+// renames parts of the open chat. It talks to its server through /_fakeapi/.
 'use strict';
 (() => {
   const WID_KEY = 'last-wid-md'; // JSON string "<phone>:<device>@c.us", as WhatsApp Web stores it
@@ -466,7 +467,7 @@
       return;
     }
     if (r.drawing != null) S.drawing = r.drawing;
-    renderChat({ phone, jid: r.jid || phone + '@c.us' }, r.messages, text, r.editor_delay_ms || 0);
+    renderChat({ phone, jid: r.jid || phone + '@c.us', variant: r.variant || '' }, r.messages, text, r.editor_delay_ms || 0);
   }
   // renderChat draws the chat. With delayMs > 0 (the server's
   // Options.EditorDelay, fact 17) the chat and its compose box show at once,
@@ -476,32 +477,47 @@
   // vanishes when the editor draws its model (empty, or the deep link's
   // text). #main then carries data-fake-editor-delay-ms and
   // data-fake-editor-live ("false", then "true"), hooks for tests only.
-  // who is {phone, jid}: the jid names the chat's bubbles in the default
-  // build (fact 10).
+  // who is {phone, jid, variant}: the jid names the chat's bubbles in the
+  // default build (fact 10); the variant (Options.Variant, which the server
+  // names when the chat opens) renames what a WhatsApp build renames.
   function renderChat(who, messages, text, delayMs) {
-    const { phone } = who;
+    const { phone, variant } = who;
     const msgs = el('div', { class: 'msgs', role: 'application' });
     const box = composeBox();
     const sendSlot = el('div', { class: 'send-slot' });
     const header = S.build === '2026'
       ? el('header', {}, el('div', { class: 'chat-title' }, el('span', { dir: 'auto' }, FakeDraw.phone(phone))))
       : el('header', {}, el('span', { title: '+' + phone, dir: 'auto' }, '+' + phone));
-    const main = el('div', { id: 'main' }, header, msgs,
-      el('footer', {}, el('div', { class: 'compose' }, box), sendSlot));
+    const icon = (dataIcon, svgTitle) => (S.build === '2026'
+      ? el('span', { 'aria-hidden': 'true' }, FakeDraw.icon(svgTitle, 24))
+      : el('span', { 'data-icon': dataIcon }));
+    const keepFocus = (e) => e.preventDefault(); // a click on a button leaves the caret in the box
+    // The attach button (fact 19 in part): inert, it opens nothing yet.
+    const attach = variant === 'attach-icon'
+      ? el('button', { type: 'button', class: 'attach', 'aria-label': 'Attach', onmousedown: keepFocus }, icon('wds-ic-plus-filled', 'wds-ic-plus-filled'))
+      : el('button', { type: 'button', class: 'attach', 'aria-label': 'Attach', title: 'Attach', onmousedown: keepFocus }, icon('plus-rounded', 'wds-ic-plus-rounded'));
+    const barKids = [attach, el('div', { class: 'compose' }, box), sendSlot];
+    const bar = variant === 'compose-wrapper'
+      ? el('div', { class: 'compose-bar', 'data-testid': 'compose-panel' }, ...barKids)
+      : el('footer', { class: 'compose-bar' }, ...barKids);
+    const main = el('div', { id: 'main' }, header, msgs, bar);
     const chat = { ...who, msgs };
     S.chat = chat;
     S.editor = null;
     S.bubbles.clear();
     selectChat(phone);
-    const icon = (dataIcon, svgTitle) => (S.build === '2026'
-      ? el('span', { 'aria-hidden': 'true' }, FakeDraw.icon(svgTitle, 24))
-      : el('span', { 'data-icon': dataIcon }));
+    // The send button shows while the box has text (fact 8), the voice
+    // button otherwise.
+    const sendButton = () => (variant === 'send-icon'
+      ? el('div', { role: 'button', tabindex: '0', 'aria-label': 'Send message', onmousedown: keepFocus, onclick: sendNow }, icon('wds-ic-send-filled-2', 'wds-ic-send-filled-2'))
+      : el('button', { type: 'button', 'aria-label': 'Send', onmousedown: keepFocus, onclick: sendNow }, icon('send', 'wds-ic-send-filled')));
+    let shown = '';
     const updateButton = (has) => {
-      const cur = sendSlot.firstChild && sendSlot.firstChild.getAttribute('aria-label');
-      if (has && cur !== 'Send') {
-        sendSlot.replaceChildren(el('button', { type: 'button', 'aria-label': 'Send', onmousedown: (e) => e.preventDefault(), onclick: sendNow },
-          icon('send', 'wds-ic-send-filled')));
-      } else if (!has && cur !== 'Voice message') {
+      if (has && shown !== 'send') {
+        shown = 'send';
+        sendSlot.replaceChildren(sendButton());
+      } else if (!has && shown !== 'voice') {
+        shown = 'voice';
         sendSlot.replaceChildren(el('button', { type: 'button', 'aria-label': 'Voice message' }, icon('ptt', 'wds-ic-mic-filled')));
       }
     };
@@ -551,7 +567,9 @@
   // names it by its bare id and marks its state only by its status
   // element's aria-label, over an svg (fact 20). Its text is drawn as fact
   // 18 says, or in the unknown drawing: as S.drawing (Options.Drawing, which
-  // the page learns from its server's answers) says.
+  // the page learns from its server's answers) says. In the chat's
+  // bubble-text variant its div.copyable-text carries data-pre-plain-text-v2
+  // instead of data-pre-plain-text.
   function addBubble(m) {
     if (!S.chat || S.chat.phone !== m.to) return;
     const at = new Date(m.at_ms);
@@ -564,7 +582,7 @@
     drawText(bubble);
     S.chat.msgs.append(el('div', { role: 'row', class: 'msg-row' },
       el('div', { class: 'message-out', 'data-id': b26 ? m.id : `true_${S.chat.jid}_${m.id}` },
-        el('div', { class: 'copyable-text', 'data-pre-plain-text': prePlain(at) }, el('div', {}, textEl)),
+        el('div', { class: 'copyable-text', [S.chat.variant === 'bubble-text' ? 'data-pre-plain-text-v2' : 'data-pre-plain-text']: prePlain(at) }, el('div', {}, textEl)),
         el('div', { class: 'meta' }, el('span', {}, `${pad2(at.getHours())}:${pad2(at.getMinutes())}`), status))));
     S.chat.msgs.scrollTop = S.chat.msgs.scrollHeight;
   }

@@ -184,6 +184,9 @@ const FakeDraw = (() => {
   // title (fact 20). The status icons name their glyph, not the state.
   const PATHS = {
     'wds-ic-send-filled': 'M3 20.5 21 12 3 3.5V10l12 2-12 2z',
+    'wds-ic-send-filled-2': 'M2.5 21 22 12 2.5 3 4.6 10.5 14 12l-9.4 1.5z',
+    'wds-ic-plus-rounded': 'M12 4.5a1.25 1.25 0 0 1 1.25 1.25v5h5a1.25 1.25 0 0 1 0 2.5h-5v5a1.25 1.25 0 0 1-2.5 0v-5h-5a1.25 1.25 0 0 1 0-2.5h5v-5A1.25 1.25 0 0 1 12 4.5z',
+    'wds-ic-plus-filled': 'M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 5v4h4v2h-4v4h-2v-4H7v-2h4V7z',
     'wds-ic-mic-filled': 'M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-3.1a7 7 0 0 0 6-6.9z',
     'wds-ic-clock': 'M8 1.5a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13zm0 1.5a5 5 0 1 1 0 10A5 5 0 0 1 8 3zm-.75 1.5v4l3 2 .8-1.2-2.3-1.6V4.5z',
     'wds-ic-check': 'M5.8 11.2 2.4 7.8l-1 1 4.4 4.4 8.8-8.8-1-1z',
@@ -192,7 +195,7 @@ const FakeDraw = (() => {
   function icon(name, size) {
     const ns = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(ns, 'svg');
-    const vb = name.startsWith('wds-ic-send') || name.startsWith('wds-ic-mic') ? 24 : 16;
+    const vb = /^wds-ic-(send|mic|plus)/.test(name) ? 24 : 16;
     for (const [k, v] of Object.entries({ viewBox: `0 0 ${vb} ${vb}`, width: size, height: size, preserveAspectRatio: 'xMidYMid meet', fill: 'none' })) svg.setAttribute(k, v);
     const title = document.createElementNS(ns, 'title');
     title.textContent = name;
