@@ -298,6 +298,24 @@ const jsDraft = `(A) => {
   return {r: 'ready', out: outBubbles().map(b => outInfo(b, A.text))};
 }`
 
+// jsHeld: the compose box holds A.text in the editor's own text elements
+// (fact 17: the editor has it, so the send button must show, fact 8).
+const jsHeld = `(A) => {
+  const c = q(S.compose);
+  if (!c) return false;
+  const spans = qa('span[data-lexical-text="true"]', c);
+  return spans.length > 0 && cmp(textOf(c)) === cmp(A.text) && spans.every(s => c.contains(s));
+}`
+
+// jsChatShown: #main shows a chat (not the stale one A.token marked) with
+// its header, but no compose box matches: the chat opened and the compose
+// selector no longer finds its box.
+const jsChatShown = `(A) => {
+  const m = q(S.main);
+  if (!m || m.getAttribute('data-waweb-stale') === A.token || invalidDialog()) return false;
+  return !!q(S.chat_header, m) && !q(S.compose) && !!q('[contenteditable="true"]', m);
+}`
+
 // jsClickSend clicks the send button (fact 8) when the box still holds
 // A.text and the chat's outgoing bubbles are still A.noted.
 const jsClickSend = `(A) => {
@@ -444,6 +462,7 @@ const jsDiagnose = `() => {
     const m = q(S.main);
     if (m) {
       add('compose', !!q(S.compose), 'the open chat\'s compose box (fact 7)');
+      add('attach_button', !!q(S.attach_button, m), 'the open chat\'s attach button (fact 19)');
       const bs = chatBubbles();
       const older = bs.some(b => /^(true|false)_/.test(bubbleId(b)));
       const bare = bs.some(b => !/^(true|false)_/.test(bubbleId(b)));

@@ -48,6 +48,9 @@ type Selectors struct {
 	// and 20); the driver clicks its closest "button" or [role="button"]
 	// ancestor, or the element itself.
 	SendButton string `json:"send_button"`
+	// AttachButton is the open chat's attach button, or an element inside
+	// it (fact 19). Sends of text do not use it; the doctor checks it.
+	AttachButton string `json:"attach_button"`
 	// Dialog is a modal dialog: invalid number (facts 9, 14), conflict (fact 12).
 	Dialog string `json:"dialog"`
 	// Clickable matches buttons found by their text.
@@ -138,6 +141,8 @@ func DefaultSelectors() Selectors {
 		Compose:        `footer div[contenteditable="true"][role="textbox"]`,
 		SendButton: `footer button span[data-icon="send"], footer span[data-icon="wds-ic-send-filled"], ` +
 			`footer button[aria-label="Send"], footer [role="button"][aria-label="Send"]`,
+		AttachButton: `footer span[data-icon="plus-rounded"], footer span[data-icon="plus"], footer span[data-icon="attach-menu-plus"], ` +
+			`footer span[data-icon="clip"], footer [title="Attach"]`,
 		Dialog:               `div[role="dialog"]`,
 		Clickable:            `button, [role="button"], a`,
 		OKText:               "OK",
@@ -206,7 +211,7 @@ func (s Selectors) Validate() error {
 	req := map[string]string{
 		"app": s.App, "progress": s.Progress, "landing": s.Landing, "qr_canvas": s.QRCanvas,
 		"qr_ref": s.QRRef, "qr_ref_attr": s.QRRefAttr, "qr_reload_button": s.QRReloadButton,
-		"pane_side": s.PaneSide, "main": s.Main, "compose": s.Compose, "send_button": s.SendButton,
+		"pane_side": s.PaneSide, "main": s.Main, "compose": s.Compose, "send_button": s.SendButton, "attach_button": s.AttachButton,
 		"dialog": s.Dialog, "clickable": s.Clickable, "ok_text": s.OKText, "bubble": s.Bubble,
 		"bubble_id_attr": s.BubbleIDAttr, "msg_time": s.MsgTime, "msg_check": s.MsgCheck,
 		"msg_dblcheck": s.MsgDblCheck, "bubble_text": s.BubbleText, "bubble_meta_attr": s.BubbleMetaAttr,

@@ -141,6 +141,14 @@ func (p *Page) enter(ctx context.Context, digits, text string) (Draft, error) {
 		case ok && r.R == "nocompose":
 			return Draft{}, contractErr("compose", "the compose box went away while the text was entered")
 		}
+		if !ok {
+			// The editor holds the text (its own text elements) and no send
+			// button showed within Limits.Control: the selector no longer
+			// finds the button (fact 8).
+			if held, err := eval[bool](ctx, p, jsHeld, arg); err == nil && held {
+				return Draft{}, contractErr("send_button", "the editor holds the text but no send button showed within %v", p.limits.Control)
+			}
+		}
 		if !time.Now().Before(deadline) {
 			if !ok {
 				return Draft{}, contractErr("send_button", "the box holds the text but no send button showed after %d entries in %v", entries, p.limits.ChatOpen)
@@ -309,6 +317,11 @@ func (p *Page) openInApp(ctx context.Context, digits string) error {
 	case err != nil:
 		return fmt.Errorf("open chat in the app: %w", err)
 	case !ok:
+		// The chat shows, with an editable box, but the compose selector
+		// finds none: a page load by the deep link would show the same.
+		if shown, err := eval[bool](ctx, p, jsChatShown, map[string]any{"token": tok}); err == nil && shown {
+			return contractErr("compose", "the chat opened but no compose box matches (an editable element shows in #main)")
+		}
 		return p.openDeepLink(ctx, digits)
 	case res == "invalid":
 		return p.dismissInvalid(ctx)
