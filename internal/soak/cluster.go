@@ -171,6 +171,7 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 	s.reportCluster(producers, ch, failovers, lc, att)
 
 	faults := verdictFaults(total)
+	faults = append(faults, s.buildFault()...)
 	faults = append(faults, att.faults()...)
 	if ch.made[sigKill] < o.nodeKills || ch.made[sigTerm] < o.nodeTerms || ch.made[sigStop] < o.nodeStops {
 		faults = append(faults, fmt.Sprintf("only %d SIGKILLs, %d SIGTERMs and %d SIGSTOPs of nodes", ch.made[sigKill], ch.made[sigTerm], ch.made[sigStop]))

@@ -99,6 +99,7 @@ func (s *soak) runSingle(ctx context.Context, wapoold, chrome string) (passed bo
 		faults = append(faults, fmt.Sprintf("only %d browser and %d daemon kills", ch.browserKills, ch.daemonKills))
 	}
 	faults = append(faults, ch.orphans...)
+	faults = append(faults, s.buildFault()...)
 	for tn, what := range ch.incidents {
 		faults = append(faults, fmt.Sprintf("%s was %s during the soak", tn, what))
 	}

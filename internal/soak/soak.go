@@ -45,6 +45,19 @@ type soak struct {
 	buildFlips int
 }
 
+// buildFault reports the page build switches made, and a fault when there
+// were none (the soak must meet both builds and a switch at a reload).
+func (s *soak) buildFault() []string {
+	s.mu.Lock()
+	n := s.buildFlips
+	s.mu.Unlock()
+	s.printf("fakewa's page build switched %d times (at restarts)", n)
+	if n == 0 {
+		return []string{"fakewa's page build never switched: the soak met one build only"}
+	}
+	return nil
+}
+
 // flipBuild switches fakewa between its page builds (the older drawing and
 // fact 20's), as WhatsApp's uneven rollout may at any reload: the pages
 // loaded after it, by a restarted daemon or node, draw the other way. It is
