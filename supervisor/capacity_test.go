@@ -152,17 +152,25 @@ func TestWarmUpMostRecentFirst(t *testing.T) {
 	// t2 then starts again after its backoff and t3 may be READY first, so
 	// the order of READY is not the warm-up's order; that of the first
 	// starts' ends is: each tenant's first state change, out of STARTING.
+	// READY is awaited from the same changes: Status may show a state
+	// before its change has been reported.
 	var mu sync.Mutex
 	var order []string
+	ready := map[string]bool{}
 	s.start(Config{WarmParallel: 1, MaxWarm: 2, OnChange: func(ss Session) {
 		mu.Lock()
 		defer mu.Unlock()
 		if !slices.Contains(order, ss.TenantID) {
 			order = append(order, ss.TenantID)
 		}
+		if ss.State == StateReady {
+			ready[ss.TenantID] = true
+		}
 	}})
 	waitFor(t, "t2 and t3 READY", 30*time.Second, func() bool {
-		return s.status("t2").State == StateReady && s.status("t3").State == StateReady
+		mu.Lock()
+		defer mu.Unlock()
+		return ready["t2"] && ready["t3"]
 	})
 	mu.Lock()
 	got := fmt.Sprint(order)
