@@ -369,3 +369,44 @@ func TestNoTakeWhileTheLostRunnerStops(t *testing.T) {
 		}
 	})
 }
+
+// A tenant whose lease the watchdog gave up (a renewal answered too late)
+// loses the lease in the store too: the late renewal and the next ones do
+// not keep it, and the node the hash names once the node set changed takes
+// it.
+func TestOrphanedLeaseIsReleased(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		addTenants(db, 1) // t0: the hash gives it to b of {a, b}
+		a := startNode(t, db, snaps, "a")
+		waitFor(t, time.Second, "a runs t0", func() bool { return a.sup.runs("t0") })
+		// Renewals at 1 s, 2 s, …; the one at 2 s hangs until 3.5 s, while
+		// the lease renewed at 1 s lasts until 4 s: the watchdog stops t0 at
+		// 3 s, and the renewal then succeeds, late.
+		time.Sleep(start.Add(1500 * time.Millisecond).Sub(time.Now()))
+		db.mu.Lock()
+		hang := make(chan struct{})
+		db.hang = hang
+		db.mu.Unlock()
+		time.Sleep(start.Add(3200 * time.Millisecond).Sub(time.Now()))
+		synctest.Wait()
+		if a.sup.runs("t0") {
+			t.Fatal("the watchdog did not stop t0")
+		}
+		db.mu.Lock()
+		n := db.nodes["a"]
+		n.Draining = true // the node set changes: the hash names b
+		db.nodes["a"] = n
+		db.hang = nil
+		db.mu.Unlock()
+		time.Sleep(start.Add(3500 * time.Millisecond).Sub(time.Now()))
+		close(hang)
+		b := startNode(t, db, snaps, "b")
+		waitFor(t, 3*testTTL, "b runs t0", func() bool { return b.sup.runs("t0") })
+		if l := db.leases["t0"]; l.Holder != "b" {
+			t.Errorf("lease %+v: want holder b", l)
+		}
+	})
+}

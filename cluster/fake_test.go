@@ -97,16 +97,21 @@ func (s *fakeStore) RenewLeases(ttl time.Duration) ([]sessionstore.Lease, error)
 	return out, nil
 }
 
+// ReleaseLease drops the fence first, as sessionstore does: a release
+// that fails leaves the lease to expire, never renewed again.
 func (s *fakeStore) ReleaseLease(id string) error {
+	s.db.mu.Lock()
+	epoch, ok := s.fences[id]
+	delete(s.fences, id)
+	s.db.mu.Unlock()
 	if err := s.lock(); err != nil {
 		return err
 	}
 	defer s.db.mu.Unlock()
-	if l := s.db.leases[id]; l.Holder == s.node && l.Epoch == s.fences[id] {
+	if l := s.db.leases[id]; ok && l.Holder == s.node && l.Epoch == epoch {
 		l.Holder = ""
 		s.db.leases[id] = l
 	}
-	delete(s.fences, id)
 	return nil
 }
 

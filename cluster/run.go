@@ -110,9 +110,17 @@ func (n *Node) stopAll(ctx context.Context, lost []string) {
 	}
 }
 
-// stopLost stops the browser of a tenant whose lease this node lost. No
-// snapshot: the profile may be behind the new holder's. When the tenant
-// was taken again meanwhile (a new lease), its new runner stays.
+// stopLost stops the browser of a tenant whose lease this node lost, then
+// gives the lease up in the store too. No snapshot: the profile may be
+// behind the new holder's. When the tenant was taken again meanwhile (a new
+// lease), its new runner stays.
+//
+// The release matters when the watchdog gave the tenant up but the store
+// still has the lease (a renewal answered late): RenewLeases renews every
+// lease the store has a fence for, so without it this node would keep the
+// lease alive without running the tenant, and the node the hash names
+// would find it held forever. ReleaseLease drops the fence first, so even
+// when the store is unreachable the lease is not renewed again and lapses.
 //
 // It keeps the tenant locked until the old runner has really ended (an
 // in-flight send may take the supervisor's send grace; its writes are
@@ -134,6 +142,9 @@ func (n *Node) stopLost(ctx context.Context, id string) {
 	}
 	if err := n.sup.Release(ctx, id); err != nil {
 		n.log.Warn("stopping a tenant whose lease was lost", zap.String("tenant", id), zap.Error(err))
+	}
+	if err := n.cfg.Store.ReleaseLease(id); err != nil {
+		n.log.Warn("releasing a lost lease (it lapses unrenewed)", zap.String("tenant", id), zap.Error(err))
 	}
 }
 
