@@ -22,14 +22,21 @@ import (
 // contract holds again or ContractHoldMax passes, when its messages end
 // FAILED with reason PAGE_CONTRACT.
 
-// contractRetry is how often a held queue tries again without a reload.
-const contractRetry = 30 * time.Second
+// contractRetry is how often a held queue tries again without a reload;
+// contractConfirm is the wait before the one quick second try that
+// confirms a first failure (a page caught mid-render is not a change of
+// WhatsApp Web: only a failure seen twice in a row holds the queue).
+const (
+	contractRetry   = 30 * time.Second
+	contractConfirm = 2 * time.Second
+)
 
 // contractHold is a tenant's broken contract (runner goroutine).
 type contractHold struct {
 	check, detail string
 	since         time.Time
 	gen           uint64 // the selectors generation it failed with
+	seen          int    // failures in a row; held (and shown) from the second
 }
 
 // ReasonPageContract: the message was held while the page did not match
@@ -65,19 +72,22 @@ func (s *Supervisor) Selectors() waweb.Selectors { return s.sels.Load() }
 // and the tenant shows it (runner goroutine).
 func (r *runner) contractBroken(log *zap.Logger, m Message, ce *waweb.ContractError) {
 	now := time.Now()
-	gen := r.s.selGen.Load()
-	if r.contract == nil || r.contract.check != ce.Check {
-		since := now
-		if r.contract != nil {
-			since = r.contract.since
-		}
-		r.contract = &contractHold{check: ce.Check, detail: ce.Detail, since: since}
+	if r.contract == nil {
+		r.contract = &contractHold{since: now}
+	}
+	h := r.contract
+	h.gen = r.s.selGen.Load()
+	h.seen++
+	if h.check != ce.Check && h.seen >= 2 {
+		h.check, h.detail = ce.Check, ce.Detail
 		log.Warn("the page no longer matches the page contract: holding the queue (the attempt does not count); update the selectors and reload them (SIGHUP)",
 			zap.String("check", ce.Check), zap.String("detail", ce.Detail))
 		r.s.cfg.Observer.PageContract(r.id, ce.Check, false)
 		r.update(func(s *Session) { s.PageContract, s.LastError = ce.Check, ce.Error() })
+	} else if h.seen < 2 {
+		log.Info("the page did not match the page contract once: trying again shortly (the attempt does not count)",
+			zap.String("check", ce.Check), zap.String("detail", ce.Detail))
 	}
-	r.contract.gen = gen
 	if _, err := r.s.store.UpdateMessage(r.id, m.ID, func(x *Message) {
 		x.State, x.Attempts, x.Error = MessageQueued, max(x.Attempts-1, 0), ce.Error()
 	}); err != nil {
@@ -94,19 +104,27 @@ func (r *runner) contractBroken(log *zap.Logger, m Message, ce *waweb.ContractEr
 		}
 		log.Warn("messages held by the page contract for too long: FAILED", zap.Int("messages", len(failed)), zap.Duration("held", held))
 	}
+	if h.seen < 2 {
+		r.retryAt = now.Add(contractConfirm)
+		return
+	}
 	r.retryAt = now.Add(contractRetry)
 }
 
 // contractHolds is told that an attempt got past the checks a broken
 // contract stops (runner goroutine): a held queue goes on.
 func (r *runner) contractHolds() {
-	if r.contract == nil {
+	h := r.contract
+	if h == nil {
 		return
 	}
-	r.log.Info("the page matches the page contract again: the queue goes on", zap.String("check", r.contract.check),
-		zap.Duration("held", time.Since(r.contract.since)))
-	r.s.cfg.Observer.PageContract(r.id, r.contract.check, true)
 	r.contract = nil
+	if h.check == "" {
+		return // failed once, never held
+	}
+	r.log.Info("the page matches the page contract again: the queue goes on", zap.String("check", h.check),
+		zap.Duration("held", time.Since(h.since)))
+	r.s.cfg.Observer.PageContract(r.id, h.check, true)
 	r.update(func(s *Session) { s.PageContract, s.LastError = "", "" })
 }
 
@@ -195,7 +213,7 @@ func (r *runner) noteDiagnosis(d waweb.Diagnosis) {
 				if r.contract != nil {
 					since = r.contract.since
 				}
-				r.contract = &contractHold{check: c.Name, detail: c.Detail, since: since, gen: r.s.selGen.Load()}
+				r.contract = &contractHold{check: c.Name, detail: c.Detail, since: since, gen: r.s.selGen.Load(), seen: 2}
 				r.log.Warn("the doctor finds the page no longer matches the page contract", zap.String("check", c.Name))
 				r.s.cfg.Observer.PageContract(r.id, c.Name, false)
 				ce := &waweb.ContractError{Check: c.Name, Detail: c.Detail}

@@ -161,3 +161,33 @@ func TestDiagnoseThroughTheRunner(t *testing.T) {
 		}
 	})
 }
+
+// A page caught once mid-render is not a change of WhatsApp Web: one
+// contract failure is tried again shortly, uncounted, and holds nothing.
+func TestContractOnceIsNotAHold(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		obs := &contractObserver{}
+		cfg := fakeConfig()
+		cfg.Observer = obs
+		s := newFakeStack(t, cfg)
+		once := true
+		s.wa.prepare = func(to, text string) error {
+			if once {
+				once = false
+				return &waweb.ContractError{Check: "compose", Detail: "no compose box"}
+			}
+			return nil
+		}
+		start := time.Now()
+		m := s.send(alice, "once")
+		if m.State != MessageSent || m.Attempts != 1 {
+			t.Errorf("message %+v: want SENT with one attempt counted", m)
+		}
+		if took := time.Since(start); took >= contractRetry {
+			t.Errorf("sent %v after a single contract failure, want within %v", took, contractRetry)
+		}
+		if got := obs.got(); len(got) != 0 {
+			t.Errorf("contract reports %q, want none", got)
+		}
+	})
+}
