@@ -55,6 +55,14 @@ type Snapshots interface {
 	Delete(ctx context.Context, tenant string) error
 }
 
+// EventLog is the shared event log as the relay reads it
+// (*sessionstore.Store): live, and from a position after a gap.
+type EventLog interface {
+	SubscribeEvents(buffer int, match func(*sessionstore.Event) bool) *sessionstore.EventSubscription
+	EventsAfter(after uint64, limit int, match func(*sessionstore.Event) bool) ([]sessionstore.Event, uint64, error)
+	EventHead() (uint64, error)
+}
+
 // Config configures a node.
 type Config struct {
 	NodeID        string // required: --node-id
@@ -72,10 +80,10 @@ type Config struct {
 	// Tick is the period of the placement loop (heartbeat, node set,
 	// tenants to take or move); 0: 1 s.
 	Tick time.Duration
-	// Subscribe subscribes to the shared event log (Store.SubscribeEvents);
-	// nil: messages queued or finished through other nodes are noticed only
-	// at the next start of the tenant.
-	Subscribe func(buffer int, match func(*sessionstore.Event) bool) *sessionstore.EventSubscription
+	// Events is the shared event log (*sessionstore.Store); nil: messages
+	// queued or finished through other nodes are noticed only at the next
+	// start of the tenant.
+	Events EventLog
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
 	Log *zap.Logger

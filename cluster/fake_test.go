@@ -248,6 +248,9 @@ type fakeRunner struct {
 	releasing    map[string]bool // a Release is under way
 	releaseDelay time.Duration   // how long a Release takes
 	overlaps     int             // Starts while the tenant's Release was under way
+	// finished, when set, receives every message MessageFinished is
+	// handed (the relay test holds the relay up with it).
+	finished chan supervisor.Message
 }
 
 func newFakeRunner() *fakeRunner {
@@ -314,8 +317,15 @@ func (r *fakeRunner) Status(_ context.Context, id string) (supervisor.Session, e
 	return supervisor.Session{TenantID: id, State: st}, nil
 }
 
-func (r *fakeRunner) Poke(string)                        {}
-func (r *fakeRunner) MessageFinished(supervisor.Message) {}
+func (r *fakeRunner) Poke(string) {}
+func (r *fakeRunner) MessageFinished(m supervisor.Message) {
+	r.mu.Lock()
+	ch := r.finished
+	r.mu.Unlock()
+	if ch != nil {
+		ch <- m
+	}
+}
 func (r *fakeRunner) Restored(string, time.Time) ([]supervisor.Message, error) {
 	return nil, nil
 }

@@ -30,7 +30,7 @@ func (n *Node) Run(ctx context.Context, sup Runner) error {
 	defer wg.Wait()
 	wg.Go(func() { n.every(ctx, n.cfg.LeaseTTL/3, n.renew) })
 	wg.Go(func() { n.every(ctx, n.cfg.LeaseTTL/12, n.watchdog) })
-	if n.cfg.Subscribe != nil {
+	if n.cfg.Events != nil {
 		wg.Go(func() { n.relay(ctx) })
 	}
 	n.tick(ctx)
@@ -299,34 +299,84 @@ func (n *Node) forget(ctx context.Context, id string) error {
 	return nil
 }
 
+// relayBuffer is the relay's subscription buffer, in events.
+var relayBuffer = 1024
+
 // relay hands other nodes' outbox changes to the supervisor: a message
 // queued through another node wakes the tenant's runner here, and a message
 // finished elsewhere ends the Send calls waiting for it here.
+//
+// It keeps the seq of the last event it handled. A subscription dropped for
+// overflowing is replaced by a new one, and the events in between are read
+// from the log after that seq (EventsAfter), so no finished message is
+// missed and no waiter sleeps to its deadline. Only when the log cannot
+// resume from there (purged) does it start from the head and poke every
+// running tenant instead.
 func (n *Node) relay(ctx context.Context) {
+	match := func(ev *sessionstore.Event) bool { return ev.Message != nil }
+	var last uint64 // the last event handled; 0 until the first subscription
+	resume := false
 	for ctx.Err() == nil {
-		sub := n.cfg.Subscribe(1024, func(ev *sessionstore.Event) bool { return ev.Message != nil })
-		for _, id := range n.sup.Running() {
-			n.sup.Poke(id) // whatever was queued while not subscribed
+		sub := n.cfg.Events.SubscribeEvents(relayBuffer, match)
+		if !resume || !n.catchUp(ctx, &last, match) {
+			// From now on: the head, and whatever was queued before it.
+			head, err := n.cfg.Events.EventHead()
+			if err != nil {
+				n.log.Warn("reading the event log's head", zap.Error(err))
+			}
+			last = head
+			for _, id := range n.sup.Running() {
+				n.sup.Poke(id)
+			}
 		}
-		func() {
+		resume = func() bool {
 			defer sub.Close()
 			for {
 				select {
 				case <-ctx.Done():
-					return
+					return false
 				case ev, ok := <-sub.Events():
 					if !ok {
-						return // overflowed: subscribe again
+						return true // overflowed: subscribe again, resume from last
 					}
-					m := *ev.Message
-					if m.State.Finished() {
-						n.sup.MessageFinished(m)
-					} else {
-						n.sup.Poke(ev.TenantID)
+					if ev.Seq <= last {
+						continue // read already from the log
 					}
+					last = ev.Seq
+					n.relayEvent(ev)
 				}
 			}
 		}()
+	}
+}
+
+// catchUp hands on the events of the log after *last, advancing it; false
+// when the log cannot resume from there.
+func (n *Node) catchUp(ctx context.Context, last *uint64, match func(*sessionstore.Event) bool) bool {
+	for ctx.Err() == nil {
+		evs, next, err := n.cfg.Events.EventsAfter(*last, relayBuffer, match)
+		if err != nil {
+			n.log.Warn("reading the events missed after an overflow: poking every tenant instead", zap.Uint64("after", *last), zap.Error(err))
+			return false
+		}
+		for _, ev := range evs {
+			n.relayEvent(ev)
+		}
+		if next == *last {
+			return true
+		}
+		*last = next
+	}
+	return false
+}
+
+// relayEvent hands one message event to the supervisor.
+func (n *Node) relayEvent(ev sessionstore.Event) {
+	m := *ev.Message
+	if m.State.Finished() {
+		n.sup.MessageFinished(m)
+	} else {
+		n.sup.Poke(ev.TenantID)
 	}
 }
 

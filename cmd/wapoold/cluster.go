@@ -42,7 +42,7 @@ func newNode(ctx context.Context, cfg config, store *sessionstore.Store, log *za
 		Snapshots:     snaps,
 		LeaseTTL:      cfg.LeaseTTL,
 		SnapshotEvery: cfg.SnapshotEvery,
-		Subscribe:     store.SubscribeEvents,
+		Events:        store,
 		Log:           log,
 	})
 	if err != nil {
