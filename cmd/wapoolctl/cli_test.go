@@ -569,3 +569,17 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestDoctor: the doctor prints a table of checks and the drawing, exits 0
+// when every check passes and 1 when one fails; --deep asks for the deep
+// form; -o json prints the response.
+func TestDoctor(t *testing.T) {
+	addr := serve(t, newFakeService(t))
+	runCtl(t, addr, "doctor", "shop1").want(t, 0, []string{"CHECK", "compose", "ok", "drawing: older"}, nil)
+	runCtl(t, addr, "doctor", "shop1", "--deep").want(t, 0, []string{"chat_link"}, nil)
+	r := runCtl(t, addr, "doctor", "shop3")
+	r.want(t, 1, []string{"send_button", "FAIL", "1 of 2 checks failed", "WhatsApp Web changed"}, nil)
+	runCtl(t, addr, "-o", "json", "doctor", "shop3").want(t, 1, []string{`"name":"send_button"`}, nil)
+	runCtl(t, addr, "doctor").want(t, 2, nil, nil)
+	runCtl(t, addr, "doctor", "nobody").want(t, 1, nil, []string{"nobody"})
+}

@@ -259,6 +259,36 @@ func (f *fakeService) PruneSessions(_ context.Context, req *wapoolv1.PruneSessio
 	return resp, nil
 }
 
+// Diagnose answers shop1 with every check passing (the deep form adds
+// chat_link) and shop3 with a broken send_button; a tenant without a
+// running browser gets FAILED_PRECONDITION.
+func (f *fakeService) Diagnose(_ context.Context, req *wapoolv1.DiagnoseRequest) (*wapoolv1.DiagnoseResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := req.GetTenantId()
+	if id == "shop3" {
+		return &wapoolv1.DiagnoseResponse{Drawing: "2026", Checks: []*wapoolv1.Check{
+			{Name: "page_state", Ok: true, Detail: "the main screen: linked (fact 4)"},
+			{Name: "send_button", Selector: `footer button[aria-label="Send"]`, Detail: `no send button while the box holds text (fact 8); around it: <footer><div role="button">…</div></footer>`},
+		}}, nil
+	}
+	s := f.sessions[id]
+	if s == nil {
+		return nil, status.Error(codes.NotFound, "unknown tenant")
+	}
+	if !s.GetBrowser().GetRunning() {
+		return nil, status.Error(codes.FailedPrecondition, "the browser is not running")
+	}
+	resp := &wapoolv1.DiagnoseResponse{Drawing: "older", Checks: []*wapoolv1.Check{
+		{Name: "page_state", Ok: true, Detail: "the main screen: linked (fact 4)"},
+		{Name: "compose", Ok: true, Selector: `footer div[contenteditable="true"]`, Detail: "the open chat's compose box (fact 7)"},
+	}}
+	if req.GetDeep() {
+		resp.Checks = append(resp.Checks, &wapoolv1.Check{Name: "chat_link", Ok: true, Detail: "the tenant's own chat opened"})
+	}
+	return resp, nil
+}
+
 func (f *fakeService) Screenshot(_ context.Context, req *wapoolv1.ScreenshotRequest) (*wapoolv1.ScreenshotResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
