@@ -43,6 +43,7 @@ type Browser struct {
 	stopping atomic.Bool   // Stop was called: the exit is not an error
 	stopOnce sync.Once
 	stopDone chan struct{} // closed by stopLadder when it returns
+	stopErr  error         // written by stopLadder before stopDone closes: ErrStopForced or nil
 }
 
 // Launch starts Chrome for one tenant and returns once the browser runs and

@@ -2,6 +2,7 @@ package browserpool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"syscall"
@@ -9,6 +10,12 @@ import (
 
 	"github.com/chromedp/chromedp"
 )
+
+// ErrStopForced: Stop had to SIGKILL the browser's process group (neither
+// Browser.close nor SIGINT ended it in time). The browser is gone, but its
+// profile was not closed gracefully: it may have lost its last writes, and
+// is no consistent snapshot.
+var ErrStopForced = errors.New("browserpool: browser killed, not closed gracefully")
 
 // Stop ends the browser gracefully, with a ladder whose every rung waits at
 // most Config.StopTimeout for the process to exit:
@@ -21,9 +28,11 @@ import (
 //
 // Never SIGTERM: measured to lose the last cookies and leave the lock files.
 // Stop is idempotent and safe to call concurrently and after the browser
-// died on its own. It returns nil once the process has been reaped and no
-// process of its group is left (Done is closed then), or ctx's error if ctx
-// ends first — the ladder then goes on by itself and Done still closes.
+// died on its own. Once the process has been reaped and no process of its
+// group is left (Done is closed then) it returns nil after a graceful close
+// (rung 1 or 2), or an error wrapping ErrStopForced when rung 3 was needed;
+// ctx's error if ctx ends first — the ladder then goes on by itself and
+// Done still closes.
 func (b *Browser) Stop(ctx context.Context) error {
 	b.stopOnce.Do(func() {
 		b.stopping.Store(true)
@@ -31,6 +40,9 @@ func (b *Browser) Stop(ctx context.Context) error {
 	})
 	select {
 	case <-b.stopDone:
+		if b.stopErr != nil {
+			return fmt.Errorf("browserpool: stop %q: %w", b.spec.ProfileDir, b.stopErr)
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("browserpool: stop %q: %w", b.spec.ProfileDir, ctx.Err())
@@ -68,6 +80,7 @@ func (b *Browser) stopLadder() {
 
 	// Rung 3. The main process may already be reaped while a child hangs;
 	// the group is signaled only while it has a member (see reapGroup).
+	b.stopErr = ErrStopForced
 	if len(groupMembers(allStats(), b.pid)) > 0 {
 		_ = signalGroup(b.pid, syscall.SIGKILL)
 	}

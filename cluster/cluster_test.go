@@ -410,3 +410,47 @@ func TestOrphanedLeaseIsReleased(t *testing.T) {
 		}
 	})
 }
+
+// A browser that had to be killed leaves a profile that is no consistent
+// snapshot: nothing is uploaded (the last good snapshot stays), and the
+// tenant runs on, here; a planned move waits for a graceful close.
+func TestNoSnapshotAfterAForcedStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db, snaps, a := oneTenantOnA(t)
+		a.sup.mu.Lock()
+		a.sup.notAtRest = true
+		a.sup.mu.Unlock()
+		a.Linked("t0") // a snapshot is due a second after the link
+		waitFor(t, 10*time.Second, "a refresh of t0 tried", func() bool {
+			a.sup.mu.Lock()
+			defer a.sup.mu.Unlock()
+			return a.sup.releases["t0"] >= 2
+		})
+		synctest.Wait()
+		if !a.sup.runs("t0") {
+			t.Error("t0 does not run after its refresh found the profile not at rest")
+		}
+		if err := a.Drain("a"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second) // three ticks of the placement loop
+		synctest.Wait()
+		snaps.mu.Lock()
+		saves := snaps.saves
+		snaps.mu.Unlock()
+		if saves != 0 {
+			t.Errorf("%d snapshots uploaded from profiles not at rest, want 0", saves)
+		}
+		if l := db.leases["t0"]; l.Holder != "a" || !a.sup.runs("t0") {
+			t.Errorf("t0 (lease %+v) left a without a snapshot of its profile", l)
+		}
+		a.sup.mu.Lock()
+		a.sup.notAtRest = false
+		a.sup.mu.Unlock()
+		b := startNode(t, db, snaps, "b")
+		waitFor(t, 10*time.Second, "t0 moved to b once a closed it gracefully", func() bool { return b.sup.runs("t0") })
+		if snaps.saves != 1 {
+			t.Errorf("%d snapshots, want 1 (the move)", snaps.saves)
+		}
+	})
+}

@@ -248,6 +248,9 @@ type fakeRunner struct {
 	releasing    map[string]bool // a Release is under way
 	releaseDelay time.Duration   // how long a Release takes
 	overlaps     int             // Starts while the tenant's Release was under way
+	// notAtRest makes Release report a browser that was killed, not
+	// closed gracefully (supervisor.ErrNotAtRest).
+	notAtRest bool
 	// finished, when set, receives every message MessageFinished is
 	// handed (the relay test holds the relay up with it).
 	finished chan supervisor.Message
@@ -285,10 +288,14 @@ func (r *fakeRunner) Release(ctx context.Context, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.releasing, id)
-	if r.running[id] {
+	was := r.running[id]
+	if was {
 		r.releases[id]++
 	}
 	delete(r.running, id)
+	if was && r.notAtRest {
+		return fmt.Errorf("tenant %q: %w: killed", id, supervisor.ErrNotAtRest)
+	}
 	return nil
 }
 
@@ -337,6 +344,7 @@ type fakeSnapshots struct {
 	taken    map[string]time.Time
 	restored map[string]int
 	last     time.Time // the newest snapshot's time
+	saves    int       // Saves of any tenant
 }
 
 func newFakeSnapshots() *fakeSnapshots {
@@ -353,6 +361,7 @@ func (f *fakeSnapshots) Save(_ context.Context, tenant, _ string) (snapshot.Info
 		now = f.last.Add(time.Microsecond)
 	}
 	f.last = now
+	f.saves++
 	f.taken[tenant] = now
 	return snapshot.Info{Tenant: tenant, TakenAt: now, Bytes: 1000, Files: 3}, nil
 }

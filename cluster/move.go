@@ -30,6 +30,11 @@ func (n *Node) moveAway(ctx context.Context, id string) error {
 	// Not cut short by the daemon's stop: the tenant stays locked until
 	// its browser is closed, so nothing restores under a running Chrome.
 	if err := n.sup.Release(context.WithoutCancel(ctx), id); err != nil {
+		if errors.Is(err, supervisor.ErrNotAtRest) {
+			// No snapshot of a killed browser's profile: the tenant runs
+			// on here, and a later move closes it gracefully first.
+			return n.stay(ctx, id, err)
+		}
 		return fmt.Errorf("closing the browser before a move: %w", err)
 	}
 	t, err := n.cfg.Store.GetTenant(id)
@@ -69,10 +74,14 @@ func (n *Node) stay(ctx context.Context, id string, err error) error {
 }
 
 // refresh takes a snapshot of a tenant that stays here: a graceful restart
-// of its browser with the upload in between.
+// of its browser with the upload in between. A browser that did not close
+// gracefully is started again with no upload: the last good snapshot stays.
 func (n *Node) refresh(ctx context.Context, id string) error {
 	if err := n.sup.Release(context.WithoutCancel(ctx), id); err != nil {
-		return err
+		if serr := n.sup.Start(ctx, id); serr != nil {
+			return errors.Join(err, serr)
+		}
+		return fmt.Errorf("no snapshot: %w", err)
 	}
 	_, err := n.snapshot(ctx, id)
 	if err == nil {

@@ -286,7 +286,7 @@ func (n *Node) take(ctx context.Context, id string) error {
 // forget releases the lease of a tenant that was logged out and deletes its
 // snapshots.
 func (n *Node) forget(ctx context.Context, id string) error {
-	if err := n.sup.Release(ctx, id); err != nil {
+	if err := n.sup.Release(ctx, id); err != nil && !errors.Is(err, supervisor.ErrNotAtRest) {
 		return err
 	}
 	n.giveUp(id)

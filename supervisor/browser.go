@@ -201,14 +201,30 @@ func (r *runner) browserDied(cause error) {
 }
 
 // stopBrowser closes the browser (gracefully when it still runs) and forgets it.
+// It records in notAtRest whether the profile was left by a graceful close:
+// not when the browser had died on its own, nor when the stop ladder had to
+// kill it (browserpool.ErrStopForced) or did not end in time.
 func (r *runner) stopBrowser(lastExit string) {
 	if r.br == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.s.cfg.browserStop())
 	defer cancel()
-	if err := r.br.Stop(ctx); err != nil {
+	died := false
+	select {
+	case <-r.br.Done():
+		died = true
+	default:
+	}
+	err := r.br.Stop(ctx)
+	switch {
+	case died:
+		r.notAtRest = fmt.Errorf("the browser ended on its own (%s)", lastExit)
+	case err != nil:
+		r.notAtRest = err
 		r.log.Warn("stopping the browser", zap.Error(err))
+	default:
+		r.notAtRest = nil
 	}
 	r.stopWatch()
 	<-r.watchDone

@@ -76,10 +76,18 @@ func (s *Supervisor) Start(ctx context.Context, id string) error {
 	return nil
 }
 
+// ErrNotAtRest: Release stopped the tenant's runner, but its last browser
+// did not close gracefully (it died on its own, or the stop ladder had to
+// kill it): the profile may have lost its last writes and is no consistent
+// snapshot (DESIGN.md: every snapshot is taken after a graceful close).
+var ErrNotAtRest = errors.New("the browser did not close gracefully: the profile is not at rest")
+
 // Release stops the tenant's runner on this node and waits until its
-// browser closed gracefully (a send in flight may finish first, within the
-// stop budget), so that its profile can be snapshot and its lease given up.
-// Send calls waiting here for the tenant's messages keep waiting: the next
+// browser closed (a send in flight may finish first, within the stop
+// budget), so that its profile can be snapshot and its lease given up. The
+// runner is gone either way; an error wrapping ErrNotAtRest says that the
+// profile was not left by a graceful close: take no snapshot of it. Send
+// calls waiting here for the tenant's messages keep waiting: the next
 // holder sends them and the shared event log tells this node
 // (MessageFinished). No-op when the tenant has no runner here.
 func (s *Supervisor) Release(ctx context.Context, id string) error {
@@ -94,6 +102,9 @@ func (s *Supervisor) Release(ctx context.Context, id string) error {
 	r.cancel()
 	select {
 	case <-r.done:
+		if r.notAtRest != nil { // written by the runner before done closed
+			return fmt.Errorf("tenant %q: %w: %w", id, ErrNotAtRest, r.notAtRest)
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("tenant %q: closing its browser: %w", id, ctx.Err())

@@ -55,6 +55,7 @@ type runner struct {
 	checkedAt  time.Time     // the last self-check (contract.go)
 	contract   *contractHold // the page contract is broken: the queue is held
 	noCapacity int           // starts refused in a row for lack of a warm slot
+	notAtRest  error         // the last browser ended without a graceful close (browser.go); Release reports it
 }
 
 // published is what other goroutines see of a runner.

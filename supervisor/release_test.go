@@ -1,0 +1,80 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wapool/wapool/browserpool"
+	"github.com/wapool/wapool/sessionstore"
+)
+
+// forcedStopLauncher launches fake browsers whose stop ladder has to kill
+// them (a Chrome that answers neither Browser.close nor SIGINT).
+type forcedStopLauncher struct{ *fakeLauncher }
+
+func (l forcedStopLauncher) Launch(ctx context.Context, spec LaunchSpec) (Browser, error) {
+	b, err := l.fakeLauncher.Launch(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return forcedStop{b}, nil
+}
+
+type forcedStop struct{ Browser }
+
+func (b forcedStop) Stop(ctx context.Context) error {
+	_ = b.Browser.Stop(ctx)
+	return fmt.Errorf("fake: %w", browserpool.ErrStopForced)
+}
+
+// A Release whose browser had to be killed reports that the profile is not
+// at rest, so that the cluster uploads no snapshot of it; one closed
+// gracefully reports nothing.
+func TestReleaseAfterForcedStopIsNotAtRest(t *testing.T) {
+	for _, forced := range []bool{false, true} {
+		t.Run(fmt.Sprint("forced=", forced), func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				cfg := fakeConfig()
+				cfg.Placement = &fakePlacement{}
+				fl := &fakeLauncher{wa: newFakeWA()}
+				var l Launcher = fl
+				if forced {
+					l = forcedStopLauncher{fl}
+				}
+				store, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer store.Close()
+				if err := store.PutTenant(sessionstore.Tenant{ID: "t1", Linked: true, CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+				cfg.Store, cfg.TargetURL, cfg.Launcher, cfg.Log = store, "http://fake.invalid", l, zaptest.NewLogger(t)
+				sup, stop := runSupervisor(t, cfg)
+				defer stop()
+				if err := sup.Start(context.Background(), "t1"); err != nil {
+					t.Fatal(err)
+				}
+				for {
+					ss, err := sup.Status(context.Background(), "t1")
+					if err == nil && ss.State == StateReady {
+						break
+					}
+					time.Sleep(10 * time.Millisecond) // the fake clock: READY comes at once
+				}
+				err = sup.Release(context.Background(), "t1")
+				if forced && (!errors.Is(err, ErrNotAtRest) || !errors.Is(err, browserpool.ErrStopForced)) {
+					t.Errorf("Release after a forced stop = %v, want ErrNotAtRest wrapping ErrStopForced", err)
+				}
+				if !forced && err != nil {
+					t.Errorf("Release after a graceful close = %v, want nil", err)
+				}
+			})
+		})
+	}
+}
