@@ -1,18 +1,29 @@
 package server
 
-// Auth: how clients prove who they are.
+// Auth: how clients prove who they are, and what they may do (scope.go).
 //
 // Two kinds of credentials, usable together:
 //
 //   - mTLS (--tls-cert, --tls-key, --tls-client-ca): the TLS handshake requires
 //     a client certificate signed by the client CA. It guards every method,
-//     health included, because it acts before any request is read.
+//     health included, because it acts before any request is read. With
+//     --tls-client-scopes, the certificate's subject CN or one of its SANs
+//     names its scope (a certificate named by no line is PERMISSION_DENIED).
 //   - bearer tokens (--auth-tokens FILE): every call carries the metadata
 //     "authorization: Bearer <token>". When a tokens file is given, tokens are
-//     required on every address, loopback included.
+//     required on every address, loopback included. Each line of the file
+//     may give the token a scope.
 //
-// On a loopback listen address no credentials are needed. On any other address
-// NewAuth refuses to go on with neither kind unless --insecure is given.
+// --tls-cert and --tls-key alone (no client CA) serve TLS without client
+// certificates: what tokens need off loopback.
+//
+// On a loopback listen address no credentials are needed. On any other
+// address NewAuth refuses to go on with neither kind, and with tokens but no
+// TLS (they would cross the network in clear), unless --insecure is given.
+//
+// Wrong tokens are counted per client address (internal/authlimit): past a
+// few, the address waits a growing delay before its next token is checked;
+// each one is logged (never the token) and counted for the metrics.
 //
 // Health stays open. With tokens, grpc.health.v1.Health Check and Watch of the
 // daemon's own services ("" and wapool.v1.SessionService) need no token, so
@@ -22,10 +33,20 @@ package server
 // make such an exception; kubelet's gRPC probes speak no TLS at all, so a
 // cluster that probes natively uses tokens.
 //
-// Concurrency: mu guards the loaded credentials (token digests and the TLS
-// config). Interceptors and TLS handshakes read them under the read lock;
-// Reload loads everything first and swaps under the write lock, so a call
-// sees either the old set or the new one, never a mix.
+// Cluster mode: a call forwarded to another node (forward.go) carries its
+// caller's metadata, so the receiving node checks the caller's token again.
+// A certificate's scope cannot travel that way (the receiving node sees the
+// forwarding node's certificate): the interceptor writes the caller's
+// certificate scope in callerScopeHeader, which the forwarder relays with
+// the rest of the metadata, and the receiving node believes that header only
+// from a certificate of role node. From anyone else the header is replaced
+// or removed before the call goes on.
+//
+// Concurrency: mu guards the loaded credentials (token digests and scopes,
+// certificate scopes, the TLS config). Interceptors and TLS handshakes read
+// them under the read lock; Reload loads everything first and swaps under
+// the write lock, so a call sees either the old set or the new one, never a
+// mix.
 
 import (
 	"context"
@@ -39,26 +60,62 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 
+	"go.uber.org/zap"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/wapool/wapool/internal/authlimit"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
+
+// MinTokenLen is the shortest bearer token accepted, in characters.
+const MinTokenLen = 32
+
+// callerScopeHeader carries, from node to node, the scope of the client
+// certificate of a forwarded call's caller (see the file comment).
+const callerScopeHeader = "wapool-caller-scope"
+
+// SurfaceGRPC names the gRPC API in AuthObserver calls and metrics.
+const SurfaceGRPC = "grpc"
 
 var (
 	// ErrInsecureListen: a non-loopback listen address with neither tokens
 	// nor mTLS, and Insecure not set.
 	ErrInsecureListen = errors.New("non-loopback listen address needs --auth-tokens or --tls-cert/--tls-key/--tls-client-ca (or --insecure)")
-	// ErrPartialTLS: some but not all of TLSCert, TLSKey, TLSClientCA.
-	ErrPartialTLS = errors.New("--tls-cert, --tls-key and --tls-client-ca go together")
+	// ErrPlaintextTokens: a non-loopback listen address with tokens but no
+	// TLS, and Insecure not set.
+	ErrPlaintextTokens = errors.New("non-loopback listen address with --auth-tokens needs TLS (--tls-cert and --tls-key), or the tokens cross the network in clear (or --insecure)")
+	// ErrPartialTLS: TLSCert without TLSKey or the reverse, or TLSClientCA
+	// without them.
+	ErrPartialTLS = errors.New("--tls-cert and --tls-key go together, and --tls-client-ca needs them")
 	// ErrNoTokens: the tokens file holds no token.
 	ErrNoTokens = errors.New("tokens file holds no token")
+	// ErrShortToken: a token of the tokens file is shorter than MinTokenLen.
+	ErrShortToken = fmt.Errorf("a token must have at least %d characters", MinTokenLen)
+	// ErrClientScopes: --tls-client-scopes without --tls-client-ca, or a
+	// file naming no certificate.
+	ErrClientScopes = errors.New("--tls-client-scopes needs --tls-client-ca and at least one line")
 )
+
+// AuthObserver counts what the authentication refuses (the daemon's
+// metrics: wapool_auth_failures_total, wapool_auth_throttled_total).
+type AuthObserver interface {
+	// AuthFailed counts a wrong credential presented on surface.
+	AuthFailed(surface string)
+	// AuthThrottled counts an attempt refused unchecked because its
+	// address has failed too often.
+	AuthThrottled(surface string)
+}
 
 // AuthConfig says how clients prove who they are. The zero value (no listen
 // address, no credentials) is refused by NewAuth: an empty host is not
@@ -68,62 +125,116 @@ type AuthConfig struct {
 	// host in 127.0.0.0/8, ::1 or "localhost"; an empty host (":7440")
 	// listens on every interface and is not loopback.
 	Listen string
-	// TokensFile (--auth-tokens) holds one token per line; blank lines and
-	// lines starting with "#" are ignored, surrounding spaces trimmed. A
-	// token holds no whitespace. "" means no tokens.
+	// TokensFile (--auth-tokens) holds one token per line, each at least
+	// MinTokenLen characters, optionally followed by its scope:
+	//
+	//	TOKEN
+	//	TOKEN tenants=PATTERN[,PATTERN…] role=send|ops|admin
+	//
+	// (either key may be left out: every tenant; admin). Blank lines and
+	// lines starting with "#" are ignored, surrounding spaces trimmed. ""
+	// means no tokens.
 	TokensFile string
-	// TLSCert, TLSKey and TLSClientCA (--tls-cert, --tls-key,
-	// --tls-client-ca) are PEM files: the server's certificate chain, its
-	// key, and the CA(s) that sign client certificates. All three turn on
-	// mTLS; none leaves the server plaintext; a partial set is an error.
+	// TLSCert and TLSKey (--tls-cert, --tls-key) are the server's PEM
+	// certificate chain and key: TLS. TLSClientCA (--tls-client-ca) adds
+	// the CA(s) that sign client certificates: mTLS. None leaves the
+	// server plaintext; TLSCert without TLSKey (or the reverse), or a
+	// client CA without them, is an error.
 	TLSCert, TLSKey, TLSClientCA string
-	// Insecure (--insecure) allows a non-loopback Listen with neither tokens
-	// nor mTLS. Default false.
+	// ClientScopesFile (--tls-client-scopes) maps client certificates to
+	// scopes, one per line, "NAME [tenants=…] [role=…]": NAME is the
+	// certificate's subject CN or one of its SANs (DNS name, e-mail, URI,
+	// IP), "*" any certificate; the first line naming the certificate wins,
+	// and a certificate no line names is refused. role=node marks the
+	// certificates of the cluster's nodes. "" means every client
+	// certificate is admin on every tenant. Needs TLSClientCA.
+	ClientScopesFile string
+	// Insecure (--insecure) allows a non-loopback Listen with neither
+	// tokens nor mTLS, or with tokens but no TLS. Default false.
 	Insecure bool
+	// Limiter counts wrong tokens per client address; nil: one of its own
+	// with authlimit's defaults. The daemon shares one with the console.
+	Limiter *authlimit.Limiter
+	// Observer counts refusals; nil: none.
+	Observer AuthObserver
+	// Log receives the refused credentials (the client's address, never
+	// the token); nil: no logs.
+	Log *zap.Logger
+}
+
+// tokenEntry is one accepted token: its digest and its scope.
+type tokenEntry struct {
+	sum   [sha256.Size]byte
+	scope Scope
+}
+
+// certRule is one line of the client scopes file.
+type certRule struct {
+	name  string // a CN or SAN; "*": any certificate
+	scope Scope
 }
 
 // Auth holds the loaded credentials. Reload re-reads the files (the daemon
 // calls it on SIGHUP). Its methods are safe for concurrent use.
 type Auth struct {
-	cfg AuthConfig
+	cfg     AuthConfig
+	limiter *authlimit.Limiter
+	log     *zap.Logger
 
-	mu      sync.RWMutex          // mu guards the fields that follow
-	tokens  []([sha256.Size]byte) // digests of the accepted tokens; nil without a tokens file
-	tlsConf *tls.Config           // server TLS with client certificates; nil without mTLS
+	mu        sync.RWMutex // mu guards the fields that follow
+	tokens    []tokenEntry // nil without a tokens file
+	certRules []certRule   // nil without a client scopes file
+	tlsConf   *tls.Config  // server TLS (with client certificates when mTLS); nil without TLS
 }
 
 // NewAuth loads the credentials cfg names and checks that the listen address
-// is allowed without them. Errors: ErrPartialTLS, ErrInsecureListen,
-// ErrNoTokens, and wrapped file errors.
+// is allowed with them. Errors: ErrPartialTLS, ErrClientScopes,
+// ErrInsecureListen, ErrPlaintextTokens, ErrNoTokens, ErrShortToken, and
+// wrapped file errors.
 func NewAuth(cfg AuthConfig) (*Auth, error) {
-	tlsSet := 0
-	for _, f := range []string{cfg.TLSCert, cfg.TLSKey, cfg.TLSClientCA} {
-		if f != "" {
-			tlsSet++
-		}
-	}
-	if tlsSet != 0 && tlsSet != 3 {
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") || (cfg.TLSClientCA != "" && cfg.TLSCert == "") {
 		return nil, ErrPartialTLS
 	}
-	if cfg.TokensFile == "" && tlsSet == 0 && !cfg.Insecure && !IsLoopbackAddr(cfg.Listen) {
-		return nil, fmt.Errorf("listen %q: %w", cfg.Listen, ErrInsecureListen)
+	if cfg.ClientScopesFile != "" && cfg.TLSClientCA == "" {
+		return nil, ErrClientScopes
 	}
-	a := &Auth{cfg: cfg}
+	if !cfg.Insecure && !IsLoopbackAddr(cfg.Listen) {
+		switch {
+		case cfg.TokensFile == "" && cfg.TLSClientCA == "":
+			return nil, fmt.Errorf("listen %q: %w", cfg.Listen, ErrInsecureListen)
+		case cfg.TokensFile != "" && cfg.TLSCert == "":
+			return nil, fmt.Errorf("listen %q: %w", cfg.Listen, ErrPlaintextTokens)
+		}
+	}
+	a := &Auth{cfg: cfg, limiter: cfg.Limiter, log: cfg.Log}
+	if a.limiter == nil {
+		a.limiter = authlimit.New(authlimit.Config{})
+	}
+	if a.log == nil {
+		a.log = zap.NewNop()
+	}
 	if err := a.Reload(); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// Reload re-reads the tokens file and the TLS files. On any error it keeps
-// the credentials it had (a broken file neither locks everybody out nor
-// opens the door) and returns the error. Without files it does nothing.
+// Reload re-reads the tokens file, the client scopes file and the TLS
+// files. On any error it keeps the credentials it had (a broken file
+// neither locks everybody out nor opens the door) and returns the error.
+// Without files it does nothing.
 func (a *Auth) Reload() error {
-	var tokens [][sha256.Size]byte
+	var tokens []tokenEntry
+	var rules []certRule
 	var tlsConf *tls.Config
 	var err error
 	if a.cfg.TokensFile != "" {
 		if tokens, err = readTokens(a.cfg.TokensFile); err != nil {
+			return err
+		}
+	}
+	if a.cfg.ClientScopesFile != "" {
+		if rules, err = readClientScopes(a.cfg.ClientScopesFile); err != nil {
 			return err
 		}
 	}
@@ -133,30 +244,37 @@ func (a *Auth) Reload() error {
 		}
 	}
 	a.mu.Lock()
-	a.tokens, a.tlsConf = tokens, tlsConf
+	a.tokens, a.certRules, a.tlsConf = tokens, rules, tlsConf
 	a.mu.Unlock()
 	return nil
 }
 
 // Mode describes the credentials in force, for the startup log: "mtls",
-// "tokens", "mtls+tokens", "none (loopback)" or "none (insecure)". It never
+// "tokens", "mtls+tokens", "tls+tokens", "none (loopback)" or "none
+// (insecure)", with "+cert-scopes" when certificates have scopes. It never
 // names a token.
 func (a *Auth) Mode() string {
+	mode := "none (insecure)"
 	switch {
+	case a.cfg.TLSClientCA != "" && a.cfg.TokensFile != "":
+		mode = "mtls+tokens"
+	case a.cfg.TLSClientCA != "":
+		mode = "mtls"
 	case a.cfg.TLSCert != "" && a.cfg.TokensFile != "":
-		return "mtls+tokens"
-	case a.cfg.TLSCert != "":
-		return "mtls"
+		mode = "tls+tokens"
 	case a.cfg.TokensFile != "":
-		return "tokens"
+		mode = "tokens"
 	case IsLoopbackAddr(a.cfg.Listen):
-		return "none (loopback)"
+		mode = "none (loopback)"
 	}
-	return "none (insecure)"
+	if a.cfg.ClientScopesFile != "" {
+		mode += "+cert-scopes"
+	}
+	return mode
 }
 
 // ServerOptions returns the options that enforce the credentials: grpc.Creds
-// with mTLS when configured, and the token interceptors through
+// with TLS when configured, and the interceptors through
 // grpc.ChainUnaryInterceptor/ChainStreamInterceptor (more chains may be
 // passed to grpc.NewServer; they run in the order given). Without
 // credentials the interceptors let every call through.
@@ -171,14 +289,14 @@ func (a *Auth) ServerOptions() ([]grpc.ServerOption, error) {
 	), nil
 }
 
-// TransportCredentials returns the server's mTLS credentials, or nil when
-// mTLS is not configured. Each handshake uses the files as last (re)loaded.
+// TransportCredentials returns the server's TLS credentials (mTLS with a
+// client CA), or nil when TLS is not configured. Each handshake uses the
+// files as last (re)loaded.
 func (a *Auth) TransportCredentials() credentials.TransportCredentials {
 	if a.cfg.TLSCert == "" {
 		return nil
 	}
 	return credentials.NewTLS(&tls.Config{
-		ClientAuth: tls.RequireAndVerifyClientCert,
 		MinVersion: tls.VersionTLS12,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			a.mu.RLock()
@@ -188,44 +306,52 @@ func (a *Auth) TransportCredentials() credentials.TransportCredentials {
 	})
 }
 
-// UnaryInterceptor checks the bearer token of unary calls when a tokens
-// file is configured: UNAUTHENTICATED when missing or wrong. Health Check of
-// the daemon's services is open (see the file comment).
+// UnaryInterceptor authenticates unary calls and checks their scope:
+// UNAUTHENTICATED for a missing or wrong token, PERMISSION_DENIED outside
+// the scope. Health Check of the daemon's services is open (see the file
+// comment).
 func (a *Auth) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if a.cfg.TokensFile == "" {
-			return handler(ctx, req)
-		}
 		if info.FullMethod == healthgrpc.Health_Check_FullMethodName {
 			if r, ok := req.(*healthgrpc.HealthCheckRequest); ok && openHealthService(r.GetService()) {
 				return handler(ctx, req)
 			}
 		}
-		if err := a.authorize(ctx); err != nil {
+		ctx, g, err := a.authenticate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := g.allowMethod(info.FullMethod); err != nil {
+			return nil, err
+		}
+		if err := g.allowRequest(req); err != nil {
 			return nil, err
 		}
 		return handler(ctx, req)
 	}
 }
 
-// StreamInterceptor checks the bearer token of streaming calls when a tokens
-// file is configured: UNAUTHENTICATED when missing or wrong. Health Watch of
-// the daemon's services is open (see the file comment).
+// StreamInterceptor authenticates streaming calls and checks their scope,
+// the tenants of each request read included. Health Watch of the daemon's
+// services is open (see the file comment).
 func (a *Auth) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if a.cfg.TokensFile == "" {
+		ctx, g, err := a.authenticate(ss.Context())
+		if err != nil {
+			if info.FullMethod == healthgrpc.Health_Watch_FullMethodName {
+				// The service being watched is known only once the request
+				// is read: let the handler read it and refuse it there.
+				return handler(srv, &openHealthStream{ServerStream: ss, denied: err})
+			}
+			return err
+		}
+		if err := g.allowMethod(info.FullMethod); err != nil {
+			return err
+		}
+		if g == nil && ctx == ss.Context() {
 			return handler(srv, ss)
 		}
-		err := a.authorize(ss.Context())
-		if err == nil {
-			return handler(srv, ss)
-		}
-		if info.FullMethod == healthgrpc.Health_Watch_FullMethodName {
-			// The service being watched is known only once the request is
-			// read: let the handler read it and refuse it there.
-			return handler(srv, &openHealthStream{ServerStream: ss, denied: err})
-		}
-		return err
+		return handler(srv, &scopedStream{ServerStream: ss, ctx: ctx, g: g})
 	}
 }
 
@@ -252,64 +378,284 @@ func (s *openHealthStream) RecvMsg(m any) error {
 	return s.denied
 }
 
-// authorize checks the call's bearer token against every accepted token in
-// constant time: both sides are hashed to equal length and every digest is
-// compared, with no early exit.
-func (a *Auth) authorize(ctx context.Context) error {
+// scopedStream is an authenticated stream: its context carries the grant,
+// and every request read is checked against it.
+type scopedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+	g   *grant
+}
+
+func (s *scopedStream) Context() context.Context { return s.ctx }
+
+func (s *scopedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return s.g.allowRequest(m)
+}
+
+// authenticate checks the call's credentials and returns its context with
+// its grant, and the grant; a nil grant when no credentials are configured
+// (everything is allowed).
+func (a *Auth) authenticate(ctx context.Context) (context.Context, *grant, error) {
+	if a.cfg.TokensFile == "" && a.cfg.ClientScopesFile == "" {
+		return dropCallerScope(ctx), nil, nil
+	}
+	g := &grant{}
+	if a.cfg.ClientScopesFile != "" {
+		s, relayed, err := a.certScope(ctx)
+		if err != nil {
+			return ctx, nil, err
+		}
+		g.scopes = append(g.scopes, s)
+		if !relayed {
+			ctx = setCallerScope(ctx, s)
+		}
+	} else {
+		ctx = dropCallerScope(ctx)
+	}
+	if a.cfg.TokensFile != "" {
+		s, err := a.tokenScope(ctx)
+		if err != nil {
+			return ctx, nil, err
+		}
+		g.scopes = append(g.scopes, s)
+	}
+	return withGrant(ctx, g), g, nil
+}
+
+// tokenScope checks the call's bearer token and returns its scope. A wrong
+// one is counted against the client's address; an address that failed too
+// often is refused without its token being checked, until its delay ends.
+func (a *Auth) tokenScope(ctx context.Context) (Scope, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	vals := md.Get("authorization")
-	switch len(vals) {
-	case 0:
-		return status.Error(codes.Unauthenticated, "missing bearer token")
-	case 1:
-	default:
-		return status.Error(codes.Unauthenticated, "more than one authorization value")
+	if len(vals) == 0 {
+		return Scope{}, status.Error(codes.Unauthenticated, "missing bearer token")
+	}
+	remote := peerAddr(ctx)
+	if wait := a.limiter.Wait(remote); wait > 0 {
+		return Scope{}, a.throttled(remote, wait)
+	}
+	if len(vals) > 1 {
+		return Scope{}, a.failed(remote, "more than one authorization value")
 	}
 	scheme, token, ok := strings.Cut(vals[0], " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return status.Error(codes.Unauthenticated, `authorization must be "Bearer <token>"`)
+		return Scope{}, a.failed(remote, `authorization must be "Bearer <token>"`)
 	}
-	if !a.ValidToken(token) {
-		return status.Error(codes.Unauthenticated, "invalid bearer token")
+	s, ok := a.Lookup(token)
+	if !ok {
+		return Scope{}, a.failed(remote, "invalid bearer token")
 	}
-	return nil
+	a.limiter.Succeeded(remote)
+	return s, nil
 }
 
-// ValidToken reports whether token is one of the accepted tokens, in
-// constant time: both sides are hashed to equal length and every digest is
-// compared, with no early exit. The web console's sign-in uses it.
-func (a *Auth) ValidToken(token string) bool {
+// failed counts, logs and answers a wrong token from remote.
+func (a *Auth) failed(remote, msg string) error {
+	n, delay := a.limiter.Failed(remote)
+	a.log.Warn("auth: refused a call with a wrong bearer token", zap.String("surface", SurfaceGRPC),
+		zap.String("remote", remote), zap.Int("failures_in_a_row", n), zap.Duration("next_checked_after", delay))
+	if a.cfg.Observer != nil {
+		a.cfg.Observer.AuthFailed(SurfaceGRPC)
+	}
+	return status.Error(codes.Unauthenticated, msg)
+}
+
+// reasonThrottled: the client's address failed too often; its token was
+// not checked.
+const reasonThrottled = "AUTH_THROTTLED"
+
+// throttled answers an attempt from an address that must still wait.
+func (a *Auth) throttled(remote string, wait time.Duration) error {
+	a.log.Info("auth: refused a call unchecked: its address failed too often", zap.String("surface", SurfaceGRPC),
+		zap.String("remote", remote), zap.Duration("wait", wait))
+	if a.cfg.Observer != nil {
+		a.cfg.Observer.AuthThrottled(SurfaceGRPC)
+	}
+	wait = wait.Round(time.Millisecond)
+	st := status.New(codes.Unauthenticated, fmt.Sprintf("too many wrong tokens from this address: the next is checked in %v", wait))
+	if d, err := st.WithDetails(
+		&errdetails.ErrorInfo{Reason: reasonThrottled, Domain: ErrorDomain},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)},
+	); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// certScope returns the scope of the call's client certificate, and
+// whether it is a forwarded caller's, relayed by another node.
+func (a *Auth) certScope(ctx context.Context) (Scope, bool, error) {
+	cert := peerCert(ctx)
+	if cert == nil {
+		return Scope{}, false, status.Error(codes.Unauthenticated, "no client certificate")
+	}
+	names := certNames(cert)
+	a.mu.RLock()
+	rules := a.certRules
+	a.mu.RUnlock()
+	var rule *certRule
+	for i := range rules {
+		if rules[i].name == "*" || containsString(names, rules[i].name) {
+			rule = &rules[i]
+			break
+		}
+	}
+	if rule == nil {
+		return Scope{}, false, permissionDenied(reasonNoScope,
+			fmt.Sprintf("the client certificate (CN %q) is named by no line of --tls-client-scopes", cert.Subject.CommonName), nil)
+	}
+	if rule.scope.Role != RoleNode {
+		return rule.scope, false, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get(callerScopeHeader)
+	if len(vals) != 1 {
+		return Scope{}, false, permissionDenied(reasonNoScope, "a node's certificate only relays the calls it forwards, with their caller's scope", nil)
+	}
+	s, err := ParseScope(strings.Fields(vals[0]))
+	if err != nil || s.Role == RoleNode {
+		return Scope{}, false, permissionDenied(reasonNoScope, "a forwarded call's caller scope does not parse", nil)
+	}
+	return s, true, nil
+}
+
+// setCallerScope puts s in the call's incoming metadata under
+// callerScopeHeader, for the forwarder to relay.
+func setCallerScope(ctx context.Context, s Scope) context.Context {
+	md, _ := metadata.FromIncomingContext(ctx)
+	md = md.Copy()
+	md.Set(callerScopeHeader, s.String())
+	return metadata.NewIncomingContext(ctx, md)
+}
+
+// dropCallerScope removes a callerScopeHeader the client sent: only an
+// authenticated node may send one, and it is never relayed from others.
+func dropCallerScope(ctx context.Context) context.Context {
+	md, ok := metadata.FromIncomingContext(ctx)
+	if !ok || len(md.Get(callerScopeHeader)) == 0 {
+		return ctx
+	}
+	md = md.Copy()
+	md.Delete(callerScopeHeader)
+	return metadata.NewIncomingContext(ctx, md)
+}
+
+// peerAddr is the client's address ("ip:port"), "" when unknown.
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
+}
+
+// peerCert is the client's verified certificate, nil without one.
+func peerCert(ctx context.Context) *x509.Certificate {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	return ti.State.VerifiedChains[0][0]
+}
+
+// certNames are the names a client scopes line may give a certificate:
+// its subject CN and its SANs.
+func certNames(c *x509.Certificate) []string {
+	var names []string
+	if c.Subject.CommonName != "" {
+		names = append(names, c.Subject.CommonName)
+	}
+	names = append(names, c.DNSNames...)
+	names = append(names, c.EmailAddresses...)
+	for _, u := range c.URIs {
+		names = append(names, u.String())
+	}
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
+}
+
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup returns the scope of token when it is one of the accepted tokens,
+// in constant time: both sides are hashed to equal length and every digest
+// is compared, with no early exit. The web console's sign-in uses it.
+func (a *Auth) Lookup(token string) (Scope, bool) {
 	if token == "" {
-		return false
+		return Scope{}, false
 	}
 	sum := sha256.Sum256([]byte(token))
-	match := 0
 	a.mu.RLock()
+	defer a.mu.RUnlock()
+	found := -1
 	for i := range a.tokens {
-		match |= subtle.ConstantTimeCompare(sum[:], a.tokens[i][:])
+		eq := subtle.ConstantTimeCompare(sum[:], a.tokens[i].sum[:])
+		found = subtle.ConstantTimeSelect(eq, i, found)
 	}
-	a.mu.RUnlock()
-	return match == 1
+	if found < 0 {
+		return Scope{}, false
+	}
+	return a.tokens[found].scope, true
 }
 
-// readTokens returns the digests of the tokens in path.
-func readTokens(path string) ([][sha256.Size]byte, error) {
+// ValidToken reports whether token is one of the accepted tokens, whatever
+// its scope (see Lookup).
+func (a *Auth) ValidToken(token string) bool {
+	_, ok := a.Lookup(token)
+	return ok
+}
+
+// Limiter returns the counter of wrong tokens per address, for the console
+// to share.
+func (a *Auth) Limiter() *authlimit.Limiter { return a.limiter }
+
+// readTokens returns the tokens of path, with their scopes. Errors name the
+// file and the line, never a token.
+func readTokens(path string) ([]tokenEntry, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("auth tokens: %w", err)
 	}
-	var tokens [][sha256.Size]byte
+	var tokens []tokenEntry
+	lineOf := map[[sha256.Size]byte]int{}
 	for n, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if strings.ContainsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\v' || r == '\f' }) {
-			// The token itself is not quoted: errors end up in logs.
-			return nil, fmt.Errorf("auth tokens %q line %d: a token holds no whitespace", path, n+1)
+		fields := strings.Fields(line)
+		if l := utf8.RuneCountInString(fields[0]); l < MinTokenLen {
+			return nil, fmt.Errorf("auth tokens %q line %d: this token has %d characters: %w (make one with: openssl rand -hex 32)", path, n+1, l, ErrShortToken)
 		}
-		tokens = append(tokens, sha256.Sum256([]byte(line)))
+		s, err := ParseScope(fields[1:])
+		if err == nil && s.Role == RoleNode {
+			err = errors.New("role node is for certificates only (--tls-client-scopes)")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("auth tokens %q line %d: %w", path, n+1, err)
+		}
+		sum := sha256.Sum256([]byte(fields[0]))
+		if first, ok := lineOf[sum]; ok {
+			return nil, fmt.Errorf("auth tokens %q line %d: the same token as line %d", path, n+1, first)
+		}
+		lineOf[sum] = n + 1
+		tokens = append(tokens, tokenEntry{sum: sum, scope: s})
 	}
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("auth tokens %q: %w", path, ErrNoTokens)
@@ -317,11 +663,49 @@ func readTokens(path string) ([][sha256.Size]byte, error) {
 	return tokens, nil
 }
 
-// loadTLS builds the server's mTLS config from cfg's three files.
+// readClientScopes returns the lines of the client scopes file in order.
+func readClientScopes(path string) ([]certRule, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tls client scopes: %w", err)
+	}
+	var rules []certRule
+	lineOf := map[string]int{}
+	for n, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		s, err := ParseScope(fields[1:])
+		if err != nil {
+			return nil, fmt.Errorf("tls client scopes %q line %d: %w", path, n+1, err)
+		}
+		if first, ok := lineOf[fields[0]]; ok {
+			return nil, fmt.Errorf("tls client scopes %q line %d: %q is named on line %d already", path, n+1, fields[0], first)
+		}
+		lineOf[fields[0]] = n + 1
+		rules = append(rules, certRule{name: fields[0], scope: s})
+	}
+	if len(rules) == 0 {
+		return nil, fmt.Errorf("tls client scopes %q: %w", path, ErrClientScopes)
+	}
+	return rules, nil
+}
+
+// loadTLS builds the server's TLS config from cfg's files: mTLS with a
+// client CA, else TLS without client certificates.
 func loadTLS(cfg AuthConfig) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 	if err != nil {
 		return nil, fmt.Errorf("tls cert/key: %w", err)
+	}
+	conf := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+	}
+	if cfg.TLSClientCA == "" {
+		return conf, nil
 	}
 	caPEM, err := os.ReadFile(cfg.TLSClientCA)
 	if err != nil {
@@ -331,12 +715,8 @@ func loadTLS(cfg AuthConfig) (*tls.Config, error) {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("tls client ca %q: no PEM certificate", cfg.TLSClientCA)
 	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		ClientCAs:    pool,
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		MinVersion:   tls.VersionTLS12,
-	}, nil
+	conf.ClientCAs, conf.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	return conf, nil
 }
 
 // IsLoopbackAddr reports whether the host of addr (host:port, or a bare

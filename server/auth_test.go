@@ -27,6 +27,17 @@ import (
 	"google.golang.org/grpc/reflection"
 	reflectiongrpc "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/wapool/wapool/internal/authlimit"
+)
+
+// Tokens of the tests: at least MinTokenLen characters.
+const (
+	firstToken  = "first-token-0123456789abcdef-0123"
+	secondToken = "second-token-0123456789abcdef-012"
+	oldToken    = "old-token-0123456789abcdef-012345"
+	newToken    = "new-token-0123456789abcdef-012345"
+	tlsToken    = "tls-and-token-0123456789abcdef-01"
 )
 
 func TestAuthRefusesNonLoopbackWithoutCredentials(t *testing.T) {
@@ -89,10 +100,10 @@ func TestLoopbackWithoutCredentialsNeedsNoToken(t *testing.T) {
 }
 
 func TestTokenAuth(t *testing.T) {
-	file := writeAuthFile(t, "tokens", "# operators\n\n  first-token-0123  \nsecond-token-4567\n# end\n")
-	// A non-loopback address is allowed with tokens; the server itself still
-	// listens on loopback only.
-	a, err := NewAuth(AuthConfig{Listen: "0.0.0.0:7440", TokensFile: file})
+	file := writeAuthFile(t, "tokens", "# operators\n\n  "+firstToken+"  \n"+secondToken+"\n# end\n")
+	// Many wrong tokens follow: none is throttled here (see
+	// TestWrongTokensAreThrottled).
+	a, err := NewAuth(AuthConfig{Listen: "127.0.0.1:7440", TokensFile: file, Limiter: authlimit.New(authlimit.Config{Free: 1000})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,12 +118,12 @@ func TestTokenAuth(t *testing.T) {
 	}{
 		{"missing", "", codes.Unauthenticated},
 		{"wrong", "Bearer not-a-token", codes.Unauthenticated},
-		{"prefix of a token", "Bearer first-token", codes.Unauthenticated},
-		{"other scheme", "Basic first-token-0123", codes.Unauthenticated},
+		{"prefix of a token", "Bearer " + firstToken[:len(firstToken)-1], codes.Unauthenticated},
+		{"other scheme", "Basic " + firstToken, codes.Unauthenticated},
 		{"no token", "Bearer ", codes.Unauthenticated},
-		{"first", "Bearer first-token-0123", codes.OK},
-		{"second", "Bearer second-token-4567", codes.OK},
-		{"scheme case", "bearer second-token-4567", codes.OK},
+		{"first", "Bearer " + firstToken, codes.OK},
+		{"second", "Bearer " + secondToken, codes.OK},
+		{"scheme case", "bearer " + secondToken, codes.OK},
 	} {
 		conn := dialAuth(t, addr, insecure.NewCredentials(), tc.authorization)
 		for name, rpc := range authProtectedCalls {
@@ -130,14 +141,14 @@ func TestTokenAuth(t *testing.T) {
 }
 
 func TestTokenReload(t *testing.T) {
-	file := writeAuthFile(t, "tokens", "old-token\n")
+	file := writeAuthFile(t, "tokens", oldToken+"\n")
 	a, err := NewAuth(AuthConfig{Listen: "127.0.0.1:7440", TokensFile: file})
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := startAuthServer(t, a)
-	oldConn := dialAuth(t, addr, insecure.NewCredentials(), "Bearer old-token")
-	newConn := dialAuth(t, addr, insecure.NewCredentials(), "Bearer new-token")
+	oldConn := dialAuth(t, addr, insecure.NewCredentials(), "Bearer "+oldToken)
+	newConn := dialAuth(t, addr, insecure.NewCredentials(), "Bearer "+newToken)
 	if err := authCheckTenant(t, oldConn); err != nil {
 		t.Fatalf("old token before reload: %v", err)
 	}
@@ -145,7 +156,7 @@ func TestTokenReload(t *testing.T) {
 		t.Fatalf("new token before reload: %v", got)
 	}
 
-	if err := os.WriteFile(file, []byte("new-token\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(newToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Reload(); err != nil {
@@ -182,7 +193,14 @@ func TestTokensFileErrors(t *testing.T) {
 		"empty":         {writeAuthFile(t, "empty", ""), ErrNoTokens},
 		"only comments": {writeAuthFile(t, "comments", "# a\n\n   \n#b\n"), ErrNoTokens},
 		"unreadable":    {dir, nil}, // a directory: read fails even as root
-		"inner space":   {writeAuthFile(t, "space", "two words\n"), nil},
+		"inner space":   {writeAuthFile(t, "space", "two words\n"), ErrShortToken},
+		"short":         {writeAuthFile(t, "short", firstToken[:MinTokenLen-1]+"\n"), ErrShortToken},
+		"unknown key":   {writeAuthFile(t, "key", firstToken+" tenant=a\n"), errScope},
+		"bad role":      {writeAuthFile(t, "role", firstToken+" role=root\n"), errScope},
+		"node role":     {writeAuthFile(t, "node", firstToken+" role=node\n"), nil},
+		"bad pattern":   {writeAuthFile(t, "pattern", firstToken+" tenants=a*b\n"), errScope},
+		"no tenant":     {writeAuthFile(t, "none", firstToken+" tenants=\n"), errScope},
+		"twice":         {writeAuthFile(t, "twice", firstToken+"\n"+firstToken+" role=send\n"), nil},
 	} {
 		// Loopback: the error is the file's, not the address's.
 		_, err := NewAuth(AuthConfig{Listen: "127.0.0.1:7440", TokensFile: tc.path})
@@ -193,8 +211,10 @@ func TestTokensFileErrors(t *testing.T) {
 		if tc.want != nil && !errors.Is(err, tc.want) {
 			t.Errorf("%s: NewAuth = %v, want %v", name, err, tc.want)
 		}
-		if name == "inner space" && strings.Contains(err.Error(), "words") {
-			t.Errorf("error quotes the token: %v", err)
+		for _, secret := range []string{"words", "two", firstToken[:MinTokenLen-1]} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: error quotes the token: %v", name, err)
+			}
 		}
 	}
 }
@@ -204,7 +224,6 @@ func TestTLSPartialFlags(t *testing.T) {
 		{TLSCert: "c"},
 		{TLSKey: "k"},
 		{TLSClientCA: "ca"},
-		{TLSCert: "c", TLSKey: "k"},
 		{TLSCert: "c", TLSClientCA: "ca"},
 		{TLSKey: "k", TLSClientCA: "ca"},
 	} {
@@ -267,7 +286,7 @@ func TestMutualTLSWithTokens(t *testing.T) {
 	pki := newTestPKI(t)
 	a, err := NewAuth(AuthConfig{
 		Listen:     "127.0.0.1:7440",
-		TokensFile: writeAuthFile(t, "tokens", "tls-and-token\n"),
+		TokensFile: writeAuthFile(t, "tokens", tlsToken+"\n"),
 		TLSCert:    pki.serverCert, TLSKey: pki.serverKey, TLSClientCA: pki.caFile,
 	})
 	if err != nil {
@@ -277,10 +296,10 @@ func TestMutualTLSWithTokens(t *testing.T) {
 	if got := status.Code(authCheckTenant(t, dialAuth(t, addr, pki.clientCreds(t, pki.client), ""))); got != codes.Unauthenticated {
 		t.Errorf("certificate without token: %v, want Unauthenticated", got)
 	}
-	if err := authCheckTenant(t, dialAuth(t, addr, pki.clientCreds(t, pki.client), "Bearer tls-and-token")); err != nil {
+	if err := authCheckTenant(t, dialAuth(t, addr, pki.clientCreds(t, pki.client), "Bearer "+tlsToken)); err != nil {
 		t.Errorf("certificate and token: %v", err)
 	}
-	if err := authCheckTenant(t, dialAuth(t, addr, pki.clientCreds(t, pki.otherClient), "Bearer tls-and-token")); err == nil {
+	if err := authCheckTenant(t, dialAuth(t, addr, pki.clientCreds(t, pki.otherClient), "Bearer "+tlsToken)); err == nil {
 		t.Error("token with a foreign certificate: succeeded")
 	}
 }
@@ -469,6 +488,8 @@ type testPKI struct {
 	clientKeyFile         string // the client's key, a key that fits no server cert
 	caPool                *x509.CertPool
 	client, otherClient   *tls.Certificate
+	ca                    *x509.Certificate // signs issue's certificates
+	caKey                 *ecdsa.PrivateKey
 }
 
 func newTestPKI(t *testing.T) *testPKI {
@@ -497,6 +518,8 @@ func newTestPKI(t *testing.T) *testPKI {
 		serverKey:     filepath.Join(dir, "server-key.pem"),
 		clientKeyFile: filepath.Join(dir, "client-key.pem"),
 		caPool:        x509.NewCertPool(),
+		ca:            ca,
+		caKey:         caKey,
 	}
 	for path, b := range map[string][]byte{
 		p.caFile: caPEM, p.serverCert: serverPEM, p.serverKey: testKeyPEM(t, serverKey), p.clientKeyFile: testKeyPEM(t, clientKey),
@@ -509,6 +532,19 @@ func newTestPKI(t *testing.T) *testPKI {
 	p.client = testKeyPair(t, clientPEM, clientKey)
 	p.otherClient = testKeyPair(t, otherClientPEM, otherClientKey)
 	return p
+}
+
+// issue returns a client certificate of the test CA for cn, changed by
+// edit (nil: none).
+func (p *testPKI) issue(t *testing.T, cn string, edit func(*x509.Certificate)) *tls.Certificate {
+	t.Helper()
+	_, key, certPEM := newTestCert(t, cn, p.ca, p.caKey, func(c *x509.Certificate) {
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		if edit != nil {
+			edit(c)
+		}
+	})
+	return testKeyPair(t, certPEM, key)
 }
 
 // clientCreds trusts the test CA for the server and presents cert (none

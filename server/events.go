@@ -40,7 +40,9 @@ func (s *Server) SetEventBuffer(n int) { s.events.buffer = n }
 func (s *Server) SetMetrics(m *Metrics) { s.events.metrics = m }
 
 // WatchEvents streams the event log: the backlog after req.after, then live
-// events.
+// events, of the tenants the caller's scope covers (the authentication
+// refused a tenant_ids filter outside it; without a filter, the others'
+// events are left out).
 func (s *Server) WatchEvents(req *wapoolv1.WatchEventsRequest, stream wapoolv1.SessionService_WatchEventsServer) error {
 	if m := s.events.metrics; m != nil {
 		m.eventStreams.Inc()
@@ -54,6 +56,9 @@ func (s *Server) WatchEvents(req *wapoolv1.WatchEventsRequest, stream wapoolv1.S
 			return stream.SendHeader(metadata.Pairs(CursorHeader, cursor))
 		},
 	}, func(ev supervisor.Event) error {
+		if !TenantAllowed(stream.Context(), ev.TenantID) {
+			return nil
+		}
 		return stream.Send(&wapoolv1.WatchEventsResponse{Event: event(ev)})
 	})
 	if m := s.events.metrics; m != nil && errors.Is(err, supervisor.ErrSlowConsumer) {

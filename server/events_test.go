@@ -408,7 +408,7 @@ func TestWatchEventsEndsWhenTheDaemonDrains(t *testing.T) {
 func TestWatchEventsNeedsATokenWhenTokensAreSet(t *testing.T) {
 	st := newEventStack(t)
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(tokens, []byte("tok-1\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte(firstToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	a, err := NewAuth(AuthConfig{Listen: "127.0.0.1:0", TokensFile: tokens})
@@ -429,7 +429,7 @@ func TestWatchEventsNeedsATokenWhenTokensAreSet(t *testing.T) {
 	if status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("WatchEvents without a token: %v, want UNAUTHENTICATED", err)
 	}
-	authed := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer tok-1")
+	authed := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+firstToken)
 	watch(t, authed, c, &wapoolv1.WatchEventsRequest{}) // headers: in place
 }
 

@@ -59,6 +59,21 @@ func (h *Health) OnChange(s supervisor.Session) {
 	h.SetServingStatus(TenantHealthPrefix+s.TenantID, TenantStatus(s))
 }
 
+// List answers the standard server's statuses, without the tenants outside
+// the caller's scope.
+func (h *Health) List(ctx context.Context, req *healthpb.HealthListRequest) (*healthpb.HealthListResponse, error) {
+	resp, err := h.Server.List(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	for svc := range resp.GetStatuses() {
+		if id, ok := strings.CutPrefix(svc, TenantHealthPrefix); ok && !TenantAllowed(ctx, id) {
+			delete(resp.Statuses, svc)
+		}
+	}
+	return resp, nil
+}
+
 // Check answers tenants from the supervisor and the rest from the standard
 // server.
 func (h *Health) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {

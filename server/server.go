@@ -73,7 +73,8 @@ func (s *Server) Status(ctx context.Context, req *wapoolv1.StatusRequest) (*wapo
 	return &wapoolv1.StatusResponse{Session: session(ss)}, nil
 }
 
-// ListSessions returns every session.
+// ListSessions returns every session the caller's scope covers: the others
+// are left out as if they did not exist.
 func (s *Server) ListSessions(ctx context.Context, _ *wapoolv1.ListSessionsRequest) (*wapoolv1.ListSessionsResponse, error) {
 	all, err := s.sup.ListSessions(ctx)
 	if err != nil {
@@ -81,7 +82,9 @@ func (s *Server) ListSessions(ctx context.Context, _ *wapoolv1.ListSessionsReque
 	}
 	resp := &wapoolv1.ListSessionsResponse{}
 	for _, ss := range all {
-		resp.Sessions = append(resp.Sessions, session(ss))
+		if TenantAllowed(ctx, ss.TenantID) {
+			resp.Sessions = append(resp.Sessions, session(ss))
+		}
 	}
 	if s.cluster != nil {
 		return s.clusterSessions(ctx, resp)
