@@ -15,14 +15,17 @@ import (
 
 // sessionView is one tenant as the console shows it.
 type sessionView struct {
-	TenantID       string    `json:"tenant_id"`
-	State          string    `json:"state"`
-	StateClass     string    `json:"state_class"` // the badge's CSS classes
-	Phone          string    `json:"phone"`       // masked: "…2222"; "" when unknown
-	Linked         bool      `json:"linked"`
-	Queued         int       `json:"queued"`
-	Restarts       int       `json:"restarts"`
-	LastError      string    `json:"last_error"`
+	TenantID   string `json:"tenant_id"`
+	State      string `json:"state"`
+	StateClass string `json:"state_class"` // the badge's CSS classes
+	Phone      string `json:"phone"`       // masked: "…2222"; "" when unknown
+	Linked     bool   `json:"linked"`
+	Queued     int    `json:"queued"`
+	Restarts   int    `json:"restarts"`
+	LastError  string `json:"last_error"`
+	// PageContract names the page contract's check the tenant's page fails
+	// while its queue is held ("" when the contract holds).
+	PageContract   string    `json:"page_contract"`
 	Running        bool      `json:"running"`
 	PID            int       `json:"pid"`
 	MemoryBytes    uint64    `json:"memory_bytes"`
@@ -45,6 +48,7 @@ func (c *Console) sessionView(s supervisor.Session) sessionView {
 		Queued:         s.Queued,
 		Restarts:       s.Restarts,
 		LastError:      s.LastError,
+		PageContract:   s.PageContract,
 		Running:        s.Running,
 		PID:            s.PID,
 		MemoryBytes:    s.MemoryBytes,
