@@ -43,6 +43,7 @@ func main() {
 	t.memory()
 	t.hibernate()
 	t.cycles()
+	t.doctor()
 	if len(res) == 0 {
 		t.missing = append(t.missing, "every benchmark")
 	}
@@ -58,6 +59,24 @@ type tables struct {
 }
 
 func (t *tables) p(format string, a ...any) { fmt.Printf(format+"\n", a...) }
+
+// goalDoctorMs bounds the plain doctor on a warm tenant.
+const goalDoctorMs = 200.0
+
+// doctor prints BenchmarkDiagnose: the Diagnose RPC on a warm tenant.
+func (t *tables) doctor() {
+	if !t.ran("Diagnose") {
+		return
+	}
+	p95, ok := t.res.Get("Diagnose", "plain-p95-ms")
+	t.p("| Diagnose on a warm tenant (gRPC on loopback) | p50 | p95 | failed | goal |")
+	t.p("|---|---:|---:|---:|---|")
+	t.p("| plain (read-only, the open chat) | %s | %s | %s | < %.0f ms: %s |", t.ms("Diagnose", "plain-p50-ms"), t.ms("Diagnose", "plain-p95-ms"),
+		t.res.Fmt("Diagnose", "plain-failed", "%.0f"), goalDoctorMs, benchtable.Verdict(ok, p95 < goalDoctorMs))
+	t.p("| deep (opens the tenant's own chat, types, empties the box) | %s | %s | %s | |", t.ms("Diagnose", "deep-p50-ms"), t.ms("Diagnose", "deep-p95-ms"),
+		t.res.Fmt("Diagnose", "deep-failed", "%.0f"))
+	t.p("")
+}
 
 // ran reports whether any of the benchmarks reported, and notes those
 // that did not.
