@@ -191,3 +191,31 @@ func TestContractOnceIsNotAHold(t *testing.T) {
 		}
 	})
 }
+
+// The light self-check runs on a warm, idle tenant every SelfcheckEvery: a
+// page that no longer matches the contract is noticed before a send needs
+// it, and shown.
+func TestSelfcheckNoticesABrokenPage(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		cfg := fakeConfig()
+		cfg.SelfcheckEvery = time.Minute
+		s := newFakeStack(t, cfg)
+		s.send(alice, "warm")
+		s.wa.mu.Lock()
+		s.wa.diagnose = func(deep bool, self string) waweb.Diagnosis {
+			return waweb.Diagnosis{State: waweb.StateMain, Checks: []waweb.Check{{Name: "page_state", OK: true}, {Name: "compose", OK: false}}}
+		}
+		before := s.wa.diagnoses
+		s.wa.mu.Unlock()
+		time.Sleep(2 * time.Minute)
+		s.wa.mu.Lock()
+		ran := s.wa.diagnoses - before
+		s.wa.mu.Unlock()
+		if ran < 1 || ran > 3 {
+			t.Errorf("%d self-checks in 2 minutes at one a minute", ran)
+		}
+		if ss, _ := s.sup.Status(context.Background(), "t1"); ss.PageContract != "compose" {
+			t.Errorf("status after a failing self-check: %+v", ss)
+		}
+	})
+}
