@@ -53,11 +53,8 @@ func fakeByID(f *fake, account string) map[string]fakewa.Message {
 // drawing the driver does not know: each message still goes out once, SENT
 // with its new bubble's id, never clicked twice.
 func TestDrawnTextsExactlyOnce(t *testing.T) {
-	for _, build := range []string{fakewa.BuildDefault, fakewa.Build2026} {
-		name := build
-		if name == "" {
-			name = "older"
-		}
+	for _, build := range fakewa.Builds {
+		name := fakewa.BuildName(build)
 		t.Run(name, func(t *testing.T) {
 			t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
 			o := fakewa.WorstCaseOptions()

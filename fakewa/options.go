@@ -15,6 +15,18 @@ const (
 	Build2026 = "2026"
 )
 
+// Builds lists every build, for tests that run on each.
+var Builds = []string{BuildDefault, Build2026}
+
+// BuildName names a build for people and test names: "older" for
+// BuildDefault, else the build itself.
+func BuildName(build string) string {
+	if build == BuildDefault {
+		return "older"
+	}
+	return build
+}
+
 // Drawings of a bubble's text (Options.Drawing).
 const (
 	// DrawingDefault draws a bubble's text as fact 18 says.

@@ -17,11 +17,8 @@ import (
 // with Match false.
 func TestSendOnBothBuilds(t *testing.T) {
 	const lidChat = "15550005577" // fakewa names chats of numbers ending in 77 by a @lid (older build)
-	for _, build := range []string{fakewa.BuildDefault, fakewa.Build2026} {
-		name := build
-		if name == "" {
-			name = "older"
-		}
+	for _, build := range fakewa.Builds {
+		name := fakewa.BuildName(build)
 		t.Run(name, func(t *testing.T) {
 			opts := fastOptions()
 			opts.Build = build

@@ -44,11 +44,8 @@ func noPrivateData(t *testing.T, d waweb.Diagnosis, secrets ...string) {
 // selector is named with the skeleton around it and no private data, and a
 // landing or a hung page gets a clear answer, not a hang.
 func TestDiagnose(t *testing.T) {
-	for _, build := range []string{fakewa.BuildDefault, fakewa.Build2026} {
-		name := build
-		if name == "" {
-			name = "older"
-		}
+	for _, build := range fakewa.Builds {
+		name := fakewa.BuildName(build)
 		t.Run(name, func(t *testing.T) {
 			opts := fastOptions()
 			opts.Build = build

@@ -84,11 +84,8 @@ func benchSend(b *testing.B, editorDelay time.Duration) {
 // Each build has its own fakewa, daemon and floor; the floor sends the same
 // formatted texts.
 func BenchmarkSendDrawn(b *testing.B) {
-	for _, build := range []string{fakewa.BuildDefault, fakewa.Build2026} {
-		name := build
-		if name == "" {
-			name = "older"
-		}
+	for _, build := range fakewa.Builds {
+		name := fakewa.BuildName(build)
 		b.Run(name, func(b *testing.B) {
 			e := setup(b, fakewa.Options{Build: build})
 			d := e.start(b, filepath.Join(e.root, "send"))

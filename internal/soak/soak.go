@@ -78,10 +78,7 @@ func (s *soak) flipBuild() {
 	s.mu.Lock()
 	s.buildFlips++
 	s.mu.Unlock()
-	if now == "" {
-		now = "older"
-	}
-	s.printf("fakewa: pages loaded from now on draw the %s build", now)
+	s.printf("fakewa: pages loaded from now on draw the %s build", fakewa.BuildName(now))
 }
 
 func (s *soak) printf(format string, args ...any) {
