@@ -3,7 +3,8 @@ package console
 // Console sessions, sign-in and CSRF.
 //
 // A console session is a random 32-byte id in the cookie sessionCookie
-// (HttpOnly, SameSite=Strict, Path=/, Secure over TLS); the server keeps,
+// (HttpOnly, SameSite=Strict, Path=/, Secure over TLS and behind a
+// TLS-terminating proxy); the server keeps,
 // under the SHA-256 of that id, the session's CSRF token, its expiry and the
 // token it signed in with. With Options.Tokens a session exists only after a
 // sign-in; without, the first request of a browser opens one (everybody on
@@ -14,6 +15,15 @@ package console
 // value in loginCookie and puts HMAC(loginKey, value) in the form; POST
 // /login needs both to match. A successful sign-in always opens a new session
 // with a new id, so an id planted before cannot be used after (fixation).
+//
+// Wrong tokens are counted per client address (internal/authlimit, shared
+// with the gRPC API in the daemon): from the 4th wrong one in a row, the
+// address waits a growing delay before its next sign-in is even checked
+// (429 with Retry-After). Each is logged with the address, never the token.
+//
+// Every request asks Options.Tokens again for the session's token: its
+// Access (which tenants, and whether it may act) follows the tokens file as
+// reloaded, and a withdrawn token ends its sessions.
 
 import (
 	"context"
@@ -23,8 +33,11 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,10 +62,37 @@ var (
 	errFormTooBig = errors.New("request body too large")
 )
 
+// Surface names the console in AuthObserver calls and metrics.
+const Surface = "console"
+
+// Access is what a signed-in token may see and do. The zero value sees and
+// does everything (a token with no scope, or no tokens at all).
+type Access struct {
+	// Tenant reports whether the token covers the tenant id; nil: every
+	// tenant. The console lists and acts on those only.
+	Tenant func(id string) bool
+	// ReadOnly: the token may look at its tenants (state, messages) but not
+	// link them, take screenshots or log them out (the API's role send).
+	ReadOnly bool
+}
+
+// covers reports whether a covers the tenant id.
+func (a Access) covers(id string) bool { return a.Tenant == nil || a.Tenant(id) }
+
+// AuthObserver counts refused sign-ins (the daemon's metrics).
+type AuthObserver interface {
+	// AuthFailed counts a wrong token on surface ("console").
+	AuthFailed(surface string)
+	// AuthThrottled counts a sign-in refused unchecked: its address failed
+	// too often and must still wait.
+	AuthThrottled(surface string)
+}
+
 // TokenSet returns a Tokens func accepting exactly tokens (empty strings are
-// ignored), comparing in constant time: digests of equal length, every one
-// compared, no early exit. With no token at all it returns nil (no tokens).
-func TokenSet(tokens ...string) func(string) bool {
+// ignored) with full Access, comparing in constant time: digests of equal
+// length, every one compared, no early exit. With no token at all it
+// returns nil (no tokens).
+func TokenSet(tokens ...string) func(string) (Access, bool) {
 	var sums [][sha256.Size]byte
 	for _, t := range tokens {
 		if t != "" {
@@ -62,13 +102,13 @@ func TokenSet(tokens ...string) func(string) bool {
 	if len(sums) == 0 {
 		return nil
 	}
-	return func(token string) bool {
+	return func(token string) (Access, bool) {
 		sum := sha256.Sum256([]byte(token))
 		match := 0
 		for i := range sums {
 			match |= subtle.ConstantTimeCompare(sum[:], sums[i][:])
 		}
-		return match == 1 && token != ""
+		return Access{}, match == 1 && token != ""
 	}
 }
 
@@ -159,61 +199,80 @@ func randomString() string {
 
 type sessionKey struct{}
 
-func withSession(ctx context.Context, s *session) context.Context {
-	return context.WithValue(ctx, sessionKey{}, s)
+// signedIn is a request's console session and what its token may do now.
+type signedIn struct {
+	s      *session
+	access Access
+}
+
+func withSession(ctx context.Context, s *session, a Access) context.Context {
+	return context.WithValue(ctx, sessionKey{}, signedIn{s: s, access: a})
 }
 
 func sessionFrom(ctx context.Context) *session {
-	s, _ := ctx.Value(sessionKey{}).(*session)
-	return s
+	si, _ := ctx.Value(sessionKey{}).(signedIn)
+	return si.s
 }
 
-// session returns the request's console session. Without tokens it opens one
-// when there is none; with tokens it answers the request itself when there
-// is none (a page: to the login form; the API or a POST: 401) and returns
-// false.
-func (c *Console) session(w http.ResponseWriter, r *http.Request) (*session, bool) {
+// accessFrom returns what the request's token may do; full access outside
+// a session (no tokens).
+func accessFrom(ctx context.Context) Access {
+	si, _ := ctx.Value(sessionKey{}).(signedIn)
+	return si.access
+}
+
+// session returns the request's console session and its token's Access.
+// Without tokens it opens one when there is none; with tokens it answers
+// the request itself when there is none (a page: to the login form; the API
+// or a POST: 401) and returns false.
+func (c *Console) session(w http.ResponseWriter, r *http.Request) (*session, Access, bool) {
 	var id string
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		id = ck.Value
 	}
 	s, ok := c.sessions.get(id)
-	if ok && c.tokens() && !c.opts.Tokens(s.token) {
-		c.sessions.drop(id) // the token was withdrawn (tokens file reloaded)
-		ok = false
+	var access Access
+	if ok && c.tokens() {
+		if access, ok = c.opts.Tokens(s.token); !ok {
+			c.sessions.drop(id) // the token was withdrawn (tokens file reloaded)
+		}
 	}
 	if ok {
-		return s, true
+		return s, access, true
 	}
 	if !c.tokens() && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		id, s = c.sessions.create("", c.opts.SessionTTL)
 		c.setSessionCookie(w, r, id)
-		return s, true
+		return s, Access{}, true
 	}
 	if !c.tokens() {
 		// A POST from a browser that never loaded a page here cannot
 		// carry a CSRF token.
 		c.refuse(w, r, http.StatusForbidden, errNoCSRF.Error())
-		return nil, false
+		return nil, Access{}, false
 	}
 	if r.Method == http.MethodGet && !wantsJSON(r) {
 		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-		return nil, false
+		return nil, Access{}, false
 	}
 	c.refuse(w, r, http.StatusUnauthorized, "sign in first: this console needs a token")
-	return nil, false
+	return nil, Access{}, false
 }
+
+// secure tells whether cookies of r get the Secure flag: over TLS, and
+// behind a TLS-terminating proxy (Options.BehindTLSProxy).
+func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.opts.BehindTLSProxy }
 
 func (c *Console) setSessionCookie(w http.ResponseWriter, r *http.Request, id string) {
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: id, Path: "/", MaxAge: int(c.opts.SessionTTL / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(r),
 	})
 }
 
-func clearCookie(w http.ResponseWriter, r *http.Request, name, path string) {
+func (c *Console) clearCookie(w http.ResponseWriter, r *http.Request, name, path string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(r)})
 }
 
 // checkCSRF refuses a state-changing request that is cross-site or lacks the
@@ -312,7 +371,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request, code int, next, msg string) {
 	v := randomString()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: v, Path: "/login", MaxAge: int(loginTTL / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(r)})
 	c.render(w, r, code, "login", pageMeta{Title: "Sign in", CSRF: c.loginMAC(v)}, loginData{Next: next, Error: msg})
 }
 
@@ -332,20 +391,59 @@ func (c *Console) loginPost(w http.ResponseWriter, r *http.Request) {
 		c.loginForm(w, r, http.StatusForbidden, next, "The form was stale or not ours: sign in again.")
 		return
 	}
-	token := strings.TrimSpace(r.PostForm.Get("token"))
-	if token == "" || !c.opts.Tokens(token) {
-		c.log.Warn("sign-in with a wrong token", zap.String("remote", r.RemoteAddr))
-		c.loginForm(w, r, http.StatusUnauthorized, next, "Wrong token.")
+	client := c.clientAddr(r)
+	if wait := c.limiter.Wait(client); wait > 0 {
+		c.log.Info("refused a sign-in unchecked: its address failed too often", zap.String("remote", client), zap.Duration("wait", wait))
+		if c.opts.Observer != nil {
+			c.opts.Observer.AuthThrottled(Surface)
+		}
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		c.loginForm(w, r, http.StatusTooManyRequests, next, fmt.Sprintf("Too many wrong tokens from this address: try again in %d s.", secs))
 		return
 	}
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	if token == "" {
+		c.loginForm(w, r, http.StatusUnauthorized, next, "Enter a token.")
+		return
+	}
+	if _, ok := c.opts.Tokens(token); !ok {
+		n, delay := c.limiter.Failed(client)
+		c.log.Warn("sign-in with a wrong token", zap.String("remote", client), zap.Int("failures_in_a_row", n), zap.Duration("next_checked_after", delay))
+		if c.opts.Observer != nil {
+			c.opts.Observer.AuthFailed(Surface)
+		}
+		msg := "Wrong token."
+		if delay > 0 {
+			msg += fmt.Sprintf(" Too many in a row: the next try is checked in %d s.", int((delay+time.Second-1)/time.Second))
+		}
+		c.loginForm(w, r, http.StatusUnauthorized, next, msg)
+		return
+	}
+	c.limiter.Succeeded(client)
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		c.sessions.drop(ck.Value)
 	}
 	id, _ := c.sessions.create(token, c.opts.SessionTTL)
 	c.setSessionCookie(w, r, id)
-	clearCookie(w, r, loginCookie, "/login")
-	c.log.Info("signed in", zap.String("remote", r.RemoteAddr))
+	c.clearCookie(w, r, loginCookie, "/login")
+	c.log.Info("signed in", zap.String("remote", client))
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// clientAddr is the address the sign-in limiter counts: the peer's, or
+// behind a TLS-terminating proxy (Options.BehindTLSProxy) the last address
+// of X-Forwarded-For, the one the proxy added.
+func (c *Console) clientAddr(r *http.Request) string {
+	if c.opts.BehindTLSProxy {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			hops := strings.Split(xff[len(xff)-1], ",")
+			if ip := net.ParseIP(strings.TrimSpace(hops[len(hops)-1])); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	return r.RemoteAddr
 }
 
 // signOut ends the console session (POST /signout).
@@ -353,7 +451,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		c.sessions.drop(ck.Value)
 	}
-	clearCookie(w, r, sessionCookie, "/")
+	c.clearCookie(w, r, sessionCookie, "/")
 	if c.tokens() {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"embed"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/wapool/wapool/internal/authlimit"
+	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/supervisor"
 )
 
@@ -37,13 +40,32 @@ var _ Supervisor = (*supervisor.Supervisor)(nil)
 // Options configure a Console. The zero value is a loopback-only console
 // without sign-in, with the defaults named on each field.
 type Options struct {
-	// Tokens reports whether token is one of the accepted tokens, in
-	// constant time (TokenSet builds one; the daemon passes the API's). nil
-	// means no tokens: no sign-in, and the console serves only on loopback.
-	// With tokens, every request needs a console session, which the login
-	// form opens for a valid token; the token is asked again at every
-	// request, so one that stops being valid ends its sessions.
-	Tokens func(token string) bool
+	// Tokens reports whether token is one of the accepted tokens, and what
+	// it may do, in constant time (TokenSet builds one; the daemon passes
+	// the API's, with each token's scope). nil means no tokens: no sign-in,
+	// and the console serves only on loopback. With tokens, every request
+	// needs a console session, which the login form opens for a valid
+	// token; the token is asked again at every request, so one that stops
+	// being valid ends its sessions, and a changed scope applies at once.
+	Tokens func(token string) (Access, bool)
+	// TLS, when set, makes Serve speak HTTPS with it (certificates through
+	// Certificates or GetCertificate); nil: plain HTTP.
+	TLS *tls.Config
+	// BehindTLSProxy says a TLS-terminating proxy serves the console to its
+	// users: cookies get the Secure flag, a non-loopback address is
+	// allowed with tokens and no TLS, and sign-ins are counted by the last
+	// X-Forwarded-For address. Default false.
+	BehindTLSProxy bool
+	// Insecure allows a non-loopback address with tokens and neither TLS
+	// nor BehindTLSProxy: tokens and cookies then cross the network in
+	// clear. It never allows a non-loopback address without tokens.
+	// Default false.
+	Insecure bool
+	// Limiter counts wrong sign-ins per client address; nil: one of its
+	// own with authlimit's defaults (the daemon shares the API's).
+	Limiter *authlimit.Limiter
+	// Observer counts refused sign-ins; nil: none.
+	Observer AuthObserver
 	// SessionTTL is how long a console session lasts after sign-in (an
 	// absolute expiry; without tokens, after the first visit); 0: 12h.
 	SessionTTL time.Duration
@@ -86,6 +108,9 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Limiter == nil {
+		o.Limiter = authlimit.New(authlimit.Config{Now: o.Now})
+	}
 }
 
 // Console is the web console, an http.Handler. Serve runs it on a listener;
@@ -96,6 +121,7 @@ type Console struct {
 	log      *zap.Logger
 	sessions *sessions
 	loginKey []byte // HMAC key of the login form's CSRF tokens; random per Console
+	limiter  *authlimit.Limiter
 	mux      *http.ServeMux
 	static   http.Handler
 }
@@ -133,6 +159,7 @@ func New(sup Supervisor, opts Options) *Console {
 		log:      opts.Log.Named("console"),
 		sessions: newSessions(opts.MaxSessions, opts.Now),
 		loginKey: key,
+		limiter:  opts.Limiter,
 	}
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -189,7 +216,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.static.ServeHTTP(w, r)
 		return
 	}
-	s, ok := c.session(w, r)
+	s, access, ok := c.session(w, r)
 	if !ok {
 		return
 	}
@@ -201,7 +228,33 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	c.mux.ServeHTTP(w, r.WithContext(withSession(r.Context(), s)))
+	c.mux.ServeHTTP(w, r.WithContext(withSession(r.Context(), s, access)))
+}
+
+// errOutOfScope: a tenant the signed-in token does not cover.
+var errOutOfScope = errors.New("outside this token's tenants")
+
+// errReadOnly: an action the signed-in token may not take.
+var errReadOnly = errors.New("this token may look but not link, take screenshots or log out (role send)")
+
+// check returns nil when the request's token covers tenant id and, when
+// act, may act on it; else errOutOfScope or errReadOnly, which the handler
+// answers with 403 (and logs here). An id that is not valid passes: the
+// handler answers 400. The answer never depends on whether the tenant
+// exists.
+func (c *Console) check(r *http.Request, id string, act bool) error {
+	a := accessFrom(r.Context())
+	var err error
+	switch {
+	case sessionstore.ValidateTenantID(id) == nil && !a.covers(id):
+		err = fmt.Errorf("tenant %q is %w", id, errOutOfScope)
+	case act && a.ReadOnly:
+		err = errReadOnly
+	default:
+		return nil
+	}
+	c.log.Info("refused a request", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr), zap.Error(err))
+	return err
 }
 
 // refuse answers a refused request: JSON for the API and the script, a page
@@ -223,6 +276,8 @@ func wantsJSON(r *http.Request) bool {
 // httpStatus maps a supervisor error to an HTTP status.
 func httpStatus(err error) int {
 	switch {
+	case errors.Is(err, errOutOfScope), errors.Is(err, errReadOnly):
+		return http.StatusForbidden
 	case errors.Is(err, supervisor.ErrInvalidTenantID), errors.Is(err, supervisor.ErrInvalidPhone):
 		return http.StatusBadRequest
 	case errors.Is(err, supervisor.ErrNotFound):

@@ -34,21 +34,30 @@
 //
 // With Options.Tokens a person signs in with one of the API's tokens; the
 // console then keeps a server-side session (a random id in an HttpOnly,
-// SameSite=Strict cookie, an absolute expiry, the token rechecked at every
-// request so that a token removed from the tokens file ends its sessions).
+// SameSite=Strict cookie, Secure over TLS or behind a TLS-terminating proxy,
+// an absolute expiry, the token rechecked at every request so that a token
+// removed from the tokens file ends its sessions). A token's Access (its
+// scope in the tokens file) bounds what the console shows and does: the
+// sessions list and every tenant route leave out or refuse (403) the
+// tenants outside it, whether they exist or not, and a read-only token (the
+// API's role send) sees its tenants without linking, screenshots or
+// logouts. Wrong tokens are counted per client address: from the 4th in a
+// row the next sign-in waits a growing delay, unchecked (429, Retry-After).
+//
 // Without tokens the console answers only on loopback: Listen and Serve
 // refuse any other address, and a request whose Host is not a loopback name
-// is refused too (DNS rebinding). Every POST carries the session's CSRF
-// token (a hidden field, or the X-CSRF-Token header the script sets), and a
-// cross-site one is refused before that. Every response sets a
-// Content-Security-Policy without inline script (script-src 'self'),
-// frame-ancestors 'none' with X-Frame-Options DENY, and Referrer-Policy
-// no-referrer.
+// is refused too (DNS rebinding). With tokens, a non-loopback address needs
+// Options.TLS (HTTPS), Options.BehindTLSProxy, or Options.Insecure. Every
+// POST carries the session's CSRF token (a hidden field, or the
+// X-CSRF-Token header the script sets), and a cross-site one is refused
+// before that. Every response sets a Content-Security-Policy without inline
+// script (script-src 'self'), frame-ancestors 'none' with X-Frame-Options
+// DENY, and Referrer-Policy no-referrer.
 //
 // # Lifecycle
 //
 //	New(sup, opts) ──► Listen(addr) ──► Serve(ctx, ln) ── ctx ends ──► link streams end,
-//	                    (loopback check)   (blocks)                     requests drained (≤ 5 s),
+//	                    (CheckAddr)        (blocks)                     requests drained (≤ 5 s),
 //	                                                                     Serve returns
 //
 // A Console is also a plain http.Handler (tests serve it with httptest).
@@ -58,6 +67,7 @@
 // A Console starts no goroutine of its own: requests run on the HTTP
 // server's goroutines, and Serve returns only once its server has stopped.
 // The one piece of shared state, the table of console sessions, is guarded
-// by sessions.mu; no other lock exists, and no call to the supervisor is made
-// while it is held.
+// by sessions.mu; besides it only KeyPair.mu (the TLS certificate) and the
+// sign-in limiter's own lock exist, none held while another is taken, and
+// no call to the supervisor is made while one is held.
 package console

@@ -51,6 +51,10 @@ func (c *Console) link(w http.ResponseWriter, r *http.Request) {
 		writeLinkError(w, http.StatusBadRequest, err)
 		return
 	}
+	if err := c.check(r, id, true); err != nil {
+		writeLinkError(w, httpStatus(err), err)
+		return
+	}
 	if phone != "" {
 		if _, err := supervisor.NormalizePhone(phone); err != nil {
 			writeLinkError(w, http.StatusBadRequest, err)

@@ -87,14 +87,18 @@ type sessionsData struct {
 	LoggedOut string // a tenant just logged out (the redirect after a logout)
 }
 
+// listSessions returns the tenants the request's token covers.
 func (c *Console) listSessions(ctx context.Context) ([]sessionView, error) {
 	ss, err := c.sup.ListSessions(ctx)
 	if err != nil {
 		return nil, err
 	}
+	a := accessFrom(ctx)
 	out := make([]sessionView, 0, len(ss))
 	for _, s := range ss {
-		out = append(out, c.sessionView(s))
+		if a.covers(s.TenantID) {
+			out = append(out, c.sessionView(s))
+		}
 	}
 	return out, nil
 }
@@ -140,10 +144,13 @@ type tenantState struct {
 	Session  *sessionView  `json:"session,omitempty"`
 	Messages []messageView `json:"messages"`
 	Error    string        `json:"error,omitempty"` // the supervisor did not answer
+	// ReadOnly: the token may not link, take screenshots or log out; the
+	// page leaves those out.
+	ReadOnly bool `json:"read_only"`
 }
 
 func (c *Console) tenantState(ctx context.Context, id string) (tenantState, error) {
-	st := tenantState{TenantID: id, Messages: []messageView{}}
+	st := tenantState{TenantID: id, Messages: []messageView{}, ReadOnly: accessFrom(ctx).ReadOnly}
 	s, err := c.sup.Status(ctx, id)
 	switch {
 	case errors.Is(err, supervisor.ErrNotFound):
@@ -169,6 +176,10 @@ func (c *Console) tenantPage(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, http.StatusBadRequest, errorText(err))
 		return
 	}
+	if err := c.check(r, id, false); err != nil {
+		c.errorPage(w, r, httpStatus(err), errorText(err))
+		return
+	}
 	st, err := c.tenantState(r.Context(), id)
 	if err != nil {
 		st.Error = errorText(err)
@@ -184,6 +195,10 @@ func (c *Console) apiTenant(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": errorText(err)})
 		return
 	}
+	if err := c.check(r, id, false); err != nil {
+		writeJSON(w, httpStatus(err), map[string]string{"error": errorText(err)})
+		return
+	}
 	st, err := c.tenantState(r.Context(), id)
 	if err != nil {
 		writeJSON(w, httpStatus(err), map[string]string{"error": errorText(err)})
@@ -195,6 +210,12 @@ func (c *Console) apiTenant(w http.ResponseWriter, r *http.Request) {
 // screenshot serves a PNG of what the tenant's page shows now.
 func (c *Console) screenshot(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if err := c.check(r, id, true); err != nil {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(httpStatus(err))
+		_, _ = w.Write([]byte(errorText(err)))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), c.opts.ScreenshotTimeout)
 	defer cancel()
 	png, err := c.sup.Screenshot(ctx, id)
@@ -218,6 +239,10 @@ type logoutData struct {
 // logoutPage asks for the confirmation of a logout.
 func (c *Console) logoutPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if err := c.check(r, id, true); err != nil {
+		c.errorPage(w, r, httpStatus(err), errorText(err))
+		return
+	}
 	s, err := c.sup.Status(r.Context(), id)
 	if err != nil {
 		c.errorPage(w, r, httpStatus(err), errorText(err))
@@ -236,6 +261,10 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := parseForm(r); err != nil {
 		c.errorPage(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := c.check(r, id, true); err != nil {
+		c.refuse(w, r, httpStatus(err), errorText(err))
 		return
 	}
 	if r.PostForm.Get("confirm") != id {

@@ -46,11 +46,15 @@ type config struct {
 	CrashLoop        int           // browser deaths within 2 minutes that make a tenant FAILED
 	ProbeTimeout     time.Duration // a page that does not answer a probe this fast is hung
 
-	AuthTokens  string // bearer tokens file; when given, required on every address
-	TLSCert     string // with TLSKey and TLSClientCA: mutual TLS
-	TLSKey      string
-	TLSClientCA string
-	Insecure    bool // allow a non-loopback --listen without credentials
+	AuthTokens      string // bearer tokens file (TOKEN [tenants=… role=…] lines); when given, required on every address
+	TLSCert         string // with TLSKey: TLS; with TLSClientCA too: mutual TLS
+	TLSKey          string
+	TLSClientCA     string
+	TLSClientScopes string // CN-or-SAN [tenants=… role=…] lines: client certificates' scopes; "" = admin on every tenant
+	Insecure        bool   // allow a non-loopback --listen (or console) without credentials, or with tokens in clear
+	ConsoleTLSCert  string // the console's HTTPS certificate; "" = --tls-cert's, if any
+	ConsoleTLSKey   string
+	ConsoleTLSProxy bool // a TLS-terminating proxy serves the console: Secure cookies
 
 	WebhookURL         string // POST every event here; "" = no webhook
 	WebhookSecretFile  string // HMAC-SHA256 keys of the webhook signatures, one or two lines; required with WebhookURL
@@ -157,10 +161,24 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (config, 
 	if c.IdleHibernate < 0 || c.MaxBrowserMemory < 0 || c.FailedCoolDown < 0 || c.PruneInactive < 0 || c.ProbeTimeout < 0 {
 		return c, errors.New("--idle-hibernate, --max-browser-memory and --failed-cooldown must not be negative")
 	}
+	if err := c.checkConsole(); err != nil {
+		return c, err
+	}
 	if err := c.checkCluster(); err != nil {
 		return c, err
 	}
 	return c, nil
+}
+
+// checkConsole checks the console's TLS flags.
+func (c *config) checkConsole() error {
+	if (c.ConsoleTLSCert == "") != (c.ConsoleTLSKey == "") {
+		return errors.New("--console-tls-cert and --console-tls-key go together")
+	}
+	if c.ConsoleAddr == "" && (c.ConsoleTLSCert != "" || c.ConsoleTLSProxy) {
+		return errors.New("--console-tls-cert, --console-tls-key and --console-behind-tls-proxy need --console-addr")
+	}
+	return nil
 }
 
 // newFlagSet defines every wapoold flag, bound to c's fields, on a new flag
@@ -177,7 +195,10 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.DurationVar(&c.ContractHoldMax, "contract-hold-max", 6*time.Hour, "while a tenant's page does not match the page contract (wapoolctl doctor names the check) its messages stay QUEUED; after this they end FAILED with reason PAGE_CONTRACT")
 	fs.DurationVar(&c.SelfcheckEvery, "selfcheck-every", 15*time.Minute, "period of the light, read-only doctor on warm idle tenants, so that a WhatsApp Web change is noticed before a send needs it (0: off)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "Prometheus metrics address (empty: off)")
-	fs.StringVar(&c.ConsoleAddr, "console-addr", "", "web console address (empty: off; loopback only without --auth-tokens; same tokens as the API)")
+	fs.StringVar(&c.ConsoleAddr, "console-addr", "", "web console address (empty: off; loopback only without --auth-tokens; same tokens and scopes as the API; off loopback it needs TLS, --console-behind-tls-proxy or --insecure)")
+	fs.StringVar(&c.ConsoleTLSCert, "console-tls-cert", "", "the console's HTTPS certificate chain (PEM), re-read on SIGHUP (default: --tls-cert's, when given; else plain HTTP)")
+	fs.StringVar(&c.ConsoleTLSKey, "console-tls-key", "", "the key of --console-tls-cert (PEM)")
+	fs.BoolVar(&c.ConsoleTLSProxy, "console-behind-tls-proxy", false, "a TLS-terminating proxy serves the console: its cookies are Secure, a non-loopback --console-addr is allowed in plain HTTP, and sign-ins are counted by the proxy's last X-Forwarded-For address")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or console")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.SendInterval, "send-interval", 3*time.Second, "least time between two sends of one tenant (0: no pacing)")
@@ -189,11 +210,12 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.DurationVar(&c.IdleHibernate, "idle-hibernate", 30*time.Minute, "an idle READY tenant hibernates after this (0: never)")
 	fs.Int64Var(&c.MaxBrowserMemory, "max-browser-memory", 600<<20, "bytes of PSS past which a browser is restarted gracefully when idle (0: no bound)")
 	fs.BoolVar(&c.LeanChrome, "lean-chrome", true, "start Chrome with the lean memory flags")
-	fs.StringVar(&c.AuthTokens, "auth-tokens", "", "bearer tokens file, one per line, re-read on SIGHUP; when given, required on every address")
-	fs.StringVar(&c.TLSCert, "tls-cert", "", "server certificate (PEM); with --tls-key and --tls-client-ca turns on mutual TLS")
+	fs.StringVar(&c.AuthTokens, "auth-tokens", "", "bearer tokens file, re-read on SIGHUP: a line is TOKEN (admin on every tenant) or TOKEN tenants=PATTERN[,PATTERN…] role=send|ops|admin (either key may be left out); tokens have at least 32 characters; when given, required on every address")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "server certificate (PEM), with --tls-key: TLS; with --tls-client-ca too: mutual TLS; re-read on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "server key (PEM)")
-	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "CA certificates (PEM) that sign the client certificates")
-	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without credentials")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "CA certificates (PEM) that sign the client certificates: mutual TLS")
+	fs.StringVar(&c.TLSClientScopes, "tls-client-scopes", "", "file of CN-or-SAN [tenants=PATTERN,…] [role=send|ops|admin|node] lines giving client certificates their scope (first match wins, * any; an unnamed certificate is refused; role node: another cluster node); re-read on SIGHUP (empty: every certificate is admin on every tenant)")
+	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without credentials, and a non-loopback --listen or --console-addr with tokens but no TLS (tokens in clear)")
 	fs.StringVar(&c.WebhookURL, "webhook-url", "", "POST every session and message event here as JSON, timestamped and signed, retried with backoff; 401/403/404/410 pause delivery (empty: no webhook)")
 	fs.StringVar(&c.WebhookSecretFile, "webhook-secret-file", "", "file holding the webhook's HMAC-SHA256 secret, one per line: two while a secret rotates, and both sign (X-Wapool-Signature); required with --webhook-url; re-read on SIGHUP")
 	fs.IntVar(&c.WebhookMaxAttempts, "webhook-max-attempts", webhook.DefaultMaxAttempts, "failed POSTs of one webhook event (5xx, 4xx but 401/403/404/410, network errors) after which it is parked in the dead-letter list and the next events go on (wapoolctl events dead, events redeliver)")

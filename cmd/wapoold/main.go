@@ -121,8 +121,11 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 			return fmt.Errorf("--selectors: %w", err)
 		}
 	}
+	metrics := server.NewMetrics()
+	authMetrics := server.NewAuthMetrics(metrics.Registry)
 	auth, err := server.NewAuth(server.AuthConfig{Listen: cfg.Listen, TokensFile: cfg.AuthTokens,
-		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, TLSClientCA: cfg.TLSClientCA, Insecure: cfg.Insecure})
+		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, TLSClientCA: cfg.TLSClientCA, ClientScopesFile: cfg.TLSClientScopes,
+		Insecure: cfg.Insecure, Observer: authMetrics, Log: log})
 	if err != nil {
 		return err
 	}
@@ -151,7 +154,6 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		return err
 	}
 
-	metrics := server.NewMetrics()
 	var hs *server.Health
 	var sup *supervisor.Supervisor
 	sup = supervisor.New(supervisor.Config{
@@ -211,7 +213,7 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	}
 	defer stopWebhook()
 
-	stopConsole, err := startConsole(cfg, sup, auth, log)
+	stopConsole, reloadConsole, err := startConsole(cfg, sup, auth, authMetrics, log)
 	if err != nil {
 		return err
 	}
@@ -228,8 +230,8 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	log.Info("wapoold serving", zap.String("listen", lis.Addr().String()), zap.String("target_url", cfg.TargetURL),
 		zap.String("data_dir", cfg.DataDir), zap.String("auth", auth.Mode()))
 
-	// SIGHUP re-reads the tokens, the TLS files and the selectors (and never
-	// kills the daemon).
+	// SIGHUP re-reads the tokens, the client scopes, the TLS files (the
+	// console's too) and the selectors (and never kills the daemon).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	hupDone := make(chan struct{})
@@ -242,6 +244,9 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 					log.Error("SIGHUP: keeping the old credentials", zap.Error(err))
 				} else {
 					log.Info("SIGHUP: credentials reloaded", zap.String("auth", auth.Mode()))
+				}
+				if err := reloadConsole(); err != nil {
+					log.Error("SIGHUP: keeping the console's old certificate", zap.Error(err))
 				}
 				reloadSelectors(cfg.Selectors, sup, log)
 			case <-supCtx.Done():

@@ -269,11 +269,12 @@
   }
 
   function tenantPage() {
+    // A read-only token's page has no link, screenshot or logout card.
     document.querySelectorAll('form.link-form').forEach(function (f) {
       f.addEventListener('submit', function (e) { e.preventDefault(); startLink(f); });
     });
-    $('link-stop').addEventListener('click', function () { if (linkAbort) linkAbort.abort(); });
-    $('shot-btn').addEventListener('click', takeScreenshot);
+    if ($('link-stop')) $('link-stop').addEventListener('click', function () { if (linkAbort) linkAbort.abort(); });
+    if ($('shot-btn')) $('shot-btn').addEventListener('click', takeScreenshot);
     every(refreshTenant);
   }
 
