@@ -132,8 +132,9 @@ type AuthConfig struct {
 	//	TOKEN tenants=PATTERN[,PATTERN…] role=send|ops|admin
 	//
 	// (either key may be left out: every tenant; admin). Blank lines and
-	// lines starting with "#" are ignored, surrounding spaces trimmed. ""
-	// means no tokens.
+	// lines starting with "#" are ignored, and so is the end of a line from
+	// a field starting with "#" after the token; surrounding spaces are
+	// trimmed. "" means no tokens.
 	TokensFile string
 	// TLSCert and TLSKey (--tls-cert, --tls-key) are the server's PEM
 	// certificate chain and key: TLS. TLSClientCA (--tls-client-ca) adds
@@ -639,7 +640,7 @@ func readTokens(path string) ([]tokenEntry, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		fields := strings.Fields(line)
+		fields := withoutComment(strings.Fields(line))
 		if l := utf8.RuneCountInString(fields[0]); l < MinTokenLen {
 			return nil, fmt.Errorf("auth tokens %q line %d: this token has %d characters: %w (make one with: openssl rand -hex 32)", path, n+1, l, ErrShortToken)
 		}
@@ -663,6 +664,17 @@ func readTokens(path string) ([]tokenEntry, error) {
 	return tokens, nil
 }
 
+// withoutComment drops the fields from the first one, after the first
+// field, that starts with "#": a comment at the end of a line.
+func withoutComment(fields []string) []string {
+	for i := 1; i < len(fields); i++ {
+		if strings.HasPrefix(fields[i], "#") {
+			return fields[:i]
+		}
+	}
+	return fields
+}
+
 // readClientScopes returns the lines of the client scopes file in order.
 func readClientScopes(path string) ([]certRule, error) {
 	b, err := os.ReadFile(path)
@@ -676,7 +688,7 @@ func readClientScopes(path string) ([]certRule, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		fields := strings.Fields(line)
+		fields := withoutComment(strings.Fields(line))
 		s, err := ParseScope(fields[1:])
 		if err != nil {
 			return nil, fmt.Errorf("tls client scopes %q line %d: %w", path, n+1, err)

@@ -40,7 +40,7 @@ const (
 
 // scopedTokens: a token as before scopes (admin on every tenant), one with
 // ops on a-*, one with send on a-1 and c-*.
-const scopedTokens = "# admin, as before scopes\n" + adminToken + "\n" +
+const scopedTokens = "# admin, as before scopes\n" + adminToken + "  # a comment\n" +
 	opsAToken + " tenants=a-* role=ops\n" +
 	sendAToken + "   role=send tenants=a-1,c-*\n"
 
