@@ -54,6 +54,12 @@ func TestBearerToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	runCtl(t, addr, "--token-file", file, "status", "shop1").want(t, 0, []string{"READY"}, nil)
+	// The daemon's tokens file: the first line's token, its scope left.
+	daemons := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(daemons, []byte("# ops\ns3cret-token tenants=shop* role=ops # comment\nother-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runCtl(t, addr, "--token-file", daemons, "status", "shop1").want(t, 0, []string{"READY"}, nil)
 	runCtl(t, addr, "--token", "s3cret-token", "link", "shop1").want(t, 0, []string{"already linked"}, nil)
 	runWith(t, ctlOpts{env: map[string]string{"WAPOOL_TOKEN": "s3cret-token"}}, "--addr", addr, "list").
 		want(t, 0, []string{"shop1"}, nil)

@@ -68,10 +68,12 @@ func (c *cli) loadToken(cmd string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("reading the token file: %w", err)
 		}
+		// The first token of the file: the daemon's tokens file works too
+		// (a line's first field is its token, its scope may follow).
 		tok = ""
 		for line := range strings.Lines(string(b)) {
 			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-				tok = line
+				tok = strings.Fields(line)[0]
 				break
 			}
 		}
