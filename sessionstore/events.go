@@ -91,7 +91,9 @@ func (e *CursorRangeError) Unwrap() error { return ErrCursorOutOfRange }
 // Events handed to subscribers are shared between them: read-only.
 type Event struct {
 	// Seq orders the log, from 1; Store.Cursor renders it for clients.
-	Seq      uint64    `json:"seq"`
+	Seq uint64 `json:"seq"`
+	// At is when it was appended: by the database's clock with
+	// PostgreSQL (one clock for every node), by Options.Now with bbolt.
 	At       time.Time `json:"at"`
 	TenantID string    `json:"tenant_id"`
 	// Session is a change of the tenant's session state.
@@ -289,16 +291,17 @@ func purgedThrough(tx *bolt.Tx) uint64 {
 const purgeBatch = 10000
 
 // PurgeEvents removes the events stored retention or longer ago (0 means
-// DefaultEventRetention) and returns how many it removed. Cursors up to the
+// DefaultEventRetention; by the clock that stamped them: the database's
+// with PostgreSQL) and returns how many it removed. Cursors up to the
 // newest removed event are out of range from then on.
 func (s *Store) PurgeEvents(retention time.Duration) (int, error) {
 	if retention <= 0 {
 		retention = DefaultEventRetention
 	}
-	cutoff := s.clock().Add(-retention)
 	if s.pg != nil {
-		return s.pg.purgeEvents(cutoff)
+		return s.pg.purgeEvents(retention)
 	}
+	cutoff := s.clock().Add(-retention)
 	total := 0
 	for {
 		n := 0

@@ -180,6 +180,44 @@ func (s *Store) RenewLeases(ttl time.Duration) ([]Lease, error) {
 	return renewed, nil
 }
 
+// RenewLease extends by ttl the tenant's lease this Store holds at its
+// fenced epoch, unexpired, and returns it: a check, against the store, that
+// the lease is still this node's at the same epoch before an action that
+// needs it (a snapshot upload, a restart). Not held so (no fence, another
+// holder or epoch, expired): an error wrapping ErrFenced, and the fence is
+// dropped.
+func (s *Store) RenewLease(tenantID string, ttl time.Duration) (Lease, error) {
+	if err := ValidateTenantID(tenantID); err != nil {
+		return Lease{}, err
+	}
+	if err := s.leaseArgs(ttl); err != nil {
+		return Lease{}, err
+	}
+	f, err := s.fenceFor(tenantID)
+	if err != nil {
+		return Lease{}, err
+	}
+	fences := map[string]uint64{tenantID: f.epoch}
+	var renewed []Lease
+	if s.pg != nil {
+		renewed, err = s.pg.renewLeases(s.nodeID, fences, ttl)
+	} else {
+		renewed, err = s.renewLeasesBolt(fences, ttl)
+	}
+	if err != nil {
+		return Lease{}, err
+	}
+	if len(renewed) == 1 {
+		return renewed[0], nil
+	}
+	s.mu.Lock()
+	if s.fences[tenantID] == f.epoch {
+		delete(s.fences, tenantID)
+	}
+	s.mu.Unlock()
+	return Lease{}, fmt.Errorf("tenant %q: node %q no longer holds the lease at epoch %d: %w", tenantID, s.nodeID, f.epoch, ErrFenced)
+}
+
 // ReleaseLease gives the tenant's lease up: when this node holds it at the
 // fenced epoch, the holder becomes "" (the epoch stays, the next holder
 // gets epoch+1) and it expires now. The fence is dropped in any case. No

@@ -53,11 +53,15 @@ func (p *pgStore) appendEvents(ctx context.Context, tx pgx.Tx, evs []Event) erro
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pgLockEvents); err != nil {
 		return err
 	}
+	// The time is the database's, read under the lock, so times follow
+	// seqs and every node's events are on one clock (a node's own clock
+	// may be off; now(), the transaction's start, would not follow seqs).
 	var head uint64
-	if err := tx.QueryRow(ctx, `UPDATE event_meta SET head = head + $1 RETURNING head`, len(evs)).Scan(&head); err != nil {
+	var at time.Time
+	if err := tx.QueryRow(ctx, `UPDATE event_meta SET head = head + $1 RETURNING head, statement_timestamp()`, len(evs)).Scan(&head, &at); err != nil {
 		return err
 	}
-	at := p.st.clock() // under the lock: times follow seqs
+	at = at.UTC()
 	var batch pgx.Batch
 	for i := range evs {
 		evs[i].Seq, evs[i].At = head-uint64(len(evs)-1-i), at
@@ -262,18 +266,19 @@ func (p *pgStore) rangeErrorQ(ctx context.Context, q pgQuerier, c string) error 
 	return e
 }
 
-// purgeEvents removes the oldest events up to the first one stored at
-// cutoff or later, as the bbolt log does.
-func (p *pgStore) purgeEvents(cutoff time.Time) (int, error) {
+// purgeEvents removes the oldest events up to the first one stored
+// retention ago or later, as the bbolt log does; by the database's clock,
+// which stamped them.
+func (p *pgStore) purgeEvents(retention time.Duration) (int, error) {
 	var n int
 	err := p.inTx(func(ctx context.Context, tx pgx.Tx) error {
 		var last int64
 		if err := tx.QueryRow(ctx, `WITH young AS (
-				SELECT seq FROM events WHERE at >= $1 ORDER BY seq LIMIT 1
+				SELECT seq FROM events WHERE at >= statement_timestamp() - $1::float8 * interval '1 microsecond' ORDER BY seq LIMIT 1
 			), gone AS (
 				DELETE FROM events WHERE seq < coalesce((SELECT seq FROM young), 9223372036854775807) RETURNING seq
 			)
-			SELECT count(*), coalesce(max(seq), 0) FROM gone`, cutoff).Scan(&n, &last); err != nil {
+			SELECT count(*), coalesce(max(seq), 0) FROM gone`, retention.Microseconds()).Scan(&n, &last); err != nil {
 			return err
 		}
 		if n == 0 {

@@ -207,7 +207,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketTenants, bucketMessages, bucketPending, bucketIdempotency, bucketMsgIDs, bucketLeases, bucketNodes} {
+		for _, b := range [][]byte{bucketTenants, bucketMessages, bucketPending, bucketIdempotency, bucketMsgIDs, bucketLeases, bucketNodes, bucketSnapshots} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
