@@ -57,9 +57,14 @@ func (s *Supervisor) holds(id string) bool {
 // Start starts the tenant's runner on this node (cluster mode: the cluster
 // calls it after taking the tenant's lease). A linked tenant's browser
 // starts; an unlinked one waits for a Link. No-op when it runs already.
+// With a Placement that does not hold the tenant (any more), nothing
+// starts: an error wrapping ErrNotHolder.
 func (s *Supervisor) Start(ctx context.Context, id string) error {
 	if err := s.waitStarted(ctx); err != nil {
 		return err
+	}
+	if !s.holds(id) {
+		return fmt.Errorf("tenant %q: this node's lease on it may have lapsed, not starting: %w", id, ErrNotHolder)
 	}
 	t, err := s.tenant(id)
 	if err != nil {

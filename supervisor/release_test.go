@@ -78,3 +78,19 @@ func TestReleaseAfterForcedStopIsNotAtRest(t *testing.T) {
 		})
 	}
 }
+
+// Start on a node whose lease on the tenant may have lapsed starts nothing:
+// no second browser on a WhatsApp device another node may run.
+func TestStartRefusedWithoutTheLease(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		cfg := fakeConfig()
+		cfg.Placement = &fakePlacement{holds: func() bool { return false }}
+		s := newFakeStack(t, cfg)
+		if err := s.sup.Start(context.Background(), "t1"); !errors.Is(err, ErrNotHolder) {
+			t.Errorf("Start without the lease = %v, want ErrNotHolder", err)
+		}
+		if len(s.sup.Running()) != 0 || s.l.launches != 0 {
+			t.Errorf("running %v after %d launches, want none", s.sup.Running(), s.l.launches)
+		}
+	})
+}
