@@ -22,6 +22,9 @@ const DefaultLeaseTTL = 15 * time.Second
 type Store interface {
 	AcquireLease(tenantID string, ttl time.Duration) (sessionstore.Lease, error)
 	RenewLeases(ttl time.Duration) ([]sessionstore.Lease, error)
+	// RenewLease renews one lease at its epoch, or fails with ErrFenced:
+	// the check against the store before an upload or a start.
+	RenewLease(tenantID string, ttl time.Duration) (sessionstore.Lease, error)
 	ReleaseLease(tenantID string) error
 	Lease(tenantID string) (sessionstore.Lease, error)
 	RegisterNode(addr string) error
@@ -31,8 +34,11 @@ type Store interface {
 	RemoveNode(nodeID string) error
 	ListTenants() ([]sessionstore.Tenant, error)
 	GetTenant(id string) (sessionstore.Tenant, error)
-	UpdateTenant(id string, fn func(*sessionstore.Tenant)) (sessionstore.Tenant, error)
 	ProfileDir(id string) (string, error)
+	// CurrentSnapshot and RecordSnapshot keep which snapshot of a tenant
+	// is current, by generation; RecordSnapshot is fenced by the lease.
+	CurrentSnapshot(tenantID string) (sessionstore.Snapshot, error)
+	RecordSnapshot(rec sessionstore.Snapshot) error
 }
 
 // Runner is what a node needs of its supervisor (*supervisor.Supervisor).
@@ -50,8 +56,9 @@ type Runner interface {
 
 // Snapshots is the object store of profile snapshots (*snapshot.Store).
 type Snapshots interface {
-	Save(ctx context.Context, tenant, dir string) (snapshot.Info, error)
-	Restore(ctx context.Context, tenant, dir string) (snapshot.Info, error)
+	Save(ctx context.Context, tenant, dir string, ref snapshot.Ref) (snapshot.Info, error)
+	Restore(ctx context.Context, tenant, dir string, ref snapshot.Ref) (snapshot.Info, error)
+	Prune(ctx context.Context, tenant string, keep snapshot.Ref) error
 	Delete(ctx context.Context, tenant string) error
 }
 
@@ -99,7 +106,8 @@ type Node struct {
 	tasks sync.WaitGroup // goroutines of moves, takes, snapshots and stops; Run waits for them
 
 	mu       sync.Mutex
-	held     map[string]time.Time     // tenant → until when this node's lease is surely valid (its renewal was asked before)
+	held     map[string]hold          // tenant → this node's lease on it
+	snapped  map[string]time.Time     // held tenant → when its snapshot was last known current here (this node's clock); zero: none
 	busy     map[string]chan struct{} // tenants being moved or snapshot: closed when done
 	live     []sessionstore.Node      // the live nodes at the last tick
 	linkedAt map[string]time.Time     // tenants linked lately, waiting for their first snapshot
@@ -108,6 +116,12 @@ type Node struct {
 }
 
 var _ supervisor.Placement = (*Node)(nil)
+
+// hold is this node's lease on a tenant as it knows it.
+type hold struct {
+	until time.Time // until when the lease is surely valid (its renewal was asked before)
+	epoch uint64    // the lease's epoch: what every upload and start is checked against
+}
 
 // New returns a node; Run starts it.
 func New(cfg Config) (*Node, error) {
@@ -135,7 +149,8 @@ func New(cfg Config) (*Node, error) {
 	return &Node{
 		cfg:      cfg,
 		log:      cfg.Log.With(zap.String("node", cfg.NodeID)),
-		held:     map[string]time.Time{},
+		held:     map[string]hold{},
+		snapped:  map[string]time.Time{},
 		busy:     map[string]chan struct{}{},
 		linkedAt: map[string]time.Time{},
 	}, nil
@@ -153,9 +168,9 @@ func (n *Node) margin() time.Duration { return n.cfg.LeaseTTL / 3 }
 // least another margin (supervisor.Placement).
 func (n *Node) Holds(tenantID string) bool {
 	n.mu.Lock()
-	until, ok := n.held[tenantID]
+	h, ok := n.held[tenantID]
 	n.mu.Unlock()
-	return ok && n.cfg.Now().Add(n.margin()).Before(until)
+	return ok && n.cfg.Now().Add(n.margin()).Before(h.until)
 }
 
 // Linked schedules the tenant's first snapshot (supervisor.Placement).
@@ -211,22 +226,60 @@ func (n *Node) claimLocked(ctx context.Context, tenantID string) error {
 // acquire takes or renews the lease and records until when it is valid.
 func (n *Node) acquire(tenantID string) error {
 	asked := n.cfg.Now()
-	if _, err := n.cfg.Store.AcquireLease(tenantID, n.cfg.LeaseTTL); err != nil {
+	l, err := n.cfg.Store.AcquireLease(tenantID, n.cfg.LeaseTTL)
+	if err != nil {
 		if errors.Is(err, sessionstore.ErrLeaseHeld) {
 			return fmt.Errorf("%w: %w", supervisor.ErrNotHolder, err)
 		}
 		return fmt.Errorf("taking the lease: %w", err)
 	}
 	n.mu.Lock()
-	n.held[tenantID] = asked.Add(n.cfg.LeaseTTL)
+	n.held[tenantID] = hold{until: asked.Add(n.cfg.LeaseTTL), epoch: l.Epoch}
 	n.mu.Unlock()
 	return nil
+}
+
+// confirm checks against the store, right before an upload or a start,
+// that this node still holds the tenant's lease at the epoch it took, and
+// renews it. A lease lost meanwhile (the node was paused during a long
+// close, and another took the tenant) is dropped here: an error wrapping
+// supervisor.ErrNotHolder.
+func (n *Node) confirm(tenantID string) (sessionstore.Lease, error) {
+	n.mu.Lock()
+	h, ok := n.held[tenantID]
+	n.mu.Unlock()
+	if !ok {
+		return sessionstore.Lease{}, fmt.Errorf("the lease was given up: %w", supervisor.ErrNotHolder)
+	}
+	asked := n.cfg.Now()
+	l, err := n.cfg.Store.RenewLease(tenantID, n.cfg.LeaseTTL)
+	if err == nil && l.Epoch != h.epoch {
+		err = fmt.Errorf("lease at epoch %d, taken at %d: %w", l.Epoch, h.epoch, sessionstore.ErrFenced)
+	}
+	if errors.Is(err, sessionstore.ErrFenced) {
+		n.mu.Lock()
+		if cur, ok := n.held[tenantID]; ok && cur.epoch == h.epoch {
+			delete(n.held, tenantID)
+		}
+		n.mu.Unlock()
+		return sessionstore.Lease{}, fmt.Errorf("%w: %w", supervisor.ErrNotHolder, err)
+	}
+	if err != nil {
+		return sessionstore.Lease{}, fmt.Errorf("checking the lease: %w", err)
+	}
+	n.mu.Lock()
+	if cur, ok := n.held[tenantID]; ok && cur.epoch == l.Epoch {
+		n.held[tenantID] = hold{until: asked.Add(n.cfg.LeaseTTL), epoch: l.Epoch}
+	}
+	n.mu.Unlock()
+	return l, nil
 }
 
 // giveUp releases a lease this node took but will not use.
 func (n *Node) giveUp(tenantID string) {
 	n.mu.Lock()
 	delete(n.held, tenantID)
+	delete(n.snapped, tenantID)
 	delete(n.linkedAt, tenantID) // the snapshot after a link goes with the lease
 	n.mu.Unlock()
 	if err := n.cfg.Store.ReleaseLease(tenantID); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/wapool/wapool/internal/snapshot"
 	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/supervisor"
 )
@@ -451,6 +452,81 @@ func TestNoSnapshotAfterAForcedStop(t *testing.T) {
 		waitFor(t, 10*time.Second, "t0 moved to b once a closed it gracefully", func() bool { return b.sup.runs("t0") })
 		if snaps.saves != 1 {
 			t.Errorf("%d snapshots, want 1 (the move)", snaps.saves)
+		}
+	})
+}
+
+// A node whose lease was taken over while it closed the browser for a
+// refresh uploads nothing that could become current and starts no second
+// browser: the lease is checked against the store, with its epoch, before
+// the upload and before the start.
+func TestLapsedRefreshUploadsAndStartsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db, snaps, a := oneTenantOnA(t)
+		a.sup.mu.Lock()
+		a.sup.releaseDelay = 500 * time.Millisecond // a send finishing first
+		a.sup.mu.Unlock()
+		a.Linked("t0") // a refresh is due a second after the link
+		waitFor(t, 5*time.Second, "the refresh closes t0", func() bool {
+			a.sup.mu.Lock()
+			defer a.sup.mu.Unlock()
+			return a.sup.releasing["t0"]
+		})
+		// Meanwhile another node took the tenant (a was paused past its TTL).
+		db.mu.Lock()
+		l := db.leases["t0"]
+		db.leases["t0"] = sessionstore.Lease{TenantID: "t0", Holder: "b", Epoch: l.Epoch + 1, Expires: time.Now().Add(time.Hour)}
+		db.mu.Unlock()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		snaps.mu.Lock()
+		saves := snaps.saves
+		snaps.mu.Unlock()
+		if saves != 0 {
+			t.Errorf("%d snapshots uploaded by a node that lost the lease, want 0", saves)
+		}
+		if sn := db.snaps["t0"]; sn.Gen != 0 {
+			t.Errorf("snapshot %+v recorded by a node that lost the lease", sn)
+		}
+		a.sup.mu.Lock()
+		starts := a.sup.starts["t0"]
+		a.sup.mu.Unlock()
+		if starts != 1 || a.sup.runs("t0") {
+			t.Errorf("t0 started %d times on a (runs: %v): a second browser for a tenant another node holds", starts, a.sup.runs("t0"))
+		}
+	})
+}
+
+// Which snapshot is newer is told by its generation, never by comparing
+// two nodes' clocks: a node coming back with the profile of generation 1
+// restores generation 2, taken by a node whose clock is an hour behind.
+func TestRestoreComparesGenerationsNotClocks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db, snaps, a := oneTenantOnA(t)
+		snaps.skew = map[string]time.Duration{"b": -time.Hour}
+		a.Linked("t0")
+		waitFor(t, 5*time.Second, "a snapshot of t0 on a", func() bool { return db.snaps["t0"].Gen == 1 })
+		first := db.snaps["t0"].TakenAt
+		a.stop() // a dies; its profile and its marker stay on its disk
+		<-a.done
+		b := startNode(t, db, snaps, "b")
+		waitFor(t, 3*testTTL, "b runs t0", func() bool { return b.sup.runs("t0") })
+		b.Linked("t0")
+		waitFor(t, 5*time.Second, "a snapshot of t0 on b", func() bool { return db.snaps["t0"].Gen == 2 })
+		if second := snaps.objects["t0"][snapshot.Ref{Gen: 2, Epoch: 2}].TakenAt; !second.Before(first) {
+			t.Fatal("the test needs b's snapshot to look older than a's by the clocks")
+		}
+		b.stop()
+		<-b.done
+		restored := snaps.restored["t0"]
+		a2 := startNode(t, db, snaps, "a")
+		waitFor(t, 3*testTTL, "a runs t0 again", func() bool { return a2.sup.runs("t0") })
+		if snaps.restored["t0"] != restored+1 {
+			t.Errorf("a started t0 on its own profile of generation 1: restored %d times, want %d", snaps.restored["t0"], restored+1)
+		}
+		dir, _ := a2.st.ProfileDir("t0")
+		if got := readMarker(dir); got.Gen != 2 {
+			t.Errorf("a's marker after the take: %+v, want gen 2", got)
 		}
 	})
 }

@@ -19,6 +19,7 @@ import (
 type fakeDB struct {
 	mu      sync.Mutex
 	leases  map[string]sessionstore.Lease
+	snaps   map[string]sessionstore.Snapshot // the current snapshot of each tenant
 	nodes   map[string]sessionstore.Node
 	tenants map[string]sessionstore.Tenant
 	down    bool          // every call fails: the store is unreachable
@@ -27,7 +28,7 @@ type fakeDB struct {
 }
 
 func newFakeDB(dir string) *fakeDB {
-	return &fakeDB{leases: map[string]sessionstore.Lease{}, nodes: map[string]sessionstore.Node{}, tenants: map[string]sessionstore.Tenant{}, dir: dir}
+	return &fakeDB{leases: map[string]sessionstore.Lease{}, snaps: map[string]sessionstore.Snapshot{}, nodes: map[string]sessionstore.Node{}, tenants: map[string]sessionstore.Tenant{}, dir: dir}
 }
 
 var errDown = fmt.Errorf("fake store unreachable")
@@ -95,6 +96,57 @@ func (s *fakeStore) RenewLeases(ttl time.Duration) ([]sessionstore.Lease, error)
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+func (s *fakeStore) RenewLease(id string, ttl time.Duration) (sessionstore.Lease, error) {
+	if err := s.lock(); err != nil {
+		return sessionstore.Lease{}, err
+	}
+	defer s.db.mu.Unlock()
+	epoch, ok := s.fences[id]
+	l := s.db.leases[id]
+	if !ok || l.Holder != s.node || l.Epoch != epoch || !time.Now().Before(l.Expires) {
+		delete(s.fences, id)
+		return sessionstore.Lease{}, fmt.Errorf("tenant %q: %w", id, sessionstore.ErrFenced)
+	}
+	l.Expires = time.Now().Add(ttl)
+	s.db.leases[id] = l
+	return l, nil
+}
+
+func (s *fakeStore) CurrentSnapshot(id string) (sessionstore.Snapshot, error) {
+	if err := s.lock(); err != nil {
+		return sessionstore.Snapshot{}, err
+	}
+	defer s.db.mu.Unlock()
+	sn, ok := s.db.snaps[id]
+	if !ok {
+		sn.TenantID = id
+	}
+	return sn, nil
+}
+
+// RecordSnapshot is fenced as sessionstore's is.
+func (s *fakeStore) RecordSnapshot(rec sessionstore.Snapshot) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	epoch, ok := s.fences[rec.TenantID]
+	l := s.db.leases[rec.TenantID]
+	if !ok || epoch != rec.Epoch || l.Holder != s.node || l.Epoch != epoch || !time.Now().Before(l.Expires) {
+		return fmt.Errorf("tenant %q: %w", rec.TenantID, sessionstore.ErrFenced)
+	}
+	if cur := s.db.snaps[rec.TenantID]; rec.Gen != cur.Gen+1 {
+		return fmt.Errorf("tenant %q: gen %d after %d: %w", rec.TenantID, rec.Gen, cur.Gen, sessionstore.ErrSnapshotConflict)
+	}
+	rec.Node = s.node
+	s.db.snaps[rec.TenantID] = rec
+	if t, ok := s.db.tenants[rec.TenantID]; ok {
+		t.SnapshotAt = rec.TakenAt
+		s.db.tenants[rec.TenantID] = t
+	}
+	return nil
 }
 
 // ReleaseLease drops the fence first, as sessionstore does: a release
@@ -337,21 +389,25 @@ func (r *fakeRunner) Restored(string, time.Time) ([]supervisor.Message, error) {
 	return nil, nil
 }
 
-// fakeSnapshots is the object store: the newest snapshot time per tenant,
-// and which node restored what.
+// fakeSnapshots is the object store: the snapshots by tenant and ref, and
+// which node restored what.
 type fakeSnapshots struct {
 	mu       sync.Mutex
-	taken    map[string]time.Time
+	objects  map[string]map[snapshot.Ref]snapshot.Info
+	taken    map[string]time.Time // tenant → the time of its newest Save
 	restored map[string]int
 	last     time.Time // the newest snapshot's time
 	saves    int       // Saves of any tenant
+	// skew is how far each node's clock is off (by node, read from the
+	// profile dir's parent): what its Saves record as TakenAt.
+	skew map[string]time.Duration
 }
 
 func newFakeSnapshots() *fakeSnapshots {
-	return &fakeSnapshots{taken: map[string]time.Time{}, restored: map[string]int{}}
+	return &fakeSnapshots{objects: map[string]map[snapshot.Ref]snapshot.Info{}, taken: map[string]time.Time{}, restored: map[string]int{}}
 }
 
-func (f *fakeSnapshots) Save(_ context.Context, tenant, _ string) (snapshot.Info, error) {
+func (f *fakeSnapshots) Save(_ context.Context, tenant, dir string, ref snapshot.Ref) (snapshot.Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	// The fake clock stands still while goroutines run: keep the times of
@@ -363,23 +419,40 @@ func (f *fakeSnapshots) Save(_ context.Context, tenant, _ string) (snapshot.Info
 	f.last = now
 	f.saves++
 	f.taken[tenant] = now
-	return snapshot.Info{Tenant: tenant, TakenAt: now, Bytes: 1000, Files: 3}, nil
+	info := snapshot.Info{Tenant: tenant, Ref: ref, TakenAt: now.Add(f.skew[filepath.Base(filepath.Dir(dir))]), Bytes: 1000, Files: 3}
+	if f.objects[tenant] == nil {
+		f.objects[tenant] = map[snapshot.Ref]snapshot.Info{}
+	}
+	f.objects[tenant][ref] = info
+	return info, nil
 }
 
-func (f *fakeSnapshots) Restore(_ context.Context, tenant, dir string) (snapshot.Info, error) {
+func (f *fakeSnapshots) Restore(_ context.Context, tenant, dir string, ref snapshot.Ref) (snapshot.Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	at, ok := f.taken[tenant]
+	info, ok := f.objects[tenant][ref]
 	if !ok {
 		return snapshot.Info{}, snapshot.ErrNotFound
 	}
 	f.restored[tenant]++
-	return snapshot.Info{Tenant: tenant, TakenAt: at}, nil
+	return info, nil
+}
+
+func (f *fakeSnapshots) Prune(_ context.Context, tenant string, keep snapshot.Ref) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for r := range f.objects[tenant] {
+		if r.Gen < keep.Gen || r.Gen == keep.Gen && r != keep {
+			delete(f.objects[tenant], r)
+		}
+	}
+	return nil
 }
 
 func (f *fakeSnapshots) Delete(_ context.Context, tenant string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.taken, tenant)
+	delete(f.objects, tenant)
 	return nil
 }

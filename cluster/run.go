@@ -65,11 +65,11 @@ func (n *Node) renew(ctx context.Context) {
 		for _, l := range renewed {
 			ok[l.TenantID] = true
 		}
-		for id, until := range n.held {
+		for id, h := range n.held {
 			switch {
 			case ok[id]:
-				n.held[id] = asked.Add(n.cfg.LeaseTTL)
-			case !until.After(asked.Add(n.cfg.LeaseTTL)):
+				n.held[id] = hold{until: asked.Add(n.cfg.LeaseTTL), epoch: h.epoch}
+			case !h.until.After(asked.Add(n.cfg.LeaseTTL)):
 				// Not renewed and not taken after the renewal was asked:
 				// another node holds it now.
 				delete(n.held, id)
@@ -93,8 +93,8 @@ func (n *Node) watchdog(ctx context.Context) {
 	var lost []string
 	now := n.cfg.Now()
 	n.mu.Lock()
-	for id, until := range n.held {
-		if !now.Add(n.margin()).Before(until) {
+	for id, h := range n.held {
+		if !now.Add(n.margin()).Before(h.until) {
 			delete(n.held, id)
 			lost = append(lost, id)
 		}

@@ -256,8 +256,11 @@ func TestClusterDeployment(t *testing.T) {
 	for _, it := range sv.Items {
 		items = append(items, it.Key)
 	}
-	if len(items) != 1 {
-		t.Errorf("the tokens volume projects keys %v, want only the tokens (the store URLs hold passwords)", items)
+	if !slices.Equal(items, []string{"tokens", "snapshot-keys"}) {
+		t.Errorf("the tokens volume projects keys %v, want only the tokens and the snapshot keys (the store URLs hold passwords)", items)
+	}
+	if v := envValue(c, "WAPOOL_SNAPSHOT_KEY_FILE"); v != "/etc/wapool/snapshot-keys" {
+		t.Errorf("WAPOOL_SNAPSHOT_KEY_FILE = %q, want the projected /etc/wapool/snapshot-keys: a cluster node needs its snapshot keys", v)
 	}
 
 	// Stopping: preStop drains, then SIGTERM stops within --stop-timeout,

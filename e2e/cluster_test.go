@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -39,8 +41,16 @@ func startCluster(t *testing.T, opts fakewa.Options, ids ...string) *testCluster
 	t.Helper()
 	pg := pgtest.Start(t)
 	c := &testCluster{f: startFake(t, opts), nodes: map[string]*daemon{}}
+	key, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "snapshot-keys") // the snapshots sealed, as in production
+	if err := os.WriteFile(keyFile, []byte(key.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c.args = []string{"--target-url", c.f.url, "--chromium", chromiumtest.Path(t), "--send-interval", "0", "--send-jitter", "0",
-		"--store", pg.NewDatabase(t), "--profile-store", "file://" + filepath.ToSlash(t.TempDir()),
+		"--store", pg.NewDatabase(t), "--profile-store", "file://" + filepath.ToSlash(t.TempDir()), "--snapshot-key-file", keyFile,
 		"--lease-ttl", clusterTTL.String(), "--stop-timeout", "30s"}
 	for _, id := range ids {
 		c.start(t, id)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -31,7 +32,17 @@ func newNode(ctx context.Context, cfg config, store *sessionstore.Store, log *za
 	if !cfg.clustered() {
 		return nil, nil
 	}
-	snaps, err := snapshot.Open(ctx, cfg.ProfileStore)
+	opts := snapshot.Options{Unencrypted: cfg.SnapshotUnencrypted}
+	if cfg.SnapshotKeyFile != "" {
+		keys, err := snapshot.LoadKeys(cfg.SnapshotKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--snapshot-key-file: %w", err)
+		}
+		opts.Keys = keys
+	} else {
+		log.Warn("profile snapshots are stored in plaintext (--snapshot-unencrypted): they hold the WhatsApp credentials")
+	}
+	snaps, err := snapshot.Open(ctx, cfg.ProfileStore, opts)
 	if err != nil {
 		return nil, err
 	}

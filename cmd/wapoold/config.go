@@ -67,6 +67,10 @@ type config struct {
 	AdvertiseAddr string        // where the other nodes reach this node's gRPC
 	LeaseTTL      time.Duration // a tenant's lease lasts this long unless renewed
 	SnapshotEvery time.Duration // a fresh snapshot when the newest is older; 0 = only the usual moments
+	// SnapshotKeyFile holds the age keys that seal the snapshots; required
+	// in cluster mode unless SnapshotUnencrypted.
+	SnapshotKeyFile     string
+	SnapshotUnencrypted bool // allow plaintext snapshots (no key)
 }
 
 // clustered tells whether the config asks for cluster mode.
@@ -229,6 +233,8 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "cluster mode: host:port where the other nodes reach this node's gRPC (default: --listen)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 15*time.Second, "cluster mode: a tenant's lease lasts this long unless renewed (every third of it); a dead node's tenants move after it")
 	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 0, "cluster mode: snapshot a tenant's profile again, at an idle moment, when its newest snapshot is older than this (0: only after a link, a move and a stop)")
+	fs.StringVar(&c.SnapshotKeyFile, "snapshot-key-file", "", "cluster mode: age X25519 keys (AGE-SECRET-KEY-1…, one per line, file mode 0600) that encrypt and authenticate the profile snapshots: the first seals new ones, every key opens old ones (rotation); required unless --snapshot-unencrypted")
+	fs.BoolVar(&c.SnapshotUnencrypted, "snapshot-unencrypted", false, "cluster mode: store the profile snapshots (the WhatsApp credentials) in plaintext, unauthenticated, without --snapshot-key-file")
 	return fs
 }
 
@@ -240,8 +246,8 @@ func envTwin(name string) string {
 // checkCluster checks the cluster flags and fills their defaults.
 func (c *config) checkCluster() error {
 	if !c.clustered() {
-		if c.ProfileStore != "" || c.AdvertiseAddr != "" {
-			return errors.New("--profile-store and --advertise-addr need --store postgres://… (cluster mode)")
+		if c.ProfileStore != "" || c.AdvertiseAddr != "" || c.SnapshotKeyFile != "" || c.SnapshotUnencrypted {
+			return errors.New("--profile-store, --advertise-addr, --snapshot-key-file and --snapshot-unencrypted need --store postgres://… (cluster mode)")
 		}
 		return nil
 	}
@@ -256,6 +262,12 @@ func (c *config) checkCluster() error {
 	}
 	if c.SnapshotEvery < 0 {
 		return errors.New("--snapshot-every must not be negative")
+	}
+	switch {
+	case c.SnapshotKeyFile == "" && !c.SnapshotUnencrypted:
+		return errors.New("cluster mode needs --snapshot-key-file (age keys that encrypt the profile snapshots: they hold the WhatsApp credentials), or --snapshot-unencrypted to store them in plaintext")
+	case c.SnapshotKeyFile != "" && c.SnapshotUnencrypted:
+		return errors.New("--snapshot-key-file and --snapshot-unencrypted exclude each other")
 	}
 	if c.NodeID == "" {
 		h, err := os.Hostname()

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/wapool/wapool/internal/pgtest"
 	"github.com/wapool/wapool/internal/wapooldtest"
 )
@@ -24,8 +26,9 @@ type cluster struct {
 	args    []string
 	nodes   map[string]*node // by --node-id, the dead and stopped ones too
 	tenants []string
-	where   map[string]string // tenant → node, when the tenants settled after their links
-	gone    []string          // nodes killed or stopped
+	where   map[string]string     // tenant → node, when the tenants settled after their links
+	gone    []string              // nodes killed or stopped
+	keys    []*age.X25519Identity // --snapshot-key-file's: the snapshots are sealed, as in production
 }
 
 // startCluster starts the nodes n1, n2, n3 with --lease-ttl ttl, links the
@@ -39,9 +42,19 @@ func (r *run) startCluster(b *testing.B, run int, ttl time.Duration) (*cluster, 
 	if err := os.MkdirAll(c.bucket, 0o700); err != nil {
 		return nil, err
 	}
+	key, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, err
+	}
+	keyFile := filepath.Join(dir, "snapshot-keys")
+	if err := os.WriteFile(keyFile, []byte(key.String()+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	c.keys = []*age.X25519Identity{key}
 	c.args = []string{
 		"--store", pgtest.Start(b).NewDatabase(b),
 		"--profile-store", fileURL(c.bucket),
+		"--snapshot-key-file", keyFile,
 		"--lease-ttl", ttl.String(),
 	}
 	for _, id := range []string{"n1", "n2", "n3"} {
@@ -57,7 +70,6 @@ func (r *run) startCluster(b *testing.B, run int, ttl time.Duration) (*cluster, 
 		}
 		c.tenants = append(c.tenants, t)
 	}
-	var err error
 	if c.where, err = c.settle(); err != nil {
 		return nil, err
 	}

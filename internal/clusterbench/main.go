@@ -81,11 +81,12 @@ func table(w io.Writer, res benchtable.Results) (missing []string) {
 	p("| one cold start of a single daemon with 1 linked tenant: start → READY, median of 3 (min–max) | %s s (%s–%s) | | |",
 		val("cold", "cold-READY-s", "%.2f"), val("cold", "cold-min-s", "%.2f"), val("cold", "cold-max-s", "%.2f"))
 	s := "snapshot"
-	p("| snapshot per tenant (%s tenants): stored in the bucket, p50 (max) | %s KiB (%s KiB) | | |",
+	p("| snapshot per tenant (%s tenants): stored in the bucket (sealed), p50 (max) | %s KiB (%s KiB) | | |",
 		val(s, "tenants", "%.0f"), kib(res, s, "bytes-p50"), kib(res, s, "bytes-max"))
 	p("| … files in it, p50; their size restored, p50; the profile dir on its node while READY, p50 | %s; %s KiB; %s KiB | | |",
 		val(s, "files-p50", "%.0f"), kib(res, s, "restored-bytes-p50"), kib(res, s, "profile-bytes-p50"))
-	p("| … upload (Save to file://), p50 (max) | %s ms (%s ms) | | |", val(s, "save-ms-p50", "%.0f"), val(s, "save-ms-max", "%.0f"))
+	p("| … upload (Save to file://, sealed with age), p50 (max) | %s ms (%s ms) | | |", val(s, "save-ms-p50", "%.0f"), val(s, "save-ms-max", "%.0f"))
+	p("| … the same profile saved in plaintext (--snapshot-unencrypted): size, upload, p50 | %s KiB, %s ms | | |", kib(res, s, "plain-bytes-p50"), val(s, "plain-save-ms-p50", "%.0f"))
 	p("| … restore (Restore from file://, every file fsynced), p50 (max) | %s ms (%s ms) | | |", val(s, "restore-ms-p50", "%.0f"), val(s, "restore-ms-max", "%.0f"))
 	return missing
 }

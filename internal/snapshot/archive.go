@@ -18,8 +18,11 @@ import (
 // files in walk order (parents before children), names relative to the
 // profile dir with '/' separators, modes 0700/0600, mtimes to the second.
 const (
-	manifestName  = ".wapool-snapshot.json"
-	formatVersion = 1
+	manifestName = ".wapool-snapshot.json"
+	// formatVersion 2: the manifest names the generation and epoch, and the
+	// archive may be sealed (crypt.go). Version 1 (one object per tenant,
+	// no generation) is not read any more.
+	formatVersion = 2
 	contentType   = "application/zstd"
 )
 
@@ -27,6 +30,8 @@ const (
 type manifest struct {
 	Format  int       `json:"format"`   // formatVersion
 	Tenant  string    `json:"tenant"`   // whose profile this is
+	Gen     uint64    `json:"gen"`      // Ref.Gen
+	Epoch   uint64    `json:"epoch"`    // Ref.Epoch
 	TakenAt time.Time `json:"taken_at"` // when Save started
 	Files   int       `json:"files"`    // regular files in the archive
 }

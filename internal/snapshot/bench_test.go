@@ -8,12 +8,15 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"filippo.io/age"
 )
 
 // BenchmarkSnapshot times Save and Restore on file:// of a real Chromium
 // profile after one graceful start and stop ("fresh"), then of the same
 // profile plus 5 MiB of random (incompressible, like LevelDB's compressed
-// tables) IndexedDB data ("idb5MiB"). It reports the archive's size, the
+// tables) IndexedDB data ("idb5MiB"), each in plaintext ("plain") and
+// sealed with age and its tag ("age"). It reports the object's size, the
 // profile's size on disk (caches included) and the milliseconds of one
 // Save and one Restore (which fsyncs every file).
 func BenchmarkSnapshot(b *testing.B) {
@@ -24,9 +27,16 @@ func BenchmarkSnapshot(b *testing.B) {
 	if err := os.Mkdir(bucket, 0o700); err != nil {
 		b.Fatal(err)
 	}
-	s := openStore(b, (&url.URL{Scheme: "file", Path: bucket, RawQuery: "no_tmp_dir=true"}).String())
+	u := (&url.URL{Scheme: "file", Path: bucket, RawQuery: "no_tmp_dir=true"}).String()
+	stores := []struct {
+		name string
+		s    *Store
+	}{
+		{"plain", openStore(b, u)},
+		{"age", openStoreWith(b, u, Options{Keys: []*age.X25519Identity{testKey}})},
+	}
 
-	run := func(b *testing.B) {
+	run := func(b *testing.B, s *Store) {
 		dst := filepath.Join(base, "dst")
 		var save, restore time.Duration
 		var info Info
@@ -34,12 +44,12 @@ func BenchmarkSnapshot(b *testing.B) {
 		for b.Loop() {
 			t0 := time.Now()
 			var err error
-			info, err = s.Save(b.Context(), "t1", src)
+			info, err = s.Save(b.Context(), "t1", src, r1)
 			if err != nil {
 				b.Fatal(err)
 			}
 			t1 := time.Now()
-			if _, err := s.Restore(b.Context(), "t1", dst); err != nil {
+			if _, err := s.Restore(b.Context(), "t1", dst, r1); err != nil {
 				b.Fatal(err)
 			}
 			save += t1.Sub(t0)
@@ -53,7 +63,9 @@ func BenchmarkSnapshot(b *testing.B) {
 		b.ReportMetric(ms(save), "save-ms/op")
 		b.ReportMetric(ms(restore), "restore-ms/op")
 	}
-	b.Run("fresh", run)
+	for _, st := range stores {
+		b.Run("fresh/"+st.name, func(b *testing.B) { run(b, st.s) })
+	}
 
 	idb := filepath.Join(src, "Default", "IndexedDB", "https_web.whatsapp.com_0.indexeddb.leveldb")
 	if err := os.MkdirAll(idb, 0o700); err != nil {
@@ -67,7 +79,9 @@ func BenchmarkSnapshot(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.Run("idb5MiB", run)
+	for _, st := range stores {
+		b.Run("idb5MiB/"+st.name, func(b *testing.B) { run(b, st.s) })
+	}
 }
 
 // treeBytes is the size of the regular files under dir.

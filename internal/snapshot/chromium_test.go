@@ -109,12 +109,12 @@ func TestChromiumProfile(t *testing.T) {
 		}
 	}
 	s := openStore(t, (&url.URL{Scheme: "file", Path: t.TempDir(), RawQuery: "no_tmp_dir=true"}).String())
-	saved, err := s.Save(t.Context(), "t1", src)
+	saved, err := s.Save(t.Context(), "t1", src, r1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "dst")
-	if _, err := s.Restore(t.Context(), "t1", dst); err != nil {
+	if _, err := s.Restore(t.Context(), "t1", dst, r1); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("fresh profile: %d files, archive %d bytes", saved.Files, saved.Bytes)
@@ -226,14 +226,14 @@ func TestChromiumStateSurvives(t *testing.T) {
 	closeBrowser(t, tab)
 
 	s := openStore(t, "mem://")
-	if _, err := s.Save(t.Context(), "t1", src); err != nil {
+	if _, err := s.Save(t.Context(), "t1", src, r1); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.RemoveAll(src); err != nil {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "dst")
-	if _, err := s.Restore(t.Context(), "t1", dst); err != nil {
+	if _, err := s.Restore(t.Context(), "t1", dst, r1); err != nil {
 		t.Fatal(err)
 	}
 

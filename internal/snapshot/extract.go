@@ -35,7 +35,7 @@ const (
 // Entries that the exclusion table names are skipped (an archive from an
 // older table stays restorable). Writing goes through os.Root, so even a
 // symlink that got into the tree otherwise could not lead outside.
-func extract(ctx context.Context, r io.Reader, root *os.Root, tenant string) (manifest, error) {
+func extract(ctx context.Context, r io.Reader, root *os.Root, tenant string, ref Ref) (manifest, error) {
 	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
 	if err != nil {
 		return manifest{}, err
@@ -43,7 +43,7 @@ func extract(ctx context.Context, r io.Reader, root *os.Root, tenant string) (ma
 	defer zr.Close()
 	tr := tar.NewReader(zr)
 
-	m, err := readManifest(tr, tenant)
+	m, err := readManifest(tr, tenant, ref)
 	if err != nil {
 		return manifest{}, err
 	}
@@ -111,8 +111,8 @@ func extract(ctx context.Context, r io.Reader, root *os.Root, tenant string) (ma
 }
 
 // readManifest reads the archive's first entry, which must be the manifest
-// of a snapshot of tenant in a format this package reads.
-func readManifest(tr *tar.Reader, tenant string) (manifest, error) {
+// of snapshot ref of tenant in a format this package reads.
+func readManifest(tr *tar.Reader, tenant string, ref Ref) (manifest, error) {
 	hdr, err := tr.Next()
 	if err != nil {
 		return manifest{}, corrupt(fmt.Errorf("no manifest: %w", err))
@@ -129,6 +129,9 @@ func readManifest(tr *tar.Reader, tenant string) (manifest, error) {
 	}
 	if m.Tenant != tenant {
 		return manifest{}, corrupt(fmt.Errorf("a snapshot of tenant %q", m.Tenant))
+	}
+	if got := (Ref{Gen: m.Gen, Epoch: m.Epoch}); got != ref {
+		return manifest{}, corrupt(fmt.Errorf("the snapshot %s, not %s", got, ref))
 	}
 	return m, nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 	"gocloud.dev/blob"
 )
@@ -33,7 +34,29 @@ func backends(t *testing.T) map[string]func(t *testing.T) string {
 	}
 }
 
-// eachBackend runs f as a subtest against a fresh Store of each backend.
+// r1 and r2 are a tenant's first two snapshots.
+var (
+	r1 = Ref{Gen: 1, Epoch: 1}
+	r2 = Ref{Gen: 2, Epoch: 1}
+)
+
+// testKey and otherKey are age identities of the sealed stores of the
+// tests (made for them: they protect nothing).
+var (
+	testKey  = mustKey("AGE-SECRET-KEY-1VJGFYMHEVQ30SR7J3Q2ND87D4P2JK8TKXFJ7AGUHUWX204KWD5LQT3R2PQ")
+	otherKey = mustKey("AGE-SECRET-KEY-178D745LSRVWJFX8UX6CMKMMJSPE6JVUCZ2QK535NDDAMPACE45HQUZ9P5X")
+)
+
+func mustKey(s string) *age.X25519Identity {
+	k, err := age.ParseX25519Identity(s)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// eachBackend runs f as a subtest against a fresh Store of each backend,
+// in plaintext and sealed with testKey.
 func eachBackend(t *testing.T, f func(t *testing.T, s *Store)) {
 	t.Helper()
 	for name, mk := range backends(t) {
@@ -41,12 +64,22 @@ func eachBackend(t *testing.T, f func(t *testing.T, s *Store)) {
 			s := openStore(t, mk(t))
 			f(t, s)
 		})
+		t.Run(name+"+age", func(t *testing.T) {
+			s := openStoreWith(t, mk(t), Options{Keys: []*age.X25519Identity{testKey}})
+			f(t, s)
+		})
 	}
 }
 
+// openStore opens a plaintext store.
 func openStore(t testing.TB, url string) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), url)
+	return openStoreWith(t, url, Options{Unencrypted: true})
+}
+
+func openStoreWith(t testing.TB, url string, opts Options) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), url, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,8 +291,8 @@ func makeArchive(t testing.TB, m manifest, entries ...rawEntry) []byte {
 // upload puts data as tenant's snapshot object, as Save would.
 func upload(t testing.TB, s *Store, tenant string, data []byte) {
 	t.Helper()
-	err := s.bucket.WriteAll(t.Context(), key(tenant), data, &blob.WriterOptions{
-		Metadata: map[string]string{metaTakenAt: time.Now().UTC().Format(time.RFC3339Nano), metaFiles: "1", metaFormat: "1"},
+	err := s.bucket.WriteAll(t.Context(), key(tenant, r1), data, &blob.WriterOptions{
+		Metadata: map[string]string{metaTakenAt: time.Now().UTC().Format(time.RFC3339Nano), metaFiles: "1", metaFormat: "2"},
 	})
 	if err != nil {
 		t.Fatal(err)

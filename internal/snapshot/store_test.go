@@ -17,7 +17,7 @@ func TestRoundTrip(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		src := filepath.Join(t.TempDir(), "src")
 		buildProfile(t, src)
-		saved, err := s.Save(t.Context(), "t1", src)
+		saved, err := s.Save(t.Context(), "t1", src, r1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +33,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 
 		dst := filepath.Join(t.TempDir(), "dst") // does not exist yet
-		restored, err := s.Restore(t.Context(), "t1", dst)
+		restored, err := s.Restore(t.Context(), "t1", dst, r1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,7 @@ func TestRestoreReplacesDir(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		src := filepath.Join(t.TempDir(), "src")
 		writeFiles(t, src, map[string]string{"Local State": "new", "Default/Cookies": "new cookies"})
-		if _, err := s.Save(t.Context(), "t1", src); err != nil {
+		if _, err := s.Save(t.Context(), "t1", src, r1); err != nil {
 			t.Fatal(err)
 		}
 		dst := filepath.Join(t.TempDir(), "dst")
@@ -88,7 +88,7 @@ func TestRestoreReplacesDir(t *testing.T) {
 			"Default/Old/file":     "old",
 			"Default/GPUCache/old": "old cache",
 		})
-		if _, err := s.Restore(t.Context(), "t1", dst); err != nil {
+		if _, err := s.Restore(t.Context(), "t1", dst, r1); err != nil {
 			t.Fatal(err)
 		}
 		got := readTree(t, dst)
@@ -114,10 +114,10 @@ func TestFailedRestoreKeepsDir(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		src := filepath.Join(t.TempDir(), "src")
 		buildProfile(t, src)
-		if _, err := s.Save(t.Context(), "good", src); err != nil {
+		if _, err := s.Save(t.Context(), "good", src, r1); err != nil {
 			t.Fatal(err)
 		}
-		whole, err := s.bucket.ReadAll(t.Context(), key("good"))
+		whole, err := s.bucket.ReadAll(t.Context(), key("good", r1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,9 +128,12 @@ func TestFailedRestoreKeepsDir(t *testing.T) {
 			"truncated":     whole[:len(whole)*2/3],
 			"flipped byte":  flipped,
 			"no manifest":   makeArchive(t, manifest{}, rawEntry{hdr: tarReg("Local State"), data: "x"}),
-			"other tenant":  makeArchive(t, manifest{Format: 1, Tenant: "good", Files: 0}),
-			"file count":    makeArchive(t, manifest{Format: 1, Tenant: "t1", Files: 5}, rawEntry{hdr: tarReg("Local State"), data: "x"}),
-			"future format": makeArchive(t, manifest{Format: 2, Tenant: "t1"}),
+			"other tenant":  makeArchive(t, manifest{Format: formatVersion, Tenant: "good", Gen: 1, Epoch: 1, Files: 0}),
+			"file count":    makeArchive(t, manifest{Format: formatVersion, Tenant: "t1", Gen: 1, Epoch: 1, Files: 5}, rawEntry{hdr: tarReg("Local State"), data: "x"}),
+			"future format": makeArchive(t, manifest{Format: 99, Tenant: "t1", Gen: 1, Epoch: 1}),
+			"old format":    makeArchive(t, manifest{Format: 1, Tenant: "t1"}),
+			"other gen":     makeArchive(t, manifest{Format: formatVersion, Tenant: "t1", Gen: 2, Epoch: 1}),
+			"other epoch":   makeArchive(t, manifest{Format: formatVersion, Tenant: "t1", Gen: 1, Epoch: 7}),
 		}
 		for name, data := range cases {
 			t.Run(name, func(t *testing.T) {
@@ -139,7 +142,7 @@ func TestFailedRestoreKeepsDir(t *testing.T) {
 				writeFiles(t, dst, old)
 				before := readTree(t, dst)
 				upload(t, s, "t1", data)
-				_, err := s.Restore(t.Context(), "t1", dst)
+				_, err := s.Restore(t.Context(), "t1", dst, r1)
 				if !errors.Is(err, ErrCorrupt) {
 					t.Fatalf("Restore = %v, want ErrCorrupt", err)
 				}
@@ -173,7 +176,7 @@ func TestRestoreCancelled(t *testing.T) {
 	s := openStore(t, "mem://")
 	src := filepath.Join(t.TempDir(), "src")
 	buildProfile(t, src)
-	if _, err := s.Save(t.Context(), "t1", src); err != nil {
+	if _, err := s.Save(t.Context(), "t1", src, r1); err != nil {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "dst")
@@ -181,7 +184,7 @@ func TestRestoreCancelled(t *testing.T) {
 	before := readTree(t, dst)
 	n := 5 // a few entries in
 	ctx := countdownCtx{Context: t.Context(), n: &n}
-	if _, err := s.Restore(ctx, "t1", dst); !errors.Is(err, context.Canceled) {
+	if _, err := s.Restore(ctx, "t1", dst, r1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Restore = %v, want context.Canceled", err)
 	}
 	if after := readTree(t, dst); !sameTree(before, after) {
@@ -198,7 +201,7 @@ func TestNewestSaveDelete(t *testing.T) {
 		if _, err := s.Newest(ctx, "t1"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("Newest of nothing = %v, want ErrNotFound", err)
 		}
-		if _, err := s.Restore(ctx, "t1", filepath.Join(t.TempDir(), "dst")); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Restore(ctx, "t1", filepath.Join(t.TempDir(), "dst"), r1); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("Restore of nothing = %v, want ErrNotFound", err)
 		}
 		if err := s.Delete(ctx, "t1"); err != nil {
@@ -207,12 +210,12 @@ func TestNewestSaveDelete(t *testing.T) {
 
 		src := filepath.Join(t.TempDir(), "src")
 		writeFiles(t, src, map[string]string{"Local State": "first"})
-		first, err := s.Save(ctx, "t1", src)
+		first, err := s.Save(ctx, "t1", src, r1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		writeFiles(t, src, map[string]string{"Local State": "second", "Default/Cookies": "c"})
-		second, err := s.Save(ctx, "t1", src)
+		second, err := s.Save(ctx, "t1", src, r2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +230,7 @@ func TestNewestSaveDelete(t *testing.T) {
 			t.Errorf("Newest = %+v, want the second Save's %+v", newest, second)
 		}
 		dst := filepath.Join(t.TempDir(), "dst")
-		if _, err := s.Restore(ctx, "t1", dst); err != nil {
+		if _, err := s.Restore(ctx, "t1", dst, r2); err != nil {
 			t.Fatal(err)
 		}
 		if b, _ := os.ReadFile(filepath.Join(dst, "Local State")); string(b) != "second" {
@@ -235,7 +238,7 @@ func TestNewestSaveDelete(t *testing.T) {
 		}
 
 		// A tenant whose id extends another's keeps its snapshot.
-		if _, err := s.Save(ctx, "t10", src); err != nil {
+		if _, err := s.Save(ctx, "t10", src, r1); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Delete(ctx, "t1"); err != nil {
@@ -257,28 +260,28 @@ func TestSaveAbortKeepsPrevious(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		src := filepath.Join(t.TempDir(), "src")
 		buildProfile(t, src)
-		prev, err := s.Save(t.Context(), "t1", src)
+		prev, err := s.Save(t.Context(), "t1", src, r1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// How often a whole Save asks its ctx; then cancel two asks before
 		// the end: after scan, half-way through the upload.
 		n := 1 << 30
-		if _, err := s.Save(countdownCtx{Context: t.Context(), n: &n}, "t0", src); err != nil {
+		if _, err := s.Save(countdownCtx{Context: t.Context(), n: &n}, "t0", src, r1); err != nil {
 			t.Fatal(err)
 		}
 		asks := 1<<30 - n
 		writeFiles(t, src, map[string]string{"Local State": "changed"})
 		n = asks - 2
 		ctx := countdownCtx{Context: t.Context(), n: &n}
-		if _, err := s.Save(ctx, "t1", src); !errors.Is(err, context.Canceled) {
+		if _, err := s.Save(ctx, "t1", src, r2); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Save = %v, want context.Canceled", err)
 		}
 		if got, err := s.Newest(t.Context(), "t1"); err != nil || got != prev {
 			t.Errorf("Newest after an aborted Save = %+v, %v; want the previous %+v", got, err, prev)
 		}
 		dst := filepath.Join(t.TempDir(), "dst")
-		if _, err := s.Restore(t.Context(), "t1", dst); err != nil {
+		if _, err := s.Restore(t.Context(), "t1", dst, r1); err != nil {
 			t.Fatal(err)
 		}
 		if b, _ := os.ReadFile(filepath.Join(dst, "Local State")); string(b) != keptFiles["Local State"] {
@@ -291,13 +294,13 @@ func TestInvalidTenant(t *testing.T) {
 	s := openStore(t, "mem://")
 	dir := t.TempDir()
 	for _, id := range []string{"", "../x", "a/b", "-a", ".", strings.Repeat("a", 65)} {
-		if _, err := s.Save(t.Context(), id, dir); err == nil {
+		if _, err := s.Save(t.Context(), id, dir, r1); err == nil {
 			t.Errorf("Save(%q) succeeded", id)
 		}
 		if _, err := s.Newest(t.Context(), id); err == nil || errors.Is(err, ErrNotFound) {
 			t.Errorf("Newest(%q) = %v, want an invalid-id error", id, err)
 		}
-		if _, err := s.Restore(t.Context(), id, filepath.Join(dir, "x")); err == nil {
+		if _, err := s.Restore(t.Context(), id, filepath.Join(dir, "x"), r1); err == nil {
 			t.Errorf("Restore(%q) succeeded", id)
 		}
 		if err := s.Delete(t.Context(), id); err == nil {
@@ -308,7 +311,7 @@ func TestInvalidTenant(t *testing.T) {
 
 func TestSaveMissingDir(t *testing.T) {
 	s := openStore(t, "mem://")
-	if _, err := s.Save(t.Context(), "t1", filepath.Join(t.TempDir(), "nope")); err == nil {
+	if _, err := s.Save(t.Context(), "t1", filepath.Join(t.TempDir(), "nope"), r1); err == nil {
 		t.Fatal("Save of a missing dir succeeded")
 	}
 	if _, err := s.Newest(t.Context(), "t1"); !errors.Is(err, ErrNotFound) {
@@ -323,7 +326,7 @@ func TestRestoreKeepsProfileLock(t *testing.T) {
 	s := openStore(t, "mem://")
 	src := filepath.Join(t.TempDir(), "src")
 	writeFiles(t, src, map[string]string{"Local State": "new", lockFileName: "someone else's"})
-	if _, err := s.Save(t.Context(), "t1", src); err != nil {
+	if _, err := s.Save(t.Context(), "t1", src, r1); err != nil {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "dst")
@@ -336,7 +339,7 @@ func TestRestoreKeepsProfileLock(t *testing.T) {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Restore(t.Context(), "t1", dst); err != nil {
+	if _, err := s.Restore(t.Context(), "t1", dst, r1); err != nil {
 		t.Fatal(err)
 	}
 	held, _ := lock.Stat()
@@ -363,12 +366,12 @@ func TestRestoreRemovesStale(t *testing.T) {
 	s := openStore(t, "mem://")
 	src := filepath.Join(t.TempDir(), "src")
 	writeFiles(t, src, map[string]string{"Local State": "x"})
-	if _, err := s.Save(t.Context(), "t1", src); err != nil {
+	if _, err := s.Save(t.Context(), "t1", src, r1); err != nil {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "dst")
 	writeFiles(t, filepath.Dir(dst), map[string]string{".dst.restore-123/Default/Cookies": "half", "other/keep": "k"})
-	if _, err := s.Restore(t.Context(), "t1", dst); err != nil {
+	if _, err := s.Restore(t.Context(), "t1", dst, r1); err != nil {
 		t.Fatal(err)
 	}
 	if left := siblings(t, dst); len(left) != 1 || left[0] != "other" {

@@ -20,7 +20,7 @@ func TestRestoreRefusesEscapes(t *testing.T) {
 	base := t.TempDir()
 	dst := filepath.Join(base, "parent", "dst")
 	outside := filepath.Join(base, "outside") // where an escape would write
-	m := manifest{Format: 1, Tenant: "t1", Files: 1}
+	m := manifest{Format: formatVersion, Tenant: "t1", Gen: 1, Epoch: 1, Files: 1}
 	ok := rawEntry{hdr: tarReg("Local State"), data: "fine"}
 	cases := map[string][]rawEntry{
 		"dot-dot":          {ok, {hdr: tarReg("../../outside"), data: "x"}},
@@ -44,7 +44,7 @@ func TestRestoreRefusesEscapes(t *testing.T) {
 			writeFiles(t, dst, map[string]string{"Local State": "old"})
 			before := readTree(t, dst)
 			upload(t, s, "t1", makeArchive(t, m, entries...))
-			_, err := s.Restore(t.Context(), "t1", dst)
+			_, err := s.Restore(t.Context(), "t1", dst, r1)
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("Restore = %v, want ErrCorrupt", err)
 			}
@@ -65,7 +65,7 @@ func TestRestoreRefusesEscapes(t *testing.T) {
 // excludes (an older table, or a hand-made one) restores without it.
 func TestRestoreSkipsExcluded(t *testing.T) {
 	s := openStore(t, "mem://")
-	m := manifest{Format: 1, Tenant: "t1", Files: 3}
+	m := manifest{Format: formatVersion, Tenant: "t1", Gen: 1, Epoch: 1, Files: 3}
 	upload(t, s, "t1", makeArchive(t, m,
 		rawEntry{hdr: tarReg("Local State"), data: "kept"},
 		rawEntry{hdr: tar.Header{Name: "Default/Cache/", Typeflag: tar.TypeDir, Mode: 0o700}},
@@ -74,7 +74,7 @@ func TestRestoreSkipsExcluded(t *testing.T) {
 		rawEntry{hdr: tarReg(lockFileName), data: "1"},
 	))
 	dst := filepath.Join(t.TempDir(), "dst")
-	if _, err := s.Restore(t.Context(), "t1", dst); err != nil {
+	if _, err := s.Restore(t.Context(), "t1", dst, r1); err != nil {
 		t.Fatal(err)
 	}
 	got := readTree(t, dst)

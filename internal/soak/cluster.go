@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/wapool/wapool/internal/pgtest"
 	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
@@ -61,6 +63,14 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 	if err := os.MkdirAll(bucket, 0o700); err != nil {
 		return false, err
 	}
+	key, err := age.GenerateX25519Identity()
+	if err != nil {
+		return false, err
+	}
+	keyFile := filepath.Join(o.workDir, "snapshot-keys") // the snapshots sealed, as in production
+	if err := os.WriteFile(keyFile, []byte(key.String()+"\n"), 0o600); err != nil {
+		return false, err
+	}
 	fake, err := startFake(o.editorDelay)
 	if err != nil {
 		return false, err
@@ -82,7 +92,7 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 		c.nodes = append(c.nodes, &node{id: id, workDir: o.workDir, d: &daemon{bin: wapoold, logFile: logFile, args: []string{
 			"--target-url", fake.url, "--chromium", chrome,
 			"--send-interval", "0", "--send-jitter", "0", "--metrics-addr", "", "--log-format", "json", "--log-level", o.logLevel,
-			"--store", storeURL, "--profile-store", "file://" + filepath.ToSlash(bucket),
+			"--store", storeURL, "--profile-store", "file://" + filepath.ToSlash(bucket), "--snapshot-key-file", keyFile,
 			"--node-id", id, "--lease-ttl", o.leaseTTL.String(), "--stop-timeout", nodeStopTimeout,
 		}}})
 	}
