@@ -530,3 +530,39 @@ func TestRestoreComparesGenerationsNotClocks(t *testing.T) {
 		}
 	})
 }
+
+// A node that advertises a loopback address refuses to join a cluster
+// whose other nodes are on other hosts; nodes all on one host are fine.
+func TestLoopbackAdvertiseRefusedBesideOtherHosts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		run := func(id, addr string) error {
+			n, err := New(Config{NodeID: id, AdvertiseAddr: addr, Store: db.store(id), Snapshots: snaps, LeaseTTL: testTTL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return n.Run(ctx, newFakeRunner())
+		}
+		if err := run("a", "127.0.0.1:7441"); err != nil {
+			t.Fatalf("a lone loopback node: %v", err)
+		}
+		db.mu.Lock()
+		db.nodes["b"] = sessionstore.Node{ID: "b", Addr: "127.0.0.1:7442", Heartbeat: time.Now()}
+		db.mu.Unlock()
+		if err := run("c", "localhost:7443"); err != nil {
+			t.Fatalf("loopback nodes on one host: %v", err)
+		}
+		db.mu.Lock()
+		db.nodes["d"] = sessionstore.Node{ID: "d", Addr: "10.0.0.4:7440", Heartbeat: time.Now()}
+		db.mu.Unlock()
+		if err := run("e", "127.0.0.1:7445"); !errors.Is(err, ErrUnreachableAddr) {
+			t.Errorf("a loopback node beside a node on another host: %v, want ErrUnreachableAddr", err)
+		}
+		if err := run("f", "10.0.0.6:7440"); err != nil {
+			t.Errorf("a node with a routable address: %v", err)
+		}
+	})
+}

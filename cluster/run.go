@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +21,9 @@ import (
 // nodes' outbox changes to the supervisor. Leave first for a planned stop.
 func (n *Node) Run(ctx context.Context, sup Runner) error {
 	n.sup = sup
+	if err := n.CheckAdvertise(); err != nil {
+		return err
+	}
 	if err := n.cfg.Store.RegisterNode(n.cfg.AdvertiseAddr); err != nil {
 		return fmt.Errorf("cluster: registering node %s: %w", n.cfg.NodeID, err)
 	}
@@ -36,6 +41,46 @@ func (n *Node) Run(ctx context.Context, sup Runner) error {
 	n.tick(ctx)
 	n.every(ctx, n.cfg.Tick, n.tick)
 	return nil
+}
+
+// ErrUnreachableAddr: this node advertises a loopback address while other
+// live nodes of the cluster are on other hosts: they could not forward a
+// call to it.
+var ErrUnreachableAddr = errors.New("cluster: the advertised address is loopback, other nodes are not on this host")
+
+// CheckAdvertise refuses (ErrUnreachableAddr) a loopback --advertise-addr
+// while a live node of the cluster advertises an address that is not
+// loopback, so is on another host. Nodes that all advertise loopback run
+// on one host (tests, a demo) and are fine.
+func (n *Node) CheckAdvertise() error {
+	if !isLoopback(n.cfg.AdvertiseAddr) {
+		return nil
+	}
+	live, err := n.cfg.Store.Nodes(n.cfg.LeaseTTL)
+	if err != nil {
+		return fmt.Errorf("cluster: listing the nodes: %w", err)
+	}
+	for _, x := range live {
+		if x.ID != n.cfg.NodeID && !isLoopback(x.Addr) {
+			return fmt.Errorf("--advertise-addr %s: node %s advertises %s, on another host, and could not reach this node: advertise an address the other nodes reach: %w",
+				n.cfg.AdvertiseAddr, x.ID, x.Addr, ErrUnreachableAddr)
+		}
+	}
+	return nil
+}
+
+// isLoopback reports whether addr's host is loopback (127.0.0.0/8, ::1,
+// "localhost"); an empty host means every interface and is not.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // every calls f every period until ctx ends.

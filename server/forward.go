@@ -49,15 +49,30 @@ var routed = map[string]bool{
 // receiving node checks the credentials again.
 type Forwarder struct {
 	router Router
-	self   string // this node's id, sent in forwardedHeader
+	self   string   // this node's id, sent in forwardedHeader
+	tls    *NodeTLS // nil: plaintext between nodes
 
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn // by address
 }
 
+// ForwarderOption configures a Forwarder.
+type ForwarderOption func(*Forwarder)
+
+// WithNodeTLS makes the Forwarder dial the other nodes over TLS with the
+// node's own certificate (the daemon serves TLS: the other nodes do too).
+// Without it, node-to-node calls are plaintext.
+func WithNodeTLS(n *NodeTLS) ForwarderOption {
+	return func(f *Forwarder) { f.tls = n }
+}
+
 // NewForwarder returns a Forwarder for the node named self.
-func NewForwarder(r Router, self string) *Forwarder {
-	return &Forwarder{router: r, self: self, conns: map[string]*grpc.ClientConn{}}
+func NewForwarder(r Router, self string, opts ...ForwarderOption) *Forwarder {
+	f := &Forwarder{router: r, self: self, conns: map[string]*grpc.ClientConn{}}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
 }
 
 // Close closes the connections to the other nodes.
@@ -71,15 +86,20 @@ func (f *Forwarder) Close() error {
 	return nil
 }
 
-// conn returns the connection to addr, dialled once. Node-to-node traffic
-// stays inside the cluster's network; the callers' tokens ride along.
+// conn returns the connection to addr, dialled once: over TLS with the
+// node's own certificate when the nodes serve TLS, else plaintext inside
+// the cluster's network. The callers' tokens ride along.
 func (f *Forwarder) conn(addr string) (*grpc.ClientConn, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if c, ok := f.conns[addr]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if f.tls != nil {
+		creds = f.tls.credentials()
+	}
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return nil, err
 	}

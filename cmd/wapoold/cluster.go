@@ -19,11 +19,12 @@ import (
 // Its methods are no-ops on a nil node, the single-node default, so that
 // run reads the same in both modes.
 type clusterNode struct {
-	node  *cluster.Node
-	snaps *snapshot.Store
-	fwd   *server.Forwarder
-	log   *zap.Logger
-	done  chan struct{}
+	node    *cluster.Node
+	snaps   *snapshot.Store
+	fwd     *server.Forwarder
+	nodeTLS *server.NodeTLS // nil: plaintext between nodes (no --tls-cert)
+	log     *zap.Logger
+	done    chan struct{}
 }
 
 // newNode joins nothing yet: it opens the profile store and builds the
@@ -60,7 +61,33 @@ func newNode(ctx context.Context, cfg config, store *sessionstore.Store, log *za
 		snaps.Close()
 		return nil, err
 	}
-	return &clusterNode{node: node, snaps: snaps, fwd: server.NewForwarder(node, cfg.NodeID), log: log}, nil
+	if err := node.CheckAdvertise(); err != nil {
+		snaps.Close()
+		return nil, err
+	}
+	// A node serving TLS is reached over TLS: it forwards with its own
+	// certificate, which must suit (server and client use, the cluster's
+	// CA, its --advertise-addr), else the start is refused.
+	var fwdOpts []server.ForwarderOption
+	var nodeTLS *server.NodeTLS
+	if cfg.TLSCert != "" {
+		nodeTLS, err = server.NewNodeTLS(server.NodeTLSConfig{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, CAFile: cfg.TLSClientCA, AdvertiseAddr: cfg.AdvertiseAddr})
+		if err != nil {
+			snaps.Close()
+			return nil, err
+		}
+		fwdOpts = append(fwdOpts, server.WithNodeTLS(nodeTLS))
+	}
+	return &clusterNode{node: node, snaps: snaps, fwd: server.NewForwarder(node, cfg.NodeID, fwdOpts...), nodeTLS: nodeTLS, log: log}, nil
+}
+
+// reload re-reads the node's TLS files (SIGHUP); nil without cluster mode
+// or TLS.
+func (c *clusterNode) reload() error {
+	if c == nil || c.nodeTLS == nil {
+		return nil
+	}
+	return c.nodeTLS.Reload()
 }
 
 func (c *clusterNode) placement() supervisor.Placement {

@@ -248,6 +248,9 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 				if err := reloadConsole(); err != nil {
 					log.Error("SIGHUP: keeping the console's old certificate", zap.Error(err))
 				}
+				if err := node.reload(); err != nil {
+					log.Error("SIGHUP: keeping the old certificate for forwarding to the other nodes", zap.Error(err))
+				}
 				reloadSelectors(cfg.Selectors, sup, log)
 			case <-supCtx.Done():
 				return
