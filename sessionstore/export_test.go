@@ -84,3 +84,26 @@ func IsPostgres(s *Store) bool { return s.pg != nil }
 // DisableNotify makes s append events without NOTIFY: other Stores see them
 // only by polling. Call it before s writes.
 func DisableNotify(s *Store) { s.pg.noNotify = true }
+
+// HoldMainPool takes every connection of a PostgreSQL Store's main pool
+// (sends and polls all busy) until release.
+func HoldMainPool(s *Store) (release func(), err error) {
+	ctx, cancel := s.pg.ctx()
+	defer cancel()
+	var conns []interface{ Release() }
+	for range s.pg.pool.Config().MaxConns {
+		c, err := s.pg.pool.Acquire(ctx)
+		if err != nil {
+			for _, c := range conns {
+				c.Release()
+			}
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	return func() {
+		for _, c := range conns {
+			c.Release()
+		}
+	}, nil
+}

@@ -42,8 +42,12 @@ const (
 
 // pgStore is the PostgreSQL backend of a Store.
 type pgStore struct {
-	st    *Store // the clock, retention, queue limit and the event hub
-	pool  *pgxpool.Pool
+	st   *Store        // the clock, retention, queue limit and the event hub
+	pool *pgxpool.Pool // the outbox, events, tenants: sends, polls, lists
+	// ctl is the pool of the leases and the node table (pgleases.go), of
+	// its own: a renewal or a heartbeat never waits for a connection
+	// behind sends and event polls, however many there are.
+	ctl   *pgxpool.Pool
 	logID string
 
 	// The listener goroutine (pgevents.go): stop ends it, done closes when
@@ -103,18 +107,26 @@ func openPG(url string, st *Store) (*pgStore, error) {
 		// pgx's parse errors quote the connection string, password included.
 		return nil, errors.New("sessionstore: Options.URL: not a valid PostgreSQL connection string")
 	}
+	ctlCfg := sizePools(cfg, url)
 	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sessionstore: postgres: %w", err)
 	}
-	p := &pgStore{st: st, pool: pool}
+	ctl, err := pgxpool.NewWithConfig(ctx, ctlCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("sessionstore: postgres: %w", err)
+	}
+	p := &pgStore{st: st, pool: pool, ctl: ctl}
 	if err := p.migrate(ctx); err != nil {
+		ctl.Close()
 		pool.Close()
 		return nil, fmt.Errorf("sessionstore: postgres %s@%s/%s: schema: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
 	if err := pool.QueryRow(ctx, `SELECT log_id, head FROM event_meta`).Scan(&p.logID, &p.lastPub); err != nil {
+		ctl.Close()
 		pool.Close()
 		return nil, fmt.Errorf("sessionstore: postgres: event log: %w", err)
 	}
@@ -186,8 +198,34 @@ func (p *pgStore) close() error {
 		p.stop()
 		<-p.done
 		p.pool.Close()
+		p.ctl.Close()
 	})
 	return nil
+}
+
+// Pool sizes (PGPoolMax and PGControlConns are what a node opens at most:
+// docs/cluster.md counts them for max_connections).
+const (
+	// PGPoolMax is the main pool's size unless the URL sets
+	// pool_max_conns: the supervisor's runners (one send or poll each at
+	// a time), the relay, the API's reads and the webhook share it.
+	PGPoolMax = 16
+	// PGControlConns is the size of the pool of the leases and the node
+	// table: the renewals, the heartbeats, the claims and the
+	// placement loop's reads; a few statements a second.
+	PGControlConns = 2
+)
+
+// sizePools sets the main pool's size (PGPoolMax unless url sets
+// pool_max_conns) and returns the control pool's config: a copy of cfg
+// with PGControlConns connections, one kept open.
+func sizePools(cfg *pgxpool.Config, url string) *pgxpool.Config {
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = PGPoolMax
+	}
+	ctl := cfg.Copy()
+	ctl.MaxConns, ctl.MinConns = PGControlConns, 1
+	return ctl
 }
 
 // ctx is the context of one Store method's database work.

@@ -42,7 +42,7 @@ func (p *pgStore) acquireLease(tenantID, node string, ttl time.Duration) (Lease,
 	ctx, cancel := p.ctx()
 	defer cancel()
 	for {
-		l, err := pgScanLease(p.pool.QueryRow(ctx, `INSERT INTO leases AS l (tenant_id, holder, epoch, expires_at)
+		l, err := pgScanLease(p.ctl.QueryRow(ctx, `INSERT INTO leases AS l (tenant_id, holder, epoch, expires_at)
 			VALUES ($1, $2, 1, statement_timestamp() + $3::float8 * interval '1 microsecond')
 			ON CONFLICT (tenant_id) DO UPDATE SET
 				epoch = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > statement_timestamp()
@@ -57,7 +57,7 @@ func (p *pgStore) acquireLease(tenantID, node string, ttl time.Duration) (Lease,
 		var holder string
 		var expires time.Time
 		var live bool
-		err = p.pool.QueryRow(ctx, `SELECT holder, expires_at, holder <> '' AND expires_at > statement_timestamp()
+		err = p.ctl.QueryRow(ctx, `SELECT holder, expires_at, holder <> '' AND expires_at > statement_timestamp()
 			FROM leases WHERE tenant_id = $1`, tenantID).Scan(&holder, &expires, &live)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return Lease{}, err
@@ -82,7 +82,7 @@ func (p *pgStore) renewLeases(node string, fences map[string]uint64, ttl time.Du
 	}
 	ctx, cancel := p.ctx()
 	defer cancel()
-	rows, err := p.pool.Query(ctx, `UPDATE leases AS l
+	rows, err := p.ctl.Query(ctx, `UPDATE leases AS l
 		SET expires_at = statement_timestamp() + $4::float8 * interval '1 microsecond'
 		FROM unnest($2::text[], $3::bigint[]) AS f (tenant_id, epoch)
 		WHERE l.tenant_id = f.tenant_id AND l.epoch = f.epoch AND l.holder = $1
@@ -97,7 +97,7 @@ func (p *pgStore) renewLeases(node string, fences map[string]uint64, ttl time.Du
 func (p *pgStore) releaseLease(f fence) error {
 	ctx, cancel := p.ctx()
 	defer cancel()
-	_, err := p.pool.Exec(ctx, `UPDATE leases SET holder = '', expires_at = least(expires_at, statement_timestamp())
+	_, err := p.ctl.Exec(ctx, `UPDATE leases SET holder = '', expires_at = least(expires_at, statement_timestamp())
 		WHERE tenant_id = $1 AND holder = $2 AND epoch = $3`, f.tenantID, f.node, int64(f.epoch))
 	return err
 }
@@ -106,7 +106,7 @@ func (p *pgStore) releaseLease(f fence) error {
 func (p *pgStore) lease(tenantID string) (*Lease, error) {
 	ctx, cancel := p.ctx()
 	defer cancel()
-	l, err := pgScanLease(p.pool.QueryRow(ctx, `SELECT tenant_id, holder, epoch, expires_at
+	l, err := pgScanLease(p.ctl.QueryRow(ctx, `SELECT tenant_id, holder, epoch, expires_at
 		FROM leases WHERE tenant_id = $1`, tenantID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -120,7 +120,7 @@ func (p *pgStore) lease(tenantID string) (*Lease, error) {
 func (p *pgStore) leases() ([]Lease, error) {
 	ctx, cancel := p.ctx()
 	defer cancel()
-	rows, err := p.pool.Query(ctx, `SELECT tenant_id, holder, epoch, expires_at FROM leases ORDER BY tenant_id COLLATE "C"`)
+	rows, err := p.ctl.Query(ctx, `SELECT tenant_id, holder, epoch, expires_at FROM leases ORDER BY tenant_id COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ const pgNodeColumns = `id, addr, started_at, heartbeat_at, draining`
 func (p *pgStore) registerNode(node, addr string) error {
 	ctx, cancel := p.ctx()
 	defer cancel()
-	_, err := p.pool.Exec(ctx, `INSERT INTO nodes (id, addr, started_at, heartbeat_at, draining)
+	_, err := p.ctl.Exec(ctx, `INSERT INTO nodes (id, addr, started_at, heartbeat_at, draining)
 		VALUES ($1, $2, statement_timestamp(), statement_timestamp(), false)
 		ON CONFLICT (id) DO UPDATE SET addr = EXCLUDED.addr, started_at = EXCLUDED.started_at,
 			heartbeat_at = EXCLUDED.heartbeat_at, draining = false`, node, addr)
@@ -158,7 +158,7 @@ func (p *pgStore) registerNode(node, addr string) error {
 func (p *pgStore) heartbeat(node string) (Node, error) {
 	ctx, cancel := p.ctx()
 	defer cancel()
-	n, err := pgScanNode(p.pool.QueryRow(ctx, `UPDATE nodes SET heartbeat_at = statement_timestamp()
+	n, err := pgScanNode(p.ctl.QueryRow(ctx, `UPDATE nodes SET heartbeat_at = statement_timestamp()
 		WHERE id = $1 RETURNING `+pgNodeColumns, node))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Node{}, fmt.Errorf("node %q: %w", node, ErrNotFound)
@@ -169,7 +169,7 @@ func (p *pgStore) heartbeat(node string) (Node, error) {
 func (p *pgStore) setDraining(node string, draining bool) error {
 	ctx, cancel := p.ctx()
 	defer cancel()
-	tag, err := p.pool.Exec(ctx, `UPDATE nodes SET draining = $2 WHERE id = $1`, node, draining)
+	tag, err := p.ctl.Exec(ctx, `UPDATE nodes SET draining = $2 WHERE id = $1`, node, draining)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func (p *pgStore) setDraining(node string, draining bool) error {
 func (p *pgStore) nodes(maxAge time.Duration) ([]Node, error) {
 	ctx, cancel := p.ctx()
 	defer cancel()
-	rows, err := p.pool.Query(ctx, `SELECT `+pgNodeColumns+` FROM nodes
+	rows, err := p.ctl.Query(ctx, `SELECT `+pgNodeColumns+` FROM nodes
 		WHERE $1::float8 <= 0 OR heartbeat_at > statement_timestamp() - $1::float8 * interval '1 microsecond'
 		ORDER BY id COLLATE "C"`, maxAge.Microseconds())
 	if err != nil {
@@ -194,7 +194,7 @@ func (p *pgStore) nodes(maxAge time.Duration) ([]Node, error) {
 func (p *pgStore) removeNode(node string) error {
 	ctx, cancel := p.ctx()
 	defer cancel()
-	_, err := p.pool.Exec(ctx, `DELETE FROM nodes WHERE id = $1`, node)
+	_, err := p.ctl.Exec(ctx, `DELETE FROM nodes WHERE id = $1`, node)
 	return err
 }
 

@@ -2,6 +2,7 @@ package sessionstore_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -91,6 +92,46 @@ func TestEventTimesAreTheDatabases(t *testing.T) {
 		evs, _, err := s.EventsAfter(ev.Seq-1, 1, nil)
 		if err != nil || len(evs) != 1 || !evs[0].At.Equal(ev.At) {
 			t.Errorf("stored event %+v, %v; want at %v", evs, err, ev.At)
+		}
+	})
+}
+
+// Lease renewals and heartbeats have connections of their own: with every
+// connection of the main pool busy (sends, polls), they still go through
+// at once.
+func TestRenewalsDoNotQueueBehindSends(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		if b.srv == nil {
+			t.Skip("bbolt has no pool")
+		}
+		s := b.open(t, nil, sessionstore.Options{NodeID: "node-a"})
+		if err := s.RegisterNode("127.0.0.1:7440"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AcquireLease("t1", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		release, err := sessionstore.HoldMainPool(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		done := make(chan error, 1)
+		go func() {
+			if renewed, err := s.RenewLeases(time.Minute); err != nil || len(renewed) != 1 {
+				done <- fmt.Errorf("RenewLeases = %v, %v", renewed, err)
+				return
+			}
+			_, err := s.Heartbeat()
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a renewal waited behind the busy main pool")
 		}
 	})
 }
