@@ -107,6 +107,10 @@ func openPG(url string, st *Store) (*pgStore, error) {
 		// pgx's parse errors quote the connection string, password included.
 		return nil, errors.New("sessionstore: Options.URL: not a valid PostgreSQL connection string")
 	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		// Names the node's sessions in pg_stat_activity.
+		cfg.ConnConfig.RuntimeParams["application_name"] = strings.TrimSpace("wapoold " + st.nodeID)
+	}
 	ctlCfg := sizePools(cfg, url)
 	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
 	defer cancel()

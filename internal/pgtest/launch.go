@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -66,4 +68,32 @@ func (s *Server) CreateDatabase(name string) (string, error) {
 		return "", fmt.Errorf("pgtest: create database %s: %w", name, err)
 	}
 	return s.dbURL(name), nil
+}
+
+// Restart stops a server that Launch started (fast shutdown, as `pg_ctl
+// restart -m fast` does: every session is cut), keeps it down for down,
+// and starts it again on the same port and data; it returns once the
+// server accepts connections again. Not concurrent with Close.
+func (s *Server) Restart(down time.Duration) error {
+	if !s.launched {
+		return errNotLaunched
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("pgtest: Restart after Close")
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		s.kill()
+	}
+	time.Sleep(down) // the outage itself
+	ns, err := launch(s.bin, s.dir, s.port, s.cred)
+	if err != nil {
+		return fmt.Errorf("pgtest: restarting PostgreSQL: %w", err)
+	}
+	s.cmd, s.exited = ns.cmd, ns.exited
+	return nil
 }

@@ -136,3 +136,44 @@ func TestFindBinDir(t *testing.T) {
 		}
 	}
 }
+
+// TestRestart: a restart cuts every session, and the server comes back on
+// the same address with the same data.
+func TestRestart(t *testing.T) {
+	srv, err := pgtest.Launch()
+	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	url, err := srv.CreateDatabase("restarted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Restart(100 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT 1`); err == nil {
+		t.Error("a session survived the restart")
+	}
+	again, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close(ctx)
+	var v int
+	if err := again.QueryRow(ctx, `SELECT v FROM kept`).Scan(&v); err != nil || v != 7 {
+		t.Errorf("after the restart: %d, %v; want the row kept", v, err)
+	}
+}

@@ -71,6 +71,8 @@ import (
 type Server struct {
 	port int
 	dir  string // data dir, socket dir and log, removed at stop
+	bin  string // the binaries' dir
+	cred *syscall.Credential
 	cmd  *exec.Cmd
 	// exited is closed when the postmaster exited; waitErr is then set.
 	exited  chan struct{}
@@ -352,7 +354,7 @@ func launch(bin, dir string, port int, cred *syscall.Credential) (*Server, error
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Server{port: port, dir: dir, cmd: cmd, exited: make(chan struct{})}
+	s := &Server{port: port, dir: dir, bin: bin, cred: cred, cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		s.waitErr = cmd.Wait()
 		close(s.exited)
