@@ -81,6 +81,12 @@ type Config struct {
 	// older than this, at an idle moment (a graceful restart of its
 	// browser); 0: only at the moments a snapshot is always taken.
 	SnapshotEvery time.Duration
+	// SnapshotAfterActivity takes a snapshot at the first idle moment
+	// (READY, nothing queued, quiet for activityQuiet) after the tenant was
+	// active (a send, a link) since its last snapshot, at most once per
+	// this much time: a restore after a failover then rolls the device's
+	// Signal state back by little. 0: off (wapoold's default is 5 min).
+	SnapshotAfterActivity time.Duration
 	// SnapshotAfterLink is how long after a link the first snapshot is
 	// taken (the page settles first); 0: 5 s.
 	SnapshotAfterLink time.Duration

@@ -566,3 +566,47 @@ func TestLoopbackAdvertiseRefusedBesideOtherHosts(t *testing.T) {
 		}
 	})
 }
+
+// With SnapshotAfterActivity, a tenant active since its last snapshot is
+// snapshot at its first idle moment once the period has passed; a quiet
+// tenant is not restarted for it.
+func TestSnapshotAfterActivity(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := newFakeDB(t.TempDir())
+		snaps := newFakeSnapshots()
+		addTenants(db, 2)
+		st := db.store("a")
+		if err := os.MkdirAll(filepath.Join(db.dir, "a"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		n, err := New(Config{NodeID: "a", AdvertiseAddr: "a:7440", Store: st, Snapshots: snaps, LeaseTTL: testTTL, SnapshotAfterActivity: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sup := newFakeRunner()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = n.Run(ctx, sup) }()
+		defer func() { cancel(); <-done }()
+		waitFor(t, 5*time.Second, "a runs both", func() bool { return sup.runs("t0") && sup.runs("t1") })
+		time.Sleep(30 * time.Second)
+		db.mu.Lock()
+		tn := db.tenants["t0"]
+		tn.LastActive = time.Now() // a send on t0
+		db.tenants["t0"] = tn
+		db.mu.Unlock()
+		waitFor(t, 2*time.Minute, "t0 snapshot after its activity", func() bool {
+			snaps.mu.Lock()
+			defer snaps.mu.Unlock()
+			_, ok := snaps.taken["t0"]
+			return ok
+		})
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		snaps.mu.Lock()
+		defer snaps.mu.Unlock()
+		if _, ok := snaps.taken["t1"]; ok || snaps.saves != 1 {
+			t.Errorf("%d snapshots (t1 taken: %v), want 1: t0's after its activity only", snaps.saves, ok)
+		}
+	})
+}

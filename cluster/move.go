@@ -97,8 +97,13 @@ func (n *Node) refresh(ctx context.Context, id string) error {
 	return err
 }
 
+// activityQuiet is how long a tenant must have been quiet (no send, no
+// link) before a snapshot after activity: not in the middle of a burst.
+const activityQuiet = 10 * time.Second
+
 // snapshotDue tells whether a held tenant needs a snapshot now: soon after
-// its link, or when SnapshotEvery has passed, by this node's clock, since
+// its link, after activity (SnapshotAfterActivity), or when SnapshotEvery
+// has passed, by this node's clock, since
 // its snapshot was last known current here (taken here, or restored or
 // found current when this node took the tenant; a tenant with none is due
 // at once), and only at an idle moment (READY, nothing queued). No other
@@ -111,6 +116,10 @@ func (n *Node) snapshotDue(ctx context.Context, t sessionstore.Tenant) bool {
 	n.mu.Unlock()
 	due := linked && now.Sub(linkedAt) >= n.cfg.SnapshotAfterLink
 	if n.cfg.SnapshotEvery > 0 && t.Linked && now.Sub(snapped) >= n.cfg.SnapshotEvery {
+		due = true
+	}
+	if n.cfg.SnapshotAfterActivity > 0 && t.Linked && t.LastActive.After(snapped) &&
+		now.Sub(snapped) >= n.cfg.SnapshotAfterActivity && now.Sub(t.LastActive) >= activityQuiet {
 		due = true
 	}
 	if !due {

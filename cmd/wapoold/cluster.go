@@ -48,14 +48,15 @@ func newNode(ctx context.Context, cfg config, store *sessionstore.Store, log *za
 		return nil, err
 	}
 	node, err := cluster.New(cluster.Config{
-		NodeID:        cfg.NodeID,
-		AdvertiseAddr: cfg.AdvertiseAddr,
-		Store:         store,
-		Snapshots:     snaps,
-		LeaseTTL:      cfg.LeaseTTL,
-		SnapshotEvery: cfg.SnapshotEvery,
-		Events:        store,
-		Log:           log,
+		NodeID:                cfg.NodeID,
+		AdvertiseAddr:         cfg.AdvertiseAddr,
+		Store:                 store,
+		Snapshots:             snaps,
+		LeaseTTL:              cfg.LeaseTTL,
+		SnapshotEvery:         cfg.SnapshotEvery,
+		SnapshotAfterActivity: cfg.SnapshotAfterActivity,
+		Events:                store,
+		Log:                   log,
 	})
 	if err != nil {
 		snaps.Close()

@@ -67,6 +67,9 @@ type config struct {
 	AdvertiseAddr string        // where the other nodes reach this node's gRPC
 	LeaseTTL      time.Duration // a tenant's lease lasts this long unless renewed
 	SnapshotEvery time.Duration // a fresh snapshot when the newest is older; 0 = only the usual moments
+	// SnapshotAfterActivity: a snapshot at the first idle moment after
+	// activity, at most this often; 0 = off.
+	SnapshotAfterActivity time.Duration
 	// SnapshotKeyFile holds the age keys that seal the snapshots; required
 	// in cluster mode unless SnapshotUnencrypted.
 	SnapshotKeyFile     string
@@ -233,6 +236,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "cluster mode: host:port where the other nodes reach this node's gRPC (default: --listen)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 15*time.Second, "cluster mode: a tenant's lease lasts this long unless renewed (every third of it); a dead node's tenants move after it")
 	fs.DurationVar(&c.SnapshotEvery, "snapshot-every", 0, "cluster mode: snapshot a tenant's profile again, at an idle moment, when its newest snapshot is older than this (0: only after a link, a move and a stop)")
+	fs.DurationVar(&c.SnapshotAfterActivity, "snapshot-after-activity", 5*time.Minute, "cluster mode: snapshot a tenant at its first idle moment (READY, nothing queued, 10 s quiet) after a send or a link, at most this often, so that a failover restores a recent device (each costs a graceful browser restart; 0: off)")
 	fs.StringVar(&c.SnapshotKeyFile, "snapshot-key-file", "", "cluster mode: age X25519 keys (AGE-SECRET-KEY-1…, one per line, file mode 0600) that encrypt and authenticate the profile snapshots: the first seals new ones, every key opens old ones (rotation); required unless --snapshot-unencrypted")
 	fs.BoolVar(&c.SnapshotUnencrypted, "snapshot-unencrypted", false, "cluster mode: store the profile snapshots (the WhatsApp credentials) in plaintext, unauthenticated, without --snapshot-key-file")
 	return fs
@@ -260,8 +264,8 @@ func (c *config) checkCluster() error {
 	if c.LeaseTTL < time.Second {
 		return errors.New("--lease-ttl must be at least 1s")
 	}
-	if c.SnapshotEvery < 0 {
-		return errors.New("--snapshot-every must not be negative")
+	if c.SnapshotEvery < 0 || c.SnapshotAfterActivity < 0 {
+		return errors.New("--snapshot-every and --snapshot-after-activity must not be negative")
 	}
 	switch {
 	case c.SnapshotKeyFile == "" && !c.SnapshotUnencrypted:
