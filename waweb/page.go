@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/wapool/wapool/internal/wait"
 )
 
 // Limits bound the driver's internal waits; the caller's context bounds them
@@ -251,7 +253,7 @@ func waitJS[T any](ctx context.Context, p *Page, check string, arg any, limit ti
 			return v, false, err
 		}
 		// A navigation destroyed the context of the script: try again shortly.
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := wait.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return v, false, p.wrap(err)
 		}
 	}
@@ -266,17 +268,6 @@ func retryable(err error) bool {
 		return false
 	}
 	return true
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // navigate loads url in the tab and waits for its load event, answering any

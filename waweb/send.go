@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wapool/wapool/internal/redact"
+	"github.com/wapool/wapool/internal/wait"
 )
 
 // Send sends text to the phone number digits through the running app and
@@ -123,8 +124,8 @@ func (p *Page) enter(ctx context.Context, digits, text string) (Draft, error) {
 		}
 		// The editor either keeps the text and shows the send button, or
 		// redraws the box without it; the wait ends within a frame of either.
-		wait := min(p.limits.Control, time.Until(deadline))
-		r, ok, err := waitJS[draftResult](ctx, p, jsDraft, arg, max(wait, 0))
+		bound := min(p.limits.Control, time.Until(deadline))
+		r, ok, err := waitJS[draftResult](ctx, p, jsDraft, arg, max(bound, 0))
 		if err != nil {
 			return Draft{}, fmt.Errorf("compose box: %w", err)
 		}
@@ -158,7 +159,7 @@ func (p *Page) enter(ctx context.Context, digits, text string) (Draft, error) {
 		// "lost": the editor redrew the box. Enter again at once; a box that
 		// loses the text right away again is given a short breath.
 		if entries > 1 {
-			if err := sleep(ctx, min(time.Duration(entries)*25*time.Millisecond, 250*time.Millisecond)); err != nil {
+			if err := wait.Sleep(ctx, min(time.Duration(entries)*25*time.Millisecond, 250*time.Millisecond)); err != nil {
 				return Draft{}, p.wrap(err)
 			}
 		}
