@@ -69,13 +69,7 @@ func newStack(t *testing.T) *stack {
 		}
 		fake.Close()
 		fs.Close()
-		ids, _ := os.ReadDir(store.ProfilesDir())
-		for _, e := range ids {
-			p, _ := store.ProfileDir(e.Name())
-			if pids := browserpool.ProcessesOnProfile(p); len(pids) > 0 {
-				t.Errorf("browser left on profile %s: %v", e.Name(), pids)
-			}
-		}
+		chromiumtest.NoneLeft(t, store.ProfilesDir())
 		store.Close()
 	})
 	return &stack{fake: fake, store: store, sup: sup}

@@ -1,12 +1,16 @@
 // Package chromiumtest finds the Chromium binary for tests that drive a real
-// browser. Outside CI a missing browser skips the test; in CI (CI=true) it
-// fails it, so a broken install can never pass as a green run.
+// browser, and checks that they leave none running. Outside CI a missing
+// browser skips the test; in CI (CI=true) it fails it, so a broken install
+// can never pass as a green run.
 package chromiumtest
 
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
+
+	"github.com/wapool/wapool/browserpool"
 )
 
 // Path returns the Chromium executable to test with: $WAPOOL_CHROMIUM when
@@ -27,4 +31,18 @@ func Path(tb testing.TB) string {
 	}
 	tb.Skip("chromium not found on PATH; install it with: apt-get install -y chromium")
 	return ""
+}
+
+// NoneLeft fails tb (without stopping it) for each profile directly under
+// profilesDir that a process still runs on (browserpool.ProcessesOnProfile),
+// naming the profile and the pids. Call it after everything that starts
+// browsers on those profiles has stopped.
+func NoneLeft(tb testing.TB, profilesDir string) {
+	tb.Helper()
+	ids, _ := os.ReadDir(profilesDir)
+	for _, e := range ids {
+		if pids := browserpool.ProcessesOnProfile(filepath.Join(profilesDir, e.Name())); len(pids) > 0 {
+			tb.Errorf("browser left on profile %s: %v", e.Name(), pids)
+		}
+	}
 }
