@@ -158,14 +158,7 @@ func TestDrawnNotedShownNothingNewClicksAgain(t *testing.T) {
 		s.wa.mu.Lock()
 		s.wa.deliver(alice, formatted, true)
 		s.wa.mu.Unlock()
-		first := true
-		s.wa.click = func(waweb.Draft) (bool, bool, bool, error) {
-			if first {
-				first = false
-				return false, false, true, errors.New("target closed") // clicked, nothing went out
-			}
-			return true, true, true, nil
-		}
+		s.wa.click = firstClickLost(errors.New("target closed")) // clicked, nothing went out
 		m := s.send(alice, formatted)
 		if got := s.wa.delivered(alice); !slices.Equal(got, []string{formatted, formatted}) {
 			t.Fatalf("delivered %q, want the old one and one new", got)

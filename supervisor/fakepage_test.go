@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/wapool/wapool/internal/wait"
 	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/waweb"
 )
@@ -91,6 +92,20 @@ func (f *fakeWA) ids(to string) []string {
 	return out
 }
 
+// firstClickLost is a click hook: the first click is lost with the page (Click
+// reports it clicked, and err; nothing goes out), every later one delivers
+// a bubble, acked.
+func firstClickLost(err error) func(waweb.Draft) (bool, bool, bool, error) {
+	first := true
+	return func(waweb.Draft) (bool, bool, bool, error) {
+		if first {
+			first = false
+			return false, false, true, err
+		}
+		return true, true, true, nil
+	}
+}
+
 // deliver appends a bubble to the chat; mu held.
 func (f *fakeWA) deliver(to, text string, acked bool) string {
 	f.seq++
@@ -117,7 +132,7 @@ func (l *fakeLauncher) Launch(ctx context.Context, spec LaunchSpec) (Browser, er
 	l.maxInFlight = max(l.maxInFlight, l.inFlight)
 	d := l.delay
 	l.mu.Unlock()
-	err := sleepCtx(ctx, d) // a browser takes a while to start
+	err := wait.Sleep(ctx, d) // a browser takes a while to start
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inFlight--
@@ -230,7 +245,7 @@ func (p *fakePage) State(ctx context.Context) (waweb.State, error) {
 	}
 	p.wa.mu.Unlock()
 	if d > 0 {
-		if err := sleepCtx(ctx, d); err != nil {
+		if err := wait.Sleep(ctx, d); err != nil {
 			return waweb.StateUnknown, err
 		}
 	}
@@ -260,7 +275,7 @@ func (p *fakePage) Prepare(ctx context.Context, to, text string) (waweb.Draft, e
 		return waweb.Draft{}, err
 	}
 	// A chat takes a moment to open, in fake time.
-	if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+	if err := wait.Sleep(ctx, 50*time.Millisecond); err != nil {
 		return waweb.Draft{}, err
 	}
 	f := p.wa
@@ -379,17 +394,6 @@ func (p *fakePage) WaitAcked(ctx context.Context, id string) error {
 		}
 	}
 	return fmt.Errorf("bubble %s: %w", id, waweb.ErrNotAcked)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // fakeStack is a Supervisor over a real store (bbolt in a temp dir) with the

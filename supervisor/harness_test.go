@@ -3,16 +3,15 @@ package supervisor
 import (
 	"context"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/wapool/wapool/browserpool"
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/chromiumtest"
+	"github.com/wapool/wapool/internal/wait"
 	"github.com/wapool/wapool/sessionstore"
 )
 
@@ -51,13 +50,7 @@ func newStack(t *testing.T, opts fakewa.Options, cfg Config, storeOpts ...func(*
 		s.stop()
 		f.Close()
 		ts.Close()
-		ids, _ := os.ReadDir(store.ProfilesDir())
-		for _, e := range ids {
-			p, _ := store.ProfileDir(e.Name())
-			if pids := browserpool.ProcessesOnProfile(p); len(pids) > 0 {
-				t.Errorf("browser left on profile %s: %v", e.Name(), pids)
-			}
-		}
+		chromiumtest.NoneLeft(t, store.ProfilesDir())
 		store.Close()
 	})
 	return s
@@ -121,15 +114,11 @@ func (s *stack) status(tenant string) Session {
 	return ss
 }
 
-// waitFor polls cond until it holds or the timeout ends.
+// waitFor polls cond every 20ms until it holds or the timeout ends.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := wait.Until(timeout, 20*time.Millisecond, cond); err != nil {
+		t.Fatalf("%v waiting for %s", err, what)
 	}
 }
 

@@ -99,14 +99,7 @@ func TestSendFailureAfterClickNothingOutResendsOnce(t *testing.T) {
 		s.wa.mu.Lock()
 		s.wa.deliver(alice, "hello", true)
 		s.wa.mu.Unlock()
-		first := true
-		s.wa.click = func(waweb.Draft) (bool, bool, bool, error) {
-			if first {
-				first = false
-				return false, false, true, errors.New("target closed") // clicked, nothing went out
-			}
-			return true, true, true, nil
-		}
+		s.wa.click = firstClickLost(errors.New("target closed")) // clicked, nothing went out
 		m := s.send(alice, "hello")
 		if got := s.wa.delivered(alice); !slices.Equal(got, []string{"hello", "hello"}) {
 			t.Fatalf("delivered %q, want the old hello and one new", got)
@@ -143,14 +136,7 @@ func TestSendTwoIdenticalTexts(t *testing.T) {
 
 		// And when the second one was clicked before a crash that lost it:
 		// the first one's bubble (noted, and claimed) is not taken for it.
-		first := true
-		s.wa.click = func(waweb.Draft) (bool, bool, bool, error) {
-			if first {
-				first = false
-				return false, false, true, errors.New("browser gone")
-			}
-			return true, true, true, nil
-		}
+		s.wa.click = firstClickLost(errors.New("browser gone"))
 		m4 := s.send(alice, "Your code is 1234")
 		if got := s.wa.delivered(alice); len(got) != 3 {
 			t.Fatalf("alice got %d messages, want 3", len(got))
