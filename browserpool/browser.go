@@ -273,8 +273,9 @@ func (b *Browser) exited() bool {
 // bytes: the sum of the Pss lines of /proc/<pid>/smaps_rollup over the main
 // process and all its descendants. Shared pages are divided among the
 // processes that share them, so the sum over many browsers adds up to what
-// they cost together. It returns an error wrapping ErrExited once the browser
-// is gone.
+// they cost together. Readings of several browsers within a second share
+// one walk of the process table. It returns an error wrapping ErrExited
+// once the browser is gone.
 func (b *Browser) PSS() (uint64, error) {
 	if b.exited() {
 		return 0, ErrExited

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/procfs"
 )
@@ -208,11 +209,41 @@ func rollup(pid int) (procfs.ProcSMapsRollup, error) {
 	return p.ProcSMapsRollup()
 }
 
+// tableMaxAge is how long a walk of the process table serves the memory
+// readings that follow it: the readings of every tenant at one metrics
+// scrape, or at one memory check, share one walk of /proc (a walk reads the
+// stat of every process on the machine).
+const tableMaxAge = time.Second
+
+// table is the last walk of the process table for treePSS; tableMu guards
+// the fields that follow. Only the memory readings use it: what stops or
+// kills processes always walks afresh.
+var (
+	tableMu    sync.Mutex
+	tableAt    time.Time
+	tableStats []procStat
+)
+
+// recentStats returns a walk of the process table at most tableMaxAge old,
+// or a new one when fresh is set.
+func recentStats(fresh bool) []procStat {
+	tableMu.Lock()
+	defer tableMu.Unlock()
+	if fresh || tableStats == nil || time.Since(tableAt) >= tableMaxAge {
+		tableStats, tableAt = allStats(), time.Now()
+	}
+	return tableStats
+}
+
 // treePSS returns the proportional set size of root and its descendants, in
 // bytes. A missing root gives an error that wraps ErrExited; a child that
-// exits while it reads is left out.
+// exits while it reads is left out, as is one started since the walk of the
+// process table it used (at most tableMaxAge old).
 func treePSS(root int) (uint64, error) {
-	pids := descendants(allStats(), root)
+	pids := descendants(recentStats(false), root)
+	if len(pids) == 0 { // a browser started since that walk
+		pids = descendants(recentStats(true), root)
+	}
 	if len(pids) == 0 {
 		return 0, ErrExited
 	}

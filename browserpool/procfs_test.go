@@ -3,10 +3,12 @@ package browserpool
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestStatOfSelf(t *testing.T) {
@@ -117,6 +119,34 @@ func TestMemoryOfSelf(t *testing.T) {
 	}
 	if _, err := treePSS(1 << 30); !errors.Is(err, ErrExited) {
 		t.Errorf("treePSS of a missing pid: %v, want ErrExited", err)
+	}
+}
+
+// TestTreePSSSharesAWalk: readings within tableMaxAge share one walk of
+// the process table, and a process started after that walk is still read.
+func TestTreePSSSharesAWalk(t *testing.T) {
+	if _, err := treePSS(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	tableMu.Lock()
+	at := tableAt
+	tableMu.Unlock()
+	if _, err := treePSS(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	tableMu.Lock()
+	again := tableAt
+	tableMu.Unlock()
+	if !again.Equal(at) && time.Since(at) < tableMaxAge {
+		t.Errorf("a second reading within %v walked the process table again", tableMaxAge)
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if pss, err := treePSS(cmd.Process.Pid); err != nil || pss == 0 {
+		t.Errorf("treePSS of a process started after the walk = %d, %v", pss, err)
 	}
 }
 
