@@ -3,11 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/chromiumtest"
+	"github.com/wapool/wapool/internal/freeport"
 	"github.com/wapool/wapool/internal/pgtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
@@ -62,20 +61,13 @@ func startCluster(t *testing.T, opts fakewa.Options, ids ...string) *testCluster
 // known before it starts.
 func (c *testCluster) start(t *testing.T, id string) *daemon {
 	t.Helper()
-	addr := freeAddr(t)
-	d := startDaemon(t, daemonOpts{args: append(slices.Clone(c.args), "--node-id", id, "--listen", addr, "--advertise-addr", addr)})
-	c.nodes[id] = d
-	return d
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	d := startDaemon(t, daemonOpts{args: append(slices.Clone(c.args), "--node-id", id, "--listen", addr, "--advertise-addr", addr)})
+	c.nodes[id] = d
+	return d
 }
 
 // other returns a running node whose id is not in except.

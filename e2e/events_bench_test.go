@@ -7,9 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/chromiumtest"
+	"github.com/wapool/wapool/internal/percentile"
 	"github.com/wapool/wapool/internal/wapooldtest"
 	"github.com/wapool/wapool/internal/webhook"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
@@ -42,7 +41,7 @@ func BenchmarkEvents(b *testing.B) {
 		backlog = 5000 // events for the throughput
 		tenant  = "bench"
 	)
-	bin := buildPlainDaemon(b)
+	bin := wapooldtest.Build(b, b.TempDir()) // without -race, which TestMain's build has: it would measure the race detector
 	chrome := chromiumtest.Path(b)
 	f := fakewa.New(fakewa.FastOptions())
 	fs := httptest.NewServer(f)
@@ -171,42 +170,23 @@ func BenchmarkEvents(b *testing.B) {
 
 	streamRate := backlog / streamTook.Seconds()
 	hookRate := backlog / hookEnd.Sub(hookStart).Seconds()
-	p50w, p95w := percentile(without, 50), percentile(without, 95)
-	p50s, p95s := percentile(with, 50), percentile(with, 95)
+	p50w, p95w := percentile.Of(without, 50), percentile.Of(without, 95)
+	p50s, p95s := percentile.Of(with, 50), percentile.Of(with, 95)
 	b.ReportMetric(streamRate, "stream-events/s")
 	b.ReportMetric(hookRate, "webhook-events/s")
 	b.ReportMetric(ms(p50w), "send-p50-ms")
 	b.ReportMetric(ms(p50s), "send-p50-stream-ms")
-	b.ReportMetric(ms(percentile(lag, 50)), "event-lag-p50-ms")
+	b.ReportMetric(ms(percentile.Of(lag, 50)), "event-lag-p50-ms")
 	var t strings.Builder
 	fmt.Fprintf(&t, "\n| measure | value |\n|---|---:|\n")
 	fmt.Fprintf(&t, "| Send p50 / p95, no stream open (%d sends) | %.1f / %.1f ms |\n", sends, ms(p50w), ms(p95w))
 	fmt.Fprintf(&t, "| Send p50 / p95, one WatchEvents stream open (%d sends) | %.1f / %.1f ms |\n", sends, ms(p50s), ms(p95s))
 	fmt.Fprintf(&t, "| added by the stream, p50 / p95 | %+.1f / %+.1f ms (%.3f× / %.3f×) |\n", ms(p50s-p50w), ms(p95s-p95w), ratio(p50s, p50w), ratio(p95s, p95w))
-	fmt.Fprintf(&t, "| a SENT event reaches the stream, after its `at` (set in the transaction, before its fsync), p50 / p95 | %.2f / %.2f ms |\n", ms(percentile(lag, 50)), ms(percentile(lag, 95)))
+	fmt.Fprintf(&t, "| a SENT event reaches the stream, after its `at` (set in the transaction, before its fsync), p50 / p95 | %.2f / %.2f ms |\n", ms(percentile.Of(lag, 50)), ms(percentile.Of(lag, 95)))
 	fmt.Fprintf(&t, "| stream, %d backlog events | %.0f events/s |\n", backlog, streamRate)
 	fmt.Fprintf(&t, "| webhook, the same %d events (signed POST each, local receiver) | %.0f events/s |\n", backlog, hookRate)
 	fmt.Fprintf(&t, "| stream ÷ webhook | %.1f× |\n", streamRate/hookRate)
 	b.Log(t.String())
-}
-
-// buildPlainDaemon builds wapoold without -race (TestMain's build has it,
-// which would measure the race detector).
-func buildPlainDaemon(b *testing.B) string {
-	b.Helper()
-	dir := b.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "../cmd/wapoold")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("building wapoold: %v", err)
-	}
-	return filepath.Join(dir, "wapoold")
-}
-
-func percentile(ds []time.Duration, p int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[min(len(s)-1, (len(s)*p+99)/100-1)]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/chromiumtest"
+	"github.com/wapool/wapool/internal/freeport"
+	"github.com/wapool/wapool/internal/percentile"
 	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
@@ -105,7 +106,10 @@ type daemon struct {
 // start runs wapoold on dataDir; extra flags come last and win. The
 // daemon is stopped when b ends.
 func (e *env) start(b testing.TB, dataDir string, extra ...string) *daemon {
-	addr := freeAddr(b)
+	addr, err := freeport.Addr() // for the daemon's metrics
+	if err != nil {
+		b.Fatal(err)
+	}
 	h, err := wapooldtest.Start(context.Background(), wapooldtest.Options{
 		Bin: e.bin,
 		Args: append([]string{
@@ -119,16 +123,6 @@ func (e *env) start(b testing.TB, dataDir string, extra ...string) *daemon {
 	d := &daemon{Daemon: h, metrics: addr}
 	b.Cleanup(func() { _, _ = d.stop() })
 	return d
-}
-
-// freeAddr is a free loopback address for the daemon's metrics.
-func freeAddr(b testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // stop sends SIGTERM and waits up to 30 s (the daemon's own bound is 20 s),
@@ -234,31 +228,11 @@ func scrape(addr string) (map[string]float64, error) {
 	return out, nil
 }
 
-// waitUntil polls cond every `every` until it holds or timeout passes.
-func waitUntil(timeout, every time.Duration, cond func() bool) error {
-	for end := time.Now().Add(timeout); !cond(); time.Sleep(every) {
-		if time.Now().After(end) {
-			return fmt.Errorf("timed out after %v", timeout)
-		}
-	}
-	return nil
-}
-
 // samples are measured durations of one kind.
 type samples []time.Duration
 
-// pct is the p-th percentile by nearest rank (p in (0, 100]); 0 when
-// empty.
-func (s samples) pct(p float64) time.Duration {
-	if len(s) == 0 {
-		return 0
-	}
-	v := slices.Sorted(slices.Values(s))
-	return v[min(max(int(math.Ceil(p/100*float64(len(v))))-1, 0), len(v)-1)]
-}
-
-func (s samples) p50() time.Duration { return s.pct(50) }
-func (s samples) p95() time.Duration { return s.pct(95) }
+func (s samples) p50() time.Duration { return percentile.Of(s, 50) }
+func (s samples) p95() time.Duration { return percentile.Of(s, 95) }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 

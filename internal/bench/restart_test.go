@@ -10,6 +10,7 @@ import (
 
 	"github.com/wapool/wapool/browserpool"
 	"github.com/wapool/wapool/fakewa"
+	"github.com/wapool/wapool/internal/wait"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -45,7 +46,7 @@ func (d *daemon) comeUp(tenants []string, old map[string]int32, t0 time.Time, ti
 	seen := make([]timeline, len(tenants))
 	first := -1
 	var last error
-	err := waitUntil(timeout, 20*time.Millisecond, func() bool {
+	err := wait.Until(timeout, 20*time.Millisecond, func() bool {
 		st, err := d.sessions()
 		if err != nil {
 			last = err
@@ -212,7 +213,7 @@ func BenchmarkMemory(b *testing.B) {
 		}
 		d := e.start(b, dataDir)
 		var first time.Duration
-		err = waitUntil(3*time.Minute, 20*time.Millisecond, func() bool {
+		err = wait.Until(3*time.Minute, 20*time.Millisecond, func() bool {
 			st, err := d.sessions()
 			n := 0
 			for _, t := range tenants {
@@ -263,7 +264,7 @@ func BenchmarkHibernate(b *testing.B) {
 	wake, warm := &route{}, &route{}
 	notAsleep := 0
 	for i := 0; i <= *wakesFlag; i++ {
-		err := waitUntil(time.Minute, 50*time.Millisecond, func() bool {
+		err := wait.Until(time.Minute, 50*time.Millisecond, func() bool {
 			st, err := d.sessions()
 			return err == nil && st[tenantHib].GetState() == wapoolv1.SessionState_SESSION_STATE_HIBERNATED
 		})

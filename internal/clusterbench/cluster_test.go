@@ -12,6 +12,8 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/wapool/wapool/internal/freeport"
+	"github.com/wapool/wapool/internal/percentile"
 	"github.com/wapool/wapool/internal/pgtest"
 	"github.com/wapool/wapool/internal/wapooldtest"
 )
@@ -80,7 +82,7 @@ func (r *run) startCluster(b *testing.B, run int, ttl time.Duration) (*cluster, 
 // start runs node id on a port chosen here, so that its --advertise-addr
 // is known before it starts.
 func (c *cluster) start(id string) error {
-	addr, err := freeAddr()
+	addr, err := freeport.Addr()
 	if err != nil {
 		return err
 	}
@@ -202,10 +204,10 @@ func (c *cluster) comeBack(via, left *node, tenants []string, t0 time.Time, time
 func (m moved) report(b *testing.B) {
 	ready, taken := slices.Collect(maps.Values(m.ready)), slices.Collect(maps.Values(m.taken))
 	b.ReportMetric(float64(len(ready)), "tenants")
-	b.ReportMetric(seconds(pct(ready, 50)), "ready-p50-s")
-	b.ReportMetric(seconds(pct(ready, 100)), "ready-max-s")
-	b.ReportMetric(seconds(pct(taken, 50)), "taken-p50-s")
-	b.ReportMetric(seconds(pct(taken, 100)), "taken-max-s")
+	b.ReportMetric(seconds(percentile.Of(ready, 50)), "ready-p50-s")
+	b.ReportMetric(seconds(percentile.Of(ready, 100)), "ready-max-s")
+	b.ReportMetric(seconds(percentile.Of(taken, 50)), "taken-p50-s")
+	b.ReportMetric(seconds(percentile.Of(taken, 100)), "taken-max-s")
 }
 
 // kill SIGKILLs the node that holds the most tenants and times their
@@ -231,11 +233,11 @@ func (c *cluster) kill(b *testing.B) error {
 	base := c.ttl + c.r.wake
 	b.ReportMetric(seconds(c.ttl), "ttl-s")
 	if c.r.wake > 0 {
-		b.ReportMetric(float64(pct(ready, 50))/float64(base), "ratio-p50")
-		b.ReportMetric(float64(pct(ready, 100))/float64(base), "ratio-max")
+		b.ReportMetric(float64(percentile.Of(ready, 50))/float64(base), "ratio-p50")
+		b.ReportMetric(float64(percentile.Of(ready, 100))/float64(base), "ratio-max")
 	}
 	progress("ttl=%v: %d tenants READY elsewhere %.1f s (p50) and %.1f s (max) after the SIGKILL; taken %.1f s (p50)",
-		c.ttl, len(ready), seconds(pct(ready, 50)), seconds(pct(ready, 100)), seconds(pct(slices.Collect(maps.Values(m.taken)), 50)))
+		c.ttl, len(ready), seconds(percentile.Of(ready, 50)), seconds(percentile.Of(ready, 100)), seconds(percentile.Of(slices.Collect(maps.Values(m.taken)), 50)))
 	return nil
 }
 
@@ -272,7 +274,7 @@ func (c *cluster) move(b *testing.B) error {
 	b.ReportMetric(seconds(m.exit), "exit-s")
 	ready := slices.Collect(maps.Values(m.ready))
 	progress("ttl=%v: %d tenants READY elsewhere %.1f s (p50) and %.1f s (max) after the SIGTERM; the node exited after %.1f s",
-		c.ttl, len(ready), seconds(pct(ready, 50)), seconds(pct(ready, 100)), seconds(m.exit))
+		c.ttl, len(ready), seconds(percentile.Of(ready, 50)), seconds(percentile.Of(ready, 100)), seconds(m.exit))
 	return nil
 }
 

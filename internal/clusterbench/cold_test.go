@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wapool/wapool/internal/percentile"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -60,13 +61,13 @@ func (r *run) cold(b *testing.B) error {
 		progress("cold start %d: READY %.2f s after the daemon's start; a wake: READY %.2f s after the Send", i+1, c.Seconds(), w.Seconds())
 		colds, wakes = append(colds, c), append(wakes, w)
 	}
-	r.wake = pct(wakes, 50)
-	b.ReportMetric(seconds(pct(colds, 50)), "cold-READY-s")
-	b.ReportMetric(seconds(pct(colds, 0)), "cold-min-s")
-	b.ReportMetric(seconds(pct(colds, 100)), "cold-max-s")
+	r.wake = percentile.Of(wakes, 50)
+	b.ReportMetric(seconds(percentile.Of(colds, 50)), "cold-READY-s")
+	b.ReportMetric(seconds(percentile.Of(colds, 0)), "cold-min-s")
+	b.ReportMetric(seconds(percentile.Of(colds, 100)), "cold-max-s")
 	b.ReportMetric(seconds(r.wake), "wake-READY-s")
-	b.ReportMetric(seconds(pct(wakes, 0)), "wake-min-s")
-	b.ReportMetric(seconds(pct(wakes, 100)), "wake-max-s")
+	b.ReportMetric(seconds(percentile.Of(wakes, 0)), "wake-min-s")
+	b.ReportMetric(seconds(percentile.Of(wakes, 100)), "wake-max-s")
 	return nil
 }
 

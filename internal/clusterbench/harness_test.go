@@ -2,22 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
-	"net"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/chromiumtest"
+	"github.com/wapool/wapool/internal/wait"
 	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
@@ -146,41 +142,13 @@ func (n *node) status(tenant string) (*wapoolv1.Session, error) {
 	return resp.GetSession(), nil
 }
 
-// errTimeout: a wait ran out of time.
-var errTimeout = errors.New("timed out")
-
-// waitUntil polls cond every period until it holds or timeout passes.
+// waitUntil polls cond every period until it holds or timeout passes;
+// its error names what it waited for.
 func waitUntil(what string, timeout, period time.Duration, cond func() bool) error {
-	end := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(end) {
-			return fmt.Errorf("%s: %w after %v", what, errTimeout, timeout)
-		}
-		time.Sleep(period)
+	if err := wait.Until(timeout, period, cond); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
-}
-
-// freeAddr is a free 127.0.0.1 port, for a node's --listen and
-// --advertise-addr, which must be known before it starts.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
-}
-
-// pct is the nearest-rank percentile p (0 < p ≤ 100) of v; 0 when v is
-// empty. v need not be sorted.
-func pct(v []time.Duration, p float64) time.Duration {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(v))
-	i := int(math.Ceil(float64(len(s))*p/100)) - 1
-	return s[min(max(i, 0), len(s)-1)]
 }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }

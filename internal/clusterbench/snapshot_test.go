@@ -14,6 +14,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/wapool/wapool/internal/percentile"
 	"github.com/wapool/wapool/internal/snapshot"
 )
 
@@ -114,14 +115,14 @@ func (r *run) snapshots(b *testing.B) error {
 	b.ReportMetric(median(files), "files-p50")
 	b.ReportMetric(median(onDisk), "profile-bytes-p50")
 	b.ReportMetric(median(restored), "restored-bytes-p50")
-	b.ReportMetric(millis(pct(saves, 50)), "save-ms-p50")
-	b.ReportMetric(millis(pct(saves, 100)), "save-ms-max")
-	b.ReportMetric(millis(pct(restores, 50)), "restore-ms-p50")
-	b.ReportMetric(millis(pct(restores, 100)), "restore-ms-max")
+	b.ReportMetric(millis(percentile.Of(saves, 50)), "save-ms-p50")
+	b.ReportMetric(millis(percentile.Of(saves, 100)), "save-ms-max")
+	b.ReportMetric(millis(percentile.Of(restores, 50)), "restore-ms-p50")
+	b.ReportMetric(millis(percentile.Of(restores, 100)), "restore-ms-max")
 	b.ReportMetric(median(plainBytes), "plain-bytes-p50")
-	b.ReportMetric(millis(pct(plainSaves, 50)), "plain-save-ms-p50")
+	b.ReportMetric(millis(percentile.Of(plainSaves, 50)), "plain-save-ms-p50")
 	progress("snapshot: %d tenants, %.0f KiB (p50) stored; Save %.0f ms, Restore %.0f ms (p50)",
-		len(r.kept), median(bytes)/1024, millis(pct(saves, 50)), millis(pct(restores, 50)))
+		len(r.kept), median(bytes)/1024, millis(percentile.Of(saves, 50)), millis(percentile.Of(restores, 50)))
 	return nil
 }
 

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wapool/wapool/internal/freeport"
+	"github.com/wapool/wapool/internal/wait"
 	"github.com/wapool/wapool/internal/wapooldtest"
 )
 
@@ -39,15 +40,6 @@ const (
 )
 
 func step(format string, a ...any) { fmt.Printf("\n\033[1m==> "+format+"\033[0m\n", a...) }
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
 
 // proc is fakewa, started as a plain process (wapoold is started by
 // wapooldtest).
@@ -82,7 +74,7 @@ func (p *proc) stop(timeout time.Duration) error {
 }
 
 func run(bin string) error {
-	fakeAddr, err := freeAddr()
+	fakeAddr, err := freeport.Addr()
 	if err != nil {
 		return err
 	}
@@ -98,7 +90,7 @@ func run(bin string) error {
 	}
 	defer logFile.Close()
 	fakeURL := "http://" + fakeAddr
-	consoleAddr, err := freeAddr()
+	consoleAddr, err := freeport.Addr()
 	if err != nil {
 		return err
 	}
@@ -144,7 +136,7 @@ func run(bin string) error {
 	linkDone := make(chan error, 1)
 	go func() { linkDone <- linkCmd.Wait() }()
 	var code string
-	if err := waitUntil(60*time.Second, func() bool {
+	if err := wait.Until(60*time.Second, 200*time.Millisecond, func() bool {
 		var shown []struct{ Code string }
 		if getJSON(fakeURL+"/_fake/qr", &shown) == nil && len(shown) > 0 {
 			code = shown[0].Code
@@ -197,17 +189,6 @@ func run(bin string) error {
 		return fmt.Errorf("browsers left running: %v", left)
 	}
 	fmt.Println("done: no process left behind.")
-	return nil
-}
-
-func waitUntil(timeout time.Duration, cond func() bool) error {
-	end := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(end) {
-			return fmt.Errorf("timed out after %v", timeout)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 	return nil
 }
 

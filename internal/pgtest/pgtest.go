@@ -49,7 +49,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -64,6 +63,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/wapool/wapool/internal/freeport"
 )
 
 // Server is a running PostgreSQL server. Its methods are safe for
@@ -315,7 +316,7 @@ func start(bin string) (*Server, error) {
 	}
 	var lastErr error
 	for range 3 {
-		port, err := freePort()
+		port, err := freeport.Port()
 		if err != nil {
 			return nil, err
 		}
@@ -447,14 +448,4 @@ func traversable(dir string) bool {
 // pgEnv is the environment of initdb and postgres: PATH and the C locale.
 func pgEnv() []string {
 	return []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C", "LANG=C"}
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -3,14 +3,13 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/wapool/wapool/internal/freeport"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -49,7 +48,7 @@ func (n *node) start(fresh bool) error {
 	var err error
 	for range startAttempts {
 		var addr string
-		if addr, err = freeAddr(); err != nil {
+		if addr, err = freeport.Addr(); err != nil {
 			return err
 		}
 		err = n.d.start("--data-dir", dir, "--listen", addr, "--advertise-addr", addr)
@@ -85,16 +84,6 @@ func (n *node) running() bool {
 
 // serving reports whether the node runs and is not frozen.
 func (n *node) serving() bool { return n.running() && !n.paused.Load() }
-
-// freeAddr returns 127.0.0.1:<a port that was free a moment ago>.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
-}
 
 // cluster is the soak's nodes. The slice is set before the run and only
 // read; each node guards its own state.

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/status"
 
+	"github.com/wapool/wapool/internal/wait"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -152,14 +153,5 @@ func (p *producer) sendUntilAccepted(ctx context.Context, m accepted) (string, e
 	}
 }
 
-// pause waits d or until ctx ends.
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// pause waits d or until ctx ends (then it returns ctx.Err()).
+var pause = wait.Sleep
