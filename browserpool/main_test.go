@@ -15,6 +15,7 @@ import (
 
 	"github.com/wapool/wapool/browserpool"
 	"github.com/wapool/wapool/internal/chromiumtest"
+	"github.com/wapool/wapool/internal/wait"
 )
 
 // TestMain fails the package if any test leaves a goroutine behind: every
@@ -80,12 +81,8 @@ func launch(t *testing.T, cfg browserpool.Config, spec browserpool.Spec) *browse
 // eventually polls cond every 20ms until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := wait.Until(timeout, 20*time.Millisecond, cond); err != nil {
+		t.Fatalf("%v waiting for %s", err, what)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/chromiumtest"
+	"github.com/wapool/wapool/internal/wait"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -72,15 +73,11 @@ func link(t *testing.T, d *daemon, f *fake, tenant, phone string) []*wapoolv1.Li
 	return events
 }
 
-// waitFor polls cond until it holds or the timeout ends.
+// waitFor polls cond every 50ms until it holds or the timeout ends.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := wait.Until(timeout, 50*time.Millisecond, cond); err != nil {
+		t.Fatalf("%v waiting for %s", err, what)
 	}
 }
 

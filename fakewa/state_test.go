@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wapool/wapool/internal/wait"
 )
 
 type fakeClock struct {
@@ -516,12 +518,8 @@ func waitingHang(s *Server) bool {
 
 func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if wait.Until(d, 5*time.Millisecond, cond) != nil {
+		t.Fatal("condition not met in time")
 	}
 }
 

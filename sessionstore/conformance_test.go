@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wapool/wapool/internal/pgtest"
+	"github.com/wapool/wapool/internal/wait"
 	"github.com/wapool/wapool/sessionstore"
 )
 
@@ -79,12 +80,8 @@ func (b *backend) peer(t *testing.T, s *sessionstore.Store, c *clock, nodeID str
 // conditions on real time only: a lease's expiry by the database's clock.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if wait.Until(10*time.Second, 10*time.Millisecond, cond) != nil {
+		t.Fatalf("timed out waiting until %s", what)
 	}
 }
 

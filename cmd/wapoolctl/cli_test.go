@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/wapool/wapool/internal/wait"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -561,12 +562,8 @@ func (b *syncBuffer) String() string {
 // waitFor polls cond until it holds or 10 s pass.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if wait.Until(10*time.Second, 5*time.Millisecond, cond) != nil {
+		t.Fatal("condition not met within 10s")
 	}
 }
 
