@@ -217,13 +217,7 @@ func TestBrowserBuild2026(t *testing.T) {
 	t.Run("bare ids, a status element labelled Pending, Sent, Delivered", func(t *testing.T) {
 		b.t = t
 		b.openChat(base, contact)
-		b.mustEval(`(() => { window.__labels = {};
-			const rec = () => document.querySelectorAll('#main div[data-id]').forEach(d => {
-				const s = d.querySelector('[aria-label=" Pending "], [aria-label=" Sent "], [aria-label=" Delivered "], [aria-label=" Read "]'); if (!s) return;
-				const a = (window.__labels[d.getAttribute('data-id')] ||= []); const v = s.getAttribute('aria-label');
-				if (a[a.length - 1] !== v) a.push(v); });
-			new MutationObserver(rec).observe(document.querySelector('#main'), {subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label']});
-			return 'ok'; })()`)
+		b.recordStatus("__labels", `[aria-label=" Pending "], [aria-label=" Sent "], [aria-label=" Delivered "], [aria-label=" Read "]`, "aria-label")
 		m := b.send(fake, "hello *2026* 🎉")
 		sent = append(sent, m)
 		seq := b.wait("Delivered", fmt.Sprintf(`(() => { const a = window.__labels[%q] || []; return a.includes(' Delivered ') ? JSON.stringify(a) : ''; })()`, m.ID), 5*time.Second)

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/chromiumtest"
+	"github.com/wapool/wapool/internal/wait"
 )
 
 const desktopUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
@@ -122,6 +123,21 @@ func (b *browser) mustEval(js string) string {
 	return v
 }
 
+// recordStatus starts recording, in window[store] by bubble data-id, the
+// values attr takes on each bubble's status element (the first match of
+// sel in the bubble), in order, a repeated value once: the trail of a
+// message's ticks, which a test reads back with wait or mustEval.
+func (b *browser) recordStatus(store, sel, attr string) {
+	b.t.Helper()
+	b.mustEval(fmt.Sprintf(`(() => { window[%[1]q] = {};
+			const rec = () => document.querySelectorAll('#main div[data-id]').forEach(d => {
+				const s = d.querySelector(%[2]q); if (!s) return;
+				const a = (window[%[1]q][d.getAttribute('data-id')] ||= []); const v = s.getAttribute(%[3]q);
+				if (a[a.length - 1] !== v) a.push(v); });
+			new MutationObserver(rec).observe(document.querySelector('#main'), {subtree: true, childList: true, attributes: true, attributeFilter: [%[3]q]});
+			return 'ok'; })()`, store, sel, attr))
+}
+
 // wait evaluates js until it returns a non-empty string.
 func (b *browser) wait(what, js string, d time.Duration) string {
 	b.t.Helper()
@@ -194,12 +210,8 @@ func (b *browser) typeLines(text string) chromedp.Action[chromedp.Void] {
 // waitUntil polls cond until it holds.
 func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(40 * time.Millisecond)
+	if wait.Until(d, 40*time.Millisecond, cond) != nil {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

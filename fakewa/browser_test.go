@@ -152,13 +152,7 @@ func TestBrowserLinkChatAndLogout(t *testing.T) {
 
 	t.Run("acks progress msg-time, msg-check, msg-dblcheck", func(t *testing.T) {
 		b.t = t
-		b.mustEval(`(() => { window.__acks = {};
-			const rec = () => document.querySelectorAll('#main div[data-id]').forEach(d => {
-				const i = d.querySelector('[data-icon^="msg-"]'); if (!i) return;
-				const a = (window.__acks[d.getAttribute('data-id')] ||= []); const v = i.getAttribute('data-icon');
-				if (a[a.length - 1] !== v) a.push(v); });
-			new MutationObserver(rec).observe(document.querySelector('#main'), {subtree: true, childList: true, attributes: true, attributeFilter: ['data-icon']});
-			return 'ok'; })()`)
+		b.recordStatus("__acks", `[data-icon^="msg-"]`, "data-icon")
 		b.do(chromedp.Focus(chromedp.CSS(composeSel)), b.insertText("ack me"), rawEnter(false))
 		m := waitMessage(t, fake, phoneA, "ack me")
 		if !regexp.MustCompile(`^3EB0[0-9A-F]{16}$`).MatchString(m.ID) || m.To != contact {

@@ -200,11 +200,16 @@ func statusOf(err error) int {
 	return http.StatusBadRequest
 }
 
-// decode reads a JSON body into v, refusing unknown fields.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
+// decode reads a JSON body into v, refusing unknown fields. When it
+// cannot, it answers 400 with the reason and returns false.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	d.DisallowUnknownFields()
-	return d.Decode(v)
+	if err := d.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return false
+	}
+	return true
 }
 
 func (s *Server) ctlQR(w http.ResponseWriter, _ *http.Request) {
@@ -213,8 +218,7 @@ func (s *Server) ctlQR(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) ctlScan(w http.ResponseWriter, r *http.Request) {
 	var body struct{ Code, Phone string }
-	if err := decode(w, r, &body); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	if !decode(w, r, &body) {
 		return
 	}
 	if err := s.Scan(body.Code, body.Phone); err != nil {
@@ -239,8 +243,7 @@ func (s *Server) ctlPairing(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) ctlPair(w http.ResponseWriter, r *http.Request) {
 	var body struct{ Code string }
-	if err := decode(w, r, &body); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	if !decode(w, r, &body) {
 		return
 	}
 	if err := s.Pair(body.Code); err != nil {
@@ -252,8 +255,7 @@ func (s *Server) ctlPair(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) ctlLogout(w http.ResponseWriter, r *http.Request) {
 	var body struct{ Phone string }
-	if err := decode(w, r, &body); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	if !decode(w, r, &body) {
 		return
 	}
 	if digits(body.Phone) == "" {
@@ -269,8 +271,7 @@ func (s *Server) ctlLogout(w http.ResponseWriter, r *http.Request) {
 func (s *Server) ctlConfig(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		var c configJSON
-		if err := decode(w, r, &c); err != nil {
-			writeError(w, http.StatusBadRequest, err)
+		if !decode(w, r, &c) {
 			return
 		}
 		s.mu.Lock()

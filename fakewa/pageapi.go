@@ -63,8 +63,7 @@ func toPage(m *message, now time.Time) pageMessage {
 // links it, and the timings the page needs.
 func (s *Server) apiBoot(w http.ResponseWriter, r *http.Request) {
 	var body struct{ Token string }
-	if err := decode(w, r, &body); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	if !decode(w, r, &body) {
 		return
 	}
 	s.mu.Lock()
@@ -116,15 +115,9 @@ func (s *Server) apiPoll(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiQR(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	now := s.now()
-	sess := s.sessionLocked(r, now)
+	sess := s.landingSessionLocked(w, r, now)
 	if sess == nil {
 		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, errUnknownSession)
-		return
-	}
-	if sess.account != "" {
-		s.mu.Unlock()
-		writeError(w, http.StatusConflict, errors.New("already linked"))
 		return
 	}
 	if sess.view != viewLanding {
@@ -153,19 +146,13 @@ func (s *Server) apiQR(w http.ResponseWriter, r *http.Request) {
 // a phone number ("phone"): the other one's codes stop being valid.
 func (s *Server) apiMode(w http.ResponseWriter, r *http.Request) {
 	var body struct{ Mode string }
-	if err := decode(w, r, &body); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	if !decode(w, r, &body) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sess := s.sessionLocked(r, s.now())
+	sess := s.landingSessionLocked(w, r, s.now())
 	if sess == nil {
-		writeError(w, http.StatusNotFound, errUnknownSession)
-		return
-	}
-	if sess.account != "" {
-		writeError(w, http.StatusConflict, errors.New("already linked"))
 		return
 	}
 	switch body.Mode {
@@ -186,8 +173,7 @@ func (s *Server) apiMode(w http.ResponseWriter, r *http.Request) {
 // apiPairing returns the pairing code for the typed number.
 func (s *Server) apiPairing(w http.ResponseWriter, r *http.Request) {
 	var body struct{ Phone string }
-	if err := decode(w, r, &body); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	if !decode(w, r, &body) {
 		return
 	}
 	phone, err := normalizePhone(body.Phone)
@@ -198,17 +184,28 @@ func (s *Server) apiPairing(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	sess := s.sessionLocked(r, now)
+	sess := s.landingSessionLocked(w, r, now)
 	if sess == nil {
-		writeError(w, http.StatusNotFound, errUnknownSession)
-		return
-	}
-	if sess.account != "" {
-		writeError(w, http.StatusConflict, errors.New("already linked"))
 		return
 	}
 	p := s.pairingLocked(sess, phone, now)
 	writeJSON(w, http.StatusOK, map[string]any{"code": p.code, "phone": p.phone, "expires_in_ms": max(0, ms(p.expires.Sub(now)))})
+}
+
+// landingSessionLocked finds a session not linked yet, for the endpoints
+// of the landing (the QR code, the pairing code); else it answers 404 or
+// 409 and returns nil.
+func (s *Server) landingSessionLocked(w http.ResponseWriter, r *http.Request, now time.Time) *session {
+	sess := s.sessionLocked(r, now)
+	switch {
+	case sess == nil:
+		writeError(w, http.StatusNotFound, errUnknownSession)
+	case sess.account != "":
+		writeError(w, http.StatusConflict, errors.New("already linked"))
+	default:
+		return sess
+	}
+	return nil
 }
 
 // linkedSession finds a linked session for the endpoints of the main screen.
@@ -336,8 +333,7 @@ func editorDelayMS(limit time.Duration) int64 {
 // the acks come and how bubbles draw their text now (Options.Drawing).
 func (s *Server) apiSend(w http.ResponseWriter, r *http.Request) {
 	var body struct{ ID, To, Text string }
-	if err := decode(w, r, &body); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	if !decode(w, r, &body) {
 		return
 	}
 	s.mu.Lock()
