@@ -48,14 +48,22 @@ func wantCode(t *testing.T, what string, err error, code codes.Code, reason stri
 	t.Errorf("%s: %v, want reason %s", what, err, reason)
 }
 
+// newDeadEventStack is an event stack whose server keeps the dead-letter
+// list in its store, as wapoold sets it up when a webhook is on.
+func newDeadEventStack(t *testing.T) (*eventStack, *DeadEvents) {
+	t.Helper()
+	st := newEventStack(t)
+	dead := NewDeadEvents(st.store, true)
+	st.srv.SetDeadEvents(dead)
+	return st, dead
+}
+
 // The dead-letter RPCs over the store: the webhook source parks events,
 // ListDeadEvents pages through them with their events, RedeliverDeadEvents
 // marks all or the ones named (all or nothing) and wakes the source's Next
 // at once; the source then hands them out and removes the delivered ones.
 func TestDeadEventsRPCs(t *testing.T) {
-	st := newEventStack(t)
-	dead := NewDeadEvents(st.store, true)
-	st.srv.SetDeadEvents(dead)
+	st, dead := newDeadEventStack(t)
 	c := st.serve(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -154,9 +162,7 @@ func TestDeadEventsRPCs(t *testing.T) {
 // in the store after its attempts, the next ones are delivered, and a
 // redelivery asked through the RPC delivers it once the endpoint is back.
 func TestWebhookParksAndRedeliversThroughTheStore(t *testing.T) {
-	st := newEventStack(t)
-	dead := NewDeadEvents(st.store, true)
-	st.srv.SetDeadEvents(dead)
+	st, dead := newDeadEventStack(t)
 	c := st.serve(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
