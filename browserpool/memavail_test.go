@@ -1,7 +1,6 @@
 package browserpool_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -32,6 +31,7 @@ import (
 	"github.com/wapool/wapool/browserpool"
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/chromiumtest"
+	"github.com/wapool/wapool/internal/procmem"
 )
 
 // BenchmarkMemAvailable measures what one warm, idle tenant takes from the
@@ -393,11 +393,11 @@ func measureFleet(tb testing.TB, c memCandidate, n, par int, idle, quiet time.Du
 	time.Sleep(idle)
 
 	after := snapshot(dir, quiet)
-	r.availDrop = int64(before.avail) - int64(after.avail)
-	r.foreign = int64(after.foreign) - int64(before.foreign)
-	r.self = int64(after.self) - int64(before.self)
+	r.availDrop = int64(before.Avail) - int64(after.Avail)
+	r.foreign = int64(after.Foreign) - int64(before.Foreign)
+	r.self = int64(after.Self) - int64(before.Self)
 	for _, pid := range browserpool.ProcessesUnder(dir) {
-		r.own += int64(anonOf(pid) + kernelOf(pid))
+		r.own += int64(ownUse(pid))
 	}
 	r.own += r.self
 	seen := map[int]bool{}
@@ -407,7 +407,7 @@ func measureFleet(tb testing.TB, c memCandidate, n, par int, idle, quiet time.Du
 				continue // a shared browser: one profile dir for all tenants
 			}
 			seen[pid] = true
-			m, ok := readRollup(pid)
+			m, ok := procmem.Rollup(pid)
 			if !ok {
 				continue
 			}
@@ -680,103 +680,32 @@ func waitJS(tab context.Context, what, js string, d time.Duration) (string, erro
 	return "", fmt.Errorf("no %s after %v (last error: %v)", what, d, last)
 }
 
-// memSnapshot is one reading of the machine's memory, in bytes.
-type memSnapshot struct {
-	avail   uint64 // MemAvailable
-	foreign uint64 // foreignUse of the other processes
-	self    uint64 // this process's anonymous memory
-}
-
-// snapshot reads MemAvailable between two readings of what the other
-// processes of the machine use, and keeps a reading only when those two
-// agree within 4 MiB: another test run that starts or stops browsers
-// meanwhile would make the pair meaningless. It tries for at most 30 s,
-// then keeps the last reading. First it waits, at most quiet, until no
-// other Chromium runs on the machine.
-func snapshot(dir string, quiet time.Duration) memSnapshot {
+// snapshot reads the machine's memory (procmem.Steady: MemAvailable between
+// two sums of what the other processes hold, agreeing within 4 MiB) for at
+// most 30 s, then keeps the last reading. First it waits, at most quiet,
+// until no other Chromium runs on the machine.
+func snapshot(dir string, quiet time.Duration) procmem.Reading {
 	for deadline := time.Now().Add(quiet); time.Now().Before(deadline) && foreignChromium(dir) > 0; {
 		time.Sleep(time.Second)
 	}
-	for try := 0; ; try++ {
-		f1 := foreignUse(dir)
-		avail, err := readMeminfo("MemAvailable")
-		if err != nil {
-			panic(err) // a Linux without /proc/meminfo runs no Chromium here either
-		}
-		f2 := foreignUse(dir)
-		if d := int64(f2) - int64(f1); (d < 4<<20 && d > -4<<20) || try == 30 {
-			return memSnapshot{avail: avail, foreign: (f1 + f2) / 2, self: anonOf(os.Getpid())}
-		}
-		time.Sleep(time.Second)
-	}
-}
-
-// readMeminfo returns one field of /proc/meminfo in bytes.
-func readMeminfo(field string) (uint64, error) {
-	f, err := os.Open("/proc/meminfo")
+	r, err := procmem.Steady(func() uint64 { return foreignUse(dir) }, 30)
 	if err != nil {
-		return 0, err
+		panic(err) // a Linux without /proc/meminfo runs no Chromium here either
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		name, rest, ok := strings.Cut(s.Text(), ":")
-		if !ok || name != field {
-			continue
-		}
-		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		return kb << 10, err
-	}
-	return 0, fmt.Errorf("/proc/meminfo: no %s", field)
+	return r
 }
 
-// readRollup returns the fields of /proc/<pid>/smaps_rollup in bytes.
-func readRollup(pid int) (map[string]uint64, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		return nil, false
-	}
-	m := map[string]uint64{}
-	for line := range strings.Lines(string(data)) {
-		name, rest, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) != 2 || f[1] != "kB" {
-			continue
-		}
-		if v, err := strconv.ParseUint(f[0], 10, 64); err == nil {
-			m[name] = v << 10
-		}
-	}
-	return m, len(m) > 0
-}
+// ownUse is what a process holds that MemAvailable cannot count as
+// reclaimable, with the kernel memory that follows it.
+func ownUse(pid int) uint64 { return procmem.Anon(pid) + procmem.Kernel(pid) }
 
-// anonOf is what a process holds that MemAvailable cannot count as
-// reclaimable: its share of anonymous and shared-memory pages.
-func anonOf(pid int) uint64 {
-	m, _ := readRollup(pid)
-	return m["Pss_Anon"] + m["Pss_Shmem"]
-}
-
-// foreignUse sums, over every process but this one and the browsers under
-// dir (the other users of the machine), anonOf plus the kernel memory
-// that follows a process: its page tables (VmPTE) and a 16 KiB kernel stack
-// per thread. The corrected figure takes out the change of this sum.
+// foreignUse sums ownUse over every process but this one and the browsers
+// under dir (the other users of the machine). The corrected figure takes
+// out the change of this sum.
 func foreignUse(dir string) uint64 {
-	ours := map[int]bool{os.Getpid(): true}
-	for _, pid := range browserpool.ProcessesUnder(dir) {
-		ours[pid] = true
-	}
-	ents, _ := os.ReadDir("/proc")
 	var sum uint64
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || ours[pid] {
-			continue
-		}
-		sum += anonOf(pid) + kernelOf(pid)
+	for _, pid := range procmem.Others(append(browserpool.ProcessesUnder(dir), os.Getpid())...) {
+		sum += ownUse(pid)
 	}
 	return sum
 }
@@ -784,50 +713,13 @@ func foreignUse(dir string) uint64 {
 // foreignChromium counts the Chromium processes of the machine that are
 // not under dir.
 func foreignChromium(dir string) int {
-	ours := map[int]bool{}
-	for _, pid := range browserpool.ProcessesUnder(dir) {
-		ours[pid] = true
-	}
-	ents, _ := os.ReadDir("/proc")
 	n := 0
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || ours[pid] {
-			continue
-		}
+	for _, pid := range procmem.Others(browserpool.ProcessesUnder(dir)...) {
 		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "chromium" {
 			n++
 		}
 	}
 	return n
-}
-
-// kernelOf is the page tables and kernel stacks of a process, in bytes,
-// from /proc/<pid>/status.
-func kernelOf(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	var sum uint64
-	for line := range strings.Lines(string(data)) {
-		name, rest, _ := strings.Cut(line, ":")
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch name {
-		case "VmPTE":
-			sum += v << 10
-		case "Threads":
-			sum += v * 16 << 10
-		}
-	}
-	return sum
 }
 
 // processType names a Chromium process by its --type (and utility
