@@ -255,16 +255,22 @@ func TestManifestsStrictDecodeCatchesTypos(t *testing.T) {
 
 func TestManifestsKustomizationListsEveryManifest(t *testing.T) {
 	m := loadManifests(t)
-	k := m.kustomize
+	checkKustomization(t, m.kustomize, m.files, daemonContainer(t, m.statefulSets[0]))
+}
+
+// checkKustomization checks that k is a Kustomization whose resources are
+// the manifest files, and that each image it sets names the image of the
+// daemon's container c.
+func checkKustomization(t *testing.T, k kustomizationFile, files []string, c *corev1.Container) {
+	t.Helper()
 	if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" {
 		t.Errorf("kustomization is %s %s", k.APIVersion, k.Kind)
 	}
 	got := slices.Sorted(slices.Values(k.Resources))
-	want := slices.Sorted(slices.Values(m.files))
+	want := slices.Sorted(slices.Values(files))
 	if !slices.Equal(got, want) {
 		t.Errorf("kustomization resources %v, want the manifests %v", got, want)
 	}
-	c := daemonContainer(t, m.statefulSets[0])
 	for _, img := range k.Images {
 		if img.Name != c.Image && !strings.HasPrefix(c.Image, img.Name+":") {
 			t.Errorf("kustomization image %q matches no container image (%q)", img.Name, c.Image)
