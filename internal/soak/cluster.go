@@ -136,7 +136,7 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 	}
 	s.printf("every tenant is READY with a snapshot: %s; producing and stopping nodes at once", mon.placement())
 
-	producers, ch, prodErr := s.produceUnderNodeChaos(ctx, c, mon)
+	producers, ch, prodErr := s.produceUnderNodeChaos(ctx, c, mon, pg)
 	var acceptedAll int
 	for _, p := range producers {
 		acceptedAll += len(p.done)
@@ -183,8 +183,16 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 	faults := verdictFaults(total)
 	faults = append(faults, s.buildFault()...)
 	faults = append(faults, att.faults()...)
-	if ch.made[sigKill] < o.nodeKills || ch.made[sigTerm] < o.nodeTerms || ch.made[sigStop] < o.nodeStops {
-		faults = append(faults, fmt.Sprintf("only %d SIGKILLs, %d SIGTERMs and %d SIGSTOPs of nodes", ch.made[sigKill], ch.made[sigTerm], ch.made[sigStop]))
+	if ch.made[sigKill] < o.nodeKills || ch.made[sigTerm] < o.nodeTerms || ch.made[sigStop] < o.nodeStops ||
+		ch.made[pgRestart] < o.pgRestarts || ch.made[connKill] < o.connKills {
+		faults = append(faults, fmt.Sprintf("only %d SIGKILLs, %d SIGTERMs and %d SIGSTOPs of nodes, %d PostgreSQL restarts and %d session kills",
+			ch.made[sigKill], ch.made[sigTerm], ch.made[sigStop], ch.made[pgRestart], ch.made[connKill]))
+	}
+	for _, f := range failovers {
+		if f.kind == pgRestart && f.done && f.took > o.leaseTTL+pgReadyBudget {
+			faults = append(faults, fmt.Sprintf("after PostgreSQL came back (at %s) its tenants were READY again only after %v: more than the lease TTL %v and a cold start (%v)",
+				f.at.Format("15:04:05.000"), f.took.Round(100*time.Millisecond), o.leaseTTL, pgReadyBudget))
+		}
 	}
 	faults = append(faults, ch.orphans...)
 	faults = append(faults, ch.badExits...)
@@ -203,8 +211,8 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 		s.printf("no Chrome runs on the nodes' profiles")
 	}
 	slices.Sort(faults)
-	return s.conclude(faults, fmt.Sprintf("every accepted message arrived exactly once, in order, through %d SIGKILLs, %d SIGTERMs and %d SIGSTOPs of nodes",
-		ch.made[sigKill], ch.made[sigTerm], ch.made[sigStop])), nil
+	return s.conclude(faults, fmt.Sprintf("every accepted message arrived exactly once, in order, through %d SIGKILLs, %d SIGTERMs and %d SIGSTOPs of nodes, %d PostgreSQL restarts and %d kills of a node's PostgreSQL sessions",
+		ch.made[sigKill], ch.made[sigTerm], ch.made[sigStop], ch.made[pgRestart], ch.made[connKill])), nil
 }
 
 // settle waits until every tenant is READY (on some node) and has its
@@ -237,7 +245,7 @@ func (s *soak) settle(ctx context.Context, c *cluster, rng *rand.Rand) error {
 // has ended and at least s.o.messages were accepted, and the chaos loop
 // together; it returns once all of them have ended. A producer or the chaos
 // loop that fails ends the others.
-func (s *soak) produceUnderNodeChaos(ctx context.Context, c *cluster, mon *monitor) ([]*producer, *nodeChaos, error) {
+func (s *soak) produceUnderNodeChaos(ctx context.Context, c *cluster, mon *monitor, pg *pgtest.Server) ([]*producer, *nodeChaos, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ctx, cancelT := context.WithTimeoutCause(ctx, clusterProduceTimeout, fmt.Errorf("producing and stopping nodes took longer than %v", clusterProduceTimeout))
@@ -252,7 +260,8 @@ func (s *soak) produceUnderNodeChaos(ctx context.Context, c *cluster, mon *monit
 			}
 		})
 	}
-	ch := &nodeChaos{s: s, c: c, mon: mon, kills: s.o.nodeKills, terms: s.o.nodeTerms, stops: s.o.nodeStops, rng: rand.New(rand.NewPCG(s.o.seed, 0))}
+	ch := &nodeChaos{s: s, c: c, mon: mon, kills: s.o.nodeKills, terms: s.o.nodeTerms, stops: s.o.nodeStops,
+		pgRestarts: s.o.pgRestarts, connKills: s.o.connKills, pg: pg, rng: rand.New(rand.NewPCG(s.o.seed, 0))}
 	wg.Go(func() {
 		defer close(chaosDone)
 		if err := ch.run(ctx); err != nil {

@@ -25,12 +25,12 @@ func (s *soak) reportCluster(producers []*producer, ch *nodeChaos, fs []failover
 		elsewhere += p.elsewhere
 	}
 	fmt.Fprintf(s.out, "messages accepted by another node after a call failed (same idempotency key): %d\n", elsewhere)
-	fmt.Fprintf(s.out, "nodes taken out: %d SIGKILL, %d SIGTERM, %d SIGSTOP; started again %d times on their data dir, %d on a fresh one (serving after %s)\n",
-		ch.made[sigKill], ch.made[sigTerm], ch.made[sigStop], ch.sameDir, ch.fresh, spread(ch.restartServing))
+	fmt.Fprintf(s.out, "nodes taken out: %d SIGKILL, %d SIGTERM, %d SIGSTOP; started again %d times on their data dir, %d on a fresh one (serving after %s); PostgreSQL restarted %d times, a node's sessions killed %d times\n",
+		ch.made[sigKill], ch.made[sigTerm], ch.made[sigStop], ch.sameDir, ch.fresh, spread(ch.restartServing), ch.made[pgRestart], ch.made[connKill])
 	if len(ch.termStops) > 0 {
 		fmt.Fprintf(s.out, "SIGTERM to exit (the drain: every tenant closed, uploaded, released): %s\n", spread(ch.termStops))
 	}
-	for _, kind := range []string{sigKill, sigTerm, sigStop} {
+	for _, kind := range []string{sigKill, sigTerm, sigStop, pgRestart} {
 		var took []time.Duration
 		var each []string
 		empty := 0

@@ -80,14 +80,16 @@ type options struct {
 	startedAt   time.Time     // set by run
 
 	// The cluster soak's knobs (nodes > 0).
-	nodes     int           // wapoold nodes; 0: the single-node soak
-	tenants   int           // tenants, each its own account
-	nodeKills int           // SIGKILLs of a node
-	nodeTerms int           // SIGTERMs of a node (planned moves)
-	nodeStops int           // SIGSTOPs of a node past the lease TTL (then SIGCONT)
-	leaseTTL  time.Duration // the nodes' --lease-ttl
-	minDown   time.Duration // least time a killed or stopped node stays down
-	maxDown   time.Duration // longest time a killed or stopped node stays down
+	nodes      int           // wapoold nodes; 0: the single-node soak
+	tenants    int           // tenants, each its own account
+	nodeKills  int           // SIGKILLs of a node
+	nodeTerms  int           // SIGTERMs of a node (planned moves)
+	nodeStops  int           // SIGSTOPs of a node past the lease TTL (then SIGCONT)
+	pgRestarts int           // restarts of PostgreSQL
+	connKills  int           // terminations of one node's PostgreSQL sessions
+	leaseTTL   time.Duration // the nodes' --lease-ttl
+	minDown    time.Duration // least time a killed or stopped node stays down
+	maxDown    time.Duration // longest time a killed or stopped node stays down
 }
 
 // Defaults of the cluster soak where they differ from the single-node
@@ -125,6 +127,8 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.nodeKills, "node-kills", 8, "cluster soak: SIGKILLs of a random node")
 	fs.IntVar(&o.nodeTerms, "node-terms", 2, "cluster soak: SIGTERMs of a random node (a planned move of its tenants)")
 	fs.IntVar(&o.nodeStops, "node-stops", 1, "cluster soak: SIGSTOPs of a random node for longer than twice the lease TTL, then SIGCONT (its tenants move while it is frozen; it must never act for them again)")
+	fs.IntVar(&o.pgRestarts, "pg-restarts", 1, "cluster soak: restarts of PostgreSQL (down one to two lease TTLs: every browser stops): every tenant must be READY again within the lease TTL and a cold start after it is back")
+	fs.IntVar(&o.connKills, "conn-kills", 1, "cluster soak: terminations of a random node's PostgreSQL sessions (a renewal fails once)")
 	fs.DurationVar(&o.leaseTTL, "lease-ttl", 3*time.Second, "cluster soak: the nodes' --lease-ttl")
 	fs.DurationVar(&o.minDown, "min-down", time.Second, "cluster soak: least time a killed or stopped node stays down before its restart")
 	fs.DurationVar(&o.maxDown, "max-down", 8*time.Second, "cluster soak: longest time a killed or stopped node stays down")
@@ -193,7 +197,7 @@ func (o *options) clusterDefaults(set map[string]bool) error {
 		return fmt.Errorf("-nodes %d: at least 3 (one node is down at a time and two keep running)", o.nodes)
 	case o.tenants < 1 || o.tenants > 50:
 		return fmt.Errorf("-tenants %d: from 1 to 50", o.tenants)
-	case o.nodeKills < 1 || o.nodeTerms < 0 || o.nodeStops < 0:
+	case o.nodeKills < 1 || o.nodeTerms < 0 || o.nodeStops < 0 || o.pgRestarts < 0 || o.connKills < 0:
 		return errors.New("-node-kills must be at least 1, -node-terms and -node-stops not negative")
 	case o.leaseTTL < time.Second:
 		return fmt.Errorf("-lease-ttl %v: at least 1s", o.leaseTTL)

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wapool/wapool/internal/pgtest"
 	"github.com/wapool/wapool/internal/wapooldtest"
 )
 
@@ -20,7 +24,21 @@ const (
 	sigKill = "SIGKILL" // the node dies; its tenants come back elsewhere after their leases expire
 	sigTerm = "SIGTERM" // the node drains: its tenants move (planned), then it exits 0
 	sigStop = "SIGSTOP" // the node freezes past its leases (SIGCONT after): it must never act for the tenants it lost
+	// pgRestart restarts PostgreSQL (fast shutdown, down one to two lease
+	// TTLs): every
+	// node's sessions are cut, renewals fail; every tenant must be READY
+	// again within one lease TTL and a cold start after the database is
+	// back, with nothing lost or sent twice.
+	pgRestart = "PG-RESTART"
+	// connKill terminates one node's PostgreSQL sessions: its next renewal
+	// (or the one in flight) fails once, and the pools reconnect.
+	connKill = "CONN-KILL"
 )
+
+// pgReadyBudget is what a PostgreSQL restart may cost beyond the lease
+// TTL, from the database back to every tenant READY: a cold start (2 to
+// 3 s on fakewa) and a tick, on a loaded machine.
+const pgReadyBudget = 8 * time.Second
 
 // nodeChaos takes one node at a time out, at random moments, and brings it
 // back after a pause: kills SIGKILLs and terms SIGTERMs (each followed by a
@@ -30,11 +48,14 @@ const (
 // owned by the goroutine that runs it; the main goroutine reads its fields
 // after that goroutine ended.
 type nodeChaos struct {
-	s                   *soak
-	c                   *cluster
-	mon                 *monitor
-	rng                 *rand.Rand
-	kills, terms, stops int // to make
+	s                     *soak
+	c                     *cluster
+	mon                   *monitor
+	rng                   *rand.Rand
+	kills, terms, stops   int // to make
+	pgRestarts, connKills int // to make
+	pg                    *pgtest.Server
+	pgSlow                []string // findings: tenants not READY within TTL + pgReadyBudget of the database's return
 
 	made           map[string]int  // rounds made, by kind
 	sameDir, fresh int             // restarts on the node's last data dir, on a fresh one
@@ -50,7 +71,7 @@ func (ch *nodeChaos) run(ctx context.Context) error {
 	o := ch.s.o
 	ch.made = map[string]int{}
 	var kinds []string
-	for kind, n := range map[string]int{sigKill: ch.kills, sigTerm: ch.terms, sigStop: ch.stops} {
+	for kind, n := range map[string]int{sigKill: ch.kills, sigTerm: ch.terms, sigStop: ch.stops, pgRestart: ch.pgRestarts, connKill: ch.connKills} {
 		for range n {
 			kinds = append(kinds, kind)
 		}
@@ -76,12 +97,16 @@ func (ch *nodeChaos) run(ctx context.Context) error {
 			ch.term(round, victim, held, at)
 		case sigStop:
 			err = ch.stop(ctx, round, victim, held, at)
+		case pgRestart:
+			err = ch.restartPG(ctx, round)
+		case connKill:
+			err = ch.killConns(round, victim)
 		}
 		if err != nil {
 			return err
 		}
 		ch.made[kind]++
-		if kind == sigStop {
+		if kind == sigStop || kind == pgRestart || kind == connKill {
 			continue // the node runs on: no restart
 		}
 		if left := wapooldtest.WaitNoBrowsers(victim.dataDir(), orphanWait); len(left) > 0 {
@@ -179,4 +204,52 @@ func (ch *nodeChaos) restart(round string, victim *node, at time.Time) error {
 // between returns a random duration in [lo, hi].
 func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+}
+
+// restartPG restarts the database; the failover of "postgres" closes once
+// every tenant answered READY to a Status asked after the database was
+// back. No other round begins before (or before twice the budget has
+// passed: the soak then reports the failover unfinished or slow), so
+// that no node fault falls into what the restart is measured by.
+func (ch *nodeChaos) restartPG(ctx context.Context, round string) error {
+	// Longer than the lease TTL: every node's watchdog stops its browsers
+	// (no renewal), the leases lapse, and every tenant starts again.
+	down := between(ch.rng, ch.s.o.leaseTTL, 2*ch.s.o.leaseTTL)
+	var all []string
+	for _, tn := range ch.s.tenants {
+		all = append(all, tn.id)
+	}
+	if err := ch.pg.Restart(down); err != nil {
+		return err
+	}
+	back := time.Now()
+	ch.mon.depart(pgRestart, "postgres", back, all)
+	ch.s.printf("%s: PostgreSQL restarted, down %v", round, down.Round(100*time.Millisecond))
+	err := waitCond(ctx, 2*(ch.s.o.leaseTTL+pgReadyBudget), func() bool {
+		fs, _ := ch.mon.results()
+		return fs[len(fs)-1].done // depart appends; only this goroutine departs
+	})
+	if errors.Is(err, errTimeout) {
+		return nil // reported by failoverFaults
+	}
+	return err
+}
+
+// killConns terminates the victim's PostgreSQL sessions (they are named
+// "wapoold NODE").
+func (ch *nodeChaos) killConns(round string, victim *node) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, ch.pg.URL())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
+		"wapoold "+victim.id).Scan(&n); err != nil {
+		return err
+	}
+	ch.s.printf("%s: %d PostgreSQL sessions of %s terminated", round, n, victim.id)
+	return nil
 }
