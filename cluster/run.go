@@ -363,7 +363,7 @@ func (n *Node) relay(ctx context.Context) {
 	resume := false
 	for ctx.Err() == nil {
 		sub := n.cfg.Events.SubscribeEvents(relayBuffer, match)
-		if !resume || !n.catchUp(ctx, &last, match) {
+		if !resume || last == 0 || !n.catchUp(ctx, &last, match) { // 0: the head was never read
 			// From now on: the head, and whatever was queued before it.
 			head, err := n.cfg.Events.EventHead()
 			if err != nil {
