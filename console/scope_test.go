@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wapool/wapool/internal/testclock"
 	"github.com/wapool/wapool/supervisor"
 )
 
@@ -178,30 +179,12 @@ func (o *countingObserver) counts() (int, int) {
 	return o.failed, o.throttled
 }
 
-// consoleClock is the console's injected clock.
-type consoleClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *consoleClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *consoleClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // TestFifthWrongSignInIsDelayed: after 4 wrong tokens from one address the
 // 5th sign-in waits (429, Retry-After), unchecked even with the right
 // token; every failure is counted; once the delay passed the right token
 // signs in.
 func TestFifthWrongSignInIsDelayed(t *testing.T) {
-	clock := &consoleClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	obs := &countingObserver{}
 	ts := serve(t, scopedFake(), Options{Tokens: scopedTokens, Now: clock.Now, Observer: obs})
 	c := newClient(t, ts.URL)
@@ -223,7 +206,7 @@ func TestFifthWrongSignInIsDelayed(t *testing.T) {
 	if f, th := obs.counts(); f != 4 || th != 1 || obs.failedS[0] != Surface {
 		t.Errorf("observed %d failures, %d throttled (%v), want 4, 1 on %q", f, th, obs.failedS, Surface)
 	}
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	if resp := c.signIn(opsAToken); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-in once the delay passed: %d", resp.StatusCode)
 	}
@@ -259,7 +242,7 @@ func TestConsoleTransportRules(t *testing.T) {
 // TestBehindTLSProxy: behind a TLS-terminating proxy the cookies are
 // Secure, and sign-ins are counted by the address the proxy names.
 func TestBehindTLSProxy(t *testing.T) {
-	clock := &consoleClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	ts := serve(t, scopedFake(), Options{Tokens: scopedTokens, BehindTLSProxy: true, Now: clock.Now})
 	c := newClient(t, ts.URL)
 	resp, body := c.get("/login")

@@ -10,29 +10,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/wapool/wapool/internal/testclock"
 	"github.com/wapool/wapool/internal/wait"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newTestServer(t *testing.T, o Options) (*Server, *fakeClock) {
+func newTestServer(t *testing.T, o Options) (*Server, *testclock.Clock) {
 	t.Helper()
 	s := New(o)
-	clk := &fakeClock{t: time.Date(2026, 3, 4, 10, 32, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 3, 4, 10, 32, 0, 0, time.UTC))
 	s.now = clk.Now
 	t.Cleanup(s.Close)
 	return s, clk
@@ -190,7 +178,7 @@ func TestQRSeriesRotatesAndExpires(t *testing.T) {
 		t.Fatalf("QRCodes = %+v", shown)
 	}
 
-	clk.Add(60 * time.Second)
+	clk.Advance(60 * time.Second)
 	if got := s.QRCodes(); len(got) != 0 {
 		t.Fatalf("an expired code is listed: %+v", got)
 	}
@@ -204,9 +192,9 @@ func TestQRSeriesRotatesAndExpires(t *testing.T) {
 	if !strings.HasSuffix(second.Code, strings.TrimPrefix(first.Code, parts[0])) {
 		t.Fatal("the device keys changed between codes of one page")
 	}
-	clk.Add(20 * time.Second)
+	clk.Advance(20 * time.Second)
 	third := p.qr(false)
-	clk.Add(20 * time.Second)
+	clk.Advance(20 * time.Second)
 	if a := p.qr(false); !a.Exhausted || a.Code != third.Code {
 		t.Fatalf("after 1+2 codes: %+v, want exhausted keeping the last code", a)
 	}
@@ -335,7 +323,7 @@ func TestPairingCode(t *testing.T) {
 	}
 
 	// The code expires; the page then asks for a new one.
-	clk.Add(3 * time.Minute)
+	clk.Advance(3 * time.Minute)
 	if err := s.Pair(a.Code); !errors.Is(err, ErrExpiredCode) {
 		t.Fatalf("pair expired: %v", err)
 	}
@@ -366,7 +354,7 @@ func TestMessagesAndAcks(t *testing.T) {
 	if st := send("3EB0000000000000000A", "15550002222", "first"); st != 200 {
 		t.Fatalf("send: %d", st)
 	}
-	clk.Add(100 * time.Millisecond)
+	clk.Advance(100 * time.Millisecond)
 	if st := send("3EB0000000000000000B", "15550003333", "second\nline"); st != 200 {
 		t.Fatalf("send: %d", st)
 	}
@@ -396,11 +384,11 @@ func TestMessagesAndAcks(t *testing.T) {
 	if got := acks(); got[0] != 0 || got[1] != 0 {
 		t.Fatalf("acks at send = %v, want recorded with ack 0", got)
 	}
-	clk.Add(300 * time.Millisecond) // first at 400ms, second at 300ms
+	clk.Advance(300 * time.Millisecond) // first at 400ms, second at 300ms
 	if got := acks(); got[0] != 1 || got[1] != 0 {
 		t.Fatalf("acks = %v, want [1 0]", got)
 	}
-	clk.Add(400 * time.Millisecond) // first at 800ms, second at 700ms
+	clk.Advance(400 * time.Millisecond) // first at 800ms, second at 700ms
 	if got := acks(); got[0] != 2 || got[1] != 1 {
 		t.Fatalf("acks = %v, want [2 1]", got)
 	}
@@ -450,7 +438,7 @@ func TestLivePagesOnly(t *testing.T) {
 	if got := s.QRCodes(); len(got) != 1 {
 		t.Fatalf("a page that left is listed: %+v", got)
 	}
-	clk.Add(10 * time.Second) // the first code lives 60s, but the page stopped polling
+	clk.Advance(10 * time.Second) // the first code lives 60s, but the page stopped polling
 	if got := s.QRCodes(); len(got) != 0 {
 		t.Fatalf("a page that stopped answering is listed: %+v", got)
 	}

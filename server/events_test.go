@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/wapool/wapool/internal/testclock"
 	"github.com/wapool/wapool/internal/webhook"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 	"github.com/wapool/wapool/sessionstore"
@@ -26,19 +27,19 @@ import (
 )
 
 // eventStack is a Server over a Supervisor over a real store, with no
-// browser: WatchEvents needs only the store. now is the store's clock.
+// browser: WatchEvents needs only the store. clock is the store's, 1ms
+// later at each reading.
 type eventStack struct {
 	store *sessionstore.Store
 	sup   *supervisor.Supervisor
 	srv   *Server
-	mu    sync.Mutex
-	now   time.Time
+	clock *testclock.Clock
 }
 
 func newEventStack(t *testing.T) *eventStack {
 	t.Helper()
-	st := &eventStack{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	store, err := sessionstore.Open(sessionstore.Options{DataDir: filepath.Join(t.TempDir(), "data"), Now: st.clock})
+	st := &eventStack{clock: testclock.NewTicking(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), time.Millisecond)}
+	store, err := sessionstore.Open(sessionstore.Options{DataDir: filepath.Join(t.TempDir(), "data"), Now: st.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,19 +48,6 @@ func newEventStack(t *testing.T) *eventStack {
 	st.sup = supervisor.New(supervisor.Config{Store: store, TargetURL: "http://127.0.0.1:1"})
 	st.srv = New(st.sup, zap.NewNop())
 	return st
-}
-
-func (st *eventStack) clock() time.Time {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.now = st.now.Add(time.Millisecond)
-	return st.now
-}
-
-func (st *eventStack) advance(d time.Duration) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.now = st.now.Add(d)
 }
 
 // serve runs the gRPC server on 127.0.0.1:0 and returns a client.
@@ -195,7 +183,7 @@ func TestWatchEventsFromNowFiltersTenantsAndCarriesMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := st.store.UpdateMessage("shop", m.ID, func(x *sessionstore.Message) {
-		x.State, x.WAMessageID, x.SentAt = sessionstore.StateSent, "true_4915112345678@c.us_AB", st.clock()
+		x.State, x.WAMessageID, x.SentAt = sessionstore.StateSent, "true_4915112345678@c.us_AB", st.clock.Now()
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +230,7 @@ func TestWatchEventsCursorErrors(t *testing.T) {
 	defer cancel()
 	old := st.session(t, "shop", "READY")
 	st.session(t, "shop", "HIBERNATED")
-	st.advance(8 * 24 * time.Hour)
+	st.clock.Advance(8 * 24 * time.Hour)
 	kept := st.session(t, "shop", "READY")
 	if n, err := st.store.PurgeEvents(0); err != nil || n != 2 {
 		t.Fatalf("purge: %d, %v", n, err)
@@ -473,7 +461,7 @@ func TestWebhookSourceStartsAtTheHeadAndKeepsItsPosition(t *testing.T) {
 		t.Fatalf("waiting Next = %v", ds)
 	}
 	// A position whose events were purged goes on with the oldest kept.
-	st.advance(8 * 24 * time.Hour)
+	st.clock.Advance(8 * 24 * time.Hour)
 	kept := st.session(t, "shop", "FAILED")
 	if _, err := st.store.PurgeEvents(0); err != nil {
 		t.Fatal(err)

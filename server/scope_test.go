@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/wapool/wapool/internal/authlimit"
+	"github.com/wapool/wapool/internal/testclock"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/supervisor"
@@ -310,30 +310,12 @@ func TestShortTokenRefused(t *testing.T) {
 	}
 }
 
-// tokenClock is an injected clock for the limiter.
-type tokenClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *tokenClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *tokenClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // TestWrongTokensAreThrottled: the 5th attempt after 4 wrong tokens from
 // one address waits, unchecked, even with a right token; the failures are
 // counted; once the delay has passed a right token is served and starts the
 // address over.
 func TestWrongTokensAreThrottled(t *testing.T) {
-	clock := &tokenClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	m := NewAuthMetrics(prometheus.NewRegistry())
 	a, err := NewAuth(AuthConfig{Listen: "127.0.0.1:7440", TokensFile: writeAuthFile(t, "tokens", scopedTokens),
 		Limiter: authlimit.New(authlimit.Config{Now: clock.Now}), Observer: m})
@@ -374,7 +356,7 @@ func TestWrongTokensAreThrottled(t *testing.T) {
 	if _, err := c.Status(t.Context(), &wapoolv1.StatusRequest{TenantId: "a-1"}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("no token: %v", err)
 	}
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	if err := status1(adminToken); err != nil {
 		t.Fatalf("right token once the delay passed: %v", err)
 	}

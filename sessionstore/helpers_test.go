@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wapool/wapool/internal/pgtest"
+	"github.com/wapool/wapool/internal/testclock"
 	"github.com/wapool/wapool/sessionstore"
 	"go.uber.org/goleak"
 )
@@ -60,25 +60,13 @@ func runHelper(mode string) int {
 	return 0
 }
 
-// clock is an injectable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the stores' injected time source.
+type clock = testclock.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Millisecond) // strictly increasing, like a real clock
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock is a clock that moves 1ms at each reading: strictly
+// increasing, like a real clock.
+func newClock() *clock {
+	return testclock.NewTicking(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), time.Millisecond)
 }
 
 // openStore opens a store in a fresh data dir with the injected clock and
