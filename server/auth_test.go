@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/wapool/wapool/internal/authlimit"
+	"github.com/wapool/wapool/internal/grpctest"
 )
 
 // Tokens of the tests: at least MinTokenLen characters.
@@ -429,19 +430,7 @@ func startAuthServer(t *testing.T, a *Auth) string {
 	}
 	healthgrpc.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(lis) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return lis.Addr().String()
+	return grpctest.Serve(t, srv)
 }
 
 // dialAuth connects to addr with creds, sending authorization (when not "") on

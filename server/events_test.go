@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/wapool/wapool/internal/grpctest"
 	"github.com/wapool/wapool/internal/testclock"
 	"github.com/wapool/wapool/internal/webhook"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
@@ -53,26 +53,14 @@ func newEventStack(t *testing.T) *eventStack {
 // serve runs the gRPC server on 127.0.0.1:0 and returns a client.
 func (st *eventStack) serve(t *testing.T, opts ...grpc.ServerOption) wapoolv1.SessionServiceClient {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	gs := grpc.NewServer(opts...)
 	wapoolv1.RegisterSessionServiceServer(gs, st.srv)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = gs.Serve(lis)
-	}()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	addr := grpctest.Serve(t, gs)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		conn.Close()
-		gs.Stop()
-		<-done
-	})
+	t.Cleanup(func() { conn.Close() })
 	return wapoolv1.NewSessionServiceClient(conn)
 }
 

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/wapool/wapool/internal/grpctest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/supervisor"
@@ -70,15 +70,9 @@ func (f fixedRoute) Route(tenant string) (string, error) {
 
 func serveNode(t *testing.T, r wapoolv1.SessionServiceServer, opts ...grpc.ServerOption) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	gs := grpc.NewServer(opts...)
 	wapoolv1.RegisterSessionServiceServer(gs, r)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	return lis.Addr().String()
+	return grpctest.Serve(t, gs)
 }
 
 // A call about a tenant held elsewhere reaches the holder with the

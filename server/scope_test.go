@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -25,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/wapool/wapool/internal/authlimit"
+	"github.com/wapool/wapool/internal/grpctest"
 	"github.com/wapool/wapool/internal/testclock"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 	"github.com/wapool/wapool/sessionstore"
@@ -106,17 +106,12 @@ func scopedStack(t *testing.T, a *Auth) (*eventStack, *grpc.ClientConn) {
 		hs.OnChange(supervisor.Session{TenantID: id, State: supervisor.StateUnlinked})
 	}
 	healthgrpc.RegisterHealthServer(gs, hs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := grpctest.Serve(t, gs)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan struct{})
-	go func() { defer close(served); _ = gs.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(); gs.Stop(); <-served })
+	t.Cleanup(func() { conn.Close() })
 	return st, conn
 }
 

@@ -7,7 +7,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/wapool/wapool/internal/grpctest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -74,22 +74,9 @@ func newFakeService(t *testing.T) *fakeService {
 // serve runs svc on a real gRPC server on 127.0.0.1:0 until the test ends.
 func serve(t *testing.T, svc wapoolv1.SessionServiceServer, opts ...grpc.ServerOption) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := grpc.NewServer(opts...)
 	wapoolv1.RegisterSessionServiceServer(srv, svc)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-done
-	})
-	return lis.Addr().String()
+	return grpctest.Serve(t, srv)
 }
 
 func withReason(code codes.Code, msg, reason string) error {
