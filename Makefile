@@ -11,12 +11,18 @@ export PATH := $(TOOLS):$(PATH)
 BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
+# protoc-gen-grpc-gateway and protoc-gen-openapiv2: the same release as the
+# github.com/grpc-ecosystem/grpc-gateway/v2 runtime in go.mod.
+GRPC_GATEWAY_VERSION := v2.34.0
 GRPCURL_VERSION := v1.9.3
 HEALTH_PROBE_VERSION := v0.4.62
 
 BUF := $(TOOLS)/buf
 PROTOC_GEN_GO := $(TOOLS)/protoc-gen-go
 PROTOC_GEN_GO_GRPC := $(TOOLS)/protoc-gen-go-grpc
+PROTOC_GEN_GATEWAY := $(TOOLS)/protoc-gen-grpc-gateway
+PROTOC_GEN_OPENAPI := $(TOOLS)/protoc-gen-openapiv2
+PROTO_PLUGINS := $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(PROTOC_GEN_GATEWAY) $(PROTOC_GEN_OPENAPI)
 GRPCURL := $(TOOLS)/grpcurl
 HEALTH_PROBE := $(TOOLS)/grpc-health-probe
 
@@ -36,12 +42,16 @@ $(PROTOC_GEN_GO):
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(PROTOC_GEN_GO_GRPC):
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(PROTOC_GEN_GATEWAY):
+	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
+$(PROTOC_GEN_OPENAPI):
+	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 $(GRPCURL):
 	GOBIN=$(TOOLS) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 $(HEALTH_PROBE):
 	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-health-probe@$(HEALTH_PROBE_VERSION)
 
-tools: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(GRPCURL) $(HEALTH_PROBE)
+tools: $(PROTO_PLUGINS) $(GRPCURL) $(HEALTH_PROBE)
 
 # Chromium from Debian's packages, only when no chromium is on PATH.
 chromium:
@@ -58,16 +68,20 @@ postgresql:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update && $$SUDO apt-get install -y postgresql; }
 
-proto: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+# The Go code (messages, gRPC, the HTTP/JSON gateway) into proto/, and the
+# OpenAPI document into server/openapi/ (served at /openapi.json).
+proto: $(PROTO_PLUGINS)
 	$(BUF) lint
 	$(BUF) generate
 
-# Fails when buf lint fails or the committed generated code is stale.
-proto-check: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+# Fails when buf lint fails or the committed generated code or OpenAPI
+# document is stale.
+proto-check: $(PROTO_PLUGINS)
 	$(BUF) lint
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(BUF) generate --output "$$tmp" && \
-	diff -r "$$tmp/proto" proto --exclude='*.proto' || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
+	diff -r "$$tmp/proto" proto --exclude='*.proto' && \
+	diff -r "$$tmp/server/openapi" server/openapi || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
 
 vet:
 	$(GO) vet ./...

@@ -199,15 +199,10 @@ func NewAuth(cfg AuthConfig) (*Auth, error) {
 	if cfg.ClientScopesFile != "" && cfg.TLSClientCA == "" {
 		return nil, ErrClientScopes
 	}
-	if !cfg.Insecure && !IsLoopbackAddr(cfg.Listen) {
-		switch {
-		case cfg.TokensFile == "" && cfg.TLSClientCA == "":
-			return nil, fmt.Errorf("listen %q: %w", cfg.Listen, ErrInsecureListen)
-		case cfg.TokensFile != "" && cfg.TLSCert == "":
-			return nil, fmt.Errorf("listen %q: %w", cfg.Listen, ErrPlaintextTokens)
-		}
-	}
 	a := &Auth{cfg: cfg, limiter: cfg.Limiter, log: cfg.Log}
+	if err := a.CheckListen(cfg.Listen); err != nil {
+		return nil, err
+	}
 	if a.limiter == nil {
 		a.limiter = authlimit.New(authlimit.Config{})
 	}
@@ -218,6 +213,24 @@ func NewAuth(cfg AuthConfig) (*Auth, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// CheckListen checks that the credentials allow serving the API on addr
+// (--listen, --http-addr): any address with Insecure; a loopback one
+// always; another one with tokens or mTLS, tokens only over TLS. Errors:
+// ErrInsecureListen, ErrPlaintextTokens.
+func (a *Auth) CheckListen(addr string) error {
+	cfg := a.cfg
+	if cfg.Insecure || IsLoopbackAddr(addr) {
+		return nil
+	}
+	switch {
+	case cfg.TokensFile == "" && cfg.TLSClientCA == "":
+		return fmt.Errorf("listen %q: %w", addr, ErrInsecureListen)
+	case cfg.TokensFile != "" && cfg.TLSCert == "":
+		return fmt.Errorf("listen %q: %w", addr, ErrPlaintextTokens)
+	}
+	return nil
 }
 
 // Reload re-reads the tokens file, the client scopes file and the TLS
@@ -275,19 +288,38 @@ func (a *Auth) Mode() string {
 }
 
 // ServerOptions returns the options that enforce the credentials: grpc.Creds
-// with TLS when configured, and the interceptors through
-// grpc.ChainUnaryInterceptor/ChainStreamInterceptor (more chains may be
-// passed to grpc.NewServer; they run in the order given). Without
-// credentials the interceptors let every call through.
+// with TLS when configured (plaintext otherwise; both tell the HTTP
+// gateway's in-memory connections apart, see http_peer.go), and the
+// interceptors through grpc.ChainUnaryInterceptor/ChainStreamInterceptor
+// (more chains may be passed to grpc.NewServer; they run in the order
+// given). Without credentials the interceptors let every call through.
 func (a *Auth) ServerOptions() ([]grpc.ServerOption, error) {
-	var opts []grpc.ServerOption
-	if tc := a.TransportCredentials(); tc != nil {
-		opts = append(opts, grpc.Creds(tc))
-	}
-	return append(opts,
+	return []grpc.ServerOption{
+		grpc.Creds(gatewayCreds{tls: a.TransportCredentials()}),
 		grpc.ChainUnaryInterceptor(a.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamInterceptor()),
-	), nil
+	}, nil
+}
+
+// HTTPTLSConfig is the TLS configuration of the HTTP/JSON API (and of
+// anything else served over HTTP with the API's certificate): the files of
+// TransportCredentials, as last (re)loaded, offering HTTP/2 and HTTP/1.1.
+// nil when TLS is not configured.
+func (a *Auth) HTTPTLSConfig() *tls.Config {
+	if a.cfg.TLSCert == "" {
+		return nil
+	}
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"},
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			a.mu.RLock()
+			conf := a.tlsConf.Clone()
+			a.mu.RUnlock()
+			conf.NextProtos = []string{"h2", "http/1.1"}
+			return conf, nil
+		},
+	}
 }
 
 // TransportCredentials returns the server's TLS credentials (mTLS with a
@@ -435,33 +467,33 @@ func (a *Auth) tokenScope(ctx context.Context) (Scope, error) {
 	if len(vals) == 0 {
 		return Scope{}, status.Error(codes.Unauthenticated, "missing bearer token")
 	}
-	remote := peerAddr(ctx)
+	remote, _, surface := callPeer(ctx)
 	if wait := a.limiter.Wait(remote); wait > 0 {
-		return Scope{}, a.throttled(remote, wait)
+		return Scope{}, a.throttled(surface, remote, wait)
 	}
 	if len(vals) > 1 {
-		return Scope{}, a.failed(remote, "more than one authorization value")
+		return Scope{}, a.failed(surface, remote, "more than one authorization value")
 	}
 	scheme, token, ok := strings.Cut(vals[0], " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return Scope{}, a.failed(remote, `authorization must be "Bearer <token>"`)
+		return Scope{}, a.failed(surface, remote, `authorization must be "Bearer <token>"`)
 	}
 	s, ok := a.Lookup(token)
 	if !ok {
-		return Scope{}, a.failed(remote, "invalid bearer token")
+		return Scope{}, a.failed(surface, remote, "invalid bearer token")
 	}
 	a.limiter.Succeeded(remote)
 	return s, nil
 }
 
-// failed counts, logs and answers a wrong token from remote.
-func (a *Auth) failed(remote, msg string) error {
+// failed counts, logs and answers a wrong token from remote on surface.
+func (a *Auth) failed(surface, remote, msg string) error {
 	n, delay := a.limiter.Failed(remote)
-	a.log.Warn("auth: refused a call with a wrong bearer token", zap.String("surface", SurfaceGRPC),
+	a.log.Warn("auth: refused a call with a wrong bearer token", zap.String("surface", surface),
 		zap.String("remote", remote), zap.Int("failures_in_a_row", n), zap.Duration("next_checked_after", delay))
 	if a.cfg.Observer != nil {
-		a.cfg.Observer.AuthFailed(SurfaceGRPC)
+		a.cfg.Observer.AuthFailed(surface)
 	}
 	return status.Error(codes.Unauthenticated, msg)
 }
@@ -471,11 +503,11 @@ func (a *Auth) failed(remote, msg string) error {
 const reasonThrottled = "AUTH_THROTTLED"
 
 // throttled answers an attempt from an address that must still wait.
-func (a *Auth) throttled(remote string, wait time.Duration) error {
-	a.log.Info("auth: refused a call unchecked: its address failed too often", zap.String("surface", SurfaceGRPC),
+func (a *Auth) throttled(surface, remote string, wait time.Duration) error {
+	a.log.Info("auth: refused a call unchecked: its address failed too often", zap.String("surface", surface),
 		zap.String("remote", remote), zap.Duration("wait", wait))
 	if a.cfg.Observer != nil {
-		a.cfg.Observer.AuthThrottled(SurfaceGRPC)
+		a.cfg.Observer.AuthThrottled(surface)
 	}
 	wait = wait.Round(time.Millisecond)
 	st := status.New(codes.Unauthenticated, fmt.Sprintf("too many wrong tokens from this address: the next is checked in %v", wait))
@@ -491,7 +523,7 @@ func (a *Auth) throttled(remote string, wait time.Duration) error {
 // certScope returns the scope of the call's client certificate, and
 // whether it is a forwarded caller's, relayed by another node.
 func (a *Auth) certScope(ctx context.Context) (Scope, bool, error) {
-	cert := peerCert(ctx)
+	_, cert, _ := callPeer(ctx)
 	if cert == nil {
 		return Scope{}, false, status.Error(codes.Unauthenticated, "no client certificate")
 	}

@@ -17,6 +17,7 @@ import (
 // its twin.
 type config struct {
 	Listen      string // gRPC address; loopback needs no credentials
+	HTTPAddr    string // the API as HTTP/JSON, SSE and /openapi.json; "" = off
 	DataDir     string // wapool.db, profiles/, cache/, tmp/
 	ProfilesDir string // "" = <data-dir>/profiles; may be an old chrome_data/
 	TargetURL   string // the WhatsApp Web origin (fakewa's address in tests)
@@ -194,6 +195,7 @@ func (c *config) checkConsole() error {
 func newFlagSet(c *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("wapoold", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:7440", "gRPC listen address")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "", "the API as HTTP/JSON (grpc-gateway), events as Server-Sent Events at /v1/events and the OpenAPI document at /openapi.json (empty: off); same credentials, scopes and TLS as --listen, and the same rules off loopback")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "state directory (database, profiles, caches)")
 	fs.StringVar(&c.ProfilesDir, "profiles-dir", "", "Chrome profiles directory (default <data-dir>/profiles; may be an existing chrome_data/)")
 	fs.StringVar(&c.TargetURL, "target-url", "https://web.whatsapp.com", "WhatsApp Web base URL (fakewa's address in tests and the demo)")

@@ -200,6 +200,10 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	node.attach(api)
 	wapoolv1.RegisterSessionServiceServer(gs, api)
 	metrics.GRPC.InitializeMetrics(gs)
+	gw, err := newGateway(cfg, auth, log)
+	if err != nil {
+		return err
+	}
 	stopMetrics, err := serveMetrics(cfg.MetricsAddr, metrics, log)
 	if err != nil {
 		return err
@@ -225,10 +229,12 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	go func() { supDone <- sup.Run(supCtx) }()
 	stopNode := node.run(supCtx, sup)
 	defer stopNode()
-	served := make(chan error, 1)
+	served := make(chan error, 2) // gs.Serve's result, and that of the gateway's listener
 	go func() { served <- gs.Serve(lis) }()
-	log.Info("wapoold serving", zap.String("listen", lis.Addr().String()), zap.String("target_url", cfg.TargetURL),
-		zap.String("data_dir", cfg.DataDir), zap.String("auth", auth.Mode()))
+	stopHTTP := gw.serve(gs, served, log)
+	defer stopHTTP(0)
+	log.Info("wapoold serving", zap.String("listen", lis.Addr().String()), zap.String("http", gw.addr()),
+		zap.String("target_url", cfg.TargetURL), zap.String("data_dir", cfg.DataDir), zap.String("auth", auth.Mode()))
 
 	// SIGHUP re-reads the tokens, the client scopes, the TLS files (the
 	// console's too) and the selectors (and never kills the daemon).
@@ -284,7 +290,10 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	drained := make(chan struct{})
 	go func() { gs.GracefulStop(); close(drained) }()
 	// Sends waiting for SENT return at once on Drain; Link and other
-	// streams get a tenth of the budget, the browsers the rest.
+	// streams get a tenth of the budget, the browsers the rest. HTTP calls
+	// drain beside the gRPC ones (they are gRPC calls inside).
+	httpDrained := make(chan struct{})
+	go func() { stopHTTP(cfg.StopTimeout / 10); close(httpDrained) }()
 	drainBy := time.NewTimer(cfg.StopTimeout / 10)
 	select {
 	case <-drained:
@@ -294,6 +303,7 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		<-drained
 	}
 	drainBy.Stop()
+	<-httpDrained
 	stopConsole() // its link streams end before the browsers close
 	log.Info("closing browsers")
 	stopSup()

@@ -7,6 +7,7 @@
 package wapoolv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -2592,7 +2593,7 @@ var File_wapool_v1_session_service_proto protoreflect.FileDescriptor
 
 const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fwapool/v1/session_service.proto\x12\twapool.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n" +
+	"\x1fwapool/v1/session_service.proto\x12\twapool.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n" +
 	"\vLinkRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12!\n" +
 	"\fphone_number\x18\x02 \x01(\tR\vphoneNumber\"\xa6\x01\n" +
@@ -2758,23 +2759,23 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x13SESSION_STATE_READY\x10\x04\x12\x1c\n" +
 	"\x18SESSION_STATE_HIBERNATED\x10\x05\x12\x1c\n" +
 	"\x18SESSION_STATE_RESTARTING\x10\x06\x12\x18\n" +
-	"\x14SESSION_STATE_FAILED\x10\a2\xd7\a\n" +
-	"\x0eSessionService\x129\n" +
-	"\x04Link\x12\x16.wapool.v1.LinkRequest\x1a\x17.wapool.v1.LinkResponse0\x01\x127\n" +
-	"\x04Send\x12\x16.wapool.v1.SendRequest\x1a\x17.wapool.v1.SendResponse\x12I\n" +
+	"\x14SESSION_STATE_FAILED\x10\a2\x96\v\n" +
+	"\x0eSessionService\x12b\n" +
+	"\x04Link\x12\x16.wapool.v1.LinkRequest\x1a\x17.wapool.v1.LinkResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/tenants/{tenant_id}:link0\x01\x12d\n" +
+	"\x04Send\x12\x16.wapool.v1.SendRequest\x1a\x17.wapool.v1.SendResponse\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/tenants/{tenant_id}/messages\x12\x80\x01\n" +
 	"\n" +
-	"GetMessage\x12\x1c.wapool.v1.GetMessageRequest\x1a\x1d.wapool.v1.GetMessageResponse\x12=\n" +
-	"\x06Status\x12\x18.wapool.v1.StatusRequest\x1a\x19.wapool.v1.StatusResponse\x12O\n" +
-	"\fListSessions\x12\x1e.wapool.v1.ListSessionsRequest\x1a\x1f.wapool.v1.ListSessionsResponse\x12=\n" +
-	"\x06Logout\x12\x18.wapool.v1.LogoutRequest\x1a\x19.wapool.v1.LogoutResponse\x12R\n" +
-	"\rPruneSessions\x12\x1f.wapool.v1.PruneSessionsRequest\x1a .wapool.v1.PruneSessionsResponse\x12I\n" +
+	"GetMessage\x12\x1c.wapool.v1.GetMessageRequest\x1a\x1d.wapool.v1.GetMessageResponse\"5\x82\xd3\xe4\x93\x02/\x12-/v1/tenants/{tenant_id}/messages/{message_id}\x12^\n" +
+	"\x06Status\x12\x18.wapool.v1.StatusRequest\x1a\x19.wapool.v1.StatusResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/tenants/{tenant_id}\x12d\n" +
+	"\fListSessions\x12\x1e.wapool.v1.ListSessionsRequest\x1a\x1f.wapool.v1.ListSessionsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/tenants\x12^\n" +
+	"\x06Logout\x12\x18.wapool.v1.LogoutRequest\x1a\x19.wapool.v1.LogoutResponse\"\x1f\x82\xd3\xe4\x93\x02\x19*\x17/v1/tenants/{tenant_id}\x12p\n" +
+	"\rPruneSessions\x12\x1f.wapool.v1.PruneSessionsRequest\x1a .wapool.v1.PruneSessionsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/tenants:prune\x12u\n" +
 	"\n" +
-	"Screenshot\x12\x1c.wapool.v1.ScreenshotRequest\x1a\x1d.wapool.v1.ScreenshotResponse\x12C\n" +
-	"\bDiagnose\x12\x1a.wapool.v1.DiagnoseRequest\x1a\x1b.wapool.v1.DiagnoseResponse\x12N\n" +
-	"\vWatchEvents\x12\x1d.wapool.v1.WatchEventsRequest\x1a\x1e.wapool.v1.WatchEventsResponse0\x01\x12F\n" +
-	"\tDrainNode\x12\x1b.wapool.v1.DrainNodeRequest\x1a\x1c.wapool.v1.DrainNodeResponse\x12U\n" +
-	"\x0eListDeadEvents\x12 .wapool.v1.ListDeadEventsRequest\x1a!.wapool.v1.ListDeadEventsResponse\x12d\n" +
-	"\x13RedeliverDeadEvents\x12%.wapool.v1.RedeliverDeadEventsRequest\x1a&.wapool.v1.RedeliverDeadEventsResponseB3Z1github.com/wapool/wapool/proto/wapool/v1;wapoolv1b\x06proto3"
+	"Screenshot\x12\x1c.wapool.v1.ScreenshotRequest\x1a\x1d.wapool.v1.ScreenshotResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/tenants/{tenant_id}/screenshot\x12p\n" +
+	"\bDiagnose\x12\x1a.wapool.v1.DiagnoseRequest\x1a\x1b.wapool.v1.DiagnoseResponse\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/tenants/{tenant_id}:diagnose\x12N\n" +
+	"\vWatchEvents\x12\x1d.wapool.v1.WatchEventsRequest\x1a\x1e.wapool.v1.WatchEventsResponse0\x01\x12i\n" +
+	"\tDrainNode\x12\x1b.wapool.v1.DrainNodeRequest\x1a\x1c.wapool.v1.DrainNodeResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x19/v1/nodes/{node_id}:drain\x12n\n" +
+	"\x0eListDeadEvents\x12 .wapool.v1.ListDeadEventsRequest\x1a!.wapool.v1.ListDeadEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/dead-events\x12\x8a\x01\n" +
+	"\x13RedeliverDeadEvents\x12%.wapool.v1.RedeliverDeadEventsRequest\x1a&.wapool.v1.RedeliverDeadEventsResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/dead-events:redeliverB3Z1github.com/wapool/wapool/proto/wapool/v1;wapoolv1b\x06proto3"
 
 var (
 	file_wapool_v1_session_service_proto_rawDescOnce sync.Once

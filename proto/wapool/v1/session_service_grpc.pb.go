@@ -62,6 +62,16 @@ const (
 //     hold (reason CURSOR_OUT_OF_RANGE; see WatchEventsRequest.after).
 //   - RESOURCE_EXHAUSTED with reason SLOW_CONSUMER: a WatchEvents client fell
 //     too far behind the live events.
+//
+// HTTP/JSON: wapoold's --http-addr serves each RPC that has a
+// google.api.http option at its path, with the same credentials
+// (`Authorization: Bearer`), scopes and errors; bodies and responses are
+// proto3 JSON (lowerCamelCase names, enums as their names); an error is the
+// JSON of its google.rpc.Status, ErrorInfo included, with the HTTP status of
+// its code. Link streams newline-delimited JSON, one `{"result": …}` object
+// per event (or `{"error": …}` last). WatchEvents is served as Server-Sent
+// Events at `GET /v1/events` (query `tenant_ids`, `after`; the SSE id is the
+// cursor, so `Last-Event-ID` resumes).
 type SessionServiceClient interface {
 	// Link links a tenant's WhatsApp Web session to a phone. It creates the
 	// tenant when it is new, starts or reuses its browser, and streams the QR
@@ -340,6 +350,16 @@ func (c *sessionServiceClient) RedeliverDeadEvents(ctx context.Context, in *Rede
 //     hold (reason CURSOR_OUT_OF_RANGE; see WatchEventsRequest.after).
 //   - RESOURCE_EXHAUSTED with reason SLOW_CONSUMER: a WatchEvents client fell
 //     too far behind the live events.
+//
+// HTTP/JSON: wapoold's --http-addr serves each RPC that has a
+// google.api.http option at its path, with the same credentials
+// (`Authorization: Bearer`), scopes and errors; bodies and responses are
+// proto3 JSON (lowerCamelCase names, enums as their names); an error is the
+// JSON of its google.rpc.Status, ErrorInfo included, with the HTTP status of
+// its code. Link streams newline-delimited JSON, one `{"result": …}` object
+// per event (or `{"error": …}` last). WatchEvents is served as Server-Sent
+// Events at `GET /v1/events` (query `tenant_ids`, `after`; the SSE id is the
+// cursor, so `Last-Event-ID` resumes).
 type SessionServiceServer interface {
 	// Link links a tenant's WhatsApp Web session to a phone. It creates the
 	// tenant when it is new, starts or reuses its browser, and streams the QR
