@@ -246,33 +246,15 @@ func (s *soak) settle(ctx context.Context, c *cluster, rng *rand.Rand) error {
 // together; it returns once all of them have ended. A producer or the chaos
 // loop that fails ends the others.
 func (s *soak) produceUnderNodeChaos(ctx context.Context, c *cluster, mon *monitor, pg *pgtest.Server) ([]*producer, *nodeChaos, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	ctx, cancelT := context.WithTimeoutCause(ctx, clusterProduceTimeout, fmt.Errorf("producing and stopping nodes took longer than %v", clusterProduceTimeout))
-	defer cancelT()
 	chaosDone := make(chan struct{})
-	var wg sync.WaitGroup
 	producers := s.newProducers(c, chaosDone)
-	for _, p := range producers {
-		wg.Go(func() {
-			if err := p.run(ctx); err != nil {
-				cancel(err)
-			}
-		})
-	}
 	ch := &nodeChaos{s: s, c: c, mon: mon, kills: s.o.nodeKills, terms: s.o.nodeTerms, stops: s.o.nodeStops,
 		pgRestarts: s.o.pgRestarts, connKills: s.o.connKills, pg: pg, rng: rand.New(rand.NewPCG(s.o.seed, 0))}
-	wg.Go(func() {
+	err := produceWith(ctx, clusterProduceTimeout, "producing and stopping nodes", producers, func(ctx context.Context) error {
 		defer close(chaosDone)
-		if err := ch.run(ctx); err != nil {
-			cancel(err)
-		}
+		return ch.run(ctx)
 	})
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return producers, ch, err
-	}
-	return producers, ch, nil
+	return producers, ch, err
 }
 
 // readLog reads the shared event log from the cursor from up to its head,

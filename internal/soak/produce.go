@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/status"
@@ -151,6 +152,32 @@ func (p *producer) sendUntilAccepted(ctx context.Context, m accepted) (string, e
 			return "", err
 		}
 	}
+}
+
+// produceWith runs the producers and chaos together and returns once all
+// of them have ended. The first of them that fails ends the others, and
+// its error is returned; past timeout they all end, and the error is
+// "<what> took longer than <timeout>". Nil when all ended well.
+func produceWith(ctx context.Context, timeout time.Duration, what string, producers []*producer, chaos func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ctx, cancelT := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%s took longer than %v", what, timeout))
+	defer cancelT()
+	var wg sync.WaitGroup
+	for _, p := range producers {
+		wg.Go(func() {
+			if err := p.run(ctx); err != nil {
+				cancel(err)
+			}
+		})
+	}
+	wg.Go(func() {
+		if err := chaos(ctx); err != nil {
+			cancel(err)
+		}
+	})
+	wg.Wait()
+	return context.Cause(ctx)
 }
 
 // pause waits d or until ctx ends (then it returns ctx.Err()).

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 
 	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
@@ -126,30 +125,10 @@ func (s *soak) runSingle(ctx context.Context, wapoold, chrome string) (passed bo
 // returns once all of them have ended. A producer or the chaos loop that
 // fails ends the others.
 func (s *soak) produceUnderChaos(ctx context.Context, d *daemon, profiles string) ([]*producer, *chaos, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	ctx, cancelT := context.WithTimeoutCause(ctx, produceTimeout, fmt.Errorf("producing and killing took longer than %v", produceTimeout))
-	defer cancelT()
-	var wg sync.WaitGroup
 	producers := s.newProducers(d, nil)
-	for _, p := range producers {
-		wg.Go(func() {
-			if err := p.run(ctx); err != nil {
-				cancel(err)
-			}
-		})
-	}
 	ch := &chaos{s: s, d: d, profiles: profiles, kills: s.o.kills, rng: rand.New(rand.NewPCG(s.o.seed, 0))}
-	wg.Go(func() {
-		if err := ch.run(ctx); err != nil {
-			cancel(err)
-		}
-	})
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return producers, ch, err
-	}
-	return producers, ch, nil
+	err := produceWith(ctx, produceTimeout, "producing and killing", producers, ch.run)
+	return producers, ch, err
 }
 
 var _ endpoint = (*daemon)(nil)
