@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/wapool/wapool/internal/loopback"
 )
 
 // ErrInsecureAddr: a console without tokens asked to serve on an address
@@ -103,15 +105,12 @@ func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // loopbackHost reports whether host (a host name, an IP, or host:port as in
-// a Host header) is 127.0.0.0/8, ::1 or "localhost".
+// a Host header) is 127.0.0.0/8, ::1 or "localhost" (loopback.Addr), or
+// the fully qualified "localhost.".
 func loopbackHost(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") || strings.EqualFold(host, "localhost.") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return strings.EqualFold(host, "localhost.") || loopback.Addr(host)
 }

@@ -56,7 +56,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -75,6 +74,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/wapool/wapool/internal/authlimit"
+	"github.com/wapool/wapool/internal/loopback"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -765,15 +765,5 @@ func loadTLS(cfg AuthConfig) (*tls.Config, error) {
 
 // IsLoopbackAddr reports whether the host of addr (host:port, or a bare
 // host) is loopback: 127.0.0.0/8, ::1 or "localhost". An empty host, as in
-// ":7440", means every interface and is not loopback.
-func IsLoopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// ":7440", means every interface and is not loopback (loopback.Addr).
+func IsLoopbackAddr(addr string) bool { return loopback.Addr(addr) }

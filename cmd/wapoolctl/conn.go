@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/wapool/wapool/internal/loopback"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -124,15 +124,7 @@ func isLoopback(addr string) bool {
 	}
 	addr = strings.TrimPrefix(addr, "dns:///")
 	addr = strings.TrimPrefix(addr, "passthrough:///")
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
+	return loopback.Addr(addr)
 }
 
 // bearerToken sends "authorization: Bearer <token>" with every call. The
