@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/metadata"
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wapool/wapool/fakewa"
+	"github.com/wapool/wapool/internal/openapitest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 	"github.com/wapool/wapool/server"
 )
@@ -44,15 +46,22 @@ func (d *daemon) httpAddr(t *testing.T) string {
 	return addr
 }
 
-// httpAPI calls a daemon's HTTP/JSON API with a real HTTP client.
+// httpAPI calls a daemon's HTTP/JSON API with a real HTTP client, and
+// checks every request body and answer of an operation the OpenAPI
+// document describes against it (kin-openapi).
 type httpAPI struct {
 	t      *testing.T
 	base   string // http://host:port
 	client *http.Client
+	doc    *openapi3.T // server.OpenAPI, validated
 }
 
 func newHTTPAPI(t *testing.T, d *daemon) *httpAPI {
-	return &httpAPI{t: t, base: "http://" + d.httpAddr(t), client: &http.Client{Timeout: 90 * time.Second}}
+	doc, err := openapitest.Load(server.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &httpAPI{t: t, base: "http://" + d.httpAddr(t), client: &http.Client{Timeout: 90 * time.Second}, doc: doc}
 }
 
 // httpReply is one HTTP response, read whole.
@@ -67,16 +76,26 @@ type httpReply struct {
 func (a *httpAPI) call(method, path, token string, body any) httpReply {
 	a.t.Helper()
 	var rd io.Reader
+	var sent []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		sent = []byte(b)
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			a.t.Fatal(err)
 		}
-		rd = bytes.NewReader(j)
+		sent = j
+	}
+	if sent != nil {
+		rd = bytes.NewReader(sent)
+	}
+	docPath, params, described := openapitest.Match(a.doc, method, path)
+	if described {
+		if err := openapitest.ValidateRequest(a.doc, method, docPath, params, sent); err != nil {
+			a.t.Errorf("the request does not match the OpenAPI document: %v", err)
+		}
 	}
 	req, err := http.NewRequest(method, a.base+path, rd)
 	if err != nil {
@@ -96,6 +115,11 @@ func (a *httpAPI) call(method, path, token string, body any) httpReply {
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		a.t.Fatalf("%s %s: reading the body: %v", method, path, err)
+	}
+	if described {
+		if err := openapitest.ValidateResponse(a.doc, method, docPath, resp.StatusCode, resp.Header, b); err != nil {
+			a.t.Errorf("the answer does not match the OpenAPI document: %v\n%s", err, b)
+		}
 	}
 	return httpReply{code: resp.StatusCode, header: resp.Header, body: b}
 }

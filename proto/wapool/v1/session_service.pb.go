@@ -7,6 +7,7 @@
 package wapoolv1
 
 import (
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -2593,7 +2594,7 @@ var File_wapool_v1_session_service_proto protoreflect.FileDescriptor
 
 const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fwapool/v1/session_service.proto\x12\twapool.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n" +
+	"\x1fwapool/v1/session_service.proto\x12\twapool.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"M\n" +
 	"\vLinkRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12!\n" +
 	"\fphone_number\x18\x02 \x01(\tR\vphoneNumber\"\xa6\x01\n" +
@@ -2775,7 +2776,13 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\vWatchEvents\x12\x1d.wapool.v1.WatchEventsRequest\x1a\x1e.wapool.v1.WatchEventsResponse0\x01\x12i\n" +
 	"\tDrainNode\x12\x1b.wapool.v1.DrainNodeRequest\x1a\x1c.wapool.v1.DrainNodeResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x19/v1/nodes/{node_id}:drain\x12n\n" +
 	"\x0eListDeadEvents\x12 .wapool.v1.ListDeadEventsRequest\x1a!.wapool.v1.ListDeadEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/dead-events\x12\x8a\x01\n" +
-	"\x13RedeliverDeadEvents\x12%.wapool.v1.RedeliverDeadEventsRequest\x1a&.wapool.v1.RedeliverDeadEventsResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/dead-events:redeliverB3Z1github.com/wapool/wapool/proto/wapool/v1;wapoolv1b\x06proto3"
+	"\x13RedeliverDeadEvents\x12%.wapool.v1.RedeliverDeadEventsRequest\x1a&.wapool.v1.RedeliverDeadEventsResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/dead-events:redeliverB\xd0\x03\x92A\x99\x03\x12\xa0\x02\n" +
+	"\x06wapool\x12\x91\x02One warm WhatsApp Web session per tenant: link, send, status. The HTTP/JSON form of wapool.v1.SessionService (wapoold --http-addr); errors are google.rpc.Status as JSON, under the HTTP status of their code. Events: GET /v1/events as Server-Sent Events (not described here).2\x02v1Zf\n" +
+	"d\n" +
+	"\x06bearer\x12Z\b\x02\x12E`Bearer <token>`, a token of --auth-tokens (when the daemon has any).\x1a\rAuthorization \x02b\f\n" +
+	"\n" +
+	"\n" +
+	"\x06bearer\x12\x00Z1github.com/wapool/wapool/proto/wapool/v1;wapoolv1b\x06proto3"
 
 var (
 	file_wapool_v1_session_service_proto_rawDescOnce sync.Once
