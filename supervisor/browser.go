@@ -140,7 +140,7 @@ func (r *runner) start() error {
 			}
 		}
 	}(br, r.watchDone)
-	r.memAt = time.Time{}
+	r.mem.set(br.PSS)
 	r.update(func(s *Session) {
 		s.Running, s.PID, s.StartedAt = true, br.PID(), br.StartedAt()
 	})
@@ -229,6 +229,7 @@ func (r *runner) stopBrowser(lastExit string) {
 	r.stopWatch()
 	<-r.watchDone
 	r.br, r.page = nil, nil
+	r.mem.set(nil)
 	r.s.releaseWarm(r.id)
 drain:
 	for {
@@ -240,7 +241,7 @@ drain:
 		}
 	}
 	r.update(func(s *Session) {
-		s.Running, s.PID, s.StartedAt, s.MemoryBytes = false, 0, time.Time{}, 0
+		s.Running, s.PID, s.StartedAt = false, 0, time.Time{}
 		s.LastExit = lastExit
 	})
 }
@@ -250,18 +251,6 @@ drain:
 func (r *runner) markUsed() {
 	r.lastUsed = time.Now()
 	r.s.used(r.id)
-}
-
-func (r *runner) sampleMemory() {
-	if r.br == nil || time.Since(r.memAt) < r.s.cfg.MemorySampleEvery {
-		return
-	}
-	r.memAt = time.Now()
-	pss, err := r.br.PSS()
-	if err != nil {
-		return
-	}
-	r.update(func(s *Session) { s.MemoryBytes = pss })
 }
 
 // shutdown ends link streams and closes the browser; it runs as run returns.

@@ -119,22 +119,28 @@ func (r *runner) hibernate(why string) {
 }
 
 // checkIdle hibernates an idle tenant after IdleHibernate and recycles a
-// browser that grew past MaxBrowserMemory (runner goroutine, on the tick).
+// browser that grew past MaxBrowserMemory by its last reading (watchMemory
+// reads it every MemorySampleEvery): runner goroutine, on the tick. It
+// reads the outbox only when one of the two is due.
 func (r *runner) checkIdle() {
 	cfg := r.s.cfg
-	if r.br == nil || !r.idleNow() {
+	if r.br == nil {
 		return
 	}
-	if cfg.IdleHibernate > 0 && time.Since(r.lastUsed) > cfg.IdleHibernate {
+	sleepy := cfg.IdleHibernate > 0 && time.Since(r.lastUsed) > cfg.IdleHibernate
+	mem := r.mem.last()
+	big := cfg.MaxBrowserMemory > 0 && mem > cfg.MaxBrowserMemory
+	if !sleepy && !big || !r.idleNow() {
+		return
+	}
+	if sleepy {
 		r.hibernate(fmt.Sprintf("idle for %v", cfg.IdleHibernate))
 		return
 	}
-	if mem := r.snapshot().MemoryBytes; cfg.MaxBrowserMemory > 0 && mem > cfg.MaxBrowserMemory {
-		r.log.Info("recycling a browser past its memory bound", zap.Uint64("pss", mem), zap.Uint64("max", cfg.MaxBrowserMemory))
-		r.stopBrowser(fmt.Sprintf("recycled: %d MB over --max-browser-memory", mem>>20))
-		r.update(func(s *Session) { s.Recycles++ })
-		// wantUp stays: the loop starts it again at once.
-	}
+	r.log.Info("recycling a browser past its memory bound", zap.Uint64("pss", mem), zap.Uint64("max", cfg.MaxBrowserMemory))
+	r.stopBrowser(fmt.Sprintf("recycled: %d MB over --max-browser-memory", mem>>20))
+	r.update(func(s *Session) { s.Recycles++ })
+	// wantUp stays: the loop starts it again at once.
 }
 
 // saturatedBusy is the CPU share above which a browser start waits for the

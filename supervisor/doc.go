@@ -26,13 +26,16 @@
 // browser, the page, the session's state. Other goroutines reach it only
 // through its request channel (closures run on the runner goroutine) and
 // read the Session it publishes after every change (an atomic pointer to an
-// immutable copy: no lock). The code is split by concern: runner.go (the
-// loop, requests, the published state), browser.go (start, death, restart,
-// stop), page.go (what the page shows, the probe), send.go, link.go,
-// capacity.go.
+// immutable copy: no lock). One exception: the browser's memory, a read of
+// /proc that never touches the page, is read by whoever asks, through the
+// runner's browserMemory and its own lock (memory.go). The code is split by
+// concern: runner.go (the loop, requests, the published state), browser.go
+// (start, death, restart, stop), page.go (what the page shows, the probe),
+// send.go, link.go, capacity.go, memory.go.
 //
 // Lock order. The Supervisor's mutexes (runnersMu, waitersMu, warmMu,
-// sizesMu) each guard their own map; none is held while another is taken,
+// sizesMu) each guard their own map, and each runner's browserMemory lock
+// its reading; none is held while another is taken,
 // while waiting on a runner, or during store I/O. The launch semaphore
 // (WarmParallel browsers starting at once) is taken after the warm slot and
 // never held while waiting on another runner (capacity.go says why).

@@ -197,7 +197,7 @@ func (b *fakeBrowser) Done() <-chan struct{} { return b.done }
 func (b *fakeBrowser) PID() int              { return b.pid }
 func (b *fakeBrowser) StartedAt() time.Time  { return b.started }
 func (b *fakeBrowser) PSS() (uint64, error) {
-	b.pssCalls++ // runner goroutine only
+	b.pssCalls++ // serialized by the runner's browserMemory lock
 	if b.pss != nil {
 		return b.pss(b.pssCalls), nil
 	}

@@ -29,6 +29,10 @@ type runner struct {
 	// owns snap and failErr and publishes a copy after each change; other
 	// goroutines only load pub. No lock.
 	pub atomic.Pointer[published]
+	// mem is the browser's memory (memory.go): the runner sets its reader
+	// as the browser starts and stops; any goroutine reads it, under its
+	// own lock.
+	mem browserMemory
 
 	// Owned by the runner goroutine.
 	snap       Session
@@ -46,7 +50,6 @@ type runner struct {
 	startAt    time.Time // no start before this (backoff, cool-down)
 	loadedAt   time.Time // when the page last booted (QR series start)
 	useHereAt  time.Time // last click on "Use here"
-	memAt      time.Time // last memory sample
 	lastUsed   time.Time // last send, link or start: idle hibernation counts from it
 	link       *linkAttempt
 	sendAt     time.Time     // pacing: no send before this
@@ -181,8 +184,10 @@ func (r *runner) failed() error {
 // (wantCh); the browser's exit and the page watcher's events and end (free:
 // no polling); a due restart; the end of pacing or of a send backoff while
 // messages wait; the link poll while a Link runs; and the idle tick
-// (ProbeInterval, 5 s by default), which probes the page, samples memory
-// and checks for idleness. A page operation is preceded by its own probe.
+// (ProbeInterval, 5 s by default), which checks for idleness (hibernation,
+// the memory bound), runs the self-check when due and probes the page. A
+// page operation is preceded by its own probe. Memory is read when asked
+// (memory.go), not on this tick.
 func (r *runner) run() {
 	defer close(r.done)
 	defer r.shutdown()
@@ -240,7 +245,6 @@ func (r *runner) run() {
 				t.Stop()
 			}
 		case <-tick.C:
-			r.sampleMemory()
 			r.checkIdle()
 			r.selfcheck()
 			if r.link == nil && time.Since(r.probedAt) >= r.s.cfg.ProbeInterval/2 {

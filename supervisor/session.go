@@ -44,8 +44,8 @@ type Session struct {
 	StartedAt time.Time
 	Restarts  int    // browser restarts after a death since the daemon started
 	LastExit  string // how the previous Chrome ended
-	// MemoryBytes is the PSS of the browser's process tree, sampled every
-	// 10 s; 0 when not running or not sampled yet.
+	// MemoryBytes is the PSS of the browser's process tree, read when the
+	// session is (a reading at most 5 s old); 0 when not running.
 	MemoryBytes uint64
 	Recycles    int // graceful restarts for memory since the daemon started
 

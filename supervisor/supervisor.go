@@ -40,8 +40,10 @@ type Config struct {
 	// MaxBrowserMemory restarts a browser whose process tree's PSS exceeds
 	// it, at its next idle moment; 0: no bound.
 	MaxBrowserMemory uint64
-	// MemorySampleEvery is how often a browser's memory (PSS of its process
-	// tree) is read for Status, metrics and MaxBrowserMemory; 0: 10s.
+	// MemorySampleEvery is how often every running browser's memory (PSS
+	// of its process tree) is read for MaxBrowserMemory, when set; 0: 1m.
+	// Status, ListSessions and metrics read it when asked, cached 5 s
+	// (memory.go).
 	MemorySampleEvery time.Duration
 	// PruneInactive deletes tenants inactive for longer than this, checked
 	// at start and hourly; 0: never.
@@ -116,7 +118,7 @@ func (c *Config) defaults() {
 		c.WarmParallel = 2
 	}
 	if c.MemorySampleEvery <= 0 {
-		c.MemorySampleEvery = 10 * time.Second
+		c.MemorySampleEvery = time.Minute
 	}
 	if c.ProbeInterval <= 0 {
 		c.ProbeInterval = 5 * time.Second
@@ -251,7 +253,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if s.cfg.Placement == nil { // in cluster mode the cluster starts the tenants this node holds
 		s.warmUp(ctx, tenants)
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { s.watchMemory(ctx) })
 	s.housekeeping(ctx)
+	wg.Wait()
 	s.runnersMu.Lock()
 	s.closed = true // no runner starts after this: wg.Wait may begin
 	s.runnersMu.Unlock()
@@ -429,6 +434,7 @@ func (s *Supervisor) session(t sessionstore.Tenant) Session {
 	var ss Session
 	if r := s.existingRunner(t.ID); r != nil {
 		ss = r.snapshot()
+		ss.MemoryBytes = r.mem.get(memoryMaxAge)
 	} else {
 		ss = Session{State: StateUnlinked}
 		if t.Linked {
