@@ -85,7 +85,7 @@ type Gateway struct {
 }
 
 // memBuffer is the in-memory connection's buffer each way.
-const memBuffer = 1 << 20
+const memBuffer = 256 << 10
 
 // NewGateway listens on cfg.Addr and prepares the gateway; nothing is
 // served until Serve. Errors: ErrInsecureListen, ErrPlaintextTokens, and

@@ -30,9 +30,16 @@ func (peerRecorder) Status(ctx context.Context, req *wapoolv1.StatusRequest) (*w
 		LastError: strings.Join(md.Get(callerScopeHeader), "|"), Phone: addr, Node: surface}}, nil
 }
 
-// startGateway serves srv with a's options on the network and behind a
-// gateway on a loopback port; it returns the gateway's address.
+// startGateway serves srv with a's options behind a gateway on a loopback
+// port until the test ends; it returns the gateway's address.
 func startGateway(t *testing.T, a *Auth, srv wapoolv1.SessionServiceServer) string {
+	t.Helper()
+	return startGatewayWith(t, a, srv, GatewayConfig{})
+}
+
+// startGatewayWith is startGateway with cfg's options (its Addr and Auth
+// are set here).
+func startGatewayWith(t *testing.T, a *Auth, srv wapoolv1.SessionServiceServer, cfg GatewayConfig) string {
 	t.Helper()
 	opts, err := a.ServerOptions()
 	if err != nil {
@@ -40,7 +47,8 @@ func startGateway(t *testing.T, a *Auth, srv wapoolv1.SessionServiceServer) stri
 	}
 	gs := grpc.NewServer(opts...)
 	wapoolv1.RegisterSessionServiceServer(gs, srv)
-	gw, err := NewGateway(GatewayConfig{Addr: "127.0.0.1:0", Auth: a})
+	cfg.Addr, cfg.Auth = "127.0.0.1:0", a
+	gw, err := NewGateway(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
