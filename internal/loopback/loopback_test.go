@@ -2,6 +2,7 @@ package loopback
 
 import "testing"
 
+// TestAddr holds the cases of server.IsLoopbackAddr, which is Addr.
 func TestAddr(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"127.0.0.1:7440":   true,
