@@ -505,24 +505,29 @@ func TestRestoreComparesGenerationsNotClocks(t *testing.T) {
 		db, snaps, a := oneTenantOnA(t)
 		snaps.skew = map[string]time.Duration{"b": -time.Hour}
 		a.Linked("t0")
-		waitFor(t, 5*time.Second, "a snapshot of t0 on a", func() bool { return db.snaps["t0"].Gen == 1 })
+		waitFor(t, 5*time.Second, "a snapshot of t0 on a", func() bool { return db.snapGen("t0") == 1 })
+		db.mu.Lock()
 		first := db.snaps["t0"].TakenAt
+		db.mu.Unlock()
 		a.stop() // a dies; its profile and its marker stay on its disk
 		<-a.done
 		b := startNode(t, db, snaps, "b")
 		waitFor(t, 3*testTTL, "b runs t0", func() bool { return b.sup.runs("t0") })
 		b.Linked("t0")
-		waitFor(t, 5*time.Second, "a snapshot of t0 on b", func() bool { return db.snaps["t0"].Gen == 2 })
-		if second := snaps.objects["t0"][snapshot.Ref{Gen: 2, Epoch: 2}].TakenAt; !second.Before(first) {
+		waitFor(t, 5*time.Second, "a snapshot of t0 on b", func() bool { return db.snapGen("t0") == 2 })
+		snaps.mu.Lock()
+		second := snaps.objects["t0"][snapshot.Ref{Gen: 2, Epoch: 2}].TakenAt
+		snaps.mu.Unlock()
+		if !second.Before(first) {
 			t.Fatal("the test needs b's snapshot to look older than a's by the clocks")
 		}
 		b.stop()
 		<-b.done
-		restored := snaps.restored["t0"]
+		restored := snaps.restoredCount("t0")
 		a2 := startNode(t, db, snaps, "a")
 		waitFor(t, 3*testTTL, "a runs t0 again", func() bool { return a2.sup.runs("t0") })
-		if snaps.restored["t0"] != restored+1 {
-			t.Errorf("a started t0 on its own profile of generation 1: restored %d times, want %d", snaps.restored["t0"], restored+1)
+		if got := snaps.restoredCount("t0"); got != restored+1 {
+			t.Errorf("a started t0 on its own profile of generation 1: restored %d times, want %d", got, restored+1)
 		}
 		dir, _ := a2.st.ProfileDir("t0")
 		if got := readMarker(dir); got.Gen != 2 {

@@ -456,3 +456,17 @@ func (f *fakeSnapshots) Delete(_ context.Context, tenant string) error {
 	delete(f.objects, tenant)
 	return nil
 }
+
+// snapGen is the generation of the tenant's current snapshot record.
+func (db *fakeDB) snapGen(id string) uint64 {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.snaps[id].Gen
+}
+
+// restoredCount is how many times the tenant's profile was restored.
+func (f *fakeSnapshots) restoredCount(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.restored[id]
+}
