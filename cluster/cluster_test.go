@@ -148,8 +148,8 @@ func TestPlacementAndPlannedMove(t *testing.T) {
 			if owner(id, []string{"a", "b"}) != "b" {
 				continue
 			}
-			if snaps.restored[id] != 1 || a.sup.releases[id] != 1 {
-				t.Errorf("tenant %s moved to b: restored %d times, released by a %d times; want 1 and 1", id, snaps.restored[id], a.sup.releases[id])
+			if n := snaps.restoredCount(id); n != 1 || a.sup.releases[id] != 1 {
+				t.Errorf("tenant %s moved to b: restored %d times, released by a %d times; want 1 and 1", id, n, a.sup.releases[id])
 			}
 			if !b.Holds(id) || a.Holds(id) {
 				t.Errorf("tenant %s: b holds %v, a holds %v", id, b.Holds(id), a.Holds(id))
@@ -229,7 +229,7 @@ func TestLeaveMovesEverything(t *testing.T) {
 		}
 		restoredBefore := map[string]int{}
 		for _, id := range onA {
-			restoredBefore[id] = snaps.restored[id]
+			restoredBefore[id] = snaps.restoredCount(id)
 		}
 		if err := a.Leave(context.Background()); err != nil {
 			t.Fatal(err)
@@ -485,8 +485,8 @@ func TestLapsedRefreshUploadsAndStartsNothing(t *testing.T) {
 		if saves != 0 {
 			t.Errorf("%d snapshots uploaded by a node that lost the lease, want 0", saves)
 		}
-		if sn := db.snaps["t0"]; sn.Gen != 0 {
-			t.Errorf("snapshot %+v recorded by a node that lost the lease", sn)
+		if gen := db.snapGen("t0"); gen != 0 {
+			t.Errorf("snapshot of generation %d recorded by a node that lost the lease", gen)
 		}
 		a.sup.mu.Lock()
 		starts := a.sup.starts["t0"]
