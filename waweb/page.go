@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -270,15 +272,45 @@ func retryable(err error) bool {
 	return true
 }
 
+// networkEnableWait bounds the wait for Network.enable's answer before a
+// navigation (navigate).
+const networkEnableWait = 500 * time.Millisecond
+
 // navigate loads url in the tab and waits for its load event, answering any
 // JavaScript dialog meanwhile (a beforeunload dialog blocks a navigation).
 // It forgets the open chat.
+//
+// The Network domain is on for the navigation only: chromedp enables it on
+// every tab and tells a failed load by its events, but nothing else reads
+// them, and while it is on Chrome turns every request and WebSocket frame
+// of the page into an event on the pipe (an idle page's polling included)
+// and keeps response bodies for DevTools.
 func (p *Page) navigate(ctx context.Context, url string) error {
 	p.forget()
 	nctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	dialogs := chromedp.Events(nctx, page.JavascriptDialogOpening)
+	defer func() {
+		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_, _ = chromedp.Call(dctx, network.Disable, cdp.Empty{})
+		dcancel()
+	}()
 	var wg sync.WaitGroup
+	// Network.enable is sent before the navigation, but its answer needs a
+	// renderer: after a renderer crash it comes only with the one this
+	// navigation starts (measured), so wait for it briefly. A tab that is
+	// gone fails the navigation itself.
+	enabled := make(chan struct{})
+	wg.Go(func() {
+		defer close(enabled)
+		_, _ = chromedp.Call(nctx, network.Enable, network.EnableParams{})
+	})
+	t := time.NewTimer(networkEnableWait)
+	select {
+	case <-enabled:
+	case <-t.C:
+	}
+	t.Stop()
+	dialogs := chromedp.Events(nctx, page.JavascriptDialogOpening)
 	wg.Go(func() {
 		for _, err := range dialogs {
 			if err != nil {
