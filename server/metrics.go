@@ -141,7 +141,7 @@ var (
 	descSessions = prometheus.NewDesc("wapool_sessions", "Tenants by session state.", []string{"state"}, nil)
 	descQueue    = prometheus.NewDesc("wapool_queue_depth", "Messages QUEUED or SENDING, by tenant.", []string{"tenant"}, nil)
 	descOutbox   = prometheus.NewDesc("wapool_outbox_messages", "Messages stored in the outbox (pending or kept for idempotency).", nil, nil)
-	descMemory   = prometheus.NewDesc("wapool_browser_memory_bytes", "PSS of the tenant's Chrome process tree, read at the scrape (a reading at most 5 s old is reused).", []string{"tenant"}, nil)
+	descMemory   = prometheus.NewDesc("wapool_browser_memory_bytes", "PSS of the tenant's Chrome process tree, read at the scrape (a reading less than a minute old is reused).", []string{"tenant"}, nil)
 	descRestarts = prometheus.NewDesc("wapool_browser_restarts", "Browser restarts since the daemon started, by tenant.", []string{"tenant"}, nil)
 )
 

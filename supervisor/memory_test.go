@@ -26,11 +26,14 @@ func memoryStack(t *testing.T, cfg Config) (*fakeStack, *atomic.Int32) {
 }
 
 // TestMemoryReadWhenAsked: an idle tenant's memory is not read on a timer;
-// Status reads it, and a reading younger than memoryMaxAge answers the
-// next Status.
+// Status reads it, and a reading younger than MemorySampleEvery answers
+// the next Status.
 func TestMemoryReadWhenAsked(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		s, readings := memoryStack(t, fakeConfig())
+		cfg := fakeConfig()
+		cfg.MemorySampleEvery = 10 * time.Second
+		s, readings := memoryStack(t, cfg)
+		maxAge := cfg.MemorySampleEvery
 		n0 := readings.Load() // Status while waiting for READY may have read it
 		time.Sleep(10 * time.Minute)
 		if n := readings.Load(); n != n0 {
@@ -43,16 +46,16 @@ func TestMemoryReadWhenAsked(t *testing.T) {
 		if n := readings.Load(); n != n0+1 {
 			t.Fatalf("Status read the memory %d times, want once", n-n0)
 		}
-		time.Sleep(memoryMaxAge / 2)
+		time.Sleep(maxAge / 2)
 		if _, err := s.sup.ListSessions(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if n := readings.Load(); n != n0+1 {
-			t.Fatalf("a reading %v old was not reused (%d readings)", memoryMaxAge/2, n-n0)
+			t.Fatalf("a reading %v old was not reused (%d readings)", maxAge/2, n-n0)
 		}
-		time.Sleep(memoryMaxAge)
+		time.Sleep(maxAge)
 		if st, _ := s.sup.Status(context.Background(), "t1"); st.MemoryBytes != 100<<20 || readings.Load() != n0+2 {
-			t.Fatalf("after %v: %d bytes, %d readings; want a new reading", memoryMaxAge, st.MemoryBytes, readings.Load()-n0)
+			t.Fatalf("after %v: %d bytes, %d readings; want a new reading", maxAge, st.MemoryBytes, readings.Load()-n0)
 		}
 	})
 }

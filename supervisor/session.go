@@ -45,7 +45,7 @@ type Session struct {
 	Restarts  int    // browser restarts after a death since the daemon started
 	LastExit  string // how the previous Chrome ended
 	// MemoryBytes is the PSS of the browser's process tree, read when the
-	// session is (a reading at most 5 s old); 0 when not running.
+	// session is, at most MemorySampleEvery (1 min) old; 0 when not running.
 	MemoryBytes uint64
 	Recycles    int // graceful restarts for memory since the daemon started
 

@@ -40,10 +40,10 @@ type Config struct {
 	// MaxBrowserMemory restarts a browser whose process tree's PSS exceeds
 	// it, at its next idle moment; 0: no bound.
 	MaxBrowserMemory uint64
-	// MemorySampleEvery is how often every running browser's memory (PSS
-	// of its process tree) is read for MaxBrowserMemory, when set; 0: 1m.
-	// Status, ListSessions and metrics read it when asked, cached 5 s
-	// (memory.go).
+	// MemorySampleEvery is how long a reading of a browser's memory (PSS
+	// of its process tree) serves: Status, ListSessions and metrics read
+	// it when asked and the last reading is older; with MaxBrowserMemory,
+	// every running browser's is read this often (memory.go); 0: 1m.
 	MemorySampleEvery time.Duration
 	// PruneInactive deletes tenants inactive for longer than this, checked
 	// at start and hourly; 0: never.
@@ -434,7 +434,7 @@ func (s *Supervisor) session(t sessionstore.Tenant) Session {
 	var ss Session
 	if r := s.existingRunner(t.ID); r != nil {
 		ss = r.snapshot()
-		ss.MemoryBytes = r.mem.get(memoryMaxAge)
+		ss.MemoryBytes = r.mem.get(s.cfg.MemorySampleEvery)
 	} else {
 		ss = Session{State: StateUnlinked}
 		if t.Linked {
