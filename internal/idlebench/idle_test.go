@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +30,54 @@ const (
 	ready       = wapoolv1.SessionState_SESSION_STATE_READY
 )
 
+var (
+	baseline = flag.String("baseline", "", "cpu_N=20: also measure wapoold built from this git ref of the repository (git archive, go build), in turns with this build")
+	// cpuRounds defaults to 1: make bench's table; an A/B run asks for more.
+	cpuRounds = flag.Int("cpu-rounds", 1, "cpu_N=20: measures of the idle CPU (of each build, with -baseline); the table shows their median and range")
+)
+
+// buildRef builds cmd/wapoold as it was at the git ref ref of the
+// repository this package is in (git archive into dir, then go build) and
+// returns the binary's path.
+func buildRef(tb testing.TB, ref, dir string) string {
+	tb.Helper()
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		tb.Fatalf("-baseline: not in a git checkout: %v", err)
+	}
+	src := filepath.Join(dir, "baseline-src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	archive := exec.Command("git", "-C", strings.TrimSpace(string(top)), "archive", "--format=tar", ref)
+	untar := exec.Command("tar", "-x", "-C", src)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	untar.Stdin = pipe
+	var aerr strings.Builder
+	archive.Stderr = &aerr
+	if err := untar.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := archive.Run(); err != nil {
+		tb.Fatalf("-baseline: git archive %s: %v: %s", ref, err, aerr.String())
+	}
+	if err := untar.Wait(); err != nil {
+		tb.Fatalf("-baseline: untar: %v", err)
+	}
+	bin := filepath.Join(dir, "wapoold-baseline")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/wapoold")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("-baseline: build wapoold at %s: %v\n%s", ref, err, out)
+	}
+	commit, _ := exec.Command("git", "-C", strings.TrimSpace(string(top)), "rev-parse", "--short", ref).Output()
+	progress("baseline: wapoold built at %s (%s)", ref, strings.TrimSpace(string(commit)))
+	return bin
+}
+
 // BenchmarkIdleCost measures the idle cost of a tenant (issue 13) on one
 // wapoold (the real binary, built here, through internal/wapooldtest) with
 // default flags but pacing off and --max-warm 40, against an in-process
@@ -36,12 +87,19 @@ const (
 //	memory_N=10   link t00…t09, one Send each, rest 20 s, read memory
 //	memory_N=20   link t10…t19 likewise: N grows on the same daemon
 //	cpu_N=20      20 s of CPU with the daemon running, 20 s with it SIGSTOPped
+//	              (-cpu-rounds times; with -baseline REF, each round measures
+//	              this build and REF's on the same fleet, in turns)
 //	restart_N=20  SIGTERM, start again, until all 20 are READY
 //	cold_N=1      the fleet stopped: a daemon with one linked tenant, until READY
 //
 // Run it once, whole:
 //
 //	go test -run '^$' -bench IdleCost -benchtime 1x -timeout 30m -json ./internal/idlebench/ | go run ./internal/idlebench
+//
+// Before and after a change, side by side in one run (each round restarts
+// the fleet on the other build, waits until it is READY and rests 20 s):
+//
+//	go test -run '^$' -bench IdleCost -benchtime 1x -timeout 60m -json ./internal/idlebench/ -args -baseline REF -cpu-rounds 3 | go run ./internal/idlebench
 //
 // Metrics (MiB are 2^20 bytes):
 //   - MemAvail-MiB/tenant: MemAvailable before the daemon started minus
@@ -55,7 +113,10 @@ const (
 //     utime+stime (/proc/<pid>/stat) of the daemon and every browser
 //     process, per second of the window, as % of one core, divided by N;
 //     daemon-%core/tenant, browsers-running-%core/tenant split (a);
-//     restarts: browsers that changed pid across the two windows.
+//     restarts: browsers that changed pid across the two windows. Each is
+//     the median of the rounds; overhead-min-…, overhead-max-… their range.
+//     With -baseline, the same for REF's build prefixed base-, and
+//     overhead-ratio: the median of the rounds' this ÷ REF overheads.
 //   - all-READY-s, first-READY-s: from the restarted daemon's start;
 //     stop-s: SIGTERM until it exited.
 //   - cold-READY-s (median of 3), restart-x-cold: all-READY-s ÷
@@ -71,7 +132,10 @@ func BenchmarkIdleCost(b *testing.B) {
 	defer ts.Close()
 	defer fake.Close()
 
-	r := &run{root: root, bin: bin, chromium: chromium, url: ts.URL, fake: fake, dataDir: filepath.Join(root, "fleet")}
+	r := &run{root: root, bin: bin, dBin: bin, chromium: chromium, url: ts.URL, fake: fake, dataDir: filepath.Join(root, "fleet")}
+	if *baseline != "" {
+		r.baseBin = buildRef(b, *baseline, root)
+	}
 	defer r.cleanup(b)
 	base, err := readMemory(r.dataDir, 0)
 	if err != nil {
@@ -98,6 +162,8 @@ type run struct {
 	dataDir                  string // the fleet's
 	base                     memReading
 	d                        *wapooldtest.Daemon // the fleet's daemon now; nil when stopped
+	dBin                     string              // d's binary: bin or baseBin
+	baseBin                  string              // -baseline's build; "" without
 	tenants                  []string
 	restartAll               time.Duration
 }
@@ -108,11 +174,16 @@ func progress(format string, a ...any) {
 
 func mib(v uint64) float64 { return float64(v) / (1 << 20) }
 
-// start runs wapoold on dataDir with default flags, pacing off and room
-// for every tenant warm.
+// start runs this build's wapoold on dataDir with default flags, pacing
+// off and room for every tenant warm.
 func (r *run) start(dataDir string) (*wapooldtest.Daemon, error) {
+	return r.startBin(r.bin, dataDir)
+}
+
+// startBin is start with the wapoold binary bin.
+func (r *run) startBin(bin, dataDir string) (*wapooldtest.Daemon, error) {
 	return wapooldtest.Start(context.Background(), wapooldtest.Options{
-		Bin: r.bin,
+		Bin: bin,
 		Args: []string{
 			"--data-dir", dataDir, "--target-url", r.url, "--chromium", r.chromium,
 			"--send-interval", "0", "--send-jitter", "0", "--max-warm", "40",
@@ -284,49 +355,167 @@ func (r *run) window() (daemon, browsers float64, exited int) {
 	return ds / el, bs / el, exited
 }
 
-// cpu measures the idle CPU of the fleet with the daemon running, then
+// cpuReading is one measure of the fleet's idle CPU, in % of one core per
+// tenant.
+type cpuReading struct {
+	running, paused, daemon float64
+	restarts, exited        int
+}
+
+func (c cpuReading) overhead() float64 { return c.running - c.paused }
+
+// cpuOnce measures the idle CPU of the fleet with the daemon running, then
 // with it paused.
-func (r *run) cpu(b *testing.B) error {
+func (r *run) cpuOnce() (cpuReading, error) {
 	n := float64(len(r.tenants))
 	before, err := r.browserPIDs()
 	if err != nil {
-		return err
+		return cpuReading{}, err
 	}
 	progress("CPU: %v with the daemon running", cpuWindow)
 	da, ba, exA := r.window()
 	progress("CPU: %v with the daemon paused (SIGSTOP)", cpuWindow)
 	if err := r.d.Signal(syscall.SIGSTOP); err != nil {
-		return err
+		return cpuReading{}, err
 	}
 	time.Sleep(time.Second) // let the answers to the probes in flight land
 	dp, bp, exP := r.window()
 	if err := r.d.Signal(syscall.SIGCONT); err != nil {
-		return err
+		return cpuReading{}, err
 	}
 	if _, _, err := waitReady(r.d, r.tenants, 2*time.Minute); err != nil {
-		return fmt.Errorf("after SIGCONT: %w", err)
+		return cpuReading{}, fmt.Errorf("after SIGCONT: %w", err)
 	}
 	after, err := r.browserPIDs()
 	if err != nil {
-		return err
+		return cpuReading{}, err
 	}
-	restarts := 0
+	c := cpuReading{exited: exA + exP}
 	for t, pid := range before {
 		if after[t] != pid {
-			restarts++
+			c.restarts++
 		}
 	}
 	pct := func(v float64) float64 { return 100 * v / n }
-	b.ReportMetric(pct(da+ba), "running-%core/tenant")
-	b.ReportMetric(pct(dp+bp), "paused-%core/tenant")
-	b.ReportMetric(pct(da+ba-dp-bp), "overhead-%core/tenant")
-	b.ReportMetric(pct(da), "daemon-%core/tenant")
-	b.ReportMetric(pct(ba), "browsers-running-%core/tenant")
-	b.ReportMetric(float64(restarts), "restarts")
-	b.ReportMetric(float64(exA+exP), "exited-procs")
+	c.running, c.paused, c.daemon = pct(da+ba), pct(dp+bp), pct(da)
 	progress("CPU per tenant: running %.2f %% (daemon %.2f %%), paused %.2f %%, overhead %.2f %% of a core; %d browsers restarted",
-		pct(da+ba), pct(da), pct(dp+bp), pct(da+ba-dp-bp), restarts)
+		c.running, c.daemon, c.paused, c.overhead(), c.restarts)
+	return c, nil
+}
+
+// use makes the fleet's daemon one of bin: when another binary runs, it
+// stops that one and starts bin on the same data dir, waits until every
+// tenant is READY and rests idleRest.
+func (r *run) use(bin string) error {
+	if r.d != nil && r.dBin == bin {
+		return nil
+	}
+	if r.d != nil {
+		_, err := stop(r.d, r.dataDir)
+		r.d = nil
+		if err != nil {
+			return err
+		}
+	}
+	d, err := r.startBin(bin, r.dataDir)
+	if err != nil {
+		return err
+	}
+	r.d, r.dBin = d, bin
+	if _, _, err := waitReady(r.d, r.tenants, 5*time.Minute); err != nil {
+		return err
+	}
+	progress("%s: all READY; resting %v", r.name(bin), idleRest)
+	time.Sleep(idleRest)
 	return nil
+}
+
+func (r *run) name(bin string) string {
+	if bin == r.baseBin {
+		return "baseline " + *baseline
+	}
+	return "this build"
+}
+
+// cpu measures the idle CPU -cpu-rounds times; with -baseline, each round
+// measures this build and the baseline's, in turns (ABBA: the order
+// alternates from round to round), on the same fleet. It reports the
+// median of the rounds and their range; the baseline's as base-…, and the
+// median of the rounds' ratios of the overheads.
+func (r *run) cpu(b *testing.B) error {
+	bins := []string{r.bin}
+	if r.baseBin != "" {
+		bins = append(bins, r.baseBin)
+	}
+	got := map[string][]cpuReading{}
+	for round := range *cpuRounds {
+		order := slices.Clone(bins)
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, bin := range order {
+			if err := r.use(bin); err != nil {
+				return err
+			}
+			progress("CPU round %d of %d: %s", round+1, *cpuRounds, r.name(bin))
+			c, err := r.cpuOnce()
+			if err != nil {
+				return err
+			}
+			got[bin] = append(got[bin], c)
+		}
+	}
+	if err := r.use(r.bin); err != nil { // the steps that follow restart this build
+		return err
+	}
+	report := func(prefix string, cs []cpuReading) {
+		pick := func(f func(cpuReading) float64) []float64 {
+			var v []float64
+			for _, c := range cs {
+				v = append(v, f(c))
+			}
+			return v
+		}
+		ov := pick(cpuReading.overhead)
+		b.ReportMetric(median(pick(func(c cpuReading) float64 { return c.running })), prefix+"running-%core/tenant")
+		b.ReportMetric(median(pick(func(c cpuReading) float64 { return c.paused })), prefix+"paused-%core/tenant")
+		b.ReportMetric(median(ov), prefix+"overhead-%core/tenant")
+		b.ReportMetric(slices.Min(ov), prefix+"overhead-min-%core/tenant")
+		b.ReportMetric(slices.Max(ov), prefix+"overhead-max-%core/tenant")
+		b.ReportMetric(median(pick(func(c cpuReading) float64 { return c.daemon })), prefix+"daemon-%core/tenant")
+		b.ReportMetric(median(pick(func(c cpuReading) float64 { return c.running - c.daemon })), prefix+"browsers-running-%core/tenant")
+		b.ReportMetric(float64(len(cs)), prefix+"rounds")
+		restarts, exited := 0, 0
+		for _, c := range cs {
+			restarts += c.restarts
+			exited += c.exited
+		}
+		b.ReportMetric(float64(restarts), prefix+"restarts")
+		b.ReportMetric(float64(exited), prefix+"exited-procs")
+	}
+	report("", got[r.bin])
+	if r.baseBin != "" {
+		report("base-", got[r.baseBin])
+		var ratios []float64
+		for i, c := range got[r.bin] {
+			if base := got[r.baseBin][i].overhead(); base > 0 {
+				ratios = append(ratios, c.overhead()/base)
+			}
+		}
+		if len(ratios) > 0 {
+			b.ReportMetric(median(ratios), "overhead-ratio")
+		}
+	}
+	return nil
+}
+
+// median of v (the mean of the middle two for an even count).
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // restart stops the fleet's daemon with SIGTERM and starts it again.
