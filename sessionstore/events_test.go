@@ -340,11 +340,13 @@ func TestPurgeEventsAfterRetention(t *testing.T) {
 		c := newClock()
 		s := b.open(t, c, sessionstore.Options{})
 		// Event times are the database's with PostgreSQL: there a day of
-		// the test is 200 ms of real time, and the retention is 7 of them.
+		// the test is 500 ms of real time, and the retention is 7 of them.
+		// Each check is a day or more away from the retention's edge, so a
+		// slow machine cannot tip it.
 		retention := time.Duration(0) // DefaultEventRetention
 		day := 24 * time.Hour
 		if b.srv != nil {
-			day, retention = 200*time.Millisecond, 1400*time.Millisecond
+			day, retention = 500*time.Millisecond, 3500*time.Millisecond
 		}
 		advance := func(d time.Duration) {
 			if b.srv != nil {
@@ -358,18 +360,18 @@ func TestPurgeEventsAfterRetention(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		advance(6 * day)
+		advance(5 * day)
 		for i := range 2 {
 			if _, err := s.AppendSessionEvent("t", sessionstore.SessionEvent{To: fmt.Sprint("new", i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if n, err := s.PurgeEvents(retention); err != nil || n != 0 {
-			t.Fatalf("purge before 7 days: %d, %v", n, err)
+			t.Fatalf("purge at 5 days: %d, %v", n, err)
 		}
-		advance(day) // the old ones are 7 days old, the new ones 1 day
+		advance(3 * day) // the old ones are 8 days old, the new ones 3 days
 		if n, err := s.PurgeEvents(retention); err != nil || n != 3 {
-			t.Fatalf("purge after 7 days: %d, %v; want 3", n, err)
+			t.Fatalf("purge after 8 days: %d, %v; want 3", n, err)
 		}
 		// Resuming after a purged event is out of range, with where to start.
 		for _, after := range []uint64{0, 1, 2} {
