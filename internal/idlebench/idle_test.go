@@ -86,9 +86,10 @@ func buildRef(tb testing.TB, ref, dir string) string {
 //
 //	memory_N=10   link t00…t09, one Send each, rest 20 s, read memory
 //	memory_N=20   link t10…t19 likewise: N grows on the same daemon
-//	cpu_N=20      20 s of CPU with the daemon running, 20 s with it SIGSTOPped
-//	              (-cpu-rounds times; with -baseline REF, each round measures
-//	              this build and REF's on the same fleet, in turns)
+//	cpu_N=20      restart, all READY, rest 20 s; then 20 s of CPU with the
+//	              daemon running, 20 s with it SIGSTOPped (-cpu-rounds times;
+//	              with -baseline REF, each round measures this build and
+//	              REF's on the same fleet, in turns)
 //	restart_N=20  SIGTERM, start again, until all 20 are READY
 //	cold_N=1      the fleet stopped: a daemon with one linked tenant, until READY
 //
@@ -403,13 +404,11 @@ func (r *run) cpuOnce() (cpuReading, error) {
 	return c, nil
 }
 
-// use makes the fleet's daemon one of bin: when another binary runs, it
-// stops that one and starts bin on the same data dir, waits until every
-// tenant is READY and rests idleRest.
-func (r *run) use(bin string) error {
-	if r.d != nil && r.dBin == bin {
-		return nil
-	}
+// fresh stops the fleet's daemon and starts bin on the same data dir,
+// waits until every tenant is READY and rests idleRest: each CPU measure
+// starts from the same point, whichever build it measures (the first one
+// would otherwise measure browsers fresh from their links and sends).
+func (r *run) fresh(bin string) error {
 	if r.d != nil {
 		_, err := stop(r.d, r.dataDir)
 		r.d = nil
@@ -437,9 +436,10 @@ func (r *run) name(bin string) string {
 	return "this build"
 }
 
-// cpu measures the idle CPU -cpu-rounds times; with -baseline, each round
-// measures this build and the baseline's, in turns (ABBA: the order
-// alternates from round to round), on the same fleet. It reports the
+// cpu measures the idle CPU -cpu-rounds times, each on a fleet restarted
+// (fresh); with -baseline, each round measures this build and the
+// baseline's, in turns (ABBA: the order alternates from round to round),
+// on the same tenants. It reports the
 // median of the rounds and their range; the baseline's as base-…, and the
 // median of the rounds' ratios of the overheads.
 func (r *run) cpu(b *testing.B) error {
@@ -454,7 +454,7 @@ func (r *run) cpu(b *testing.B) error {
 			slices.Reverse(order)
 		}
 		for _, bin := range order {
-			if err := r.use(bin); err != nil {
+			if err := r.fresh(bin); err != nil {
 				return err
 			}
 			progress("CPU round %d of %d: %s", round+1, *cpuRounds, r.name(bin))
@@ -465,8 +465,10 @@ func (r *run) cpu(b *testing.B) error {
 			got[bin] = append(got[bin], c)
 		}
 	}
-	if err := r.use(r.bin); err != nil { // the steps that follow restart this build
-		return err
+	if r.dBin != r.bin { // the steps that follow restart this build
+		if err := r.fresh(r.bin); err != nil {
+			return err
+		}
 	}
 	report := func(prefix string, cs []cpuReading) {
 		pick := func(f func(cpuReading) float64) []float64 {
