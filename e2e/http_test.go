@@ -390,6 +390,21 @@ func TestHTTPJSON(t *testing.T) {
 		t.Logf("%s: HTTP %d %s", tc.name, r.code, r.body)
 	}
 
+	// Webhooks over HTTP: admin over every tenant only.
+	hook := map[string]any{"url": "http://127.0.0.1:9/hook", "tenantIds": []string{"a-*"}, "events": []string{"message.sent"}}
+	if r := api.call("POST", "/v1/webhooks", scopedToken, hook); r.code != http.StatusForbidden {
+		t.Fatalf("CreateWebhook with a send token: %d %s", r.code, r.body)
+	}
+	var made wapoolv1.CreateWebhookResponse
+	api.call("POST", "/v1/webhooks", firstToken, hook).into(t, "CreateWebhook", &made)
+	var hooks wapoolv1.ListWebhooksResponse
+	api.call("GET", "/v1/webhooks", firstToken, nil).into(t, "ListWebhooks", &hooks)
+	if len(made.GetSecret()) != 64 || len(hooks.GetWebhooks()) != 1 || hooks.GetWebhooks()[0].GetWebhookId() != made.GetWebhook().GetWebhookId() {
+		t.Fatalf("CreateWebhook %v, then ListWebhooks %v", &made, &hooks)
+	}
+	var gone wapoolv1.DeleteWebhookResponse
+	api.call("DELETE", "/v1/webhooks/"+made.GetWebhook().GetWebhookId(), firstToken, nil).into(t, "DeleteWebhook", &gone)
+
 	// Logout over HTTP, with a token whose role allows it.
 	var out wapoolv1.LogoutResponse
 	api.call("DELETE", "/v1/tenants/a-1", firstToken, nil).into(t, "Logout", &out)

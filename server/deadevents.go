@@ -38,16 +38,23 @@ type DeadEventStore interface {
 // WebhookSource of one daemon: a redelivery asked for here wakes this
 // daemon's sender at once (another node's within webhookPoll).
 type DeadEvents struct {
-	store DeadEventStore
-	on    bool          // a webhook delivers: redeliveries are sent
-	wake  chan struct{} // holds a token while a redelivery waits to be noticed
+	store    DeadEventStore
+	consumer string        // whose list: WebhookConsumer, or an API webhook's
+	on       bool          // a webhook delivers: redeliveries are sent
+	wake     chan struct{} // holds a token while a redelivery waits to be noticed
 }
 
 // NewDeadEvents returns the dead-letter list kept in store. webhookOn says
 // whether this daemon has a webhook (--webhook-url): without one,
 // RedeliverDeadEvents is refused.
 func NewDeadEvents(store DeadEventStore, webhookOn bool) *DeadEvents {
-	return &DeadEvents{store: store, on: webhookOn, wake: make(chan struct{}, 1)}
+	return &DeadEvents{store: store, consumer: WebhookConsumer, on: webhookOn, wake: make(chan struct{}, 1)}
+}
+
+// newDeadEventsOf returns the dead-letter list of another consumer of the
+// log (an API webhook's), which its sender uses.
+func newDeadEventsOf(store DeadEventStore, consumer string) *DeadEvents {
+	return &DeadEvents{store: store, consumer: consumer, on: true, wake: make(chan struct{}, 1)}
 }
 
 // SetDeadEvents serves ListDeadEvents and RedeliverDeadEvents from d. Call
@@ -98,7 +105,7 @@ func (d *DeadEvents) list(after string, limit int) ([]*wapoolv1.DeadEvent, strin
 	}
 	limit = min(limit, sessionstore.MaxDeadEventLimit)
 	q.Limit = limit + 1 // one more tells whether another page follows
-	ds, err := d.store.DeadEvents(WebhookConsumer, q)
+	ds, err := d.store.DeadEvents(d.consumer, q)
 	if err != nil {
 		return nil, "", err
 	}
@@ -138,7 +145,7 @@ func (d *DeadEvents) redeliver(cursors []string) (int, error) {
 		}
 		seqs = append(seqs, seq)
 	}
-	n, err := d.store.RedeliverDeadEvents(WebhookConsumer, seqs)
+	n, err := d.store.RedeliverDeadEvents(d.consumer, seqs)
 	if err != nil {
 		return 0, err
 	}
@@ -157,7 +164,7 @@ func (d *DeadEvents) park(dl webhook.DeadLetter) error {
 	if err != nil {
 		return err
 	}
-	_, err = d.store.ParkDeadEvent(WebhookConsumer, sessionstore.DeadEvent{
+	_, err = d.store.ParkDeadEvent(d.consumer, sessionstore.DeadEvent{
 		Seq: seq, Body: dl.Body, Attempts: dl.Attempts, LastError: dl.LastError,
 	})
 	return err
@@ -165,7 +172,7 @@ func (d *DeadEvents) park(dl webhook.DeadLetter) error {
 
 // redeliveries returns up to max entries marked for redelivery.
 func (d *DeadEvents) redeliveries(max int) ([]webhook.Delivery, error) {
-	ds, err := d.store.DeadEvents(WebhookConsumer, sessionstore.DeadEventQuery{Limit: max, RedeliverOnly: true})
+	ds, err := d.store.DeadEvents(d.consumer, sessionstore.DeadEventQuery{Limit: max, RedeliverOnly: true})
 	if err != nil {
 		return nil, err
 	}
@@ -182,5 +189,5 @@ func (d *DeadEvents) delivered(cursor string) error {
 	if err != nil {
 		return fmt.Errorf("dead event %q: %w", cursor, err)
 	}
-	return d.store.DeleteDeadEvent(WebhookConsumer, seq)
+	return d.store.DeleteDeadEvent(d.consumer, seq)
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/supervisor"
 )
 
@@ -45,6 +46,8 @@ var errorClasses = []struct {
 	{supervisor.ErrNotHolder, codes.Unavailable, reasonTenantMoving},
 	{errNotACluster, codes.FailedPrecondition, "NOT_A_CLUSTER"},
 	{errWebhookOff, codes.FailedPrecondition, "WEBHOOK_OFF"},
+	{errInvalidWebhook, codes.InvalidArgument, "INVALID_WEBHOOK"},
+	{sessionstore.ErrWebhookExists, codes.AlreadyExists, "WEBHOOK_EXISTS"},
 	{supervisor.ErrUnavailable, codes.Unavailable, ""},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
 	{context.Canceled, codes.Canceled, ""},

@@ -84,9 +84,12 @@ func EventJSON(ev supervisor.Event) ([]byte, error) {
 // event's cursor; the delivered position is kept in the store under
 // WebhookConsumer, and so is the dead-letter list (DeadEvents).
 type WebhookSource struct {
-	sup  *supervisor.Supervisor
-	dead *DeadEvents
-	log  *zap.Logger
+	sup      *supervisor.Supervisor
+	dead     *DeadEvents
+	log      *zap.Logger
+	consumer string                      // where the position is kept
+	match    func(supervisor.Event) bool // nil: every event
+	skipped  skipMemo                    // with match: how far Next scanned for nothing
 }
 
 var _ webhook.Source = (*WebhookSource)(nil)
@@ -99,17 +102,23 @@ var webhookPoll = 5 * time.Second
 // NewWebhookSource returns the source of the webhook sender, its
 // dead-letter list in dead.
 func NewWebhookSource(sup *supervisor.Supervisor, dead *DeadEvents, log *zap.Logger) *WebhookSource {
+	return newWebhookSource(sup, dead, WebhookConsumer, nil, log)
+}
+
+// newWebhookSource is the source of the consumer's webhook, which gets the
+// events match passes (nil: all).
+func newWebhookSource(sup *supervisor.Supervisor, dead *DeadEvents, consumer string, match func(supervisor.Event) bool, log *zap.Logger) *WebhookSource {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &WebhookSource{sup: sup, dead: dead, log: log}
+	return &WebhookSource{sup: sup, dead: dead, log: log, consumer: consumer, match: match}
 }
 
 // Position returns the last delivered cursor. The first time (no position
 // stored) it stores the newest event's cursor: a new webhook receives the
 // events from then on, not the 7 days before.
 func (w *WebhookSource) Position(context.Context) (string, error) {
-	c, ok, err := w.sup.ConsumerCursor(WebhookConsumer)
+	c, ok, err := w.sup.ConsumerCursor(w.consumer)
 	if err != nil || ok {
 		return c, err
 	}
@@ -117,7 +126,7 @@ func (w *WebhookSource) Position(context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := w.sup.SetConsumerCursor(WebhookConsumer, head); err != nil {
+	if err := w.sup.SetConsumerCursor(w.consumer, head); err != nil {
 		return "", err
 	}
 	return head, nil
@@ -140,18 +149,46 @@ func (w *WebhookSource) Next(ctx context.Context, after string, max int) ([]webh
 		}
 	}()
 	defer func() { cancel(); <-woken }()
-	evs, err := w.sup.NextEvents(wctx, after, max)
-	var re *supervisor.CursorRangeError
-	if errors.As(err, &re) {
-		w.log.Error("webhook: events were purged before they were delivered; going on with the oldest kept",
-			zap.String("delivered", after), zap.String("oldest_kept", re.Oldest))
-		evs, err = w.sup.NextEvents(wctx, re.Start, max)
+	from := after
+	if w.match != nil {
+		from = w.skipped.get(after)
 	}
-	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
-		return nil, nil // woken, or polled: no events yet
-	}
-	if err != nil {
-		return nil, err
+	var evs []supervisor.Event
+	for {
+		var err error
+		evs, err = w.sup.NextEvents(wctx, from, max)
+		var re *supervisor.CursorRangeError
+		if errors.As(err, &re) {
+			w.log.Error("webhook: events were purged before they were delivered; going on with the oldest kept",
+				zap.String("delivered", from), zap.String("oldest_kept", re.Oldest))
+			evs, err = w.sup.NextEvents(wctx, re.Start, max)
+		}
+		if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+			return nil, nil // woken, or polled: no events yet
+		}
+		if err != nil {
+			return nil, err
+		}
+		if w.match == nil || len(evs) == 0 {
+			break
+		}
+		kept := evs[:0]
+		for _, ev := range evs {
+			if w.match(ev) {
+				kept = append(kept, ev)
+			}
+		}
+		if len(kept) > 0 {
+			evs = kept
+			break
+		}
+		// None for this webhook: go on past them, and keep that position
+		// (nothing before it is left to deliver).
+		from = evs[len(evs)-1].Cursor
+		w.skipped.set(after, from)
+		if err := w.sup.SetConsumerCursor(w.consumer, from); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]webhook.Delivery, 0, len(evs))
 	for _, ev := range evs {
@@ -166,7 +203,7 @@ func (w *WebhookSource) Next(ctx context.Context, after string, max int) ([]webh
 
 // Ack stores cursor as delivered.
 func (w *WebhookSource) Ack(cursor string) error {
-	return w.sup.SetConsumerCursor(WebhookConsumer, cursor)
+	return w.sup.SetConsumerCursor(w.consumer, cursor)
 }
 
 // Park stores d in the dead-letter list.

@@ -20,6 +20,7 @@ type Server struct {
 
 	events eventConfig // WatchEvents (events.go)
 	dead   *DeadEvents // the webhook's dead-letter list (deadevents.go); nil: its RPCs are UNIMPLEMENTED
+	hooks  *Webhooks   // the webhooks of the API (webhooks.go); nil: their RPCs are UNIMPLEMENTED
 
 	cluster Cluster    // cluster mode (cluster.go); nil on a single node
 	fwd     *Forwarder // with cluster

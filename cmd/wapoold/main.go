@@ -216,6 +216,8 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		return err
 	}
 	defer stopWebhook()
+	stopWebhooks := startWebhooks(cfg, store, sup, api, metrics, node.leadsWebhook(), log)
+	defer stopWebhooks()
 
 	stopConsole, reloadConsole, err := startConsole(cfg, sup, auth, authMetrics, log)
 	if err != nil {

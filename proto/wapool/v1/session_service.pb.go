@@ -2590,6 +2590,404 @@ func (x *RedeliverDeadEventsResponse) GetCount() int32 {
 	return 0
 }
 
+// CreateWebhookRequest describes a new webhook.
+type CreateWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. Where to POST the events: an http or https URL.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// Optional. The HMAC-SHA256 key of the signatures (X-Wapool-Signature),
+	// at least 16 bytes. Empty: the daemon makes one (32 random bytes, hex)
+	// and returns it in CreateWebhookResponse.secret, the only time it is
+	// shown.
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Optional. The tenants whose events to POST: tenant ids, or prefixes
+	// ending in `*` (`eu-*`). Empty means every tenant, including tenants
+	// created later.
+	TenantIds []string `protobuf:"bytes,3,rep,name=tenant_ids,json=tenantIds,proto3" json:"tenant_ids,omitempty"`
+	// Optional. The kinds of events to POST: `session` (every session state
+	// change) or `session.<state>` for changes to one state (`session.ready`,
+	// `session.unlinked`, `session.failed`, …, the SessionState without its
+	// prefix, lower case) and `session.deleted`; `message` (every message
+	// state change) or `message.<state>` (`message.queued`,
+	// `message.sending`, `message.sent`, `message.failed`). Empty means every
+	// event.
+	Events []string `protobuf:"bytes,4,rep,name=events,proto3" json:"events,omitempty"`
+	// Optional. The webhook's id: `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`, unique.
+	// Empty: the daemon makes one.
+	WebhookId     string `protobuf:"bytes,5,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhookRequest) Reset() {
+	*x = CreateWebhookRequest{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhookRequest) ProtoMessage() {}
+
+func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
+func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CreateWebhookRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *CreateWebhookRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *CreateWebhookRequest) GetTenantIds() []string {
+	if x != nil {
+		return x.TenantIds
+	}
+	return nil
+}
+
+func (x *CreateWebhookRequest) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *CreateWebhookRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+// CreateWebhookResponse holds the webhook as stored.
+type CreateWebhookResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhook.
+	Webhook *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// The webhook's secret: the one given, or the one the daemon made.
+	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhookResponse) Reset() {
+	*x = CreateWebhookResponse{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhookResponse) ProtoMessage() {}
+
+func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
+func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CreateWebhookResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+func (x *CreateWebhookResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+// Webhook is a webhook made with CreateWebhook (its secret left out).
+type Webhook struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Names it (DeleteWebhook); never empty.
+	WebhookId string `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// Where its events are POSTed.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// Its tenant filter; empty: every tenant.
+	TenantIds []string `protobuf:"bytes,3,rep,name=tenant_ids,json=tenantIds,proto3" json:"tenant_ids,omitempty"`
+	// Its event filter; empty: every event.
+	Events []string `protobuf:"bytes,4,rep,name=events,proto3" json:"events,omitempty"`
+	// When it was created.
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Webhook) Reset() {
+	*x = Webhook{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Webhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Webhook) ProtoMessage() {}
+
+func (x *Webhook) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
+func (*Webhook) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *Webhook) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *Webhook) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Webhook) GetTenantIds() []string {
+	if x != nil {
+		return x.TenantIds
+	}
+	return nil
+}
+
+func (x *Webhook) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *Webhook) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// ListWebhooksRequest has no fields: it lists every webhook.
+type ListWebhooksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksRequest) Reset() {
+	*x = ListWebhooksRequest{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksRequest) ProtoMessage() {}
+
+func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{40}
+}
+
+// ListWebhooksResponse holds the webhooks.
+type ListWebhooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every webhook made with CreateWebhook, oldest first; the --webhook-url
+	// webhook is not among them.
+	Webhooks      []*Webhook `protobuf:"bytes,1,rep,name=webhooks,proto3" json:"webhooks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksResponse) Reset() {
+	*x = ListWebhooksResponse{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksResponse) ProtoMessage() {}
+
+func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
+	if x != nil {
+		return x.Webhooks
+	}
+	return nil
+}
+
+// DeleteWebhookRequest names the webhook to remove.
+type DeleteWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The webhook's id.
+	WebhookId     string `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookRequest) Reset() {
+	*x = DeleteWebhookRequest{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookRequest) ProtoMessage() {}
+
+func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *DeleteWebhookRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+// DeleteWebhookResponse is empty: the webhook is gone.
+type DeleteWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookResponse) Reset() {
+	*x = DeleteWebhookResponse{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookResponse) ProtoMessage() {}
+
+func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{43}
+}
+
 var File_wapool_v1_session_service_proto protoreflect.FileDescriptor
 
 const file_wapool_v1_session_service_proto_rawDesc = "" +
@@ -2741,7 +3139,34 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x1aRedeliverDeadEventsRequest\x12\x18\n" +
 	"\acursors\x18\x01 \x03(\tR\acursors\"3\n" +
 	"\x1bRedeliverDeadEventsResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x05R\x05count*>\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\"\x96\x01\n" +
+	"\x14CreateWebhookRequest\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\x12\x1d\n" +
+	"\n" +
+	"tenant_ids\x18\x03 \x03(\tR\ttenantIds\x12\x16\n" +
+	"\x06events\x18\x04 \x03(\tR\x06events\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x05 \x01(\tR\twebhookId\"]\n" +
+	"\x15CreateWebhookResponse\x12,\n" +
+	"\awebhook\x18\x01 \x01(\v2\x12.wapool.v1.WebhookR\awebhook\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xac\x01\n" +
+	"\aWebhook\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x1d\n" +
+	"\n" +
+	"tenant_ids\x18\x03 \x03(\tR\ttenantIds\x12\x16\n" +
+	"\x06events\x18\x04 \x03(\tR\x06events\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x15\n" +
+	"\x13ListWebhooksRequest\"F\n" +
+	"\x14ListWebhooksResponse\x12.\n" +
+	"\bwebhooks\x18\x01 \x03(\v2\x12.wapool.v1.WebhookR\bwebhooks\"5\n" +
+	"\x14DeleteWebhookRequest\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\"\x17\n" +
+	"\x15DeleteWebhookResponse*>\n" +
 	"\x04Wait\x12\x14\n" +
 	"\x10WAIT_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tWAIT_SENT\x10\x01\x12\x11\n" +
@@ -2760,7 +3185,7 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x13SESSION_STATE_READY\x10\x04\x12\x1c\n" +
 	"\x18SESSION_STATE_HIBERNATED\x10\x05\x12\x1c\n" +
 	"\x18SESSION_STATE_RESTARTING\x10\x06\x12\x18\n" +
-	"\x14SESSION_STATE_FAILED\x10\a2\x96\v\n" +
+	"\x14SESSION_STATE_FAILED\x10\a2\xe1\r\n" +
 	"\x0eSessionService\x12b\n" +
 	"\x04Link\x12\x16.wapool.v1.LinkRequest\x1a\x17.wapool.v1.LinkResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/tenants/{tenant_id}:link0\x01\x12d\n" +
 	"\x04Send\x12\x16.wapool.v1.SendRequest\x1a\x17.wapool.v1.SendResponse\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/tenants/{tenant_id}/messages\x12\x80\x01\n" +
@@ -2776,7 +3201,10 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\vWatchEvents\x12\x1d.wapool.v1.WatchEventsRequest\x1a\x1e.wapool.v1.WatchEventsResponse0\x01\x12i\n" +
 	"\tDrainNode\x12\x1b.wapool.v1.DrainNodeRequest\x1a\x1c.wapool.v1.DrainNodeResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x19/v1/nodes/{node_id}:drain\x12n\n" +
 	"\x0eListDeadEvents\x12 .wapool.v1.ListDeadEventsRequest\x1a!.wapool.v1.ListDeadEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/dead-events\x12\x8a\x01\n" +
-	"\x13RedeliverDeadEvents\x12%.wapool.v1.RedeliverDeadEventsRequest\x1a&.wapool.v1.RedeliverDeadEventsResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/dead-events:redeliverB\xd0\x03\x92A\x99\x03\x12\xa0\x02\n" +
+	"\x13RedeliverDeadEvents\x12%.wapool.v1.RedeliverDeadEventsRequest\x1a&.wapool.v1.RedeliverDeadEventsResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/dead-events:redeliver\x12k\n" +
+	"\rCreateWebhook\x12\x1f.wapool.v1.CreateWebhookRequest\x1a .wapool.v1.CreateWebhookResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/webhooks\x12e\n" +
+	"\fListWebhooks\x12\x1e.wapool.v1.ListWebhooksRequest\x1a\x1f.wapool.v1.ListWebhooksResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/webhooks\x12u\n" +
+	"\rDeleteWebhook\x12\x1f.wapool.v1.DeleteWebhookRequest\x1a .wapool.v1.DeleteWebhookResponse\"!\x82\xd3\xe4\x93\x02\x1b*\x19/v1/webhooks/{webhook_id}B\xd0\x03\x92A\x99\x03\x12\xa0\x02\n" +
 	"\x06wapool\x12\x91\x02One warm WhatsApp Web session per tenant: link, send, status. The HTTP/JSON form of wapool.v1.SessionService (wapoold --http-addr); errors are google.rpc.Status as JSON, under the HTTP status of their code. Events: GET /v1/events as Server-Sent Events (not described here).2\x02v1Zf\n" +
 	"d\n" +
 	"\x06bearer\x12Z\b\x02\x12E`Bearer <token>`, a token of --auth-tokens (when the daemon has any).\x1a\rAuthorization \x02b\f\n" +
@@ -2797,7 +3225,7 @@ func file_wapool_v1_session_service_proto_rawDescGZIP() []byte {
 }
 
 var file_wapool_v1_session_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_wapool_v1_session_service_proto_goTypes = []any{
 	(Wait)(0),                           // 0: wapool.v1.Wait
 	(MessageState)(0),                   // 1: wapool.v1.MessageState
@@ -2839,8 +3267,15 @@ var file_wapool_v1_session_service_proto_goTypes = []any{
 	(*DeadEvent)(nil),                   // 37: wapool.v1.DeadEvent
 	(*RedeliverDeadEventsRequest)(nil),  // 38: wapool.v1.RedeliverDeadEventsRequest
 	(*RedeliverDeadEventsResponse)(nil), // 39: wapool.v1.RedeliverDeadEventsResponse
-	(*timestamppb.Timestamp)(nil),       // 40: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 41: google.protobuf.Duration
+	(*CreateWebhookRequest)(nil),        // 40: wapool.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),       // 41: wapool.v1.CreateWebhookResponse
+	(*Webhook)(nil),                     // 42: wapool.v1.Webhook
+	(*ListWebhooksRequest)(nil),         // 43: wapool.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),        // 44: wapool.v1.ListWebhooksResponse
+	(*DeleteWebhookRequest)(nil),        // 45: wapool.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),       // 46: wapool.v1.DeleteWebhookResponse
+	(*timestamppb.Timestamp)(nil),       // 47: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 48: google.protobuf.Duration
 }
 var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	5,  // 0: wapool.v1.LinkResponse.qr:type_name -> wapool.v1.QRCode
@@ -2849,20 +3284,20 @@ var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	0,  // 3: wapool.v1.SendRequest.wait:type_name -> wapool.v1.Wait
 	10, // 4: wapool.v1.SendResponse.message:type_name -> wapool.v1.Message
 	1,  // 5: wapool.v1.Message.state:type_name -> wapool.v1.MessageState
-	40, // 6: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	40, // 7: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
+	47, // 6: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	47, // 7: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
 	10, // 8: wapool.v1.GetMessageResponse.message:type_name -> wapool.v1.Message
-	40, // 9: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
+	47, // 9: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
 	2,  // 10: wapool.v1.Session.state:type_name -> wapool.v1.SessionState
 	13, // 11: wapool.v1.Session.browser:type_name -> wapool.v1.Browser
-	40, // 12: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
-	40, // 13: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
+	47, // 12: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
+	47, // 13: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
 	14, // 14: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
 	14, // 15: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
-	41, // 16: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
+	48, // 16: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
 	27, // 17: wapool.v1.DiagnoseResponse.checks:type_name -> wapool.v1.Check
 	30, // 18: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
-	40, // 19: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
+	47, // 19: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
 	31, // 20: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
 	32, // 21: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
 	2,  // 22: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
@@ -2870,38 +3305,47 @@ var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	10, // 24: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
 	37, // 25: wapool.v1.ListDeadEventsResponse.dead_events:type_name -> wapool.v1.DeadEvent
 	30, // 26: wapool.v1.DeadEvent.event:type_name -> wapool.v1.Event
-	40, // 27: wapool.v1.DeadEvent.parked_at:type_name -> google.protobuf.Timestamp
-	3,  // 28: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
-	8,  // 29: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
-	11, // 30: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
-	15, // 31: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
-	17, // 32: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
-	19, // 33: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
-	21, // 34: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
-	23, // 35: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
-	25, // 36: wapool.v1.SessionService.Diagnose:input_type -> wapool.v1.DiagnoseRequest
-	28, // 37: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
-	33, // 38: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
-	35, // 39: wapool.v1.SessionService.ListDeadEvents:input_type -> wapool.v1.ListDeadEventsRequest
-	38, // 40: wapool.v1.SessionService.RedeliverDeadEvents:input_type -> wapool.v1.RedeliverDeadEventsRequest
-	4,  // 41: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
-	9,  // 42: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
-	12, // 43: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
-	16, // 44: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
-	18, // 45: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
-	20, // 46: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
-	22, // 47: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
-	24, // 48: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
-	26, // 49: wapool.v1.SessionService.Diagnose:output_type -> wapool.v1.DiagnoseResponse
-	29, // 50: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
-	34, // 51: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
-	36, // 52: wapool.v1.SessionService.ListDeadEvents:output_type -> wapool.v1.ListDeadEventsResponse
-	39, // 53: wapool.v1.SessionService.RedeliverDeadEvents:output_type -> wapool.v1.RedeliverDeadEventsResponse
-	41, // [41:54] is the sub-list for method output_type
-	28, // [28:41] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	47, // 27: wapool.v1.DeadEvent.parked_at:type_name -> google.protobuf.Timestamp
+	42, // 28: wapool.v1.CreateWebhookResponse.webhook:type_name -> wapool.v1.Webhook
+	47, // 29: wapool.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
+	42, // 30: wapool.v1.ListWebhooksResponse.webhooks:type_name -> wapool.v1.Webhook
+	3,  // 31: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
+	8,  // 32: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
+	11, // 33: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
+	15, // 34: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
+	17, // 35: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
+	19, // 36: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
+	21, // 37: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
+	23, // 38: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
+	25, // 39: wapool.v1.SessionService.Diagnose:input_type -> wapool.v1.DiagnoseRequest
+	28, // 40: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
+	33, // 41: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
+	35, // 42: wapool.v1.SessionService.ListDeadEvents:input_type -> wapool.v1.ListDeadEventsRequest
+	38, // 43: wapool.v1.SessionService.RedeliverDeadEvents:input_type -> wapool.v1.RedeliverDeadEventsRequest
+	40, // 44: wapool.v1.SessionService.CreateWebhook:input_type -> wapool.v1.CreateWebhookRequest
+	43, // 45: wapool.v1.SessionService.ListWebhooks:input_type -> wapool.v1.ListWebhooksRequest
+	45, // 46: wapool.v1.SessionService.DeleteWebhook:input_type -> wapool.v1.DeleteWebhookRequest
+	4,  // 47: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
+	9,  // 48: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
+	12, // 49: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
+	16, // 50: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
+	18, // 51: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
+	20, // 52: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
+	22, // 53: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
+	24, // 54: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
+	26, // 55: wapool.v1.SessionService.Diagnose:output_type -> wapool.v1.DiagnoseResponse
+	29, // 56: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
+	34, // 57: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
+	36, // 58: wapool.v1.SessionService.ListDeadEvents:output_type -> wapool.v1.ListDeadEventsResponse
+	39, // 59: wapool.v1.SessionService.RedeliverDeadEvents:output_type -> wapool.v1.RedeliverDeadEventsResponse
+	41, // 60: wapool.v1.SessionService.CreateWebhook:output_type -> wapool.v1.CreateWebhookResponse
+	44, // 61: wapool.v1.SessionService.ListWebhooks:output_type -> wapool.v1.ListWebhooksResponse
+	46, // 62: wapool.v1.SessionService.DeleteWebhook:output_type -> wapool.v1.DeleteWebhookResponse
+	47, // [47:63] is the sub-list for method output_type
+	31, // [31:47] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_wapool_v1_session_service_proto_init() }
@@ -2924,7 +3368,7 @@ func file_wapool_v1_session_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wapool_v1_session_service_proto_rawDesc), len(file_wapool_v1_session_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   37,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,9 @@ const (
 	SessionService_DrainNode_FullMethodName           = "/wapool.v1.SessionService/DrainNode"
 	SessionService_ListDeadEvents_FullMethodName      = "/wapool.v1.SessionService/ListDeadEvents"
 	SessionService_RedeliverDeadEvents_FullMethodName = "/wapool.v1.SessionService/RedeliverDeadEvents"
+	SessionService_CreateWebhook_FullMethodName       = "/wapool.v1.SessionService/CreateWebhook"
+	SessionService_ListWebhooks_FullMethodName        = "/wapool.v1.SessionService/ListWebhooks"
+	SessionService_DeleteWebhook_FullMethodName       = "/wapool.v1.SessionService/DeleteWebhook"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -164,6 +167,27 @@ type SessionServiceClient interface {
 	// cursor is not in the list (then nothing is marked); FAILED_PRECONDITION
 	// (reason WEBHOOK_OFF) when the daemon runs without --webhook-url.
 	RedeliverDeadEvents(ctx context.Context, in *RedeliverDeadEventsRequest, opts ...grpc.CallOption) (*RedeliverDeadEventsResponse, error)
+	// CreateWebhook adds a webhook: the events that pass its filters are
+	// POSTed to its URL as the --webhook-url webhook's are (the Event as
+	// proto3 JSON, signed with its secret, retried with backoff, paused on
+	// 401/403/404/410, parked in its own dead-letter list after
+	// --webhook-max-attempts), from the events that happen after it is
+	// created. Each webhook has its own delivery position, retries and
+	// dead-letter list, and its own sender: a slow or dead receiver never
+	// delays another. Webhooks are kept in the store, so in cluster mode they
+	// are the whole cluster's (the node that delivers the webhooks sends
+	// them, within seconds of their creation). Needs the admin role over
+	// every tenant. Errors: INVALID_ARGUMENT for a bad URL, tenant pattern,
+	// event name or id; ALREADY_EXISTS for a webhook_id taken.
+	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error)
+	// ListWebhooks lists the webhooks made with CreateWebhook, oldest first,
+	// without their secrets. Needs the admin role over every tenant.
+	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
+	// DeleteWebhook removes a webhook, its delivery position and its
+	// dead-letter list; its sender stops within seconds (a POST in flight
+	// may still arrive). Needs the admin role over every tenant. Errors:
+	// NOT_FOUND.
+	DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error)
 }
 
 type sessionServiceClient struct {
@@ -322,6 +346,36 @@ func (c *sessionServiceClient) RedeliverDeadEvents(ctx context.Context, in *Rede
 	return out, nil
 }
 
+func (c *sessionServiceClient) CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateWebhookResponse)
+	err := c.cc.Invoke(ctx, SessionService_CreateWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sessionServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhooksResponse)
+	err := c.cc.Invoke(ctx, SessionService_ListWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sessionServiceClient) DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteWebhookResponse)
+	err := c.cc.Invoke(ctx, SessionService_DeleteWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
 // for forward compatibility.
@@ -452,6 +506,27 @@ type SessionServiceServer interface {
 	// cursor is not in the list (then nothing is marked); FAILED_PRECONDITION
 	// (reason WEBHOOK_OFF) when the daemon runs without --webhook-url.
 	RedeliverDeadEvents(context.Context, *RedeliverDeadEventsRequest) (*RedeliverDeadEventsResponse, error)
+	// CreateWebhook adds a webhook: the events that pass its filters are
+	// POSTed to its URL as the --webhook-url webhook's are (the Event as
+	// proto3 JSON, signed with its secret, retried with backoff, paused on
+	// 401/403/404/410, parked in its own dead-letter list after
+	// --webhook-max-attempts), from the events that happen after it is
+	// created. Each webhook has its own delivery position, retries and
+	// dead-letter list, and its own sender: a slow or dead receiver never
+	// delays another. Webhooks are kept in the store, so in cluster mode they
+	// are the whole cluster's (the node that delivers the webhooks sends
+	// them, within seconds of their creation). Needs the admin role over
+	// every tenant. Errors: INVALID_ARGUMENT for a bad URL, tenant pattern,
+	// event name or id; ALREADY_EXISTS for a webhook_id taken.
+	CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error)
+	// ListWebhooks lists the webhooks made with CreateWebhook, oldest first,
+	// without their secrets. Needs the admin role over every tenant.
+	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
+	// DeleteWebhook removes a webhook, its delivery position and its
+	// dead-letter list; its sender stops within seconds (a POST in flight
+	// may still arrive). Needs the admin role over every tenant. Errors:
+	// NOT_FOUND.
+	DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -500,6 +575,15 @@ func (UnimplementedSessionServiceServer) ListDeadEvents(context.Context, *ListDe
 }
 func (UnimplementedSessionServiceServer) RedeliverDeadEvents(context.Context, *RedeliverDeadEventsRequest) (*RedeliverDeadEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RedeliverDeadEvents not implemented")
+}
+func (UnimplementedSessionServiceServer) CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateWebhook not implemented")
+}
+func (UnimplementedSessionServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhooks not implemented")
+}
+func (UnimplementedSessionServiceServer) DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteWebhook not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -742,6 +826,60 @@ func _SessionService_RedeliverDeadEvents_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_CreateWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).CreateWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_CreateWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).CreateWebhook(ctx, req.(*CreateWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SessionService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).ListWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_ListWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SessionService_DeleteWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).DeleteWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_DeleteWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).DeleteWebhook(ctx, req.(*DeleteWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SessionService_ServiceDesc is the grpc.ServiceDesc for SessionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -792,6 +930,18 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RedeliverDeadEvents",
 			Handler:    _SessionService_RedeliverDeadEvents_Handler,
+		},
+		{
+			MethodName: "CreateWebhook",
+			Handler:    _SessionService_CreateWebhook_Handler,
+		},
+		{
+			MethodName: "ListWebhooks",
+			Handler:    _SessionService_ListWebhooks_Handler,
+		},
+		{
+			MethodName: "DeleteWebhook",
+			Handler:    _SessionService_DeleteWebhook_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
