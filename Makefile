@@ -29,7 +29,7 @@ HEALTH_PROBE := $(TOOLS)/grpc-health-probe
 # The suite's own budget; CI allows 90 minutes, the suite stays well under 15.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all build test vet lint proto proto-check tools chromium chromium-version postgresql run demo bench soak clean
+.PHONY: all build test vet lint proto proto-check clients tools chromium chromium-version postgresql run demo bench soak clean
 
 all: build
 
@@ -70,6 +70,21 @@ postgresql:
 
 # The Go code (messages, gRPC, the HTTP/JSON gateway) into proto/, and the
 # OpenAPI document into server/openapi/ (served at /openapi.json).
+# What the README's client examples need (e2e/clients_test.go runs them):
+# curl, Node 18+ (fetch), and for the Python one Debian's grpcio and a
+# protoc with the gRPC Python plugin, each from apt-get when missing.
+clients:
+	@missing=""; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v protoc >/dev/null 2>&1 || missing="$$missing protobuf-compiler"; \
+	command -v grpc_python_plugin >/dev/null 2>&1 || missing="$$missing protobuf-compiler-grpc"; \
+	/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || missing="$$missing python3-grpcio"; \
+	[ -z "$$missing" ] || { \
+		echo "installing$$missing with apt-get"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y $$missing; }
+
 proto: $(PROTO_PLUGINS)
 	$(BUF) lint
 	$(BUF) generate
@@ -95,7 +110,7 @@ chromium-version: chromium
 	@bin="$${WAPOOL_CHROMIUM:-$$(command -v chromium || command -v chromium-browser)}"; \
 	echo "chromium: $$bin: $$("$$bin" --version 2>/dev/null || echo 'no version: --version failed')"
 
-test: chromium chromium-version postgresql tools vet proto-check build
+test: chromium chromium-version postgresql clients tools vet proto-check build
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 run: build
