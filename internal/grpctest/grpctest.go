@@ -4,6 +4,7 @@
 package grpctest
 
 import (
+	"errors"
 	"net"
 	"testing"
 
@@ -12,8 +13,9 @@ import (
 
 // Serve serves gs, its services registered, on 127.0.0.1:0 and returns the
 // address. When tb ends it stops gs, waits for Serve to return, and fails
-// tb if Serve ended with an error. It fails tb at once when it cannot
-// listen.
+// tb if Serve ended with an error other than the server having been
+// stopped (a test that ends at once may stop gs before Serve began). It
+// fails tb at once when it cannot listen.
 func Serve(tb testing.TB, gs *grpc.Server) string {
 	tb.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -24,7 +26,7 @@ func Serve(tb testing.TB, gs *grpc.Server) string {
 	go func() { done <- gs.Serve(lis) }()
 	tb.Cleanup(func() {
 		gs.Stop()
-		if err := <-done; err != nil {
+		if err := <-done; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			tb.Errorf("Serve: %v", err)
 		}
 	})

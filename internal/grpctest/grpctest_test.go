@@ -24,3 +24,14 @@ func TestServe(t *testing.T) {
 		t.Fatalf("Check on %s: %v, %v", addr, resp, err)
 	}
 }
+
+// A test that ends at once stops the server before its Serve may have
+// begun; that is not a failure of the test.
+func TestServeEndsAtOnce(t *testing.T) {
+	for i := range 200 {
+		ok := t.Run("", func(t *testing.T) { Serve(t, grpc.NewServer()) })
+		if !ok {
+			t.Fatalf("run %d failed", i)
+		}
+	}
+}
