@@ -88,6 +88,20 @@ type Message struct {
 	// if it is not among them. nil when Clicked is false or when the chat
 	// showed no outgoing bubble (UpdateMessage stores an empty list as nil).
 	Noted []string `json:"noted,omitempty"`
+	// Media is the file the message carries, nil for a text; Text is then
+	// its caption and may be empty. The bytes are stored apart, named by
+	// Media.SHA256 (see the media store).
+	Media *Media `json:"media,omitempty"`
+}
+
+// Media describes a message's file (DESIGN.md fact 19). The bytes are not
+// in the outbox: they are stored by their SHA-256.
+type Media struct {
+	Filename   string `json:"filename"`              // the name the recipient sees, no path
+	MimeType   string `json:"mime_type"`             // sniffed from the bytes, not taken from the caller
+	Size       int64  `json:"size"`                  // bytes
+	SHA256     string `json:"sha256"`                // lower-case hex of the bytes; names them in the media store
+	AsDocument bool   `json:"as_document,omitempty"` // a document even when the type is a picture
 }
 
 // Enqueue stores m as a new QUEUED message and returns it; the transaction is

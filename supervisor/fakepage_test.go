@@ -270,6 +270,12 @@ func (p *fakePage) PairingCode(context.Context) (string, error)   { return "", w
 func (p *fakePage) BackToQR(context.Context) error                { return waweb.ErrUnexpectedPage }
 func (p *fakePage) Discard(context.Context) error                 { return p.alive() }
 
+// PrepareFile is not faked yet: the runner's media path is tested once it
+// is built.
+func (p *fakePage) PrepareFile(ctx context.Context, to, caption string, f waweb.File) (waweb.Draft, error) {
+	return waweb.Draft{}, errors.New("fake page: PrepareFile not faked yet")
+}
+
 func (p *fakePage) Prepare(ctx context.Context, to, text string) (waweb.Draft, error) {
 	if err := p.alive(); err != nil {
 		return waweb.Draft{}, err

@@ -37,6 +37,9 @@ type Page interface {
 
 	// Prepare opens the chat and enters the text; nothing is sent.
 	Prepare(ctx context.Context, to, text string) (waweb.Draft, error)
+	// PrepareFile opens the chat, attaches the file and enters the caption
+	// in the preview; nothing is sent.
+	PrepareFile(ctx context.Context, to, caption string, f waweb.File) (waweb.Draft, error)
 	// Click sends a prepared draft; clicked false means nothing was sent.
 	Click(ctx context.Context, d waweb.Draft) (clicked bool, err error)
 	// WaitAck waits for the clicked draft's new bubble (the outgoing one
