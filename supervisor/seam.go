@@ -53,6 +53,14 @@ type Page interface {
 	Diagnose(ctx context.Context, deep bool, self string) (waweb.Diagnosis, error)
 }
 
+// MediaFiles holds the bytes of messages' files, named by their SHA-256.
+type MediaFiles interface {
+	// Local returns the path of a local file holding the bytes named by
+	// sha256 (lower-case hex), fetching them from the shared store first in
+	// cluster mode. The runner does not write to it.
+	Local(ctx context.Context, sha256 string) (string, error)
+}
+
 // Browser is one running browser of a tenant, with its one tab.
 type Browser interface {
 	Page() Page

@@ -26,6 +26,9 @@ type Config struct {
 	TargetURL string          // required: https://web.whatsapp.com, or fakewa's address
 	Selectors waweb.Selectors // zero value (no App selector): waweb.DefaultSelectors()
 	Log       *zap.Logger     // nil: no logs
+	// Media gives the runner a local copy of a message's file; required
+	// only when messages carry files (nil: such a message fails).
+	Media MediaFiles
 
 	SendInterval time.Duration // least time between two sends of one tenant; 0: no pacing
 	SendJitter   time.Duration // random extra wait up to this; 0: none
