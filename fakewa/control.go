@@ -16,13 +16,16 @@ type ShownQR struct {
 
 // Message is a message an account sent (GET /_fake/messages). Ack is 0 when
 // the server has just recorded it, 1 once acked (msg-check), 2 once
-// delivered (msg-dblcheck).
+// delivered (msg-dblcheck). A message with a file (fact 19) has Media, and
+// its Text is the caption (maybe empty); a message with a file is recorded
+// once its upload is over (Options.UploadPerMiB).
 type Message struct {
-	ID   string    `json:"id"`
-	To   string    `json:"to"`
-	Text string    `json:"text"`
-	Ack  int       `json:"ack"`
-	At   time.Time `json:"at"`
+	ID    string    `json:"id"`
+	To    string    `json:"to"`
+	Text  string    `json:"text"`
+	Ack   int       `json:"ack"`
+	At    time.Time `json:"at"`
+	Media *Media    `json:"media,omitempty"`
 }
 
 // Pairing is a pairing code a page shows now, with the number typed there

@@ -50,6 +50,12 @@ type Options struct {
 	// AckDelay is the time from a send to the server's ack (msg-check, ack 1);
 	// delivery (msg-dblcheck, ack 2) follows after another AckDelay. Default 400ms.
 	AckDelay time.Duration
+	// UploadPerMiB is how long a file (fact 19) takes to upload per MiB
+	// (1,048,576 bytes) of its size, and a quarter of it is the least any
+	// file takes. The server records a message with a file only once its
+	// upload is over (its bubble shows msg-time meanwhile), then AckDelay
+	// runs as for a text. Default 50ms: a 16 MiB file uploads in 800ms.
+	UploadPerMiB time.Duration
 	// FirstQRLifetime is the life of the first QR code of a series (fact 3). Default 60s.
 	FirstQRLifetime time.Duration
 	// QRLifetime is the life of each later code of a series. Default 20s.
@@ -215,6 +221,7 @@ func DefaultOptions() Options {
 	return Options{
 		BootDelay:       1500 * time.Millisecond,
 		AckDelay:        400 * time.Millisecond,
+		UploadPerMiB:    50 * time.Millisecond,
 		FirstQRLifetime: 60 * time.Second,
 		QRLifetime:      20 * time.Second,
 		QRRotations:     5,
@@ -240,8 +247,9 @@ func FastOptions() Options {
 
 // WorstCaseOptions returns the slowest timings the page contract allows
 // that tests still afford: a boot of seconds (fact 1: "seconds on the real
-// page"), acks and chat lookups that take seconds, and the late editor of
-// fact 17 at 1.2 s. Part of every suite runs on it, so that the driver and
+// page"), acks and chat lookups that take seconds, uploads of a second per
+// MiB (fact 19: "seconds per MB on a real network"; at least 250ms), and the
+// late editor of fact 17 at 1.2 s. Part of every suite runs on it, so that the driver and
 // the send path are built for the page's worst case, not for fakewa's
 // defaults.
 func WorstCaseOptions() Options {
@@ -249,6 +257,7 @@ func WorstCaseOptions() Options {
 	o.BootDelay = 4 * time.Second
 	o.AckDelay = 2 * time.Second
 	o.LookupDelay = 1500 * time.Millisecond
+	o.UploadPerMiB = time.Second
 	o.EditorDelay = 1200 * time.Millisecond
 	return o
 }
@@ -260,7 +269,7 @@ func WorstCaseOptions() Options {
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
 	for _, f := range []struct{ v, def *time.Duration }{
-		{&o.BootDelay, &d.BootDelay}, {&o.AckDelay, &d.AckDelay},
+		{&o.BootDelay, &d.BootDelay}, {&o.AckDelay, &d.AckDelay}, {&o.UploadPerMiB, &d.UploadPerMiB},
 		{&o.FirstQRLifetime, &d.FirstQRLifetime}, {&o.QRLifetime, &d.QRLifetime},
 		{&o.LookupDelay, &d.LookupDelay}, {&o.PairingLifetime, &d.PairingLifetime},
 		{&o.LogoutPoll, &d.LogoutPoll},
@@ -323,6 +332,7 @@ func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 type configJSON struct {
 	BootDelay       *jsonDuration `json:"boot_delay,omitempty"`
 	AckDelay        *jsonDuration `json:"ack_delay,omitempty"`
+	UploadPerMiB    *jsonDuration `json:"upload_per_mib,omitempty"`
 	FirstQRLifetime *jsonDuration `json:"first_qr_lifetime,omitempty"`
 	QRLifetime      *jsonDuration `json:"qr_lifetime,omitempty"`
 	QRRotations     *int          `json:"qr_rotations,omitempty"`
@@ -344,7 +354,7 @@ func (c configJSON) apply(o *Options) {
 		src *jsonDuration
 		dst *time.Duration
 	}{
-		{c.BootDelay, &o.BootDelay}, {c.AckDelay, &o.AckDelay},
+		{c.BootDelay, &o.BootDelay}, {c.AckDelay, &o.AckDelay}, {c.UploadPerMiB, &o.UploadPerMiB},
 		{c.FirstQRLifetime, &o.FirstQRLifetime}, {c.QRLifetime, &o.QRLifetime},
 		{c.LookupDelay, &o.LookupDelay}, {c.PairingLifetime, &o.PairingLifetime},
 		{c.LogoutPoll, &o.LogoutPoll}, {c.EditorDelay, &o.EditorDelay},
@@ -370,7 +380,7 @@ func (c configJSON) apply(o *Options) {
 func toConfigJSON(o Options, hang bool) configJSON {
 	jd := func(d time.Duration) *jsonDuration { v := jsonDuration(d); return &v }
 	return configJSON{
-		BootDelay: jd(o.BootDelay), AckDelay: jd(o.AckDelay),
+		BootDelay: jd(o.BootDelay), AckDelay: jd(o.AckDelay), UploadPerMiB: jd(o.UploadPerMiB),
 		FirstQRLifetime: jd(o.FirstQRLifetime), QRLifetime: jd(o.QRLifetime),
 		QRRotations: &o.QRRotations, LookupDelay: jd(o.LookupDelay),
 		PairingLifetime: jd(o.PairingLifetime), InvalidSuffix: &o.InvalidSuffix,

@@ -43,19 +43,21 @@ func (s *Server) sessionLocked(r *http.Request, now time.Time) *session {
 }
 
 type pageMessage struct {
-	ID         string `json:"id"`
-	To         string `json:"to"`
-	Text       string `json:"text"`
-	Ack        int    `json:"ack"`
-	AtMS       int64  `json:"at_ms"`
-	CheckInMS  int64  `json:"check_in_ms"`    // until ack 1, 0 once there
-	DblCheckMS int64  `json:"dblcheck_in_ms"` // until ack 2, 0 once there
+	ID         string     `json:"id"`
+	To         string     `json:"to"`
+	Text       string     `json:"text"`
+	Ack        int        `json:"ack"`
+	AtMS       int64      `json:"at_ms"`
+	CheckInMS  int64      `json:"check_in_ms"`    // until ack 1, 0 once there
+	DblCheckMS int64      `json:"dblcheck_in_ms"` // until ack 2, 0 once there
+	Media      *pageMedia `json:"media,omitempty"`
 }
 
 func toPage(m *message, now time.Time) pageMessage {
 	return pageMessage{
 		ID: m.id, To: m.to, Text: m.text, Ack: m.ack(now), AtMS: m.at.UnixMilli(),
 		CheckInMS: max(0, ms(m.ackAt.Sub(now))), DblCheckMS: max(0, ms(m.dlvAt.Sub(now))),
+		Media: m.media.toPage(),
 	}
 }
 
@@ -255,7 +257,7 @@ func (s *Server) apiChats(w http.ResponseWriter, r *http.Request) {
 		m := msgs[i]
 		if !seen[m.to] {
 			seen[m.to] = true
-			chats = append(chats, chat{m.to, m.text, m.at.UnixMilli()})
+			chats = append(chats, chat{m.to, m.listText(), m.at.UnixMilli()})
 		}
 	}
 	if chats == nil {
@@ -267,8 +269,11 @@ func (s *Server) apiChats(w http.ResponseWriter, r *http.Request) {
 // apiOpen opens a chat: whether the number is on WhatsApp, the chat's
 // recent messages, the jid that names it in the default build (fact 10,
 // Options.LidSuffix), how its bubbles draw their text (Options.Drawing),
-// the variant the page draws the chat in (Options.Variant) and, while Options.EditorDelay is on, this open's delay of its editor
-// (fact 17; 0 when off). With wait=1 (a chat opened inside the
+// the variant the page draws the chat in (Options.Variant) and, while
+// Options.EditorDelay is on, this open's delay of its editor (fact 17; 0
+// when off) and the knob itself, from which each file preview of the chat
+// picks the delay of its caption's editor (fact 19) as the server picks an
+// open's. With wait=1 (a chat opened inside the
 // app, fact 14) it answers after LookupDelay, while the page shows
 // "Starting chat".
 func (s *Server) apiOpen(w http.ResponseWriter, r *http.Request) {
@@ -299,12 +304,14 @@ func (s *Server) apiOpen(w http.ResponseWriter, r *http.Request) {
 		OnWhatsApp bool          `json:"on_whatsapp"`
 		Messages   []pageMessage `json:"messages"`
 		EditorMS   int64         `json:"editor_delay_ms"`
+		CaptionMax int64         `json:"caption_editor_max_ms"`
 		JID        string        `json:"jid,omitempty"`
 		Drawing    string        `json:"drawing"`
 		Variant    string        `json:"variant"`
 	}{Phone: phone, OnWhatsApp: s.onWhatsAppLocked(phone), Messages: []pageMessage{}, Drawing: s.opts.Drawing, Variant: s.opts.Variant}
 	if resp.OnWhatsApp {
 		resp.EditorMS = editorDelayMS(s.opts.EditorDelay)
+		resp.CaptionMax = ms(s.opts.EditorDelay)
 		resp.JID = s.jidLocked(phone)
 		msgs := s.accounts[sess.account].messages
 		for i := len(msgs) - 1; i >= 0 && len(resp.Messages) < historyLen; i-- {

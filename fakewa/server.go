@@ -79,6 +79,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /_fakeapi/chats", s.apiChats)
 	m.HandleFunc("GET /_fakeapi/open", s.apiOpen)
 	m.HandleFunc("POST /_fakeapi/send", s.apiSend)
+	m.HandleFunc("POST /_fakeapi/upload", s.apiUpload)
 	m.HandleFunc("GET /_fakeapi/hang", s.apiHang)
 	m.HandleFunc("POST /_fakeapi/bye", s.apiBye)
 	// The control API (the contract).

@@ -65,7 +65,8 @@ type account struct {
 
 // message is an outgoing message as the server recorded it.
 type message struct {
-	id, to, text string
+	id, to, text string // text: a file's caption, maybe empty
+	media        *Media // the file (fact 19), nil for a text
 	at           time.Time
 	ackAt, dlvAt time.Time // when it becomes ack 1 (server) and ack 2 (delivered)
 }
@@ -82,7 +83,21 @@ func (m *message) ack(now time.Time) int {
 }
 
 func (m *message) public(now time.Time) Message {
-	return Message{ID: m.id, To: m.to, Text: m.text, Ack: m.ack(now), At: m.at}
+	var media *Media
+	if m.media != nil {
+		c := *m.media
+		media = &c
+	}
+	return Message{ID: m.id, To: m.to, Text: m.text, Ack: m.ack(now), At: m.at, Media: media}
+}
+
+// listText is what the chat list shows for m: its text, or for a file
+// without a caption a label of the file.
+func (m *message) listText() string {
+	if m.text == "" && m.media != nil {
+		return m.media.label()
+	}
+	return m.text
 }
 
 // randomHex returns n random bytes as lowercase hex.

@@ -31,6 +31,7 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:7480", "listen address")
 	flag.DurationVar(&o.BootDelay, "boot-delay", d.BootDelay, "how long a page shows its boot progress")
 	flag.DurationVar(&o.AckDelay, "ack-delay", d.AckDelay, "time from a send to msg-check (msg-dblcheck after as long again)")
+	flag.DurationVar(&o.UploadPerMiB, "upload-per-mib", d.UploadPerMiB, "upload time of an attached file per MiB (at least a quarter of it per file), before its ack delay")
 	flag.DurationVar(&o.FirstQRLifetime, "qr-first", d.FirstQRLifetime, "life of the first QR code of a series")
 	flag.DurationVar(&o.QRLifetime, "qr-lifetime", d.QRLifetime, "life of each later QR code")
 	flag.IntVar(&o.QRRotations, "qr-rotations", d.QRRotations, "QR codes after the first (negative: none)")

@@ -1,7 +1,7 @@
 // fakewa's page: a small stand-in for WhatsApp Web that follows the page
-// contract (facts 1-18 and 20, and of fact 19 an inert attach button;
-// draw.js draws bubbles' text and the 2026 build's icons). Options.Variant
-// renames parts of the open chat. It talks to its server through /_fakeapi/.
+// contract (facts 1-20; draw.js draws bubbles' text and the 2026 build's
+// icons). Options.Variant renames parts of the open chat. It talks to its
+// server through /_fakeapi/.
 'use strict';
 (() => {
   const WID_KEY = 'last-wid-md'; // JSON string "<phone>:<device>@c.us", as WhatsApp Web stores it
@@ -34,7 +34,9 @@
   }
   async function api(method, path, body) {
     const init = { method, cache: 'no-store', headers: {} };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body; // multipart/form-data, its boundary set by fetch
+    } else if (body !== undefined) {
       init.body = JSON.stringify(body);
       init.headers['Content-Type'] = 'application/json';
     }
@@ -467,7 +469,7 @@
       return;
     }
     if (r.drawing != null) S.drawing = r.drawing;
-    renderChat({ phone, jid: r.jid || phone + '@c.us', variant: r.variant || '' }, r.messages, text, r.editor_delay_ms || 0);
+    renderChat({ phone, jid: r.jid || phone + '@c.us', variant: r.variant || '', captionMax: r.caption_editor_max_ms || 0 }, r.messages, text, r.editor_delay_ms || 0);
   }
   // renderChat draws the chat. With delayMs > 0 (the server's
   // Options.EditorDelay, fact 17) the chat and its compose box show at once,
@@ -477,9 +479,11 @@
   // vanishes when the editor draws its model (empty, or the deep link's
   // text). #main then carries data-fake-editor-delay-ms and
   // data-fake-editor-live ("false", then "true"), hooks for tests only.
-  // who is {phone, jid, variant}: the jid names the chat's bubbles in the
-  // default build (fact 10); the variant (Options.Variant, which the server
-  // names when the chat opens) renames what a WhatsApp build renames.
+  // who is {phone, jid, variant, captionMax}: the jid names the chat's
+  // bubbles in the default build (fact 10); the variant (Options.Variant,
+  // which the server names when the chat opens) renames what a WhatsApp
+  // build renames; captionMax is Options.EditorDelay in ms, from which each
+  // file preview picks the delay of its caption's editor (fact 19).
   function renderChat(who, messages, text, delayMs) {
     const { phone, variant } = who;
     const msgs = el('div', { class: 'msgs', role: 'application' });
@@ -488,20 +492,16 @@
     const header = S.build === '2026'
       ? el('header', {}, el('div', { class: 'chat-title' }, el('span', { dir: 'auto' }, FakeDraw.phone(phone))))
       : el('header', {}, el('span', { title: '+' + phone, dir: 'auto' }, '+' + phone));
-    const icon = (dataIcon, svgTitle) => (S.build === '2026'
-      ? el('span', { 'aria-hidden': 'true' }, FakeDraw.icon(svgTitle, 24))
-      : el('span', { 'data-icon': dataIcon }));
-    const keepFocus = (e) => e.preventDefault(); // a click on a button leaves the caret in the box
-    // The attach button (fact 19 in part): inert, it opens nothing yet.
+    // The attach button (fact 19) opens the attach menu.
     const attach = variant === 'attach-icon'
-      ? el('button', { type: 'button', class: 'attach', 'aria-label': 'Attach', onmousedown: keepFocus }, icon('wds-ic-plus-filled', 'wds-ic-plus-filled'))
-      : el('button', { type: 'button', class: 'attach', 'aria-label': 'Attach', title: 'Attach', onmousedown: keepFocus }, icon('plus-rounded', 'wds-ic-plus-rounded'));
+      ? el('button', { type: 'button', class: 'attach', 'aria-label': 'Attach', onmousedown: keepFocus, onclick: toggleMenu }, icon('wds-ic-plus-filled', 'wds-ic-plus-filled'))
+      : el('button', { type: 'button', class: 'attach', 'aria-label': 'Attach', title: 'Attach', onmousedown: keepFocus, onclick: toggleMenu }, icon('plus-rounded', 'wds-ic-plus-rounded'));
     const barKids = [attach, el('div', { class: 'compose' }, box), sendSlot];
     const bar = variant === 'compose-wrapper'
       ? el('div', { class: 'compose-bar', 'data-testid': 'compose-panel' }, ...barKids)
       : el('footer', { class: 'compose-bar' }, ...barKids);
     const main = el('div', { id: 'main' }, header, msgs, bar);
-    const chat = { ...who, msgs };
+    const chat = { ...who, msgs, main, box, menu: null, preview: null };
     S.chat = chat;
     S.editor = null;
     S.bubbles.clear();
@@ -561,6 +561,199 @@
     return { ...m, ack, check_in_ms: check, dblcheck_in_ms: dbl };
   }
 
+  // icon is an icon as the build draws it: span[data-icon] in the default
+  // build, an svg marked by its title in the 2026 build (fact 20).
+  function icon(dataIcon, svgTitle) {
+    return S.build === '2026'
+      ? el('span', { 'aria-hidden': 'true' }, FakeDraw.icon(svgTitle, 24))
+      : el('span', { 'data-icon': dataIcon });
+  }
+  const keepFocus = (e) => e.preventDefault(); // a click on a button leaves the caret where it is
+
+  // ---- attaching files (fact 19) ----
+  const MAX_UPLOAD = 100 * 1024 * 1024; // fakewa.MaxUpload
+  const PHOTOS_ACCEPT = 'image/*,video/mp4,video/3gpp,video/quicktime';
+  // toggleMenu opens the attach menu of the open chat, or closes it. Its
+  // items hold hidden file inputs; files set on one (a click on the item
+  // opens the system's dialog; CDP sets them with no dialog) open the
+  // preview and close the menu. A click outside it or Escape closes it.
+  function toggleMenu() {
+    const chat = S.chat;
+    if (!chat) return;
+    if (chat.menu) { closeMenu(chat); return; }
+    const item = (label, dataIcon, svgTitle, accept, asDocument) => {
+      const input = el('input', { type: 'file', accept, multiple: true, style: 'display: none' });
+      input.addEventListener('change', () => {
+        const files = [...input.files];
+        closeMenu(chat);
+        if (files.length) openPreview(chat, files, asDocument);
+      });
+      return el('li', { role: 'button', tabindex: '0', class: 'menu-item', onclick: (e) => { if (e.target !== input) input.click(); } },
+        icon(dataIcon, svgTitle), el('span', { dir: 'auto' }, label), input);
+    };
+    const menu = el('div', { class: 'attach-menu', role: 'application' }, el('ul', {},
+      item('Document', 'document-refreshed', 'wds-ic-document', '*', true),
+      item('Photos & videos', 'media-refreshed', 'wds-ic-photos', PHOTOS_ACCEPT, false)));
+    const outside = (e) => { if (!menu.contains(e.target) && !e.target.closest('#main .attach')) closeMenu(chat); };
+    chat.menu = { node: menu, outside };
+    document.addEventListener('mousedown', outside, true);
+    chat.main.append(menu);
+  }
+  function closeMenu(chat) {
+    if (!chat.menu) return;
+    document.removeEventListener('mousedown', chat.menu.outside, true);
+    chat.menu.node.remove();
+    chat.menu = null;
+  }
+  // kindOf says how a file goes out: 'document' (a file card) when set on
+  // the documents input or neither a picture nor a video, else 'image' or
+  // 'video'.
+  function kindOf(type, asDocument) {
+    if (asDocument) return 'document';
+    if (/^image\//.test(type)) return 'image';
+    if (/^video\//.test(type)) return 'video';
+    return 'document';
+  }
+  const typeOf = (f) => f.type || 'application/octet-stream';
+  // openPreview shows files over the chat (outside footer) with a caption
+  // box, a send button and a close button. The caption box is drawn at
+  // once and its editor takes it over after a delay picked from
+  // chat.captionMax as a chat open's is (fact 17; at once when the knob is
+  // off): text entered before vanishes. Enter in the live box or the send
+  // button sends, the caption going with the first file; Escape or the close
+  // button discards.
+  function openPreview(chat, files, asDocument) {
+    if (S.chat !== chat) return;
+    if (files.some((f) => f.size > MAX_UPLOAD)) {
+      showDialog('The file you tried adding is larger than the 100 MB limit.');
+      return;
+    }
+    closePreview(chat);
+    const items = files.map((f) => {
+      const kind = kindOf(typeOf(f), asDocument);
+      return { file: f, kind, url: kind === 'document' ? '' : URL.createObjectURL(f) };
+    });
+    const box = el('div', {
+      contenteditable: 'true', role: 'textbox', 'data-lexical-editor': 'true', 'aria-label': 'Add a caption',
+      'aria-placeholder': 'Add a caption', 'aria-multiline': 'true', spellcheck: 'true', dir: 'auto', tabindex: '0',
+    });
+    const first = items[0];
+    const node = el('div', { class: 'media-preview' },
+      el('div', { class: 'preview-head' },
+        el('div', { role: 'button', tabindex: '0', 'aria-label': 'Close', class: 'preview-close', onclick: () => closePreview(chat) }, icon('x', 'wds-ic-close')),
+        el('span', { dir: 'auto', class: 'preview-name' }, first.file.name)),
+      el('div', { class: 'preview-body' }, mediaView({ filename: first.file.name, mime_type: typeOf(first.file), size: first.file.size, kind: first.kind }, first.url),
+        items.length > 1 ? el('div', { class: 'preview-more' }, `${items.length} files`) : null),
+      el('div', { class: 'preview-foot' },
+        el('div', { class: 'caption' }, box),
+        el('button', { type: 'button', 'aria-label': 'Send', class: 'preview-send', onmousedown: keepFocus, onclick: () => sendPreview(chat) }, icon('send', 'wds-ic-send-filled'))));
+    const p = { node, items, editor: null };
+    chat.preview = p;
+    const goLive = () => {
+      if (chat.preview !== p) return;
+      p.editor = makeEditor('', box);
+      p.editor.onEnter = () => sendPreview(chat);
+      if (delay > 0) node.setAttribute('data-fake-editor-live', 'true');
+    };
+    const delay = chat.captionMax > 0 ? pickDelay(chat.captionMax) : 0;
+    if (delay > 0) {
+      node.setAttribute('data-fake-editor-delay-ms', String(delay));
+      node.setAttribute('data-fake-editor-live', 'false');
+    }
+    chat.main.append(node);
+    if (delay > 0) later(goLive, delay);
+    else goLive();
+    box.focus();
+  }
+  // pickDelay picks an editor delay as the server does for a chat open:
+  // uniformly in [limit/4, limit] in whole milliseconds, at least 1.
+  function pickDelay(limit) {
+    const lo = Math.max(1, Math.floor(limit / 4));
+    const hi = Math.max(lo, Math.floor(limit));
+    return lo + Math.floor(Math.random() * (hi - lo + 1));
+  }
+  // closePreview removes the preview; with sent false (a discard) it lets
+  // go of its files.
+  function closePreview(chat, sent) {
+    const p = chat.preview;
+    if (!p) return;
+    chat.preview = null;
+    p.node.remove();
+    if (!sent) p.items.forEach((it) => { if (it.url) URL.revokeObjectURL(it.url); });
+    if (S.chat === chat) chat.box.focus();
+  }
+  // sendPreview sends each file of the preview as a message, the caption
+  // (what the caption's editor holds, trimmed: nothing while it is not
+  // live) with the first.
+  function sendPreview(chat) {
+    const p = chat.preview;
+    if (!p || S.chat !== chat) return;
+    const caption = p.editor ? p.editor.text().trim() : '';
+    closePreview(chat, true);
+    p.items.forEach((it, i) => sendFile(it, i === 0 ? caption : ''));
+  }
+  addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || !S.chat) return;
+    if (S.chat.preview) { e.preventDefault(); closePreview(S.chat); } else if (S.chat.menu) { e.preventDefault(); closeMenu(S.chat); }
+  }, true);
+  const mediaLabel = (md) => (md.kind === 'document' ? md.filename : md.kind === 'video' ? 'Video' : 'Photo');
+  function sendFile(it, caption) {
+    const f = it.file;
+    const media = { filename: f.name, mime_type: typeOf(f), size: f.size, as_document: it.kind === 'document', kind: it.kind };
+    const m = { id: '3EB0' + hex(8), to: S.chat.phone, text: caption, ack: 0, at_ms: Date.now(), media, url: it.url };
+    addBubble(m);
+    S.pending.add(m.id);
+    setBeforeUnload(true);
+    bumpChat(m.to, caption || mediaLabel(media));
+    postUpload(m, f);
+  }
+  // postUpload reads the file's bytes (WhatsApp reads them to encrypt
+  // them) and posts them with the message; the server answers once the
+  // upload is over (Options.UploadPerMiB). Retried as postSend is; a file
+  // the page can no longer read leaves the clock.
+  async function postUpload(m, file) {
+    let body;
+    try {
+      const bytes = await file.arrayBuffer();
+      body = new FormData();
+      body.append('meta', JSON.stringify({ id: m.id, to: m.to, caption: m.text, filename: m.media.filename, mime_type: m.media.mime_type, as_document: m.media.as_document }));
+      body.append('file', new Blob([bytes], { type: m.media.mime_type }), m.media.filename);
+    } catch (e) {
+      console.warn('fakewa: the file cannot be read', e);
+      return;
+    }
+    let r;
+    try { r = await api('POST', q('/_fakeapi/upload'), body); } catch (e) {
+      if (!e.status || e.status >= 500 || e.status === 409) setTimeout(() => postUpload(m, file), 1000);
+      return;
+    }
+    body = null;
+    if (r.drawing != null) S.drawing = r.drawing;
+    const bubble = S.bubbles.get(m.id);
+    if (bubble) drawText(bubble);
+    trackAcks(r);
+  }
+  // mediaView draws a message's file: a file card with its name for a
+  // document, else the picture (img) or the video. url is the file's
+  // object URL while the page holds it; a chat drawn again from the server
+  // shows a placeholder (the server keeps no bytes).
+  function mediaView(md, url) {
+    const kind = md.kind || (md.as_document ? 'document' : kindOf(md.mime_type, false));
+    if (kind === 'image') return el('div', { class: 'media' }, el('img', { class: 'media-img', src: url || PLACEHOLDER, draggable: 'false' }));
+    if (kind === 'video') return el('div', { class: 'media' }, url ? el('video', { class: 'media-img', src: url, preload: 'metadata', muted: true }) : el('img', { class: 'media-img', src: PLACEHOLDER, draggable: 'false' }));
+    const ext = (md.filename.match(/\.([A-Za-z0-9]{1,8})$/) || [])[1];
+    return el('div', { class: 'file-card' }, icon('document', 'wds-ic-document'),
+      el('div', { class: 'file-info' },
+        el('span', { class: 'file-name', title: md.filename, dir: 'auto' }, md.filename),
+        el('span', { class: 'file-meta' }, (ext ? ext.toUpperCase() + ' \u2022 ' : '') + sizeText(md.size))));
+  }
+  function sizeText(n) {
+    if (n < 1024) return n + ' B';
+    if (n < 1024 * 1024) return Math.round(n / 1024) + ' kB';
+    return (n / 1024 / 1024).toFixed(1) + ' MB';
+  }
+  const PLACEHOLDER = 'data:image/svg+xml,' + encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="160"><rect width="240" height="160" fill="#d1d7db"/></svg>');
+
   // ---- bubbles and acks (facts 10, 11, 18, 20) ----
   // addBubble draws an outgoing message. The default build names it
   // "true_<jid>_<id>" and marks its state by a data-icon; the 2026 build
@@ -569,20 +762,23 @@
   // 18 says, or in the unknown drawing: as S.drawing (Options.Drawing, which
   // the page learns from its server's answers) says. In the chat's
   // bubble-text variant its div.copyable-text carries data-pre-plain-text-v2
-  // instead of data-pre-plain-text.
+  // instead of data-pre-plain-text. A message with a file (fact 19) shows
+  // it above its caption; one with no caption has no text element.
   function addBubble(m) {
     if (!S.chat || S.chat.phone !== m.to) return;
     const at = new Date(m.at_ms);
     const b26 = S.build === '2026';
     const status = el('span', {});
     drawStatus(status, m.ack);
-    const textEl = b26 ? el('span', { class: 'msg-text', dir: 'auto' }) : el('span', { class: 'selectable-text copyable-text', dir: 'auto' });
+    let textEl = null;
+    if (m.text !== '') textEl = b26 ? el('span', { class: 'msg-text', dir: 'auto' }) : el('span', { class: 'selectable-text copyable-text', dir: 'auto' });
     const bubble = { status, ack: m.ack, textEl, text: m.text, drawing: null };
     S.bubbles.set(m.id, bubble);
     drawText(bubble);
     S.chat.msgs.append(el('div', { role: 'row', class: 'msg-row' },
       el('div', { class: 'message-out', 'data-id': b26 ? m.id : `true_${S.chat.jid}_${m.id}` },
-        el('div', { class: 'copyable-text', [S.chat.variant === 'bubble-text' ? 'data-pre-plain-text-v2' : 'data-pre-plain-text']: prePlain(at) }, el('div', {}, textEl)),
+        m.media ? mediaView(m.media, m.url) : null,
+        textEl ? el('div', { class: 'copyable-text', [S.chat.variant === 'bubble-text' ? 'data-pre-plain-text-v2' : 'data-pre-plain-text']: prePlain(at) }, el('div', {}, textEl)) : null,
         el('div', { class: 'meta' }, el('span', {}, `${pad2(at.getHours())}:${pad2(at.getMinutes())}`), status))));
     S.chat.msgs.scrollTop = S.chat.msgs.scrollHeight;
   }
@@ -592,7 +788,7 @@
   // drawText draws a bubble's text in the drawing in force, if it is not
   // drawn so yet.
   function drawText(bubble) {
-    if (bubble.drawing === S.drawing) return;
+    if (!bubble.textEl || bubble.drawing === S.drawing) return;
     bubble.drawing = S.drawing;
     bubble.textEl.replaceChildren(...(S.drawing === 'unknown' ? FakeDraw.unknownText(bubble.text) : FakeDraw.text(bubble.text)));
   }
@@ -800,6 +996,10 @@
     return ed;
   }
 
-  document.addEventListener('selectionchange', () => { if (S.editor) S.editor.syncCaret(); });
+  document.addEventListener('selectionchange', () => {
+    if (S.editor) S.editor.syncCaret();
+    const p = S.chat && S.chat.preview;
+    if (p && p.editor) p.editor.syncCaret();
+  });
   boot();
 })();

@@ -188,6 +188,9 @@ const FakeDraw = (() => {
     'wds-ic-plus-rounded': 'M12 4.5a1.25 1.25 0 0 1 1.25 1.25v5h5a1.25 1.25 0 0 1 0 2.5h-5v5a1.25 1.25 0 0 1-2.5 0v-5h-5a1.25 1.25 0 0 1 0-2.5h5v-5A1.25 1.25 0 0 1 12 4.5z',
     'wds-ic-plus-filled': 'M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 5v4h4v2h-4v4h-2v-4H7v-2h4V7z',
     'wds-ic-mic-filled': 'M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-3.1a7 7 0 0 0 6-6.9z',
+    'wds-ic-close': 'M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12 19 6.4 17.6 5 12 10.6z',
+    'wds-ic-document': 'M6 2h8l6 6v12a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zm7 1.5V9h5.5z',
+    'wds-ic-photos': 'M4 4h16a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm0 13h16l-5-6.5-4 5-2.5-3z',
     'wds-ic-clock': 'M8 1.5a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13zm0 1.5a5 5 0 1 1 0 10A5 5 0 0 1 8 3zm-.75 1.5v4l3 2 .8-1.2-2.3-1.6V4.5z',
     'wds-ic-check': 'M5.8 11.2 2.4 7.8l-1 1 4.4 4.4 8.8-8.8-1-1z',
     'wds-ic-double-check': 'M.5 8.3l1-1 3.4 3.4 7.6-7.6 1 1-8.6 8.6zm6.6 2.4 1 1 7.4-7.4-1-1z',
@@ -195,7 +198,7 @@ const FakeDraw = (() => {
   function icon(name, size) {
     const ns = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(ns, 'svg');
-    const vb = /^wds-ic-(send|mic|plus)/.test(name) ? 24 : 16;
+    const vb = /^wds-ic-(send|mic|plus|close|document|photos)/.test(name) ? 24 : 16;
     for (const [k, v] of Object.entries({ viewBox: `0 0 ${vb} ${vb}`, width: size, height: size, preserveAspectRatio: 'xMidYMid meet', fill: 'none' })) svg.setAttribute(k, v);
     const title = document.createElementNS(ns, 'title');
     title.textContent = name;
