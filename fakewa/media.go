@@ -100,8 +100,13 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxUpload+1<<20) // the file and its meta
-	meta, media, err := readUpload(r)
+	limit := s.maxUpload
+	if r.ContentLength > limit+1<<20 {
+		writeError(w, http.StatusRequestEntityTooLarge, errTooLarge)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit+1<<20) // the file and its meta
+	meta, media, err := readUpload(r, limit)
 	if err != nil {
 		status := http.StatusBadRequest
 		var tooBig *http.MaxBytesError
@@ -157,11 +162,11 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request) {
 	}{toPage(m, now), s.opts.Drawing})
 }
 
-var errTooLarge = fmt.Errorf("a file holds at most %d bytes", MaxUpload)
+var errTooLarge = fmt.Errorf("the file is larger than the %d MiB limit", MaxUpload>>20)
 
-// readUpload reads an upload's parts: meta, then file, hashed as it is
-// read.
-func readUpload(r *http.Request) (uploadMeta, *Media, error) {
+// readUpload reads an upload's parts: meta, then file (at most limit
+// bytes), hashed as it is read.
+func readUpload(r *http.Request, limit int64) (uploadMeta, *Media, error) {
 	var meta uploadMeta
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -180,11 +185,11 @@ func readUpload(r *http.Request) (uploadMeta, *Media, error) {
 		return meta, nil, fmt.Errorf(`the second part must be "file": %v`, err)
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(p, MaxUpload+1))
+	n, err := io.Copy(h, io.LimitReader(p, limit+1))
 	switch {
 	case err != nil:
 		return meta, nil, err
-	case n > MaxUpload:
+	case n > limit:
 		return meta, nil, errTooLarge
 	}
 	if meta.Filename == "" {
@@ -194,5 +199,6 @@ func readUpload(r *http.Request) (uploadMeta, *Media, error) {
 	if _, _, err := mime.ParseMediaType(typ); err != nil {
 		typ = "application/octet-stream"
 	}
-	return meta, &Media{Filename: meta.Filename, MimeType: typ, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), AsDocument: meta.AsDocument}, nil
+	asDoc := meta.AsDocument || !(strings.HasPrefix(typ, "image/") || strings.HasPrefix(typ, "video/"))
+	return meta, &Media{Filename: meta.Filename, MimeType: typ, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), AsDocument: asDoc}, nil
 }

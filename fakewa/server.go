@@ -14,6 +14,7 @@ type Server struct {
 	done      chan struct{} // closed by Close: wakes every waiting request
 	closeOnce sync.Once
 	now       func() time.Time // the clock of every expiry; tests inside the package replace it
+	maxUpload int64            // MaxUpload; tests inside the package lower it
 
 	mu          sync.Mutex // guards the fields that follow
 	opts        Options
@@ -35,6 +36,7 @@ func New(opts Options) *Server {
 		mux:         http.NewServeMux(),
 		done:        make(chan struct{}),
 		now:         time.Now,
+		maxUpload:   MaxUpload,
 		opts:        opts.withDefaults(),
 		hangChanged: make(chan struct{}),
 		sessions:    map[string]*session{},
