@@ -85,8 +85,8 @@ func countSent(fake *fakewa.Server, text string) int {
 // (only while the box has text), the attach button and a bubble's text;
 // with each variant the default selector of what it renames finds nothing
 // and the override finds it; a text typed and sent by a click on what the
-// override finds (or by Enter) arrives once; the attach button sends
-// nothing. A page takes the variant when it opens a chat: the chat open
+// override finds (or by Enter) arrives once; the attach button that the
+// override finds opens the attach menu (fact 19) and sends nothing. A page takes the variant when it opens a chat: the chat open
 // keeps its drawing when the knob changes, and SetOptions(Variant: "")
 // then a reload draws the default again.
 func TestBrowserVariants(t *testing.T) {
@@ -200,12 +200,15 @@ func TestBrowserVariants(t *testing.T) {
 					text := v + " sent by a click"
 					typeText(sels["compose"], text)
 					if _, ok := ov["attach_button"]; ok {
-						// The attach button sends nothing and leaves the text.
+						// The attach button opens the menu, sends nothing and leaves the text.
 						before := b.mustEval(`String(document.querySelectorAll('#main div[data-id]').length)`)
 						b.do(chromedp.Click(chromedp.CSS(ov["attach_button"])))
+						b.wait("the attach menu", `document.querySelector('input[type="file"][accept="*"]') ? 'yes' : ''`, 2*time.Second)
 						if got := b.mustEval(`String(document.querySelectorAll('#main div[data-id]').length) + ' ' + document.querySelector(` + strconv.Quote(sels["compose"]) + `).textContent`); got != before+" "+text {
 							t.Fatalf("after a click on the attach button: bubbles and box %q, want %q", got, before+" "+text)
 						}
+						b.do(chromedp.Click(chromedp.CSS(ov["attach_button"]))) // closes it
+						b.wait("the attach menu closed", `document.querySelector('input[type="file"]') ? '' : 'closed'`, 2*time.Second)
 					}
 					if _, ok := ov["send_button"]; ok {
 						label := map[string]string{fakewa.VariantSendIcon: "send:Send message", fakewa.VariantComposeWrapper: "send:Send"}[v]
