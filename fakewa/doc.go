@@ -1,7 +1,7 @@
 // Package fakewa is a faithful local stand-in for WhatsApp Web: an
-// http.Handler that serves the page contract of the design (facts 1-18 and
-// 20; of fact 19 only an inert attach button) to a real browser, and a
-// control API that plays the phone and the network for tests and the demo.
+// http.Handler that serves the page contract of the design (facts 1-20) to
+// a real browser, and a control API that plays the phone and the network
+// for tests and the demo.
 //
 // # Concurrency and ownership
 //
@@ -10,9 +10,10 @@
 // switch. Methods and handlers take it for short, non-blocking sections;
 // helpers that need it held end in Locked. The fake starts no goroutine of
 // its own: every goroutine that runs its code is an HTTP request of the
-// server that serves it. Two kinds of request wait: the chat lookup
-// (Options.LookupDelay) and a hung page's long poll (at most a second);
-// Close wakes both, so call it before shutting the HTTP server down.
+// server that serves it. Three kinds of request wait: the chat lookup
+// (Options.LookupDelay), a hung page's long poll (at most a second) and a
+// file's upload (Options.UploadPerMiB); Close wakes them all, so call it
+// before shutting the HTTP server down.
 //
 // # The page
 //
@@ -99,6 +100,43 @@
 // override for each variant. A page takes the variant when it opens a
 // chat.
 //
+// # Attaching a file
+//
+// The open chat's footer holds an attach button (fact 19:
+// span[data-icon="plus-rounded"] inside button[title="Attach"]; in the 2026
+// build an svg titled "wds-ic-plus-rounded"). A click opens a menu of two
+// items, each holding a hidden input[type="file"][multiple]: "Document"
+// (accept="*") and "Photos & videos"
+// (accept="image/*,video/mp4,video/3gpp,video/quicktime"). Files set on one
+// (DOM.setFileInputFiles, or the system's dialog) close the menu and open a
+// preview over the chat, inside #main and outside footer: the first file
+// (its picture, or a file card with its name), a close button
+// ([role="button"][aria-label="Close"]), a caption box
+// (div[contenteditable="true"][role="textbox"][data-lexical-editor="true"],
+// aria-label "Add a caption") and a send button (button[aria-label="Send"]
+// holding span[data-icon="send"], or in the 2026 build the svg titled
+// "wds-ic-send-filled"). The caption box follows facts 7 and 17 as the
+// compose box does: while Options.EditorDelay is on, each preview picks its
+// own delay in [EditorDelay/4, EditorDelay], its editor takes the box over
+// after it (text entered before vanishes), and the preview carries the
+// same test hooks as #main. Enter in the live box or the send button sends
+// every file of the preview, each as its own message, the caption (what the
+// editor holds, trimmed; nothing before it is live) with the first; Escape
+// or the close button discards the preview and sends nothing. A file over
+// MaxUpload (100 MiB) gets a dialog instead of a preview.
+//
+// Sending reads each file's bytes in the page and posts them with the
+// message (multipart) to the server, which hashes them as they arrive and
+// keeps no copy. A file set on the documents input, or neither a picture
+// nor a video, goes out as a file card (Media.AsDocument); a picture as an
+// img, a video as a video element, above the caption. The upload takes
+// Options.UploadPerMiB per MiB, at least a quarter of it: the bubble shows
+// msg-time (" Pending ") meanwhile, the server records the message only
+// when the upload is over (a page that leaves before has sent nothing),
+// and the acks follow as for a text. GET /_fake/messages reports the
+// caption as the text and the file in "media". A chat drawn again shows
+// a placeholder for a picture: the server kept no bytes.
+//
 // # The hang switch
 //
 // SetHang(true) (or "hang": true in POST /_fake/config) makes every page stop
@@ -113,12 +151,15 @@
 //
 //	GET  /_fake/qr                  [{"code","displayed_at"}] QR codes live pages show now
 //	POST /_fake/scan {"code","phone"} links the page showing code (404 unknown, 410 expired)
-//	GET  /_fake/messages?account=P  [{"id","to","text","ack","at"}] in the order sent
+//	GET  /_fake/messages?account=P  [{"id","to","text","ack","at","media"}] in the order
+//	                                 recorded; "media" only for a file: {"filename",
+//	                                 "mime_type","size","sha256","as_document"}
 //	GET  /_fake/pairing             [{"code","phone"}] pairing codes live pages show now
 //	POST /_fake/pair {"code"}        "ABCD-EFGH", dash optional (404 unknown, 410 expired)
 //	POST /_fake/logout {"phone"}     remote logout of the account's devices
 //	GET  /_fake/config               the knobs in force
 //	POST /_fake/config {...}         change knobs: "boot_delay", "ack_delay",
+//	                                 "upload_per_mib",
 //	                                 "first_qr_lifetime", "qr_lifetime", "lookup_delay",
 //	                                 "pairing_lifetime", "logout_poll", "editor_delay"
 //	                                 (Go durations like "200ms"; "editor_delay": "0s"

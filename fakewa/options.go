@@ -148,11 +148,11 @@ type Options struct {
 	// that a driver on the contract's default selectors misses one element
 	// and the selectors override VariantSelectors[Variant] finds it again.
 	// VariantNone ("", the zero value and default) draws the chat as the
-	// contract says; its footer then also holds an attach button before
-	// the compose box (fact 19 in part: inert, a click opens nothing):
-	// button[aria-label="Attach"][title="Attach"] holding
-	// span[data-icon="plus-rounded"] (default build) or a span holding an
-	// svg titled "wds-ic-plus-rounded" (2026 build). Each variant combines
+	// contract says; its footer then holds the attach button of fact 19
+	// before the compose box: button[aria-label="Attach"][title="Attach"]
+	// holding span[data-icon="plus-rounded"] (default build) or a span
+	// holding an svg titled "wds-ic-plus-rounded" (2026 build). A click
+	// on it opens the attach menu (see the package doc). Each variant combines
 	// with both builds and both drawings, and changes nothing but what it
 	// names: sends, Enter, acks, the late editor of fact 17 and the deep
 	// link's text work as without it.
@@ -168,7 +168,8 @@ type Options struct {
 	//     footer span[data-icon="wds-ic-send-filled-2"] before the default.
 	//   - VariantAttachIcon ("attach-icon"): the attach button has no title
 	//     and holds span[data-icon="wds-ic-plus-filled"] (default build) or
-	//     a span holding an svg titled "wds-ic-plus-filled" (2026 build).
+	//     a span holding an svg titled "wds-ic-plus-filled" (2026 build);
+	//     it opens the same menu.
 	//     The override's attach_button puts
 	//     footer span[data-icon="wds-ic-plus-filled"] and
 	//     footer button[aria-label="Attach"] before the default.
