@@ -16,7 +16,7 @@ import (
 
 // Selectors holds every CSS selector, attribute name and visible text the
 // driver relies on. DefaultSelectors gives the values of the page contract
-// (DESIGN.md, facts 1-18 and 20); LoadSelectors lets an operator change any of them
+// (DESIGN.md, facts 1-20); LoadSelectors lets an operator change any of them
 // from a JSON file without a release. The JSON names are the snake_case tags.
 //
 // A CSS selector field is used with document.querySelector(All); a "Text"
@@ -49,8 +49,29 @@ type Selectors struct {
 	// ancestor, or the element itself.
 	SendButton string `json:"send_button"`
 	// AttachButton is the open chat's attach button, or an element inside
-	// it (fact 19). Sends of text do not use it; the doctor checks it.
+	// it (fact 19); the driver clicks its closest "button" or
+	// [role="button"] ancestor, or the element itself. Sends of text do not
+	// use it; the doctor checks it.
 	AttachButton string `json:"attach_button"`
+	// FileInputMedia is the attach menu's input for photos and videos
+	// (fact 19): a picture is set on it. FileInputDocument is its input for
+	// documents (accept="*"): any other file, or a picture sent as a file.
+	// The first match in the document is used; the menu shows them once the
+	// attach button is clicked.
+	FileInputMedia    string `json:"file_input_media"`
+	FileInputDocument string `json:"file_input_document"`
+	// PreviewCaption is the caption box of a file's preview (fact 19): a
+	// Lexical editor outside footer. An element that Compose matches is
+	// never taken for it.
+	PreviewCaption string `json:"preview_caption"`
+	// PreviewSendButton is the preview's send button, or an element inside
+	// it (fact 19); the driver clicks its closest "button" or
+	// [role="button"] ancestor, or the element itself. A preview is open
+	// while both PreviewCaption and PreviewSendButton match.
+	PreviewSendButton string `json:"preview_send_button"`
+	// PreviewCloseButton is the preview's close button, clicked when Escape
+	// did not discard the preview (fact 19).
+	PreviewCloseButton string `json:"preview_close_button"`
 	// Dialog is a modal dialog: invalid number (facts 9, 14), conflict (fact 12).
 	Dialog string `json:"dialog"`
 	// Clickable matches buttons found by their text.
@@ -143,6 +164,12 @@ func DefaultSelectors() Selectors {
 			`footer button[aria-label="Send"], footer [role="button"][aria-label="Send"]`,
 		AttachButton: `footer span[data-icon="plus-rounded"], footer span[data-icon="plus"], footer span[data-icon="attach-menu-plus"], ` +
 			`footer span[data-icon="clip"], footer [title="Attach"]`,
+		FileInputMedia:    `input[type="file"][accept="image/*,video/mp4,video/3gpp,video/quicktime"]`,
+		FileInputDocument: `input[type="file"][accept="*"]`,
+		PreviewCaption:    `div[contenteditable="true"][role="textbox"]:not(footer *):not(#side *):not([data-tab="3"])`,
+		PreviewSendButton: `span[data-icon="send"]:not(footer *), span[data-icon="wds-ic-send-filled"]:not(footer *), ` +
+			`button[aria-label="Send"]:not(footer *), [role="button"][aria-label="Send"]:not(footer *)`,
+		PreviewCloseButton:   `span[data-icon="x"], span[data-icon="wds-ic-close"], button[aria-label="Close"], [role="button"][aria-label="Close"]`,
 		Dialog:               `div[role="dialog"]`,
 		Clickable:            `button, [role="button"], a`,
 		OKText:               "OK",
@@ -212,7 +239,10 @@ func (s Selectors) Validate() error {
 		"app": s.App, "progress": s.Progress, "landing": s.Landing, "qr_canvas": s.QRCanvas,
 		"qr_ref": s.QRRef, "qr_ref_attr": s.QRRefAttr, "qr_reload_button": s.QRReloadButton,
 		"pane_side": s.PaneSide, "main": s.Main, "compose": s.Compose, "send_button": s.SendButton, "attach_button": s.AttachButton,
-		"dialog": s.Dialog, "clickable": s.Clickable, "ok_text": s.OKText, "bubble": s.Bubble,
+		"file_input_media": s.FileInputMedia, "file_input_document": s.FileInputDocument,
+		"preview_caption": s.PreviewCaption, "preview_send_button": s.PreviewSendButton,
+		"preview_close_button": s.PreviewCloseButton, "dialog": s.Dialog,
+		"clickable": s.Clickable, "ok_text": s.OKText, "bubble": s.Bubble,
 		"bubble_id_attr": s.BubbleIDAttr, "msg_time": s.MsgTime, "msg_check": s.MsgCheck,
 		"msg_dblcheck": s.MsgDblCheck, "bubble_text": s.BubbleText, "bubble_meta_attr": s.BubbleMetaAttr,
 		"read_more_text": s.ReadMoreText, "text_template_attr": s.TextTemplateAttr, "chat_header": s.ChatHeader,
