@@ -2,6 +2,7 @@ package waweb
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -136,22 +137,15 @@ func (p *Page) diagnoseDeep(ctx context.Context, d Diagnosis, self string) (Diag
 	}
 }
 
-// selectorOf gives the selector of a Selectors key, "" for a fact.
+// selectorOf gives the selector of a Selectors key (its JSON name), "" for
+// a fact or a list.
 func (p *Page) selectorOf(key string) string {
-	sel := p.sel()
-	switch key {
-	case "compose":
-		return sel.Compose
-	case "send_button":
-		return sel.SendButton
-	case "bubble_text":
-		return sel.BubbleText
-	case "pane_side":
-		return sel.PaneSide
-	case "main":
-		return sel.Main
+	var m map[string]any
+	if err := json.Unmarshal([]byte(p.sels.load().json), &m); err != nil {
+		return ""
 	}
-	return ""
+	v, _ := m[key].(string)
+	return v
 }
 
 // skeletonFor gives the DOM skeleton where key's element should be, as a

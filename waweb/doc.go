@@ -1,10 +1,11 @@
 // Package waweb drives one WhatsApp Web tab through chromedp: it classifies
-// the page, reads the QR and pairing codes, sends text messages and watches
-// for logouts, crashes and JavaScript dialogs. It relies only on the page
-// contract (facts 1-18 and 20 of the design), in both drawings the contract
-// lists (the older true_<jid>_ ids and data-icon ticks, and the 2026 builds'
-// bare ids, svg icons and state labels); every selector and text it uses is in
-// a Selectors value that operators can override from a JSON file.
+// the page, reads the QR and pairing codes, sends text messages and files
+// (with a caption) and watches for logouts, crashes and JavaScript dialogs.
+// It relies only on the page contract (facts 1-20 of the design), in both
+// drawings the contract lists (the older true_<jid>_ ids and data-icon
+// ticks, and the 2026 builds' bare ids, svg icons and state labels); every
+// selector and text it uses is in a Selectors value that operators can
+// override from a JSON file.
 //
 // Lifecycle of the page, as State reports it:
 //
@@ -24,6 +25,12 @@
 //	   └─▶ deep link (page load) ─────────────────┘                 │
 //	          either way: invalid-number dialog ──▶ ErrRecipientNotOnWhatsApp
 //	   the caller records the Draft ──▶ Click ──▶ WaitAck: the new bubble is acked ──▶ id
+//
+// A file (PrepareFile) goes the same way, through the attach menu and the
+// file's preview (fact 19): its caption is entered in the preview's caption
+// box, Click clicks the preview's send button, and WaitAck gives the new
+// bubble more time as the file is larger (Limits.AckFor). A preview left
+// open is discarded first (Escape, else its close button), by Prepare too.
 //
 // Send is the three in a row. A caller that must never send twice records
 // the Draft (its noted bubbles) durably between Prepare and Click; after a

@@ -151,9 +151,47 @@ const sameText = (b, text) => {
   }
   return false;
 };
+// matches: the bubble shows text; a file's bubble (file) with an empty
+// caption shows no text, or an empty one.
+const matches = (b, text, file) => {
+  if (file && cmp(text) === '') { const t = bubbleText(b); return t === null || t === ''; }
+  return sameText(b, text) === true;
+};
 // outInfo describes an outgoing bubble for the driver: id, acked, and
-// whether it shows text.
-const outInfo = (b, text) => ({id: bubbleId(b), acked: acked(b), match: sameText(b, text) === true});
+// whether it shows text (the caption of a file's bubble, with file).
+const outInfo = (b, text, file) => ({id: bubbleId(b), acked: acked(b), match: matches(b, text, !!file)});
+// buttonOf gives the button an element is part of, or the element.
+const buttonOf = e => e ? (e.closest('button, [role="button"]') || e) : null;
+// near finds the element matching sel closest around el: inside el's
+// nearest ancestor that holds one.
+const near = (el, sel) => {
+  for (let a = el; a; a = a.parentElement) { const e = q(sel, a); if (e) return e; }
+  return null;
+};
+// captionBox is the caption box of a file's preview (fact 19): never the
+// compose box.
+const captionBox = () => {
+  const c = q(S.compose);
+  return qa(S.preview_caption).find(e => e !== c && !(c && (c.contains(e) || e.contains(c)))) || null;
+};
+const previewSend = () => { const c = captionBox(); return c ? near(c, S.preview_send_button) : null; };
+// previewOpen: a file's preview shows, its caption box and its send button.
+const previewOpen = () => !!previewSend();
+// boxOf and sendOf give the box a draft is entered in and its send button:
+// the compose box's (A.file false), or the preview's of a file (fact 19).
+const boxOf = A => (A && A.file) ? captionBox() : q(S.compose);
+const sendOf = A => (A && A.file) ? previewSend() : q(S.send_button);
+// editorHolds: the box holds text, all of it in the editor's own text
+// elements (fact 17: text outside them was typed before the editor went
+// live, and vanishes). An empty text is held by an empty box.
+const editorHolds = (c, text) => {
+  const lex = 'span[data-lexical-text="true"]';
+  const w = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+  for (let n = w.nextNode(); n; n = w.nextNode()) {
+    if (n.nodeValue.trim() !== '' && !(n.parentElement && n.parentElement.closest(lex))) return false;
+  }
+  return cmp(textOf(c)) === cmp(text) && (cmp(text) === '' || qa(lex, c).length > 0);
+};
 // waitFor resolves with the first truthy check() or null after ms; it
 // re-checks on every DOM change and every 50 ms.
 const waitFor = (check, ms) => new Promise(resolve => {
@@ -261,18 +299,19 @@ const jsDismissInvalid = `() => {
   return !!b;
 }`
 
-// jsFocusCompose focuses the compose box and returns the length of its text, -1 without a box.
-const jsFocusCompose = `() => {
-  const c = q(S.compose);
+// jsFocusCompose focuses the compose box (with A.file the preview's caption
+// box) and returns the length of its text, -1 without a box.
+const jsFocusCompose = `(A) => {
+  const c = boxOf(A);
   if (!c) return -1;
   c.focus();
   return Math.max(cmp(textOf(c)).length, cmp(c.innerText).length);
 }`
 
-// jsSelectCompose selects the compose box's content through the DOM, for a
-// second try at clearing it.
-const jsSelectCompose = `() => {
-  const c = q(S.compose);
+// jsSelectCompose selects the compose box's (with A.file the caption box's)
+// content through the DOM, for a second try at clearing it.
+const jsSelectCompose = `(A) => {
+  const c = boxOf(A);
   if (!c) return false;
   c.focus();
   const s = window.getSelection();
@@ -283,29 +322,28 @@ const jsSelectCompose = `() => {
   return true;
 }`
 
-// jsDraft reads the compose box after the text A.text was entered:
-// "ready" when it holds the text and the send button shows (the app's editor
-// has it), with the chat's outgoing bubbles, oldest first (out: id, acked,
-// and whether it shows the text); "lost" when it does not hold the text (the
-// editor redrew it, fact 17); "nocompose" without a box; null while it holds
-// the text but no send button shows yet.
+// jsDraft reads the compose box (with A.file the preview's caption box)
+// after the text A.text was entered: "ready" when it holds the text and the
+// send button shows (the app's editor has it; a caption box has no send
+// button of its own that shows with text, so its editor must hold all of
+// it), with the chat's outgoing bubbles, oldest first (out: id, acked, and
+// whether it shows the text); "lost" when it does not hold the text (the
+// editor redrew it, fact 17); "nobox" without a box; null while it holds
+// the text but its editor does not yet, or no send button shows yet.
 const jsDraft = `(A) => {
   const want = cmp(A.text);
-  const c = q(S.compose);
-  if (!c) return {r: 'nocompose'};
+  const c = boxOf(A);
+  if (!c) return {r: 'nobox'};
   if (!(cmp(textOf(c)) === want || cmp(c.innerText) === want)) return {r: 'lost', got: cmp(c.innerText).length};
-  if (!q(S.send_button)) return null;
-  return {r: 'ready', out: outBubbles().map(b => outInfo(b, A.text))};
+  if (A.file && !editorHolds(c, A.text)) return null;
+  if (!sendOf(A)) return null;
+  return {r: 'ready', out: outBubbles().map(b => outInfo(b, A.text, A.file))};
 }`
 
-// jsHeld: the compose box holds A.text in the editor's own text elements
-// (fact 17: the editor has it, so the send button must show, fact 8).
-const jsHeld = `(A) => {
-  const c = q(S.compose);
-  if (!c) return false;
-  const spans = qa('span[data-lexical-text="true"]', c);
-  return spans.length > 0 && cmp(textOf(c)) === cmp(A.text) && spans.every(s => c.contains(s));
-}`
+// jsHeld: the compose box (with A.file the caption box) holds A.text in the
+// editor's own text elements (fact 17: the editor has it, so the send
+// button must show, facts 8 and 19).
+const jsHeld = `(A) => { const c = boxOf(A); return !!c && editorHolds(c, A.text); }`
 
 // jsChatShown: #main shows a chat (not the stale one A.token marked) with
 // its header, but no compose box matches: the chat opened and the compose
@@ -316,15 +354,16 @@ const jsChatShown = `(A) => {
   return !!q(S.chat_header, m) && !q(S.compose) && !!q('[contenteditable="true"]', m);
 }`
 
-// jsClickSend clicks the send button (fact 8) when the box still holds
-// A.text and the chat's outgoing bubbles are still A.noted.
+// jsClickSend clicks the send button (fact 8; with A.file the preview's,
+// fact 19) when the box still holds A.text (a caption: in its editor's own
+// text elements) and the chat's outgoing bubbles are still A.noted.
 const jsClickSend = `(A) => {
   const want = cmp(A.text);
-  const c = q(S.compose);
-  if (!c) return {r: 'nocompose'};
+  const c = boxOf(A);
+  if (!c) return {r: 'nobox'};
   if (!(cmp(textOf(c)) === want || cmp(c.innerText) === want)) return {r: 'mismatch', got: cmp(c.innerText).length};
-  const s = q(S.send_button);
-  const btn = s ? (s.closest('button, [role="button"]') || s) : null;
+  if (A.file && !editorHolds(c, A.text)) return {r: 'mismatch', got: cmp(c.innerText).length};
+  const btn = buttonOf(sendOf(A));
   if (!btn) return {r: 'nobutton'};
   const now = outBubbles().map(bubbleId);
   const noted = A.noted || [];
@@ -341,9 +380,55 @@ const jsOutgoing = `(A) => {
   const before = new Set(A.before || []);
   const fresh = outBubbles().filter(b => !before.has(bubbleId(b)));
   if (!fresh.length) return null;
-  const b = fresh.find(b => sameText(b, A.text) === true) || fresh[0];
-  const o = outInfo(b, A.text);
+  const b = fresh.find(b => matches(b, A.text, !!A.file)) || fresh[0];
+  const o = outInfo(b, A.text, A.file);
   return (o.acked || A.any) ? o : null;
+}`
+
+// jsPreviewOpen: a file's preview shows (fact 19).
+const jsPreviewOpen = `() => previewOpen()`
+
+// jsPreviewGone: true once no file's preview shows, else null.
+const jsPreviewGone = `() => previewOpen() ? null : true`
+
+// jsClickPreviewClose clicks the close button of the open preview (the one
+// nearest its caption box); false when none matches.
+const jsClickPreviewClose = `() => {
+  const c = captionBox();
+  const b = c ? buttonOf(near(c, S.preview_close_button)) : null;
+  if (!b) return false;
+  b.click();
+  return true;
+}`
+
+// jsOpenAttach opens the open chat's attach menu (fact 19) unless its
+// input for A.doc (documents, else photos and videos) shows already:
+// "menu" when it shows, "clicked" after a click on the attach button,
+// "noattach" when no attach button matches in #main.
+const jsOpenAttach = `(A) => {
+  if (q(A.doc ? S.file_input_document : S.file_input_media)) return 'menu';
+  const m = q(S.main);
+  const b = m ? buttonOf(q(S.attach_button, m)) : null;
+  if (!b) return 'noattach';
+  b.click();
+  return 'clicked';
+}`
+
+// jsFileInput gives the attach menu's input for A.doc (documents, else
+// photos and videos), or null; jsFileInputShown waits for it.
+const jsFileInput = `(A) => q(A.doc ? S.file_input_document : S.file_input_media)`
+const jsFileInputShown = `(A) => !!q(A.doc ? S.file_input_document : S.file_input_media) || null`
+
+// jsPreviewShown: "open" once the preview's caption box shows (fact 19),
+// "dialog" when a dialog shows instead (the app refused the file: it is
+// closed by its OK button), else null.
+const jsPreviewShown = `() => {
+  if (captionBox()) return 'open';
+  const d = dialogs()[0];
+  if (!d) return null;
+  const b = okButton(d);
+  if (b) b.click();
+  return 'dialog';
 }`
 
 // jsBubbleAcked: true once the bubble with data-id A.id shows msg-check or
@@ -406,7 +491,7 @@ const skeleton = (el, depth) => {
 const where = key => {
   const m = q(S.main);
   switch (key) {
-    case 'compose': case 'send_button': case 'attach_button': {
+    case 'compose': case 'send_button': case 'attach_button': case 'file_input_media': case 'file_input_document': {
       const ed = m && q('[contenteditable="true"]', m);
       let e = ed;
       for (let i = 0; e && i < 3 && e.parentElement && e.parentElement !== m; i++) e = e.parentElement;

@@ -36,19 +36,38 @@ type Limits struct {
 	Control time.Duration
 	// Ack bounds the wait for msg-check after the click. Default 2m.
 	Ack time.Duration
+	// UploadPerMiB is added to Ack for each started MiB of a file a draft
+	// carries (fact 19: its bubble shows msg-time while the file uploads,
+	// seconds per MB on a real network); see AckFor. Default 10s: a 16 MiB
+	// file may take 2m + 160s.
+	UploadPerMiB time.Duration
 }
 
 // DefaultLimits returns the limits a zero Limits field takes.
 func DefaultLimits() Limits {
 	return Limits{Boot: 60 * time.Second, InAppOpen: 5 * time.Second, ChatOpen: 30 * time.Second,
-		Control: 5 * time.Second, Ack: 2 * time.Minute}
+		Control: 5 * time.Second, Ack: 2 * time.Minute, UploadPerMiB: 10 * time.Second}
+}
+
+// UploadAllowance is the time a file of size bytes is given to upload:
+// UploadPerMiB for each started MiB (a zero UploadPerMiB takes its default).
+func (l Limits) UploadAllowance(size int64) time.Duration {
+	l = l.withDefaults()
+	mib := (max(size, 0) + 1<<20 - 1) >> 20
+	return time.Duration(mib) * l.UploadPerMiB
+}
+
+// AckFor is how long WaitAck waits for the bubble of a file of size bytes
+// to be acked: Ack plus UploadAllowance(size).
+func (l Limits) AckFor(size int64) time.Duration {
+	return l.withDefaults().Ack + l.UploadAllowance(size)
 }
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	for _, f := range []struct{ v, def *time.Duration }{
 		{&l.Boot, &d.Boot}, {&l.InAppOpen, &d.InAppOpen}, {&l.ChatOpen, &d.ChatOpen},
-		{&l.Control, &d.Control}, {&l.Ack, &d.Ack},
+		{&l.Control, &d.Control}, {&l.Ack, &d.Ack}, {&l.UploadPerMiB, &d.UploadPerMiB},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.def
@@ -350,6 +369,7 @@ var (
 	keyShiftEnter = keyDef{key: "Enter", code: "Enter", vk: 13, mods: 8}
 	keySelectAll  = keyDef{key: "a", code: "KeyA", vk: 65, mods: 2, command: "selectAll"}
 	keyBackspace  = keyDef{key: "Backspace", code: "Backspace", vk: 8, command: "deleteBackward"}
+	keyEscape     = keyDef{key: "Escape", code: "Escape", vk: 27}
 )
 
 // press sends k as rawKeyDown and keyUp, with no char event (fact 7).

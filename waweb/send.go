@@ -29,6 +29,11 @@ func (p *Page) Send(ctx context.Context, digits, text string) (waMessageID strin
 	if err != nil {
 		return "", err
 	}
+	return p.send(ctx, d)
+}
+
+// send is Click and WaitAck of a prepared draft, for Send and SendFile.
+func (p *Page) send(ctx context.Context, d Draft) (waMessageID string, err error) {
 	clicked, err := p.Click(ctx, d)
 	if err != nil {
 		if clicked {
@@ -41,10 +46,14 @@ func (p *Page) Send(ctx context.Context, digits, text string) (waMessageID strin
 }
 
 // Draft is a message entered in its chat's compose box and taken by the
-// app's editor: the send button shows. Nothing has been sent.
+// app's editor: the send button shows. For a file (PrepareFile) it is the
+// file's preview, its caption entered in the preview's caption box and
+// held by its editor. Nothing has been sent.
 type Draft struct {
 	To   string // the recipient's digits
-	Text string // the text as the box holds it ("\r\n" and "\r" made "\n")
+	Text string // the text (a file's caption, maybe empty) as the box holds it ("\r\n" and "\r" made "\n")
+	// File is the file the preview shows; nil for a text.
+	File *File
 	// Noted lists the data-ids of the chat's outgoing bubbles when the draft
 	// was ready, oldest first. The app's editor takes the box only after the
 	// chat's messages have loaded (fact 17), so the list is the chat's
@@ -58,6 +67,34 @@ type Draft struct {
 	// it (1 when the editor was live at once).
 	Entries int
 }
+
+// editor names the box a draft is entered in: the open chat's compose box
+// (facts 7, 8), or the caption box of a file's preview (fact 19).
+type editor struct{ file bool }
+
+// boxKey and sendKey are the Selectors keys of the box and of its send button.
+func (e editor) boxKey() string {
+	if e.file {
+		return "preview_caption"
+	}
+	return "compose"
+}
+
+func (e editor) sendKey() string {
+	if e.file {
+		return "preview_send_button"
+	}
+	return "send_button"
+}
+
+func (e editor) String() string {
+	if e.file {
+		return "caption box"
+	}
+	return "compose box"
+}
+
+func (d Draft) editor() editor { return editor{file: d.File != nil} }
 
 // Bubble is one outgoing message bubble of the open chat. An outgoing
 // bubble is one with a "true_" id or, where ids are bare (fact 20), one with
@@ -97,10 +134,13 @@ func (p *Page) Prepare(ctx context.Context, digits, text string) (Draft, error) 
 	}
 	cctx, cancel := p.with(ctx)
 	defer cancel()
+	if err := p.closePreview(cctx); err != nil {
+		return Draft{}, fmt.Errorf("recipient %s: %w", redact.Phone(digits), err)
+	}
 	if err := p.openChat(cctx, digits); err != nil {
 		return Draft{}, fmt.Errorf("recipient %s: %w", redact.Phone(digits), err)
 	}
-	d, err := p.enter(cctx, digits, text)
+	d, err := p.enter(cctx, digits, text, nil)
 	if err != nil {
 		return Draft{}, fmt.Errorf("recipient %s: %w", redact.Phone(digits), err)
 	}
@@ -113,13 +153,15 @@ type draftResult struct {
 	Out []Bubble `json:"out"`
 }
 
-// enter fills the open chat's box until the editor keeps the text (fact 17).
-func (p *Page) enter(ctx context.Context, digits, text string) (Draft, error) {
+// enter fills the open chat's box (with f, the caption box of f's
+// preview) until the editor keeps the text (fact 17).
+func (p *Page) enter(ctx context.Context, digits, text string, f *File) (Draft, error) {
+	ed := editor{file: f != nil}
 	deadline := time.Now().Add(p.limits.ChatOpen)
-	arg := map[string]any{"digits": digits, "text": text}
+	arg := map[string]any{"digits": digits, "text": text, "file": ed.file}
 	var last draftResult
 	for entries := 1; ; entries++ {
-		if err := p.fillCompose(ctx, text); err != nil {
+		if err := p.fill(ctx, ed, text); err != nil {
 			return Draft{}, err
 		}
 		// The editor either keeps the text and shows the send button, or
@@ -127,7 +169,7 @@ func (p *Page) enter(ctx context.Context, digits, text string) (Draft, error) {
 		bound := min(p.limits.Control, time.Until(deadline))
 		r, ok, err := waitJS[draftResult](ctx, p, jsDraft, arg, max(bound, 0))
 		if err != nil {
-			return Draft{}, fmt.Errorf("compose box: %w", err)
+			return Draft{}, fmt.Errorf("%s: %w", ed, err)
 		}
 		if ok {
 			last = r
@@ -138,20 +180,20 @@ func (p *Page) enter(ctx context.Context, digits, text string) (Draft, error) {
 			for i, b := range r.Out {
 				noted[i] = b.ID
 			}
-			return Draft{To: digits, Text: text, Noted: noted, Out: r.Out, Entries: entries}, nil
-		case ok && r.R == "nocompose":
-			return Draft{}, contractErr("compose", "the compose box went away while the text was entered")
+			return Draft{To: digits, Text: text, File: f, Noted: noted, Out: r.Out, Entries: entries}, nil
+		case ok && r.R == "nobox":
+			return Draft{}, contractErr(ed.boxKey(), "the %s went away while the text was entered", ed)
 		}
 		if !ok {
 			// The editor holds the text (its own text elements) and no send
 			// button showed within Limits.Control: the selector no longer
-			// finds the button (fact 8).
+			// finds the button (facts 8, 19).
 			if held, err := eval[bool](ctx, p, jsHeld, arg); err == nil && held {
-				return Draft{}, contractErr("send_button", "the editor holds the text but no send button showed within %v", p.limits.Control)
+				return Draft{}, contractErr(ed.sendKey(), "the editor holds the text but no send button showed within %v", p.limits.Control)
 			}
 		}
 		if !time.Now().Before(deadline) {
-			if !ok {
+			if !ok && !ed.file {
 				return Draft{}, contractErr("send_button", "the box holds the text but no send button showed after %d entries in %v", entries, p.limits.ChatOpen)
 			}
 			return Draft{}, fmt.Errorf("box holds %d characters, want %d, after %d entries in %v: %w", last.Got, len([]rune(strings.TrimSpace(text))), entries, p.limits.ChatOpen, ErrComposeMismatch)
@@ -166,11 +208,16 @@ func (p *Page) enter(ctx context.Context, digits, text string) (Draft, error) {
 	}
 }
 
-// Discard empties the open chat's compose box, e.g. after Prepare when the
-// message turned out to be sent already. Nothing is sent.
+// Discard discards a file's preview (Escape, else its close button: fact
+// 19) and empties the open chat's compose box, e.g. after Prepare or
+// PrepareFile when the message turned out to be sent already. Nothing is
+// sent.
 func (p *Page) Discard(ctx context.Context) error {
 	cctx, cancel := p.with(ctx)
 	defer cancel()
+	if err := p.closePreview(cctx); err != nil {
+		return err
+	}
 	return p.clearCompose(cctx)
 }
 
@@ -179,15 +226,18 @@ type sendClickResult struct {
 	Got int    `json:"got"`
 }
 
-// Click clicks the send button of a Draft that Prepare returned, after
-// checking that the box still holds its text and the chat's outgoing bubbles
-// are still Draft.Noted. clicked reports whether the click was made: with
-// clicked false nothing was sent, whatever the error; with clicked true the
-// message may be out, and WaitAck tells.
+// Click clicks the send button of a Draft that Prepare returned (of a
+// PrepareFile draft: the preview's send button), after checking that the
+// box still holds its text (the caption box: in its editor's own text
+// elements) and the chat's outgoing bubbles are still Draft.Noted. clicked
+// reports whether the click was made: with clicked false nothing was sent,
+// whatever the error; with clicked true the message may be out, and WaitAck
+// tells.
 func (p *Page) Click(ctx context.Context, d Draft) (clicked bool, err error) {
 	cctx, cancel := p.with(ctx)
 	defer cancel()
-	r, err := eval[sendClickResult](cctx, p, jsClickSend, map[string]any{"text": d.Text, "noted": d.Noted})
+	ed := d.editor()
+	r, err := eval[sendClickResult](cctx, p, jsClickSend, map[string]any{"text": d.Text, "noted": d.Noted, "file": ed.file})
 	if err != nil {
 		// The script may have run and clicked before the error (the call
 		// timed out, the page went away): only an exception thrown by the
@@ -199,26 +249,31 @@ func (p *Page) Click(ctx context.Context, d Draft) (clicked bool, err error) {
 	case "clicked":
 		return true, nil
 	case "mismatch":
-		return false, fmt.Errorf("recipient %s: box holds %d characters before the click, want %d: %w", redact.Phone(d.To), r.Got, len([]rune(strings.TrimSpace(d.Text))), ErrComposeMismatch)
+		return false, fmt.Errorf("recipient %s: %s holds %d characters before the click, want %d: %w", redact.Phone(d.To), ed, r.Got, len([]rune(strings.TrimSpace(d.Text))), ErrComposeMismatch)
 	case "changed":
 		return false, fmt.Errorf("recipient %s: the chat's outgoing messages changed before the click: %w", redact.Phone(d.To), ErrUnexpectedPage)
-	case "nocompose":
-		return false, fmt.Errorf("recipient %s: %w", redact.Phone(d.To), contractErr("compose", "no compose box before the click"))
+	case "nobox":
+		return false, fmt.Errorf("recipient %s: %w", redact.Phone(d.To), contractErr(ed.boxKey(), "no %s before the click", ed))
 	}
-	return false, fmt.Errorf("recipient %s: %w", redact.Phone(d.To), contractErr("send_button", "no send button before the click although the box holds the text"))
+	return false, fmt.Errorf("recipient %s: %w", redact.Phone(d.To), contractErr(ed.sendKey(), "no send button before the click although the %s holds the text", ed))
 }
 
 // WaitAck waits, after Click, for the draft's new bubble to be acked (sent,
 // delivered or read: fact 10's icons or fact 20's labels) within
-// Limits.Ack, and returns it. The new bubble is the outgoing one not in
-// Noted; its text is a check (Bubble.Match), not the way to find it: a
-// drawing the driver does not know still gives the bubble, with Match false.
-// Every error wraps ErrNotAcked; the bubble is returned with it when it
-// showed.
+// Limits.Ack (for a file, Limits.AckFor its size: it uploads first), and
+// returns it. The new bubble is the outgoing one not in Noted; its text (a
+// file's caption; none or an empty one for an empty caption) is a check
+// (Bubble.Match), not the way to find it: a drawing the driver does not
+// know still gives the bubble, with Match false. Every error wraps
+// ErrNotAcked; the bubble is returned with it when it showed.
 func (p *Page) WaitAck(ctx context.Context, d Draft) (Bubble, error) {
 	cctx, cancel := p.with(ctx)
 	defer cancel()
-	b, err := p.waitAck(cctx, d.Text, d.Noted)
+	limit := p.limits.Ack
+	if d.File != nil {
+		limit = p.limits.AckFor(d.File.Size)
+	}
+	b, err := p.waitAck(cctx, d.Text, d.Noted, d.File != nil, limit)
 	if err != nil {
 		return b, fmt.Errorf("recipient %s: %w", redact.Phone(d.To), err)
 	}
@@ -375,19 +430,32 @@ func (p *Page) dismissInvalid(ctx context.Context) error {
 // fillCompose empties the compose box with real key events, if it holds
 // anything, then enters text.
 func (p *Page) fillCompose(ctx context.Context, text string) error {
-	if err := p.clearCompose(ctx); err != nil {
+	return p.fill(ctx, editor{}, text)
+}
+
+// fill empties ed's box with real key events, if it holds anything, then
+// enters text.
+func (p *Page) fill(ctx context.Context, ed editor, text string) error {
+	if err := p.clear(ctx, ed); err != nil {
 		return err
 	}
 	return p.wrap(insertText(ctx, text))
 }
 
 // clearCompose focuses the compose box and empties it with real key events.
-func (p *Page) clearCompose(ctx context.Context) error {
-	n, err := eval[int](ctx, p, jsFocusCompose, nil)
+func (p *Page) clearCompose(ctx context.Context) error { return p.clear(ctx, editor{}) }
+
+// clear focuses ed's box and empties it with real key events.
+func (p *Page) clear(ctx context.Context, ed editor) error {
+	arg := map[string]any{"file": ed.file}
+	n, err := eval[int](ctx, p, jsFocusCompose, arg)
 	if err != nil {
-		return fmt.Errorf("focus compose box: %w", err)
+		return fmt.Errorf("focus %s: %w", ed, err)
 	}
 	if n < 0 {
+		if ed.file {
+			return contractErr(ed.boxKey(), "no caption box in the file's preview")
+		}
 		return contractErr("compose", "no compose box in the open chat")
 	}
 	for try := 0; n > 0; try++ {
@@ -395,8 +463,8 @@ func (p *Page) clearCompose(ctx context.Context) error {
 			return fmt.Errorf("cannot clear it: %w", ErrComposeMismatch)
 		}
 		if try == 1 { // select through the DOM if the shortcut did not
-			if _, err := eval[bool](ctx, p, jsSelectCompose, nil); err != nil {
-				return fmt.Errorf("select compose box: %w", err)
+			if _, err := eval[bool](ctx, p, jsSelectCompose, arg); err != nil {
+				return fmt.Errorf("select %s: %w", ed, err)
 			}
 		} else if err := press(ctx, keySelectAll); err != nil {
 			return p.wrap(err)
@@ -404,20 +472,21 @@ func (p *Page) clearCompose(ctx context.Context) error {
 		if err := press(ctx, keyBackspace); err != nil {
 			return p.wrap(err)
 		}
-		if n, err = eval[int](ctx, p, jsFocusCompose, nil); err != nil {
-			return fmt.Errorf("focus compose box: %w", err)
+		if n, err = eval[int](ctx, p, jsFocusCompose, arg); err != nil {
+			return fmt.Errorf("focus %s: %w", ed, err)
 		}
 	}
 	return nil
 }
 
-// waitAck waits for the new outgoing bubble (not in before) to be acked.
-func (p *Page) waitAck(ctx context.Context, text string, before []string) (Bubble, error) {
+// waitAck waits, within limit, for the new outgoing bubble (not in before)
+// to be acked; file: it is a file's, text its caption.
+func (p *Page) waitAck(ctx context.Context, text string, before []string, file bool, limit time.Duration) (Bubble, error) {
 	if before == nil {
 		before = []string{}
 	}
-	arg := map[string]any{"text": text, "before": before, "any": false}
-	o, ok, err := waitJS[Bubble](ctx, p, jsOutgoing, arg, p.limits.Ack)
+	arg := map[string]any{"text": text, "before": before, "any": false, "file": file}
+	o, ok, err := waitJS[Bubble](ctx, p, jsOutgoing, arg, limit)
 	if ok {
 		return o, nil
 	}
@@ -432,5 +501,5 @@ func (p *Page) waitAck(ctx context.Context, text string, before []string) (Bubbl
 	if err != nil {
 		return b, fmt.Errorf("%w: %w", ErrNotAcked, err)
 	}
-	return b, fmt.Errorf("no acked bubble after %v: %w", p.limits.Ack, ErrNotAcked)
+	return b, fmt.Errorf("no acked bubble after %v: %w", limit, ErrNotAcked)
 }
