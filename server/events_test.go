@@ -175,7 +175,9 @@ func TestWatchEventsFromNowFiltersTenantsAndCarriesMessages(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	st.sup.RecordTenantDeleted("not-yet")
+	if _, err := st.store.AppendSessionEvent("not-yet", sessionstore.SessionEvent{Deleted: true, LastError: "logged out and deleted"}); err != nil {
+		t.Fatal(err)
+	}
 	got := recvN(t, stream, 4)
 	states := []wapoolv1.MessageState{wapoolv1.MessageState_MESSAGE_STATE_QUEUED, wapoolv1.MessageState_MESSAGE_STATE_SENDING, wapoolv1.MessageState_MESSAGE_STATE_SENT}
 	for i, want := range states {

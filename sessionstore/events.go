@@ -3,16 +3,21 @@ package sessionstore
 // The event log: every message state change and every session state change,
 // in order, each with a sequence number that a client keeps as its cursor.
 //
-//	Enqueue ─────────┐  (same transaction as the change)
-//	UpdateMessage ───┤
-//	FailPending ─────┼──► events/<seq> ──► PurgeEvents after the retention
-//	AppendSessionEvent┘        │
-//	                           ├──► EventsAfter (the backlog, read by cursor)
-//	                           └──► subscribers (live, after the commit)
+//	Enqueue ────────────┐  (same transaction as the change)
+//	UpdateMessage ──────┤
+//	FailPending ────────┤
+//	UpdateTenantLogged ─┼──► events/<seq> ──► PurgeEvents after the retention
+//	DeleteTenant ───────┤        │
+//	AppendSessionEvent ─┘        ├──► EventsAfter (the backlog, read by cursor)
+//	                             └──► subscribers (live, after the commit)
 //
-// A message change and its event commit together: no event without its
-// change, no change without its event. Session states live in memory (the
-// supervisor's), so AppendSessionEvent is a small transaction of its own.
+// A change and its event commit together: no event without its change, no
+// change without its event. A session state change that also changes the
+// tenant's record (linked, logged out) commits both with
+// UpdateTenantLogged; a deletion logs its Deleted event in DeleteTenant's
+// transaction; a change of a state that lives only in memory (the
+// supervisor's) is AppendSessionEvent, a small transaction of its own, which
+// the supervisor retries, in order, until it commits.
 //
 // Order (bbolt): sequence numbers come from the events bucket's sequence,
 // inside the write transaction; bbolt serializes writers, so a reader never

@@ -115,9 +115,39 @@ func (p *pgStore) withoutRecord(ids []string) ([]string, error) {
 	return out, nil
 }
 
-// deleteTenant removes the tenant's record, messages and sequence.
-func (p *pgStore) deleteTenant(id string) (hadRecord bool, err error) {
-	err = p.inTx(func(ctx context.Context, tx pgx.Tx) error {
+// updateTenantLogged is UpdateTenantLogged with PostgreSQL.
+func (p *pgStore) updateTenantLogged(f fence, fn func(*Tenant), ch SessionEvent) (Tenant, Event, error) {
+	var t Tenant
+	evs, err := p.updateLogged(func(ctx context.Context, tx pgx.Tx, log *pgLog) error {
+		if err := p.checkFence(ctx, tx, f); err != nil {
+			return err
+		}
+		var err error
+		if t, err = pgGetTenant(ctx, tx, f.tenantID, "FOR UPDATE"); err != nil {
+			return err
+		}
+		fn(&t)
+		t.ID = f.tenantID
+		if err := pgPutTenant(ctx, tx, t); err != nil {
+			return err
+		}
+		log.evs = append(log.evs, Event{TenantID: f.tenantID, Session: &ch})
+		return nil
+	})
+	if err != nil {
+		return Tenant{}, Event{}, err
+	}
+	return t, evs[0], nil
+}
+
+// deleteTenant removes the tenant's record, messages and sequence, and logs
+// the deletion when there was a record or a profile, in one transaction.
+func (p *pgStore) deleteTenant(f fence, profileExisted bool) (hadRecord bool, err error) {
+	id := f.tenantID
+	_, err = p.updateLogged(func(ctx context.Context, tx pgx.Tx, log *pgLog) error {
+		if err := p.checkFence(ctx, tx, f); err != nil {
+			return err
+		}
 		// The sequence row first, as Enqueue locks it: no deadlock.
 		if _, err := tx.Exec(ctx, `DELETE FROM outbox_seqs WHERE tenant_id = $1`, id); err != nil {
 			return err
@@ -126,8 +156,14 @@ func (p *pgStore) deleteTenant(id string) (hadRecord bool, err error) {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
 		hadRecord = tag.RowsAffected() > 0
-		return err
+		if hadRecord || profileExisted {
+			log.evs = append(log.evs, deletedEvent(id))
+		}
+		return nil
 	})
 	return hadRecord, err
 }

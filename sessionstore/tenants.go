@@ -85,6 +85,47 @@ func (s *Store) UpdateTenant(id string, fn func(*Tenant)) (Tenant, error) {
 	return t, nil
 }
 
+// UpdateTenantLogged is UpdateTenant with a session event of the tenant
+// (ch) appended in the same transaction: the record's change and its event
+// commit together, or neither does. With Options.NodeID set it is fenced
+// like AppendSessionEvent. Missing tenant: ErrNotFound, fn is not called
+// and nothing is logged.
+func (s *Store) UpdateTenantLogged(id string, fn func(*Tenant), ch SessionEvent) (Tenant, Event, error) {
+	if err := ValidateTenantID(id); err != nil {
+		return Tenant{}, Event{}, err
+	}
+	f, err := s.fenceFor(id)
+	if err != nil {
+		return Tenant{}, Event{}, err
+	}
+	var t Tenant
+	var ev Event
+	if s.pg != nil {
+		t, ev, err = s.pg.updateTenantLogged(f, fn, ch)
+	} else {
+		err = s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
+			if err := f.checkBolt(tx, s.clock()); err != nil {
+				return err
+			}
+			var err error
+			if t, err = getTenant(tx, id); err != nil {
+				return err
+			}
+			fn(&t)
+			t.ID = id
+			if err := putTenant(tx, t); err != nil {
+				return err
+			}
+			ev, err = log.append(Event{TenantID: id, Session: &ch})
+			return err
+		})
+	}
+	if err != nil {
+		return Tenant{}, Event{}, err
+	}
+	return t, ev, nil
+}
+
 // ListTenants returns every tenant, most recently active first, then by ID.
 func (s *Store) ListTenants() ([]Tenant, error) {
 	var ts []Tenant
@@ -157,15 +198,19 @@ func (s *Store) DiscoverProfiles() ([]string, error) {
 }
 
 // DeleteTenant removes the tenant's profile, cache and tmp dirs, then its
-// metadata, messages and keys (dirs first: a failure leaves the record, so
-// the half-deleted profile is not adopted again by DiscoverProfiles, and a
-// retry finishes). The tenant's lease and its events stay (the lease's epoch
-// keeps counting up if the tenant comes back). The caller must have stopped
-// the tenant's browser. If this
-// Store holds the tenant's ProfileLock it may keep holding it through the
-// call; otherwise DeleteTenant takes the lock for the deletion and fails with
-// ErrLocked when another process holds it. ErrNotFound when neither a record
-// nor a profile dir existed.
+// metadata, messages and keys, and appends the tenant's Deleted session
+// event in the transaction that removes the metadata: the deletion and its
+// event commit together (dirs first: a failure leaves the record, so the
+// half-deleted profile is not adopted again by DiscoverProfiles, and a
+// retry finishes and logs the event). The tenant's lease and its earlier
+// events stay (the lease's epoch keeps counting up if the tenant comes
+// back). With Options.NodeID set it is fenced like AppendSessionEvent: a
+// Store that holds no lease on the tenant removes nothing. The caller must
+// have stopped the tenant's browser. If this Store holds the tenant's
+// ProfileLock it may keep holding it through the call; otherwise
+// DeleteTenant takes the lock for the deletion and fails with ErrLocked
+// when another process holds it. ErrNotFound (and no event) when neither a
+// record nor a profile dir existed.
 func (s *Store) DeleteTenant(id string) error {
 	profile, err := s.ProfileDir(id)
 	if err != nil {
@@ -173,6 +218,10 @@ func (s *Store) DeleteTenant(id string) error {
 	}
 	cache, _ := s.CacheDir(id)
 	tmp, _ := s.TmpDir(id)
+	f, err := s.fenceFor(id)
+	if err != nil {
+		return fmt.Errorf("tenant %q: delete: %w", id, err)
+	}
 
 	_, statErr := os.Lstat(profile)
 	profileExists := statErr == nil
@@ -191,9 +240,9 @@ func (s *Store) DeleteTenant(id string) error {
 
 	var hadRecord bool
 	if s.pg != nil {
-		hadRecord, err = s.pg.deleteTenant(id)
+		hadRecord, err = s.pg.deleteTenant(f, profileExists)
 	} else {
-		hadRecord, err = s.deleteTenantBolt(id)
+		hadRecord, err = s.deleteTenantBolt(f, profileExists)
 	}
 	if err != nil {
 		return fmt.Errorf("tenant %q: delete: %w", id, err)
@@ -204,9 +253,19 @@ func (s *Store) DeleteTenant(id string) error {
 	return nil
 }
 
-// deleteTenantBolt removes the tenant's record, messages and index entries.
-func (s *Store) deleteTenantBolt(id string) (hadRecord bool, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+// deletedEvent is the session event of a tenant's deletion.
+func deletedEvent(id string) Event {
+	return Event{TenantID: id, Session: &SessionEvent{Deleted: true, LastError: "logged out and deleted"}}
+}
+
+// deleteTenantBolt removes the tenant's record, messages and index entries,
+// and logs the deletion when there was a record or a profile.
+func (s *Store) deleteTenantBolt(f fence, profileExisted bool) (hadRecord bool, err error) {
+	id := f.tenantID
+	err = s.updateLogged(func(tx *bolt.Tx, log *eventWriter) error {
+		if err := f.checkBolt(tx, s.clock()); err != nil {
+			return err
+		}
 		hadRecord = tx.Bucket(bucketTenants).Get([]byte(id)) != nil
 		if err := tx.Bucket(bucketTenants).Delete([]byte(id)); err != nil {
 			return err
@@ -222,7 +281,11 @@ func (s *Store) deleteTenantBolt(id string) (hadRecord bool, err error) {
 				return err
 			}
 		}
-		return nil
+		if !hadRecord && !profileExisted {
+			return nil
+		}
+		_, err := log.append(deletedEvent(id))
+		return err
 	})
 	return hadRecord, err
 }

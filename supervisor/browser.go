@@ -267,6 +267,11 @@ func (r *runner) shutdown() {
 		}
 		r.lock = nil
 	}
+	r.flushChanges()
+	if n := len(r.unlogged); n > 0 {
+		r.log.Error("session changes not logged: the store refused them until the runner stopped", zap.Int("changes", n),
+			zap.Time("failing_since", r.unloggedSince))
+	}
 }
 
 func (p *RestartPolicy) coolDown() time.Duration {

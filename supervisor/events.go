@@ -2,8 +2,12 @@ package supervisor
 
 // Events out: the supervisor's side of the durable event log
 // (sessionstore/events.go). Message state changes are logged by the store in
-// the transaction of the change; session state changes are logged here, by
-// the runner, when its state changes (runner.update). Readers:
+// the transaction of the change; session state changes are committed by the
+// runner when its state changes (runner.commit, flushChanges below): each
+// event with the change of the tenant's record it goes with, if any, in one
+// transaction, retried in order while the store fails; a tenant's deletion
+// and its Deleted event commit together in sessionstore's DeleteTenant.
+// Readers:
 //
 //   - WatchEvents (the WatchEvents RPC): the backlog after a cursor, then live
 //     events through a bounded subscription; a consumer that lets it fill is
@@ -83,23 +87,88 @@ type SessionChange struct {
 	Deleted   bool   // the tenant was logged out and deleted
 }
 
-// recordSessionEvent logs a change of a tenant's session state (runner
-// goroutine, from runner.update). A failed write is logged, not fatal: the
-// state itself lives in memory.
-func (s *Supervisor) recordSessionEvent(tenant string, from State, after Session) {
-	ch := sessionstore.SessionEvent{From: from.String(), To: after.State.String(), LastError: after.LastError}
-	if _, err := s.store.AppendSessionEvent(tenant, ch); err != nil {
-		s.log.Warn("logging a session event", zap.String("tenant", tenant), zap.Error(err))
-	}
+// sessionLog is where the supervisor commits session changes with their
+// events: the store. Tests wrap it to make writes fail.
+type sessionLog interface {
+	AppendSessionEvent(tenant string, ch sessionstore.SessionEvent) (sessionstore.Event, error)
+	UpdateTenantLogged(id string, fn func(*sessionstore.Tenant), ch sessionstore.SessionEvent) (sessionstore.Tenant, sessionstore.Event, error)
+	UpdateTenant(id string, fn func(*sessionstore.Tenant)) (sessionstore.Tenant, error)
 }
 
-// RecordTenantDeleted logs that the tenant was logged out and deleted. The
-// daemon calls it from Config.OnChange, which Logout (and pruning) calls
-// with StateUnknown once the tenant is gone.
-func (s *Supervisor) RecordTenantDeleted(tenant string) {
-	ch := sessionstore.SessionEvent{Deleted: true, LastError: "logged out and deleted"}
-	if _, err := s.store.AppendSessionEvent(tenant, ch); err != nil {
-		s.log.Warn("logging a session event", zap.String("tenant", tenant), zap.Error(err))
+// pendingChange is the store's part of one session change: its event (nil
+// when the state did not change), a change of the tenant's record (nil:
+// none), committed together, and what to do once they are.
+type pendingChange struct {
+	event  *sessionstore.SessionEvent
+	tenant func(*sessionstore.Tenant)
+	done   func(sessionstore.Tenant)
+}
+
+// maxUnlogged bounds the session changes a runner keeps while the store
+// refuses them; beyond it the oldest are dropped, each with an error log.
+const maxUnlogged = 256
+
+func sessionEventOf(from State, after Session) *sessionstore.SessionEvent {
+	return &sessionstore.SessionEvent{From: from.String(), To: after.State.String(), LastError: after.LastError}
+}
+
+// flushChanges commits the runner's pending session changes to the store,
+// oldest first, each its event and record change in one transaction
+// (runner goroutine; from commit, the idle tick and shutdown). A write that
+// fails leaves it and those after it for the next call: events are never
+// reordered, and never dropped for a transient failure. Dropped: a change
+// refused by the lease's fence (this node does not hold the tenant any
+// more; its holder logs its own), and the oldest beyond maxUnlogged.
+func (r *runner) flushChanges() {
+	for len(r.unlogged) > 0 {
+		c := r.unlogged[0]
+		t, err := r.s.commitChange(r.id, c)
+		switch {
+		case err == nil:
+			if c.done != nil {
+				c.done(t)
+			}
+		case errors.Is(err, sessionstore.ErrNotFound) && c.event != nil && c.tenant != nil:
+			// The record is gone (deleted): the event still happened.
+			r.unlogged[0].tenant = nil
+			continue
+		case errors.Is(err, sessionstore.ErrFenced):
+			r.log.Warn("session change not logged: this node does not hold the tenant's lease (any more); its holder logs its own", zap.Error(err))
+		case errors.Is(err, sessionstore.ErrNotFound):
+			r.log.Warn("tenant record change not stored: the tenant is gone", zap.Error(err))
+		default:
+			if r.unloggedSince.IsZero() {
+				r.unloggedSince = time.Now()
+				r.log.Warn("logging a session change failed: retrying, in order, until the store takes it", zap.Error(err))
+			}
+			for len(r.unlogged) > maxUnlogged {
+				r.log.Error("session change dropped: the store refused it for too long", zap.Time("failing_since", r.unloggedSince),
+					zap.Any("event", r.unlogged[0].event))
+				r.unlogged = r.unlogged[1:]
+			}
+			return
+		}
+		r.unlogged = r.unlogged[1:]
+	}
+	if !r.unloggedSince.IsZero() {
+		r.log.Info("session changes logged again", zap.Duration("after", time.Since(r.unloggedSince)))
+		r.unloggedSince = time.Time{}
+	}
+	r.unlogged = nil
+}
+
+// commitChange writes c in one transaction and returns the record as
+// stored (zero without a record change).
+func (s *Supervisor) commitChange(tenant string, c pendingChange) (sessionstore.Tenant, error) {
+	switch {
+	case c.tenant != nil && c.event != nil:
+		t, _, err := s.evlog.UpdateTenantLogged(tenant, c.tenant, *c.event)
+		return t, err
+	case c.tenant != nil:
+		return s.evlog.UpdateTenant(tenant, c.tenant)
+	default:
+		_, err := s.evlog.AppendSessionEvent(tenant, *c.event)
+		return sessionstore.Tenant{}, err
 	}
 }
 

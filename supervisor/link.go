@@ -217,8 +217,7 @@ func (r *runner) pollLink() {
 		if phone == "" {
 			phone = a.phone
 		}
-		r.markLinked(phone)
-		r.setState(StateReady, "")
+		r.linked(phone)
 		r.s.touch(r.id)
 		r.markUsed()
 		r.log.Info("linked", zap.String("phone", redact.Phone(phone)))

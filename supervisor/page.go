@@ -35,10 +35,7 @@ func (r *runner) classify(st waweb.State) {
 	switch st {
 	case waweb.StateMain:
 		if r.state() != StateReady {
-			phone := r.pagePhone()
-			r.markLinked(phone)
-			r.setState(StateReady, "")
-			r.update(func(s *Session) { s.LastError = "" })
+			r.linked(r.pagePhone())
 			r.poke()
 		}
 	case waweb.StateLanding:
@@ -81,34 +78,36 @@ func (r *runner) pagePhone() string {
 	return r.page.LinkedPhone(ctx)
 }
 
-func (r *runner) markLinked(phone string) {
+// linked stores the link (Linked, the phone when known, no last error)
+// with the session's move to READY, in one transaction with its event.
+func (r *runner) linked(phone string) {
 	wasLinked := true
-	t, err := r.s.store.UpdateTenant(r.id, func(t *sessionstore.Tenant) {
+	r.commit(func(t *sessionstore.Tenant) {
 		wasLinked = t.Linked
 		t.Linked = true
 		if phone != "" {
 			t.Phone = phone
 		}
 		t.LastError = ""
+	}, func(sessionstore.Tenant) {
+		if p := r.s.cfg.Placement; p != nil && !wasLinked {
+			p.Linked(r.id)
+		}
+	}, func(s *Session) {
+		s.State, s.LastError = StateReady, ""
+		if phone != "" {
+			s.Phone = phone
+		}
 	})
-	if err != nil {
-		r.log.Warn("storing the link", zap.Error(err))
-		return
-	}
-	r.update(func(s *Session) { s.Phone = t.Phone })
-	if p := r.s.cfg.Placement; p != nil && !wasLinked {
-		p.Linked(r.id)
-	}
 }
 
+// loggedOut stores that the profile is not linked any more (and why) with
+// the session's move to UNLINKED, in one transaction with its event.
 func (r *runner) loggedOut(why string) {
-	if _, err := r.s.store.UpdateTenant(r.id, func(t *sessionstore.Tenant) {
+	r.commit(func(t *sessionstore.Tenant) {
 		t.Linked = false
 		t.LastError = why
-	}); err != nil {
-		r.log.Warn("storing the logout", zap.Error(err))
-	}
-	r.setState(StateUnlinked, why)
+	}, nil, func(s *Session) { s.State, s.LastError = StateUnlinked, why })
 }
 
 // pageEvent reacts to what the page's watcher saw.

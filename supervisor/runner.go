@@ -59,6 +59,11 @@ type runner struct {
 	contract   *contractHold // the page contract is broken: the queue is held
 	noCapacity int           // starts refused in a row for lack of a warm slot
 	notAtRest  error         // the last browser ended without a graceful close (browser.go); Release reports it
+	// unlogged: session changes whose store part (event, record) is not
+	// committed yet, oldest first (events.go flushChanges); unloggedSince:
+	// when the first of them failed (zero: none failed).
+	unlogged      []pendingChange
+	unloggedSince time.Time
 }
 
 // published is what other goroutines see of a runner.
@@ -137,16 +142,32 @@ func (r *runner) do(ctx context.Context, f func() error) error {
 func (r *runner) snapshot() Session { return r.pub.Load().Session }
 
 // update changes the session (runner goroutine), publishes it and reports a
-// state change.
-func (r *runner) update(f func(*Session)) {
+// state change; the change's event is committed to the log (events.go).
+func (r *runner) update(f func(*Session)) { r.commit(nil, nil, f) }
+
+// commit is update that also changes the tenant's stored record with
+// stored (nil: no change), in the transaction of the change's event, and
+// then calls done (nil: none) with the record as stored. The session as
+// the other goroutines see it changes at once; the store's part is
+// committed before commit returns, or retried, in order, until it is
+// (flushChanges).
+func (r *runner) commit(stored func(*sessionstore.Tenant), done func(sessionstore.Tenant), f func(*Session)) {
 	before, contractBefore := r.snap.State, r.snap.PageContract
 	f(&r.snap)
 	after := r.snap
 	r.pub.Store(&published{Session: after, failErr: r.failErr})
-	if after.State != before || after.PageContract != contractBefore {
+	changed := after.State != before || after.PageContract != contractBefore
+	if changed || stored != nil {
+		c := pendingChange{tenant: stored, done: done}
+		if changed {
+			c.event = sessionEventOf(before, after)
+		}
+		r.unlogged = append(r.unlogged, c)
+		r.flushChanges()
+	}
+	if changed {
 		r.log.Info("session state", zap.Stringer("from", before), zap.Stringer("to", after.State), zap.String("last_error", after.LastError),
 			zap.String("page_contract", after.PageContract))
-		r.s.recordSessionEvent(r.id, before, after)
 		if r.s.cfg.OnChange != nil {
 			r.s.cfg.OnChange(after)
 		}
@@ -245,6 +266,7 @@ func (r *runner) run() {
 				t.Stop()
 			}
 		case <-tick.C:
+			r.flushChanges()
 			r.checkIdle()
 			r.selfcheck()
 			if r.link == nil && time.Since(r.probedAt) >= r.s.cfg.ProbeInterval/2 {

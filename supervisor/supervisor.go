@@ -183,6 +183,7 @@ func (s *Supervisor) OutboxSize() (int, error) { return s.store.OutboxSize() }
 type Supervisor struct {
 	cfg    Config
 	store  *sessionstore.Store
+	evlog  sessionLog // the store, where session changes are committed (events.go)
 	log    *zap.Logger
 	launch chan struct{} // semaphore: browsers launching at once
 
@@ -229,6 +230,7 @@ func New(cfg Config) *Supervisor {
 		sels:    sels,
 		cfg:     cfg,
 		store:   cfg.Store,
+		evlog:   cfg.Store,
 		log:     cfg.Log,
 		launch:  make(chan struct{}, cfg.WarmParallel),
 		started: make(chan struct{}),
@@ -538,6 +540,7 @@ func (s *Supervisor) Logout(ctx context.Context, id string) error {
 	for _, m := range failed {
 		s.messageDone(m)
 	}
+	// The Deleted event commits with the deletion.
 	if err := s.store.DeleteTenant(id); err != nil {
 		return fmt.Errorf("tenant %q: %w", id, err)
 	}

@@ -176,12 +176,8 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		WarmParallel:     cfg.WarmParallel,
 		StopTimeout:      supervisorStop(cfg.StopTimeout),
 		Placement:        node.placement(),
-		OnChange: func(s supervisor.Session) {
-			hs.OnChange(s)
-			if s.State == supervisor.StateUnknown { // Logout or prune: the tenant is gone
-				sup.RecordTenantDeleted(s.TenantID)
-			}
-		},
+		// A Logout's Deleted event commits with the deletion (the store).
+		OnChange: func(s supervisor.Session) { hs.OnChange(s) },
 	})
 	hs = server.NewHealth(sup)
 	metrics.SetSupervisor(sup)
