@@ -105,24 +105,30 @@ type Media struct {
 }
 
 // Enqueue stores m as a new QUEUED message and returns it; the transaction is
-// committed with fsync before Enqueue returns. Only TenantID, To, Text and
-// IdempotencyKey of m are used; ID, Seq, State and the timestamps are set
-// here.
+// committed with fsync before Enqueue returns. Only TenantID, To, Text,
+// IdempotencyKey and Media of m are used; ID, Seq, State and the timestamps
+// are set here. Text is required unless Media is set (a file without a
+// caption); Media must name its bytes (checkMedia), which the caller stored
+// before.
 //
 // With a non-empty IdempotencyKey that already names a message of the tenant
 // (pending, or finished less than IdempotencyRetention after its creation):
-// the same To and Text return that message with existed=true; a different To
-// or Text fail with ErrIdempotencyKeyReused. An expired message holding the
-// key is removed and the key bound to the new message. The tenant may have at
-// most QueueLimit pending messages, else ErrQueueFull (an existing message of
-// the same key is still returned). A new message's QUEUED event is appended
+// the same To, Text and Media return that message with existed=true; a
+// different To, Text or Media (other bytes, name or kind) fail with
+// ErrIdempotencyKeyReused. An expired message holding the key is removed and
+// the key bound to the new message. The tenant may have at most QueueLimit
+// pending messages, else ErrQueueFull (an existing message of the same key
+// is still returned). A new message's QUEUED event is appended
 // to the event log in the same transaction.
 func (s *Store) Enqueue(m Message) (stored Message, existed bool, err error) {
 	if err := ValidateTenantID(m.TenantID); err != nil {
 		return Message{}, false, err
 	}
-	if m.To == "" || m.Text == "" {
-		return Message{}, false, fmt.Errorf("tenant %q: recipient and text are required: %w", m.TenantID, ErrInvalidMessage)
+	if m.To == "" || m.Text == "" && m.Media == nil {
+		return Message{}, false, fmt.Errorf("tenant %q: recipient and text (or a file) are required: %w", m.TenantID, ErrInvalidMessage)
+	}
+	if err := checkMedia(m.Media); err != nil {
+		return Message{}, false, fmt.Errorf("tenant %q: %w", m.TenantID, err)
 	}
 	if len(m.IdempotencyKey) > MaxIdempotencyKeyLen {
 		return Message{}, false, fmt.Errorf("tenant %q: idempotency key longer than %d bytes: %w", m.TenantID, MaxIdempotencyKeyLen, ErrInvalidMessage)
@@ -157,7 +163,7 @@ func (s *Store) Enqueue(m Message) (stored Message, existed bool, err error) {
 					if err := deleteMessage(tx, msgs, *old); err != nil {
 						return err
 					}
-				case old.To == m.To && old.Text == m.Text:
+				case sameContent(*old, m):
 					stored, existed = *old, true
 					return nil
 				default:
@@ -220,8 +226,8 @@ func (s *Store) GetMessage(tenantID, id string) (Message, error) {
 
 // UpdateMessage applies fn to the stored message and stores the result in one
 // transaction, committed with fsync before UpdateMessage returns, then
-// returns it. ID, TenantID, To, Text, IdempotencyKey, CreatedAt and Seq are
-// restored after fn; UpdatedAt is set to now; a state outside
+// returns it. ID, TenantID, To, Text, IdempotencyKey, Media, CreatedAt and
+// Seq are restored after fn; UpdatedAt is set to now; a state outside
 // StateQueued..StateFailed fails with ErrInvalidMessage. A WAMessageID that
 // another message of the tenant already carries fails with ErrWAIDClaimed.
 // On any error nothing is stored. fn must not call the Store. Missing
@@ -284,9 +290,10 @@ func (s *Store) UpdateMessage(tenantID, id string, fn func(*Message)) (Message, 
 // guarded fields restored, the state checked, UpdatedAt set.
 func (s *Store) applyUpdate(old Message, fn func(*Message)) (Message, error) {
 	m := old
+	m.Media = old.Media.clone() // fn may change its copy; old's is restored below
 	fn(&m)
 	m.ID, m.TenantID, m.To, m.Text = old.ID, old.TenantID, old.To, old.Text
-	m.IdempotencyKey, m.CreatedAt, m.Seq = old.IdempotencyKey, old.CreatedAt, old.Seq
+	m.IdempotencyKey, m.CreatedAt, m.Seq, m.Media = old.IdempotencyKey, old.CreatedAt, old.Seq, old.Media
 	if m.State < StateQueued || m.State > StateFailed {
 		return Message{}, fmt.Errorf("tenant %q: message %s: state %v: %w", old.TenantID, old.ID, m.State, ErrInvalidMessage)
 	}
@@ -747,6 +754,7 @@ func newQueued(m Message, now time.Time, seq uint64) (Message, error) {
 		To:             m.To,
 		Text:           m.Text,
 		IdempotencyKey: m.IdempotencyKey,
+		Media:          m.Media.clone(),
 		State:          StateQueued,
 		CreatedAt:      now,
 		UpdatedAt:      now,

@@ -50,7 +50,7 @@ func (p *pgStore) enqueueOnce(m Message) (stored Message, existed bool, err erro
 				if _, err := tx.Exec(ctx, `DELETE FROM messages WHERE tenant_id = $1 AND seq = $2`, m.TenantID, old.Seq); err != nil {
 					return err
 				}
-			case old.To == m.To && old.Text == m.Text:
+			case sameContent(old, m):
 				stored, existed = old, true
 				return nil
 			default:

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/wapool/wapool/sessionstore"
 )
@@ -23,4 +24,14 @@ func (s *Supervisor) RecentMessages(ctx context.Context, tenantID string, limit 
 		return nil, fmt.Errorf("tenant %q: recent messages: %w", tenantID, err)
 	}
 	return ms, nil
+}
+
+// normalizeBody is NormalizeText of a message's text; the caption of a
+// file (SendRequest.Media) may be empty, or white space only, which
+// WhatsApp drops: no caption.
+func normalizeBody(req SendRequest) (string, error) {
+	if req.Media != nil && strings.TrimSpace(req.Text) == "" {
+		return "", nil
+	}
+	return NormalizeText(req.Text)
 }

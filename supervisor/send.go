@@ -22,6 +22,10 @@ type SendRequest struct {
 	Text           string
 	IdempotencyKey string // "" = none
 	WaitAccepted   bool   // return once durable instead of once SENT or FAILED
+	// Media is the message's file, its bytes already kept by Config.Media
+	// under Media.SHA256 (the server stores them before it calls Send);
+	// nil for a text. Text is then the caption, and may be empty.
+	Media *sessionstore.Media
 }
 
 // Send stores the message durably, hands it to the tenant's runner and, unless
@@ -39,7 +43,7 @@ func (s *Supervisor) Send(ctx context.Context, req SendRequest) (Message, error)
 	if err != nil {
 		return Message{}, err
 	}
-	text, err := NormalizeText(req.Text)
+	text, err := normalizeBody(req)
 	if err != nil {
 		return Message{}, err
 	}
@@ -61,7 +65,7 @@ func (s *Supervisor) Send(ctx context.Context, req SendRequest) (Message, error)
 	if !t.Linked {
 		return Message{}, fmt.Errorf("tenant %q: link it first: %w", t.ID, ErrNotLinked)
 	}
-	m, existed, err := s.store.Enqueue(sessionstore.Message{TenantID: t.ID, To: to, Text: text, IdempotencyKey: req.IdempotencyKey})
+	m, existed, err := s.store.Enqueue(sessionstore.Message{TenantID: t.ID, To: to, Text: text, IdempotencyKey: req.IdempotencyKey, Media: req.Media})
 	if err != nil {
 		return m, fmt.Errorf("tenant %q: %w", t.ID, err)
 	}
