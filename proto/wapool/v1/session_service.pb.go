@@ -586,18 +586,24 @@ type SendRequest struct {
 	// dashes, dots and parentheses ignored; normalized to digits. Must be a
 	// possible number for libphonenumber.
 	To string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
-	// Required. The message text, 1 to 65,536 characters (Unicode code points)
-	// after trimming leading and trailing white space, which WhatsApp drops.
-	// Newlines are kept.
+	// The message text, 1 to 65,536 characters (Unicode code points) after
+	// trimming leading and trailing white space, which WhatsApp drops.
+	// Newlines are kept. Required without `media`; with it, the file's caption,
+	// and empty (or white space only) means no caption.
 	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
 	// Optional, recommended. Names this message for the idempotency retention
 	// period (default 7 days): a retry with the same key returns the same
-	// message and never sends twice. Reusing a key for a different `to` or
-	// `text` is INVALID_ARGUMENT (reason IDEMPOTENCY_KEY_REUSED). Empty means no
-	// idempotency. At most 256 bytes.
+	// message and never sends twice (nor stores its file twice). Reusing a key
+	// for a different `to`, `text` or `media` (other bytes, file name or
+	// `as_document`) is INVALID_ARGUMENT (reason IDEMPOTENCY_KEY_REUSED). Empty
+	// means no idempotency. At most 256 bytes.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// Optional. When to return; unset means WAIT_SENT.
-	Wait          Wait `protobuf:"varint,5,opt,name=wait,proto3,enum=wapool.v1.Wait" json:"wait,omitempty"`
+	Wait Wait `protobuf:"varint,5,opt,name=wait,proto3,enum=wapool.v1.Wait" json:"wait,omitempty"`
+	// Optional. A file to send, with `text` as its caption; unset means a text
+	// message. Its bytes are stored (fsynced, and in cluster mode in the shared
+	// bucket) before Send accepts the message.
+	Media         *Media `protobuf:"bytes,6,opt,name=media,proto3" json:"media,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -667,6 +673,98 @@ func (x *SendRequest) GetWait() Wait {
 	return Wait_WAIT_UNSPECIFIED
 }
 
+func (x *SendRequest) GetMedia() *Media {
+	if x != nil {
+		return x.Media
+	}
+	return nil
+}
+
+// Media is a file to send: a picture (JPEG, PNG or WebP, by its bytes) goes
+// out as a picture, anything else as a document (a file card with its name).
+type Media struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The name the recipient sees, such as `invoice-1042.pdf`: 1 to
+	// 255 bytes of UTF-8, without `/`, `\`, NUL or other control characters,
+	// and neither `.` nor `..`. A path is refused, not cut to its base name.
+	Filename string `protobuf:"bytes,1,opt,name=filename,proto3" json:"filename,omitempty"`
+	// Optional. The type the caller believes the file has, such as
+	// `application/pdf`. Not trusted: the type is sniffed from the bytes, and
+	// the sniffed type is the one stored, reported (MessageMedia.mime_type) and
+	// used to tell a picture from a document, even when this one says
+	// otherwise. Empty means unknown.
+	MimeType string `protobuf:"bytes,2,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
+	// Required. The file's bytes, 1 to the daemon's --max-media-bytes (16 MiB
+	// by default); a larger file is INVALID_ARGUMENT (reason MEDIA_TOO_LARGE),
+	// an empty one INVALID_ARGUMENT (reason INVALID_MEDIA). In HTTP/JSON,
+	// base64 (standard or URL-safe).
+	Data []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	// Optional. true sends a picture as a document (the file as it is, with
+	// its name, uncompressed); false (the default) sends a JPEG, PNG or WebP as
+	// a picture. Other files always go as documents.
+	AsDocument    bool `protobuf:"varint,4,opt,name=as_document,json=asDocument,proto3" json:"as_document,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Media) Reset() {
+	*x = Media{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Media) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Media) ProtoMessage() {}
+
+func (x *Media) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Media.ProtoReflect.Descriptor instead.
+func (*Media) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Media) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *Media) GetMimeType() string {
+	if x != nil {
+		return x.MimeType
+	}
+	return ""
+}
+
+func (x *Media) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *Media) GetAsDocument() bool {
+	if x != nil {
+		return x.AsDocument
+	}
+	return false
+}
+
 // SendResponse holds the message as stored.
 type SendResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -679,7 +777,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[6]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +789,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[6]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +802,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{6}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SendResponse) GetMessage() *Message {
@@ -754,14 +852,17 @@ type Message struct {
 	//     gone out; wapool never clicks it again. A caller that must not send
 	//     twice asks the recipient or checks the chat before sending it again
 	//     (with a new idempotency key); one that must not lose it sends again.
-	ErrorReason   string `protobuf:"bytes,11,opt,name=error_reason,json=errorReason,proto3" json:"error_reason,omitempty"`
+	ErrorReason string `protobuf:"bytes,11,opt,name=error_reason,json=errorReason,proto3" json:"error_reason,omitempty"`
+	// The file the message carries, described (never its bytes); unset for a
+	// text message. `text` was then its caption.
+	Media         *MessageMedia `protobuf:"bytes,12,opt,name=media,proto3" json:"media,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[7]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +874,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[7]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +887,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{7}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Message) GetId() string {
@@ -866,6 +967,98 @@ func (x *Message) GetErrorReason() string {
 	return ""
 }
 
+func (x *Message) GetMedia() *MessageMedia {
+	if x != nil {
+		return x.Media
+	}
+	return nil
+}
+
+// MessageMedia describes the file of a stored message.
+type MessageMedia struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file's name, as given in Media.filename.
+	Filename string `protobuf:"bytes,1,opt,name=filename,proto3" json:"filename,omitempty"`
+	// The MIME type sniffed from the bytes (such as `image/jpeg`,
+	// `application/pdf`; `application/octet-stream` when unknown), whatever
+	// the caller declared.
+	MimeType string `protobuf:"bytes,2,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
+	// The file's size in bytes; at least 1.
+	Size int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	// The SHA-256 of the bytes Send received, 64 lower-case hex digits.
+	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// true: it goes out as a document (a file card with its name); false: as a
+	// picture (a JPEG, PNG or WebP without Media.as_document).
+	AsDocument    bool `protobuf:"varint,5,opt,name=as_document,json=asDocument,proto3" json:"as_document,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageMedia) Reset() {
+	*x = MessageMedia{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageMedia) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageMedia) ProtoMessage() {}
+
+func (x *MessageMedia) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageMedia.ProtoReflect.Descriptor instead.
+func (*MessageMedia) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *MessageMedia) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *MessageMedia) GetMimeType() string {
+	if x != nil {
+		return x.MimeType
+	}
+	return ""
+}
+
+func (x *MessageMedia) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *MessageMedia) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *MessageMedia) GetAsDocument() bool {
+	if x != nil {
+		return x.AsDocument
+	}
+	return false
+}
+
 // GetMessageRequest names one message.
 type GetMessageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -879,7 +1072,7 @@ type GetMessageRequest struct {
 
 func (x *GetMessageRequest) Reset() {
 	*x = GetMessageRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[8]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +1084,7 @@ func (x *GetMessageRequest) String() string {
 func (*GetMessageRequest) ProtoMessage() {}
 
 func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[8]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +1097,7 @@ func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
 func (*GetMessageRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{8}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetMessageRequest) GetTenantId() string {
@@ -932,7 +1125,7 @@ type GetMessageResponse struct {
 
 func (x *GetMessageResponse) Reset() {
 	*x = GetMessageResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[9]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -944,7 +1137,7 @@ func (x *GetMessageResponse) String() string {
 func (*GetMessageResponse) ProtoMessage() {}
 
 func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[9]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -957,7 +1150,7 @@ func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
 func (*GetMessageResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{9}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetMessageResponse) GetMessage() *Message {
@@ -988,7 +1181,7 @@ type Browser struct {
 
 func (x *Browser) Reset() {
 	*x = Browser{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[10]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1193,7 @@ func (x *Browser) String() string {
 func (*Browser) ProtoMessage() {}
 
 func (x *Browser) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[10]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1206,7 @@ func (x *Browser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Browser.ProtoReflect.Descriptor instead.
 func (*Browser) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{10}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Browser) GetRunning() bool {
@@ -1091,7 +1284,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[11]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1296,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[11]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1309,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{11}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Session) GetTenantId() string {
@@ -1214,7 +1407,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[12]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1419,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[12]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1432,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{12}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StatusRequest) GetTenantId() string {
@@ -1260,7 +1453,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[13]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1465,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[13]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1478,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{13}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StatusResponse) GetSession() *Session {
@@ -1304,7 +1497,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1509,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1522,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{14}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{16}
 }
 
 // ListSessionsResponse holds every tenant's session.
@@ -1343,7 +1536,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1548,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1561,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{15}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -1389,7 +1582,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1594,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1607,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{16}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LogoutRequest) GetTenantId() string {
@@ -1433,7 +1626,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1638,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1458,7 +1651,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{17}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{19}
 }
 
 // PruneSessionsRequest says how long a tenant must have been inactive.
@@ -1475,7 +1668,7 @@ type PruneSessionsRequest struct {
 
 func (x *PruneSessionsRequest) Reset() {
 	*x = PruneSessionsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1680,7 @@ func (x *PruneSessionsRequest) String() string {
 func (*PruneSessionsRequest) ProtoMessage() {}
 
 func (x *PruneSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1693,7 @@ func (x *PruneSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PruneSessionsRequest.ProtoReflect.Descriptor instead.
 func (*PruneSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{18}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PruneSessionsRequest) GetInactiveFor() *durationpb.Duration {
@@ -1529,7 +1722,7 @@ type PruneSessionsResponse struct {
 
 func (x *PruneSessionsResponse) Reset() {
 	*x = PruneSessionsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1541,7 +1734,7 @@ func (x *PruneSessionsResponse) String() string {
 func (*PruneSessionsResponse) ProtoMessage() {}
 
 func (x *PruneSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1554,7 +1747,7 @@ func (x *PruneSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PruneSessionsResponse.ProtoReflect.Descriptor instead.
 func (*PruneSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{19}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PruneSessionsResponse) GetTenantIds() []string {
@@ -1575,7 +1768,7 @@ type ScreenshotRequest struct {
 
 func (x *ScreenshotRequest) Reset() {
 	*x = ScreenshotRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1780,7 @@ func (x *ScreenshotRequest) String() string {
 func (*ScreenshotRequest) ProtoMessage() {}
 
 func (x *ScreenshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1793,7 @@ func (x *ScreenshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenshotRequest.ProtoReflect.Descriptor instead.
 func (*ScreenshotRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{20}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ScreenshotRequest) GetTenantId() string {
@@ -1621,7 +1814,7 @@ type ScreenshotResponse struct {
 
 func (x *ScreenshotResponse) Reset() {
 	*x = ScreenshotResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1826,7 @@ func (x *ScreenshotResponse) String() string {
 func (*ScreenshotResponse) ProtoMessage() {}
 
 func (x *ScreenshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1839,7 @@ func (x *ScreenshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenshotResponse.ProtoReflect.Descriptor instead.
 func (*ScreenshotResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{21}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ScreenshotResponse) GetPng() []byte {
@@ -1671,7 +1864,7 @@ type DiagnoseRequest struct {
 
 func (x *DiagnoseRequest) Reset() {
 	*x = DiagnoseRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1876,7 @@ func (x *DiagnoseRequest) String() string {
 func (*DiagnoseRequest) ProtoMessage() {}
 
 func (x *DiagnoseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1889,7 @@ func (x *DiagnoseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnoseRequest.ProtoReflect.Descriptor instead.
 func (*DiagnoseRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{22}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DiagnoseRequest) GetTenantId() string {
@@ -1728,7 +1921,7 @@ type DiagnoseResponse struct {
 
 func (x *DiagnoseResponse) Reset() {
 	*x = DiagnoseResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1933,7 @@ func (x *DiagnoseResponse) String() string {
 func (*DiagnoseResponse) ProtoMessage() {}
 
 func (x *DiagnoseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +1946,7 @@ func (x *DiagnoseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnoseResponse.ProtoReflect.Descriptor instead.
 func (*DiagnoseResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{23}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DiagnoseResponse) GetChecks() []*Check {
@@ -1791,7 +1984,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +1996,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +2009,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{24}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Check) GetName() string {
@@ -1874,7 +2067,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1886,7 +2079,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1899,7 +2092,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{25}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WatchEventsRequest) GetTenantIds() []string {
@@ -1927,7 +2120,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2132,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2145,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{26}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -1988,7 +2181,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2193,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2206,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{27}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Event) GetCursor() string {
@@ -2099,7 +2292,7 @@ type SessionStateEvent struct {
 
 func (x *SessionStateEvent) Reset() {
 	*x = SessionStateEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2304,7 @@ func (x *SessionStateEvent) String() string {
 func (*SessionStateEvent) ProtoMessage() {}
 
 func (x *SessionStateEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2317,7 @@ func (x *SessionStateEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionStateEvent.ProtoReflect.Descriptor instead.
 func (*SessionStateEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{28}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SessionStateEvent) GetFrom() SessionState {
@@ -2170,7 +2363,7 @@ type MessageEvent struct {
 
 func (x *MessageEvent) Reset() {
 	*x = MessageEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2182,7 +2375,7 @@ func (x *MessageEvent) String() string {
 func (*MessageEvent) ProtoMessage() {}
 
 func (x *MessageEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2195,7 +2388,7 @@ func (x *MessageEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageEvent.ProtoReflect.Descriptor instead.
 func (*MessageEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{29}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MessageEvent) GetMessage() *Message {
@@ -2216,7 +2409,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2421,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2434,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{30}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DrainNodeRequest) GetNodeId() string {
@@ -2261,7 +2454,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +2466,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2479,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{31}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{33}
 }
 
 // ListDeadEventsRequest asks for one page of the webhook's dead-letter list.
@@ -2304,7 +2497,7 @@ type ListDeadEventsRequest struct {
 
 func (x *ListDeadEventsRequest) Reset() {
 	*x = ListDeadEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2316,7 +2509,7 @@ func (x *ListDeadEventsRequest) String() string {
 func (*ListDeadEventsRequest) ProtoMessage() {}
 
 func (x *ListDeadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2329,7 +2522,7 @@ func (x *ListDeadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{32}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListDeadEventsRequest) GetAfter() string {
@@ -2360,7 +2553,7 @@ type ListDeadEventsResponse struct {
 
 func (x *ListDeadEventsResponse) Reset() {
 	*x = ListDeadEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2372,7 +2565,7 @@ func (x *ListDeadEventsResponse) String() string {
 func (*ListDeadEventsResponse) ProtoMessage() {}
 
 func (x *ListDeadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2385,7 +2578,7 @@ func (x *ListDeadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{33}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListDeadEventsResponse) GetDeadEvents() []*DeadEvent {
@@ -2427,7 +2620,7 @@ type DeadEvent struct {
 
 func (x *DeadEvent) Reset() {
 	*x = DeadEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2439,7 +2632,7 @@ func (x *DeadEvent) String() string {
 func (*DeadEvent) ProtoMessage() {}
 
 func (x *DeadEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2452,7 +2645,7 @@ func (x *DeadEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadEvent.ProtoReflect.Descriptor instead.
 func (*DeadEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{34}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeadEvent) GetCursor() string {
@@ -2509,7 +2702,7 @@ type RedeliverDeadEventsRequest struct {
 
 func (x *RedeliverDeadEventsRequest) Reset() {
 	*x = RedeliverDeadEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2521,7 +2714,7 @@ func (x *RedeliverDeadEventsRequest) String() string {
 func (*RedeliverDeadEventsRequest) ProtoMessage() {}
 
 func (x *RedeliverDeadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2534,7 +2727,7 @@ func (x *RedeliverDeadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverDeadEventsRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverDeadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{35}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RedeliverDeadEventsRequest) GetCursors() []string {
@@ -2555,7 +2748,7 @@ type RedeliverDeadEventsResponse struct {
 
 func (x *RedeliverDeadEventsResponse) Reset() {
 	*x = RedeliverDeadEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2567,7 +2760,7 @@ func (x *RedeliverDeadEventsResponse) String() string {
 func (*RedeliverDeadEventsResponse) ProtoMessage() {}
 
 func (x *RedeliverDeadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2580,7 +2773,7 @@ func (x *RedeliverDeadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverDeadEventsResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverDeadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{36}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RedeliverDeadEventsResponse) GetCount() int32 {
@@ -2621,7 +2814,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2633,7 +2826,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2646,7 +2839,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{37}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateWebhookRequest) GetUrl() string {
@@ -2697,7 +2890,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2709,7 +2902,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2722,7 +2915,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{38}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -2758,7 +2951,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2770,7 +2963,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2783,7 +2976,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{39}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Webhook) GetWebhookId() string {
@@ -2830,7 +3023,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2842,7 +3035,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2855,7 +3048,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{40}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{42}
 }
 
 // ListWebhooksResponse holds the webhooks.
@@ -2870,7 +3063,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2882,7 +3075,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2895,7 +3088,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{41}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -2916,7 +3109,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2928,7 +3121,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2941,7 +3134,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{42}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DeleteWebhookRequest) GetWebhookId() string {
@@ -2960,7 +3153,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2972,7 +3165,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2985,7 +3178,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{43}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{45}
 }
 
 var File_wapool_v1_session_service_proto protoreflect.FileDescriptor
@@ -3012,15 +3205,22 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\rvalid_seconds\x18\x03 \x01(\rR\fvalidSeconds\"E\n" +
 	"\x06Linked\x12\x14\n" +
 	"\x05phone\x18\x01 \x01(\tR\x05phone\x12%\n" +
-	"\x0ealready_linked\x18\x02 \x01(\bR\ralreadyLinked\"\x9c\x01\n" +
+	"\x0ealready_linked\x18\x02 \x01(\bR\ralreadyLinked\"\xc4\x01\n" +
 	"\vSendRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\x12\x12\n" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x12'\n" +
 	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12#\n" +
-	"\x04wait\x18\x05 \x01(\x0e2\x0f.wapool.v1.WaitR\x04wait\"<\n" +
+	"\x04wait\x18\x05 \x01(\x0e2\x0f.wapool.v1.WaitR\x04wait\x12&\n" +
+	"\x05media\x18\x06 \x01(\v2\x10.wapool.v1.MediaR\x05media\"u\n" +
+	"\x05Media\x12\x1a\n" +
+	"\bfilename\x18\x01 \x01(\tR\bfilename\x12\x1b\n" +
+	"\tmime_type\x18\x02 \x01(\tR\bmimeType\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12\x1f\n" +
+	"\vas_document\x18\x04 \x01(\bR\n" +
+	"asDocument\"<\n" +
 	"\fSendResponse\x12,\n" +
-	"\amessage\x18\x01 \x01(\v2\x12.wapool.v1.MessageR\amessage\"\x87\x03\n" +
+	"\amessage\x18\x01 \x01(\v2\x12.wapool.v1.MessageR\amessage\"\xb6\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x0e\n" +
@@ -3034,7 +3234,15 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\battempts\x18\t \x01(\rR\battempts\x12'\n" +
 	"\x0fidempotency_key\x18\n" +
 	" \x01(\tR\x0eidempotencyKey\x12!\n" +
-	"\ferror_reason\x18\v \x01(\tR\verrorReason\"O\n" +
+	"\ferror_reason\x18\v \x01(\tR\verrorReason\x12-\n" +
+	"\x05media\x18\f \x01(\v2\x17.wapool.v1.MessageMediaR\x05media\"\x94\x01\n" +
+	"\fMessageMedia\x12\x1a\n" +
+	"\bfilename\x18\x01 \x01(\tR\bfilename\x12\x1b\n" +
+	"\tmime_type\x18\x02 \x01(\tR\bmimeType\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x1f\n" +
+	"\vas_document\x18\x05 \x01(\bR\n" +
+	"asDocument\"O\n" +
 	"\x11GetMessageRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x1d\n" +
 	"\n" +
@@ -3225,7 +3433,7 @@ func file_wapool_v1_session_service_proto_rawDescGZIP() []byte {
 }
 
 var file_wapool_v1_session_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_wapool_v1_session_service_proto_goTypes = []any{
 	(Wait)(0),                           // 0: wapool.v1.Wait
 	(MessageState)(0),                   // 1: wapool.v1.MessageState
@@ -3236,116 +3444,120 @@ var file_wapool_v1_session_service_proto_goTypes = []any{
 	(*PairingCode)(nil),                 // 6: wapool.v1.PairingCode
 	(*Linked)(nil),                      // 7: wapool.v1.Linked
 	(*SendRequest)(nil),                 // 8: wapool.v1.SendRequest
-	(*SendResponse)(nil),                // 9: wapool.v1.SendResponse
-	(*Message)(nil),                     // 10: wapool.v1.Message
-	(*GetMessageRequest)(nil),           // 11: wapool.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),          // 12: wapool.v1.GetMessageResponse
-	(*Browser)(nil),                     // 13: wapool.v1.Browser
-	(*Session)(nil),                     // 14: wapool.v1.Session
-	(*StatusRequest)(nil),               // 15: wapool.v1.StatusRequest
-	(*StatusResponse)(nil),              // 16: wapool.v1.StatusResponse
-	(*ListSessionsRequest)(nil),         // 17: wapool.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),        // 18: wapool.v1.ListSessionsResponse
-	(*LogoutRequest)(nil),               // 19: wapool.v1.LogoutRequest
-	(*LogoutResponse)(nil),              // 20: wapool.v1.LogoutResponse
-	(*PruneSessionsRequest)(nil),        // 21: wapool.v1.PruneSessionsRequest
-	(*PruneSessionsResponse)(nil),       // 22: wapool.v1.PruneSessionsResponse
-	(*ScreenshotRequest)(nil),           // 23: wapool.v1.ScreenshotRequest
-	(*ScreenshotResponse)(nil),          // 24: wapool.v1.ScreenshotResponse
-	(*DiagnoseRequest)(nil),             // 25: wapool.v1.DiagnoseRequest
-	(*DiagnoseResponse)(nil),            // 26: wapool.v1.DiagnoseResponse
-	(*Check)(nil),                       // 27: wapool.v1.Check
-	(*WatchEventsRequest)(nil),          // 28: wapool.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),         // 29: wapool.v1.WatchEventsResponse
-	(*Event)(nil),                       // 30: wapool.v1.Event
-	(*SessionStateEvent)(nil),           // 31: wapool.v1.SessionStateEvent
-	(*MessageEvent)(nil),                // 32: wapool.v1.MessageEvent
-	(*DrainNodeRequest)(nil),            // 33: wapool.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),           // 34: wapool.v1.DrainNodeResponse
-	(*ListDeadEventsRequest)(nil),       // 35: wapool.v1.ListDeadEventsRequest
-	(*ListDeadEventsResponse)(nil),      // 36: wapool.v1.ListDeadEventsResponse
-	(*DeadEvent)(nil),                   // 37: wapool.v1.DeadEvent
-	(*RedeliverDeadEventsRequest)(nil),  // 38: wapool.v1.RedeliverDeadEventsRequest
-	(*RedeliverDeadEventsResponse)(nil), // 39: wapool.v1.RedeliverDeadEventsResponse
-	(*CreateWebhookRequest)(nil),        // 40: wapool.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),       // 41: wapool.v1.CreateWebhookResponse
-	(*Webhook)(nil),                     // 42: wapool.v1.Webhook
-	(*ListWebhooksRequest)(nil),         // 43: wapool.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),        // 44: wapool.v1.ListWebhooksResponse
-	(*DeleteWebhookRequest)(nil),        // 45: wapool.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),       // 46: wapool.v1.DeleteWebhookResponse
-	(*timestamppb.Timestamp)(nil),       // 47: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 48: google.protobuf.Duration
+	(*Media)(nil),                       // 9: wapool.v1.Media
+	(*SendResponse)(nil),                // 10: wapool.v1.SendResponse
+	(*Message)(nil),                     // 11: wapool.v1.Message
+	(*MessageMedia)(nil),                // 12: wapool.v1.MessageMedia
+	(*GetMessageRequest)(nil),           // 13: wapool.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),          // 14: wapool.v1.GetMessageResponse
+	(*Browser)(nil),                     // 15: wapool.v1.Browser
+	(*Session)(nil),                     // 16: wapool.v1.Session
+	(*StatusRequest)(nil),               // 17: wapool.v1.StatusRequest
+	(*StatusResponse)(nil),              // 18: wapool.v1.StatusResponse
+	(*ListSessionsRequest)(nil),         // 19: wapool.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),        // 20: wapool.v1.ListSessionsResponse
+	(*LogoutRequest)(nil),               // 21: wapool.v1.LogoutRequest
+	(*LogoutResponse)(nil),              // 22: wapool.v1.LogoutResponse
+	(*PruneSessionsRequest)(nil),        // 23: wapool.v1.PruneSessionsRequest
+	(*PruneSessionsResponse)(nil),       // 24: wapool.v1.PruneSessionsResponse
+	(*ScreenshotRequest)(nil),           // 25: wapool.v1.ScreenshotRequest
+	(*ScreenshotResponse)(nil),          // 26: wapool.v1.ScreenshotResponse
+	(*DiagnoseRequest)(nil),             // 27: wapool.v1.DiagnoseRequest
+	(*DiagnoseResponse)(nil),            // 28: wapool.v1.DiagnoseResponse
+	(*Check)(nil),                       // 29: wapool.v1.Check
+	(*WatchEventsRequest)(nil),          // 30: wapool.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),         // 31: wapool.v1.WatchEventsResponse
+	(*Event)(nil),                       // 32: wapool.v1.Event
+	(*SessionStateEvent)(nil),           // 33: wapool.v1.SessionStateEvent
+	(*MessageEvent)(nil),                // 34: wapool.v1.MessageEvent
+	(*DrainNodeRequest)(nil),            // 35: wapool.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),           // 36: wapool.v1.DrainNodeResponse
+	(*ListDeadEventsRequest)(nil),       // 37: wapool.v1.ListDeadEventsRequest
+	(*ListDeadEventsResponse)(nil),      // 38: wapool.v1.ListDeadEventsResponse
+	(*DeadEvent)(nil),                   // 39: wapool.v1.DeadEvent
+	(*RedeliverDeadEventsRequest)(nil),  // 40: wapool.v1.RedeliverDeadEventsRequest
+	(*RedeliverDeadEventsResponse)(nil), // 41: wapool.v1.RedeliverDeadEventsResponse
+	(*CreateWebhookRequest)(nil),        // 42: wapool.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),       // 43: wapool.v1.CreateWebhookResponse
+	(*Webhook)(nil),                     // 44: wapool.v1.Webhook
+	(*ListWebhooksRequest)(nil),         // 45: wapool.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),        // 46: wapool.v1.ListWebhooksResponse
+	(*DeleteWebhookRequest)(nil),        // 47: wapool.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),       // 48: wapool.v1.DeleteWebhookResponse
+	(*timestamppb.Timestamp)(nil),       // 49: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 50: google.protobuf.Duration
 }
 var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	5,  // 0: wapool.v1.LinkResponse.qr:type_name -> wapool.v1.QRCode
 	6,  // 1: wapool.v1.LinkResponse.pairing_code:type_name -> wapool.v1.PairingCode
 	7,  // 2: wapool.v1.LinkResponse.linked:type_name -> wapool.v1.Linked
 	0,  // 3: wapool.v1.SendRequest.wait:type_name -> wapool.v1.Wait
-	10, // 4: wapool.v1.SendResponse.message:type_name -> wapool.v1.Message
-	1,  // 5: wapool.v1.Message.state:type_name -> wapool.v1.MessageState
-	47, // 6: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	47, // 7: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
-	10, // 8: wapool.v1.GetMessageResponse.message:type_name -> wapool.v1.Message
-	47, // 9: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
-	2,  // 10: wapool.v1.Session.state:type_name -> wapool.v1.SessionState
-	13, // 11: wapool.v1.Session.browser:type_name -> wapool.v1.Browser
-	47, // 12: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
-	47, // 13: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
-	14, // 14: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
-	14, // 15: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
-	48, // 16: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
-	27, // 17: wapool.v1.DiagnoseResponse.checks:type_name -> wapool.v1.Check
-	30, // 18: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
-	47, // 19: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
-	31, // 20: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
-	32, // 21: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
-	2,  // 22: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
-	2,  // 23: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
-	10, // 24: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
-	37, // 25: wapool.v1.ListDeadEventsResponse.dead_events:type_name -> wapool.v1.DeadEvent
-	30, // 26: wapool.v1.DeadEvent.event:type_name -> wapool.v1.Event
-	47, // 27: wapool.v1.DeadEvent.parked_at:type_name -> google.protobuf.Timestamp
-	42, // 28: wapool.v1.CreateWebhookResponse.webhook:type_name -> wapool.v1.Webhook
-	47, // 29: wapool.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
-	42, // 30: wapool.v1.ListWebhooksResponse.webhooks:type_name -> wapool.v1.Webhook
-	3,  // 31: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
-	8,  // 32: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
-	11, // 33: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
-	15, // 34: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
-	17, // 35: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
-	19, // 36: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
-	21, // 37: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
-	23, // 38: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
-	25, // 39: wapool.v1.SessionService.Diagnose:input_type -> wapool.v1.DiagnoseRequest
-	28, // 40: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
-	33, // 41: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
-	35, // 42: wapool.v1.SessionService.ListDeadEvents:input_type -> wapool.v1.ListDeadEventsRequest
-	38, // 43: wapool.v1.SessionService.RedeliverDeadEvents:input_type -> wapool.v1.RedeliverDeadEventsRequest
-	40, // 44: wapool.v1.SessionService.CreateWebhook:input_type -> wapool.v1.CreateWebhookRequest
-	43, // 45: wapool.v1.SessionService.ListWebhooks:input_type -> wapool.v1.ListWebhooksRequest
-	45, // 46: wapool.v1.SessionService.DeleteWebhook:input_type -> wapool.v1.DeleteWebhookRequest
-	4,  // 47: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
-	9,  // 48: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
-	12, // 49: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
-	16, // 50: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
-	18, // 51: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
-	20, // 52: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
-	22, // 53: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
-	24, // 54: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
-	26, // 55: wapool.v1.SessionService.Diagnose:output_type -> wapool.v1.DiagnoseResponse
-	29, // 56: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
-	34, // 57: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
-	36, // 58: wapool.v1.SessionService.ListDeadEvents:output_type -> wapool.v1.ListDeadEventsResponse
-	39, // 59: wapool.v1.SessionService.RedeliverDeadEvents:output_type -> wapool.v1.RedeliverDeadEventsResponse
-	41, // 60: wapool.v1.SessionService.CreateWebhook:output_type -> wapool.v1.CreateWebhookResponse
-	44, // 61: wapool.v1.SessionService.ListWebhooks:output_type -> wapool.v1.ListWebhooksResponse
-	46, // 62: wapool.v1.SessionService.DeleteWebhook:output_type -> wapool.v1.DeleteWebhookResponse
-	47, // [47:63] is the sub-list for method output_type
-	31, // [31:47] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	9,  // 4: wapool.v1.SendRequest.media:type_name -> wapool.v1.Media
+	11, // 5: wapool.v1.SendResponse.message:type_name -> wapool.v1.Message
+	1,  // 6: wapool.v1.Message.state:type_name -> wapool.v1.MessageState
+	49, // 7: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	49, // 8: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
+	12, // 9: wapool.v1.Message.media:type_name -> wapool.v1.MessageMedia
+	11, // 10: wapool.v1.GetMessageResponse.message:type_name -> wapool.v1.Message
+	49, // 11: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
+	2,  // 12: wapool.v1.Session.state:type_name -> wapool.v1.SessionState
+	15, // 13: wapool.v1.Session.browser:type_name -> wapool.v1.Browser
+	49, // 14: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
+	49, // 15: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
+	16, // 16: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
+	16, // 17: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
+	50, // 18: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
+	29, // 19: wapool.v1.DiagnoseResponse.checks:type_name -> wapool.v1.Check
+	32, // 20: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
+	49, // 21: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
+	33, // 22: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
+	34, // 23: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
+	2,  // 24: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
+	2,  // 25: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
+	11, // 26: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
+	39, // 27: wapool.v1.ListDeadEventsResponse.dead_events:type_name -> wapool.v1.DeadEvent
+	32, // 28: wapool.v1.DeadEvent.event:type_name -> wapool.v1.Event
+	49, // 29: wapool.v1.DeadEvent.parked_at:type_name -> google.protobuf.Timestamp
+	44, // 30: wapool.v1.CreateWebhookResponse.webhook:type_name -> wapool.v1.Webhook
+	49, // 31: wapool.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
+	44, // 32: wapool.v1.ListWebhooksResponse.webhooks:type_name -> wapool.v1.Webhook
+	3,  // 33: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
+	8,  // 34: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
+	13, // 35: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
+	17, // 36: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
+	19, // 37: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
+	21, // 38: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
+	23, // 39: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
+	25, // 40: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
+	27, // 41: wapool.v1.SessionService.Diagnose:input_type -> wapool.v1.DiagnoseRequest
+	30, // 42: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
+	35, // 43: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
+	37, // 44: wapool.v1.SessionService.ListDeadEvents:input_type -> wapool.v1.ListDeadEventsRequest
+	40, // 45: wapool.v1.SessionService.RedeliverDeadEvents:input_type -> wapool.v1.RedeliverDeadEventsRequest
+	42, // 46: wapool.v1.SessionService.CreateWebhook:input_type -> wapool.v1.CreateWebhookRequest
+	45, // 47: wapool.v1.SessionService.ListWebhooks:input_type -> wapool.v1.ListWebhooksRequest
+	47, // 48: wapool.v1.SessionService.DeleteWebhook:input_type -> wapool.v1.DeleteWebhookRequest
+	4,  // 49: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
+	10, // 50: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
+	14, // 51: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
+	18, // 52: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
+	20, // 53: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
+	22, // 54: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
+	24, // 55: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
+	26, // 56: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
+	28, // 57: wapool.v1.SessionService.Diagnose:output_type -> wapool.v1.DiagnoseResponse
+	31, // 58: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
+	36, // 59: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
+	38, // 60: wapool.v1.SessionService.ListDeadEvents:output_type -> wapool.v1.ListDeadEventsResponse
+	41, // 61: wapool.v1.SessionService.RedeliverDeadEvents:output_type -> wapool.v1.RedeliverDeadEventsResponse
+	43, // 62: wapool.v1.SessionService.CreateWebhook:output_type -> wapool.v1.CreateWebhookResponse
+	46, // 63: wapool.v1.SessionService.ListWebhooks:output_type -> wapool.v1.ListWebhooksResponse
+	48, // 64: wapool.v1.SessionService.DeleteWebhook:output_type -> wapool.v1.DeleteWebhookResponse
+	49, // [49:65] is the sub-list for method output_type
+	33, // [33:49] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_wapool_v1_session_service_proto_init() }
@@ -3358,7 +3570,7 @@ func file_wapool_v1_session_service_proto_init() {
 		(*LinkResponse_PairingCode)(nil),
 		(*LinkResponse_Linked)(nil),
 	}
-	file_wapool_v1_session_service_proto_msgTypes[27].OneofWrappers = []any{
+	file_wapool_v1_session_service_proto_msgTypes[29].OneofWrappers = []any{
 		(*Event_SessionState)(nil),
 		(*Event_Message)(nil),
 	}
@@ -3368,7 +3580,7 @@ func file_wapool_v1_session_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wapool_v1_session_service_proto_rawDesc), len(file_wapool_v1_session_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,7 +48,10 @@ const (
 // carries a google.rpc.ErrorInfo with domain "wapool.dev" and a reason:
 //   - INVALID_ARGUMENT: bad tenant id, phone number or text; reason
 //     IDEMPOTENCY_KEY_REUSED when a key is reused for a different message,
-//     INVALID_IDEMPOTENCY_KEY for a key longer than 256 bytes.
+//     INVALID_IDEMPOTENCY_KEY for a key longer than 256 bytes, INVALID_MEDIA
+//     for a file that is empty or badly named, MEDIA_TOO_LARGE for one over
+//     the daemon's --max-media-bytes (its metadata `max_media_bytes` holds
+//     the limit).
 //   - NOT_FOUND: unknown tenant or message.
 //   - FAILED_PRECONDITION: tenant not linked (reason NOT_LINKED), session
 //     FAILED (reason SESSION_FAILED), recipient not on WhatsApp (reason
@@ -84,7 +87,8 @@ type SessionServiceClient interface {
 	// run out before a scan, the stream ends with DEADLINE_EXCEEDED. Cancelling
 	// the stream ends the attempt and leaves the browser warm.
 	Link(ctx context.Context, in *LinkRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LinkResponse], error)
-	// Send sends a text message through the tenant's warm browser.
+	// Send sends a text message, or a file with a caption, through the
+	// tenant's warm browser.
 	Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendResponse, error)
 	// GetMessage returns one message of the tenant's outbox.
 	GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error)
@@ -387,7 +391,10 @@ func (c *sessionServiceClient) DeleteWebhook(ctx context.Context, in *DeleteWebh
 // carries a google.rpc.ErrorInfo with domain "wapool.dev" and a reason:
 //   - INVALID_ARGUMENT: bad tenant id, phone number or text; reason
 //     IDEMPOTENCY_KEY_REUSED when a key is reused for a different message,
-//     INVALID_IDEMPOTENCY_KEY for a key longer than 256 bytes.
+//     INVALID_IDEMPOTENCY_KEY for a key longer than 256 bytes, INVALID_MEDIA
+//     for a file that is empty or badly named, MEDIA_TOO_LARGE for one over
+//     the daemon's --max-media-bytes (its metadata `max_media_bytes` holds
+//     the limit).
 //   - NOT_FOUND: unknown tenant or message.
 //   - FAILED_PRECONDITION: tenant not linked (reason NOT_LINKED), session
 //     FAILED (reason SESSION_FAILED), recipient not on WhatsApp (reason
@@ -423,7 +430,8 @@ type SessionServiceServer interface {
 	// run out before a scan, the stream ends with DEADLINE_EXCEEDED. Cancelling
 	// the stream ends the attempt and leaves the browser warm.
 	Link(*LinkRequest, grpc.ServerStreamingServer[LinkResponse]) error
-	// Send sends a text message through the tenant's warm browser.
+	// Send sends a text message, or a file with a caption, through the
+	// tenant's warm browser.
 	Send(context.Context, *SendRequest) (*SendResponse, error)
 	// GetMessage returns one message of the tenant's outbox.
 	GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error)
