@@ -37,12 +37,14 @@ package sessionstore
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,9 +58,26 @@ const DefaultEventRetention = 7 * 24 * time.Hour
 
 // Keys of the eventmeta bucket.
 var (
-	metaLogID  = []byte("log_id")         // 8 hex digits, random, set once
-	metaPurged = []byte("purged_through") // seq (8 bytes) of the newest purged event
+	metaLogID    = []byte("log_id")         // 8 hex digits, random: the first segment's id
+	metaSegments = []byte("segments")       // the log's segments, JSON (see logSegment)
+	metaPurged   = []byte("purged_through") // seq (8 bytes) of the newest purged event
 )
+
+// logSegment is a run of the log's seqs that share the id cursors carry.
+// With bbolt every Open starts a segment, at the head + 1, with a new
+// random id, so the events a Store appends carry an id no earlier open
+// used: a data dir restored from a backup (a copy of wapool.db) goes on
+// from the backup's head under an id of its own, and never names a new
+// event as an event the lost copy had already handed out (X-Wapool-Event-Id,
+// cursors). The events of earlier segments keep their ids, and cursors
+// into them stay valid: a receiver that de-duplicates by event id drops
+// only events it really had. A segment with no event that is not the
+// first is replaced by the next open's (its id is in no cursor).
+// PostgreSQL has one segment, its log id (see docs/operations.md).
+type logSegment struct {
+	Start uint64 `json:"start"` // its first seq; its last is the next segment's Start - 1
+	ID    string `json:"id"`    // 8 hex digits
+}
 
 var (
 	// ErrInvalidCursor: a string that is not a cursor of this package.
@@ -117,46 +136,85 @@ type SessionEvent struct {
 	Deleted   bool   `json:"deleted,omitempty"` // the tenant was logged out and deleted
 }
 
-// initEventLog creates the event buckets and the log id (Open).
-func initEventLog(tx *bolt.Tx) error {
+// initEventLog creates the event buckets and starts this open's segment
+// of the log (bbolt Open), and returns the segments.
+func initEventLog(tx *bolt.Tx) ([]logSegment, error) {
 	for _, b := range [][]byte{bucketEvents, bucketConsumers, bucketDeadEvents} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	meta, err := tx.CreateBucketIfNotExists(bucketEventMeta)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if meta.Get(metaLogID) != nil {
-		return nil
+	var segs []logSegment
+	if v := meta.Get(metaSegments); v != nil {
+		if err := json.Unmarshal(v, &segs); err != nil {
+			return nil, fmt.Errorf("event log segments: %w", err)
+		}
+	} else if id := meta.Get(metaLogID); id != nil {
+		// A log of before segments: its one id names every event so far.
+		segs = []logSegment{{Start: 1, ID: string(id)}}
 	}
-	var id [4]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return fmt.Errorf("event log id: %w", err)
+	id, err := newLogID(segs)
+	if err != nil {
+		return nil, err
 	}
-	return meta.Put(metaLogID, []byte(hex.EncodeToString(id[:])))
+	next := tx.Bucket(bucketEvents).Sequence() + 1
+	if n := len(segs); n > 1 && segs[n-1].Start == next {
+		segs[n-1].ID = id // it holds no event, and no cursor names it
+	} else {
+		segs = append(segs, logSegment{Start: next, ID: id})
+	}
+	if meta.Get(metaLogID) == nil {
+		if err := meta.Put(metaLogID, []byte(segs[0].ID)); err != nil {
+			return nil, err
+		}
+	}
+	v, err := json.Marshal(segs)
+	if err != nil {
+		return nil, err
+	}
+	return segs, meta.Put(metaSegments, v)
 }
 
-// loadLogID reads the log id Open created.
-func (s *Store) loadLogID() error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		s.logID = string(tx.Bucket(bucketEventMeta).Get(metaLogID))
-		return nil
-	})
+// newLogID draws a random log id that no segment has.
+func newLogID(segs []logSegment) (string, error) {
+	for {
+		var b [4]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("event log id: %w", err)
+		}
+		id := hex.EncodeToString(b[:])
+		if !slices.ContainsFunc(segs, func(s logSegment) bool { return s.ID == id }) {
+			return id, nil
+		}
+	}
+}
+
+// segmentOf returns the index of the segment holding seq: the last whose
+// Start is at most seq; seq 0 (before any event) is the first segment's.
+func (s *Store) segmentOf(seq uint64) int {
+	i, _ := slices.BinarySearchFunc(s.segs, seq+1, func(g logSegment, t uint64) int { return cmp.Compare(g.Start, t) })
+	// s.segs[:i] start at most seq (BinarySearch finds the first Start >= seq+1).
+	return max(i-1, 0)
 }
 
 // Cursor renders seq as the opaque cursor clients keep:
-// "<log id, 8 hex digits>-<seq, 16 hex digits>". The log id, random per
-// database (one for all the nodes sharing a PostgreSQL database), makes a cursor of another database (a restored or new data dir)
-// fail ParseCursor instead of pointing at an unrelated event.
+// "<log id, 8 hex digits>-<seq, 16 hex digits>", the log id being that of
+// the segment holding seq (logSegment). Log ids are random, so a cursor of
+// another database (a new data dir) fails ParseCursor instead of pointing at
+// an unrelated event, and so does a cursor a lost copy of this one handed
+// out after the backup it was restored from.
 func (s *Store) Cursor(seq uint64) string {
-	return s.logID + "-" + fmt.Sprintf("%016x", seq)
+	return s.segs[s.segmentOf(seq)].ID + "-" + fmt.Sprintf("%016x", seq)
 }
 
 // ParseCursor returns the sequence number of a cursor that Cursor rendered.
 // A string of another shape fails with ErrInvalidCursor; a cursor of
-// another database with a *CursorRangeError.
+// another database, or one naming a seq its log id's segment does not hold
+// here (a restored copy's lost future), with a *CursorRangeError.
 func (s *Store) ParseCursor(c string) (uint64, error) {
 	id, hexSeq, ok := strings.Cut(c, "-")
 	if !ok || len(id) != 8 || len(hexSeq) != 16 || !isLowerHex(id) || !isLowerHex(hexSeq) {
@@ -166,7 +224,7 @@ func (s *Store) ParseCursor(c string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("event cursor %q: %w", c, ErrInvalidCursor)
 	}
-	if id != s.logID {
+	if !s.inSegment(id, seq) {
 		if s.pg != nil {
 			return 0, s.pg.rangeError(c)
 		}
@@ -178,6 +236,21 @@ func (s *Store) ParseCursor(c string) (uint64, error) {
 		return 0, re
 	}
 	return seq, nil
+}
+
+// inSegment reports whether a segment of log id holds the position seq:
+// from its Start - 1 (the position before its first event) to its last.
+func (s *Store) inSegment(id string, seq uint64) bool {
+	for i, g := range s.segs {
+		if g.ID != id {
+			continue
+		}
+		if seq+1 < g.Start {
+			return false
+		}
+		return i == len(s.segs)-1 || seq < s.segs[i+1].Start
+	}
+	return false
 }
 
 func isLowerHex(s string) bool {

@@ -74,7 +74,7 @@ func Peer(s *Store, nodeID string) *Store {
 		now:         s.now,
 		held:        make(map[string]*ProfileLock),
 		fences:      make(map[string]uint64),
-		logID:       s.logID,
+		segs:        s.segs,
 	}
 }
 

@@ -118,13 +118,14 @@ type Store struct {
 	// fences: the lease epoch this Store holds per tenant (leases.go).
 	fences map[string]uint64
 
-	// The event log (events.go). logID is set at Open, then read-only.
-	// evMu is held across each event-appending write and the publication of
-	// its events to hub, so subscribers get them in log order; it is taken
+	// The event log (events.go). segs is set at Open, then read-only
+	// (oldest first; the last is the one this Store appends to). evMu is
+	// held across each event-appending write and the publication of its
+	// events to hub, so subscribers get them in log order; it is taken
 	// before hub.mu.
-	logID string
-	evMu  sync.Mutex
-	hub   eventHub
+	segs []logSegment
+	evMu sync.Mutex
+	hub  eventHub
 }
 
 // Open opens (creating when missing) the store under opts.DataDir, its
@@ -185,7 +186,7 @@ func Open(opts Options) (*Store, error) {
 		if s.pg, err = openPG(opts.URL, s); err != nil {
 			return nil, err
 		}
-		s.logID = s.pg.logID
+		s.segs = []logSegment{{Start: 1, ID: s.pg.logID}}
 		return s, nil
 	}
 
@@ -212,7 +213,7 @@ func Open(opts Options) (*Store, error) {
 				return err
 			}
 		}
-		if err := initEventLog(tx); err != nil {
+		if s.segs, err = initEventLog(tx); err != nil {
 			return err
 		}
 		if tx.Bucket(bucketWAIDsV1) != nil {
@@ -232,10 +233,6 @@ func Open(opts Options) (*Store, error) {
 		return buildWAIDIndex(tx, waids)
 	})
 	if err != nil {
-		s.db.Close()
-		return nil, fmt.Errorf("sessionstore: init %s: %w", path, err)
-	}
-	if err := s.loadLogID(); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("sessionstore: init %s: %w", path, err)
 	}
