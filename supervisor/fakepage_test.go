@@ -2,8 +2,12 @@ package supervisor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -21,11 +25,21 @@ import (
 // and the send rules under testing/synctest: no Chromium, no real time.
 
 // fakeBubble is an outgoing message in a fake chat: n is its message id,
-// drawn by the page's build (fakeWA.idOf).
+// drawn by the page's build (fakeWA.idOf). A file's bubble has its file,
+// and its caption as text.
 type fakeBubble struct {
 	to, text string
 	n        int
 	acked    bool
+	file     *fakeFile
+}
+
+// fakeFile is a file that went out: its name, the SHA-256 of its bytes as
+// the page read them at the click ("" when it could not read them), and
+// whether it went as a document.
+type fakeFile struct {
+	name, sha256 string
+	document     bool
 }
 
 // fakeWA is the fake page's "server": the chats and what went out. It
@@ -61,9 +75,35 @@ type fakeWA struct {
 	hungPrepares int
 
 	prepares, clicks int
+	// prepared lists the files PrepareFile attached, as fakeFiles read
+	// at that moment.
+	prepared []fakeFile
 }
 
 func newFakeWA() *fakeWA { return &fakeWA{chats: map[string][]fakeBubble{}} }
+
+// deliveredFiles lists the files that reached recipient to, oldest first,
+// each with its caption.
+func (f *fakeWA) deliveredFiles(to string) (files []fakeFile, captions []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, b := range f.chats[to] {
+		if b.file != nil {
+			files, captions = append(files, *b.file), append(captions, b.text)
+		}
+	}
+	return files, captions
+}
+
+// readFile is the fakeFile of f as the page reads it now.
+func readFile(f waweb.File) fakeFile {
+	ff := fakeFile{name: filepath.Base(f.Path), document: f.Document}
+	if b, err := os.ReadFile(f.Path); err == nil {
+		sum := sha256.Sum256(b)
+		ff.sha256 = hex.EncodeToString(sum[:])
+	}
+	return ff
+}
 
 // delivered lists the texts that reached recipient to, oldest first.
 func (f *fakeWA) delivered(to string) []string {
@@ -106,10 +146,13 @@ func firstClickLost(err error) func(waweb.Draft) (bool, bool, bool, error) {
 	}
 }
 
-// deliver appends a bubble to the chat; mu held.
-func (f *fakeWA) deliver(to, text string, acked bool) string {
+// deliver appends a bubble to the chat (with file, a file's); mu held.
+func (f *fakeWA) deliver(to, text string, acked bool, file ...fakeFile) string {
 	f.seq++
 	b := fakeBubble{to: to, text: text, n: f.seq, acked: acked}
+	if len(file) > 0 {
+		b.file = &file[0]
+	}
 	f.chats[to] = append(f.chats[to], b)
 	return f.idOf(b)
 }
@@ -270,13 +313,17 @@ func (p *fakePage) PairingCode(context.Context) (string, error)   { return "", w
 func (p *fakePage) BackToQR(context.Context) error                { return waweb.ErrUnexpectedPage }
 func (p *fakePage) Discard(context.Context) error                 { return p.alive() }
 
-// PrepareFile is not faked yet: the runner's media path is tested once it
-// is built.
+// PrepareFile is Prepare with f attached: the draft carries it, and the
+// file as read now is recorded (fakeWA.prepared).
 func (p *fakePage) PrepareFile(ctx context.Context, to, caption string, f waweb.File) (waweb.Draft, error) {
-	return waweb.Draft{}, errors.New("fake page: PrepareFile not faked yet")
+	return p.prepare(ctx, to, caption, &f)
 }
 
 func (p *fakePage) Prepare(ctx context.Context, to, text string) (waweb.Draft, error) {
+	return p.prepare(ctx, to, text, nil)
+}
+
+func (p *fakePage) prepare(ctx context.Context, to, text string, file *waweb.File) (waweb.Draft, error) {
 	if err := p.alive(); err != nil {
 		return waweb.Draft{}, err
 	}
@@ -296,7 +343,10 @@ func (p *fakePage) Prepare(ctx context.Context, to, text string) (waweb.Draft, e
 			return waweb.Draft{}, err
 		}
 	}
-	d := waweb.Draft{To: to, Text: text, Entries: 1, Noted: []string{}}
+	if file != nil {
+		f.prepared = append(f.prepared, readFile(*file))
+	}
+	d := waweb.Draft{To: to, Text: text, File: file, Entries: 1, Noted: []string{}}
 	if f.hideChat == nil || !f.hideChat(to) {
 		for _, b := range f.chats[to] {
 			d.Noted = append(d.Noted, f.idOf(b))
@@ -318,7 +368,10 @@ func (p *fakePage) Click(ctx context.Context, d waweb.Draft) (bool, error) {
 	if f.click != nil {
 		deliver, acked, clicked, err = f.click(d)
 	}
-	if deliver {
+	switch {
+	case deliver && d.File != nil: // the page reads the file at the click
+		f.deliver(d.To, d.Text, acked, readFile(*d.File))
+	case deliver:
 		f.deliver(d.To, d.Text, acked)
 	}
 	return clicked, err

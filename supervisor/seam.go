@@ -47,7 +47,8 @@ type Page interface {
 	WaitAck(ctx context.Context, d waweb.Draft) (waweb.Bubble, error)
 	// WaitAcked waits for the open chat's bubble id to be acknowledged.
 	WaitAcked(ctx context.Context, waMessageID string) error
-	// Discard empties the compose box after a Prepare that is not sent.
+	// Discard discards a file's preview and empties the compose box after
+	// a Prepare or PrepareFile that is not sent.
 	Discard(ctx context.Context) error
 	// Diagnose runs the doctor's probes (deep: in the chat with self).
 	Diagnose(ctx context.Context, deep bool, self string) (waweb.Diagnosis, error)

@@ -163,7 +163,10 @@ func (r *runner) pace() time.Duration {
 //     FAILED after MaxAttempts and never blocks its tenant's queue.
 //   - Prepare opens the chat and enters the text; it returns once the app's
 //     editor holds it, which is after the chat's messages have loaded (fact
-//     17), with the chat's outgoing bubbles noted.
+//     17), with the chat's outgoing bubbles noted. A message with a file
+//     goes through PrepareFile instead (see prepare and media.go): the
+//     file attached under its name, the text its caption; every rule that
+//     follows is the same for both.
 //   - A message marked clicked by an earlier attempt is looked up in those
 //     bubbles first (see earlierBubble): it is clicked again only when the
 //     chat shows its noted bubbles and no new, unclaimed outgoing one. One
@@ -176,9 +179,15 @@ func (r *runner) pace() time.Duration {
 //     text is a check (checkText), not the way to find it.
 func (r *runner) sendOne(m Message) {
 	cfg := r.s.cfg
+	timeout := cfg.SendTimeout
+	if m.Media != nil {
+		// A file uploads after the click: the attempt has the driver's
+		// allowance for its size on top (waweb.Limits.UploadAllowance).
+		timeout += waweb.DefaultLimits().UploadAllowance(m.Media.Size)
+	}
 	// An in-flight send may finish for a while after the daemon is told to
 	// stop; it is cut off after the grace (Config.StopTimeout).
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.SendTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), timeout)
 	defer cancel()
 	stopGrace := context.AfterFunc(r.ctx, func() { time.AfterFunc(cfg.sendGrace(), cancel) })
 	defer stopGrace()
@@ -202,7 +211,10 @@ func (r *runner) sendOne(m Message) {
 	}
 	start := time.Now()
 	r.markUsed()
-	draft, err := r.page.Prepare(ctx, m.To, m.Text)
+	if m.Media != nil {
+		defer r.unstageMedia(log, m)
+	}
+	draft, err := r.prepare(ctx, m)
 	if err != nil {
 		r.beforeClick(log, m, err, start)
 		return
@@ -342,7 +354,8 @@ func (r *runner) earlierBubble(m Message, draft waweb.Draft) (waweb.Bubble, bool
 // before; the attempt fails and counts.
 var errChatNotLoaded = errors.New("the chat's messages have not shown")
 
-// discard empties the compose box after a Prepare that is not sent.
+// discard empties the compose box (and discards a file's preview) after a
+// Prepare that is not sent.
 func (r *runner) discard(ctx context.Context, log *zap.Logger) {
 	if err := r.page.Discard(ctx); err != nil {
 		log.Debug("emptying the compose box", zap.Error(err))
