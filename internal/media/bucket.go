@@ -1,0 +1,156 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+
+	"filippo.io/age"
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+
+	// The bucket URL schemes of --profile-store (as internal/snapshot).
+	_ "gocloud.dev/blob/azureblob" // azblob://container
+	_ "gocloud.dev/blob/fileblob"  // file:///dir
+	_ "gocloud.dev/blob/gcsblob"   // gs://bucket
+	_ "gocloud.dev/blob/memblob"   // mem://
+	_ "gocloud.dev/blob/s3blob"    // s3://bucket?region=…
+)
+
+// bucketPrefix is where the files go in the shared bucket: no tenant id
+// starts with "_", so no tenant's snapshots ("<tenant>/…") are under it.
+const bucketPrefix = "_media/"
+
+// Blob metadata of a file in the bucket.
+const (
+	metaSealed = "sealed" // "age" when encrypted, absent when not
+)
+
+// openBucket opens the bucket of url under bucketPrefix. With file://,
+// dirs are made 0700 and the upload's temp file sits next to its object
+// (as internal/snapshot opens it).
+func openBucket(ctx context.Context, rawURL string) (*blob.Bucket, error) {
+	if u, err := url.Parse(rawURL); err == nil && u.Scheme == "file" {
+		q := u.Query()
+		if q.Get("dir_file_mode") == "" {
+			q.Set("dir_file_mode", "0700")
+		}
+		if _, ok := q["no_tmp_dir"]; !ok {
+			q.Set("no_tmp_dir", "true")
+		}
+		u.RawQuery = q.Encode()
+		rawURL = u.String()
+	}
+	b, err := blob.OpenBucket(ctx, rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("media: open bucket: %w", err)
+	}
+	return blob.PrefixedBucket(b, bucketPrefix), nil
+}
+
+// upload puts data in the bucket as sha, sealed when the store has keys,
+// unless an object of that name is there. The upload commits on Close, so
+// an object that exists is whole.
+func (s *Store) upload(ctx context.Context, sha string, data []byte) error {
+	ok, err := s.bucket.Exists(ctx, sha)
+	if err != nil {
+		return fmt.Errorf("media: bucket: %s: %w", short(sha), err)
+	}
+	if ok {
+		return nil
+	}
+	opts := &blob.WriterOptions{ContentType: "application/octet-stream", BeforeWrite: privateTemp}
+	if s.Encrypted() {
+		opts.Metadata = map[string]string{metaSealed: "age"}
+	}
+	// Cancelling wctx before Close aborts the upload: nothing is committed.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := s.bucket.NewWriter(wctx, sha, opts)
+	if err != nil {
+		return fmt.Errorf("media: bucket: %s: %w", short(sha), err)
+	}
+	if err := s.seal(w, data); err != nil {
+		cancel()
+		_ = w.Close() // returns the cancellation; the upload is dropped
+		return fmt.Errorf("media: upload %s: %w", short(sha), err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("media: upload %s: %w", short(sha), err)
+	}
+	return nil
+}
+
+// seal writes data to w: as it is without keys, else encrypted with age to
+// the first key (in chunks: data is not copied whole).
+func (s *Store) seal(w io.Writer, data []byte) error {
+	if !s.Encrypted() {
+		_, err := w.Write(data)
+		return err
+	}
+	enc, err := age.Encrypt(w, s.cfg.Keys[0].Recipient())
+	if err != nil {
+		return err
+	}
+	if _, err := enc.Write(data); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// fetch downloads sha from the bucket into Dir/<sha>, decrypting it when
+// the store has keys and checking that the bytes hash to sha before they
+// are put in place.
+func (s *Store) fetch(ctx context.Context, sha string) error {
+	r, err := s.bucket.NewReader(ctx, sha, nil)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return fmt.Errorf("media: %s: not in the shared bucket either: %w", short(sha), ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("media: bucket: %s: %w", short(sha), err)
+	}
+	defer r.Close()
+	var body io.Reader = r
+	if s.Encrypted() {
+		ids := make([]age.Identity, len(s.cfg.Keys))
+		for i, k := range s.cfg.Keys {
+			ids[i] = k
+		}
+		dec, err := age.Decrypt(r, ids...)
+		if err != nil {
+			return fmt.Errorf("media: %s: no key of this store opens it (plaintext, another key, or damaged): %v: %w", short(sha), err, ErrCorrupt)
+		}
+		body = dec
+	}
+	return s.install(sha, func(f *os.File) error {
+		h := sha256.New()
+		if _, err := io.Copy(io.MultiWriter(f, h), body); err != nil {
+			return err
+		}
+		if got := h.Sum(nil); !bytes.Equal(got, mustHex(sha)) {
+			return fmt.Errorf("the bytes fetched hash to %s: %w", short(hex.EncodeToString(got)), ErrCorrupt)
+		}
+		return nil
+	})
+}
+
+// mustHex decodes a hash that isSHA256Hex accepted.
+func mustHex(sha string) []byte {
+	b, _ := hex.DecodeString(sha)
+	return b
+}
+
+// privateTemp makes fileblob's temp file of an upload 0600 before anything
+// is written to it; other drivers have no file.
+func privateTemp(as func(any) bool) error {
+	var f *os.File
+	if as(&f) && f != nil {
+		return f.Chmod(0o600)
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gabriel-vasile/mimetype"
+)
+
+// MaxFilenameLen is the longest file name, in bytes: what most file
+// systems take (the browser uploads the file under this name).
+const MaxFilenameLen = 255
+
+// ErrBadFilename: a file name that is empty, a path, or not a name a file
+// can have.
+var ErrBadFilename = errors.New("bad file name")
+
+// pictureTypes are the types that go out as pictures (DESIGN.md fact 19):
+// WhatsApp shows them inline. Everything else goes as a document.
+var pictureTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/webp": true}
+
+// Sniff returns the MIME type of data, read from its first bytes (at most
+// 3 KiB; data is not copied): "image/jpeg", "application/pdf",
+// "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+// "text/plain; charset=utf-8", … and "application/octet-stream" when the
+// bytes say nothing known.
+func Sniff(data []byte) string {
+	return mimetype.Detect(data).String()
+}
+
+// IsPicture tells whether a file of this (sniffed) type goes out as a
+// picture: JPEG, PNG and WebP do.
+func IsPicture(mimeType string) bool { return pictureTypes[mimeType] }
+
+// CheckFilename accepts the name of a file as the recipient sees it: 1 to
+// MaxFilenameLen bytes of UTF-8, not blank, without a path separator ('/'
+// or '\\'), NUL or another control character, and neither "." nor "..".
+// A path is refused rather than cut to its base name: the caller meant
+// something else. Errors wrap ErrBadFilename.
+func CheckFilename(name string) error {
+	bad := func(why string) error { return fmt.Errorf("file name %q: %s: %w", name, why, ErrBadFilename) }
+	switch {
+	case strings.TrimSpace(name) == "":
+		return fmt.Errorf("file name empty: %w", ErrBadFilename)
+	case len(name) > MaxFilenameLen:
+		return fmt.Errorf("file name of %d bytes, more than %d: %w", len(name), MaxFilenameLen, ErrBadFilename)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("file name not UTF-8: %w", ErrBadFilename)
+	case name == "." || name == "..":
+		return bad("a directory, not a file")
+	case strings.ContainsAny(name, `/\`):
+		return bad("a path: give the file's base name")
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("file name holds control character %U (NUL, a line break, …): %w", r, ErrBadFilename)
+		}
+	}
+	return nil
+}
