@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/waweb"
@@ -44,19 +46,16 @@ func (m *fakeMedia) Local(_ context.Context, sha string) (string, error) {
 	return p, nil
 }
 
-// acceptFile stores a message with a file in t1's outbox, as the API does
-// once it has stored the bytes, and wakes t1's runner.
-func (s *fakeStack) acceptFile(to, caption string, md *sessionstore.Media) Message {
+// sendFile sends a message with a file to t1, as the server does once it
+// has stored the bytes, and waits until it is SENT or FAILED.
+func (s *fakeStack) sendFile(to, caption string, md *sessionstore.Media) Message {
 	s.t.Helper()
-	m, _, err := s.store.Enqueue(sessionstore.Message{TenantID: "t1", To: to, Text: caption, Media: md})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	m, err := s.sup.Send(ctx, SendRequest{TenantID: "t1", To: to, Text: caption, Media: md})
 	if err != nil {
-		s.t.Fatal(err)
+		s.t.Fatalf("Send(%s, %q, %s): %v (message %+v)", to, caption, md.Filename, err, m)
 	}
-	r, err := s.sup.runnerFor(context.Background(), "t1", true)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	r.poke()
 	return m
 }
 
@@ -108,9 +107,9 @@ func TestSendFileGoesOutOnce(t *testing.T) {
 			}(), true},
 		}
 		for i, c := range cases {
-			m := s.waitState(s.acceptFile(alice, c.caption, c.md).ID, MessageSent)
+			m := s.sendFile(alice, c.caption, c.md)
 			ids := s.wa.ids(alice)
-			if m.Attempts != 1 || len(ids) != i+1 || m.WAMessageID != ids[i] || !m.Clicked {
+			if m.State != MessageSent || m.Attempts != 1 || len(ids) != i+1 || m.WAMessageID != ids[i] || !m.Clicked {
 				t.Errorf("%s: message %+v, want SENT with %s after 1 attempt", c.md.Filename, m, ids[len(ids)-1])
 			}
 		}
@@ -126,6 +125,7 @@ func TestSendFileGoesOutOnce(t *testing.T) {
 		if n := s.wa.clickCount(); n != len(cases) {
 			t.Errorf("%d clicks, want %d", n, len(cases))
 		}
+		synctest.Wait() // the attempt has ended
 		if left := s.mediaLeft(); len(left) != 0 {
 			t.Errorf("the media area holds %v after the sends", left)
 		}
@@ -177,10 +177,9 @@ func TestSendFileClickedIsLookedUp(t *testing.T) {
 			}
 			return nil
 		}
-		m := s.acceptFile(alice, "the report", md)
-		m = s.waitState(m.ID, MessageSent)
+		m := s.sendFile(alice, "the report", md)
 		ids := s.wa.ids(alice)
-		if m.Attempts != 2 || len(ids) != 2 || m.WAMessageID != ids[1] || !slices.Equal(m.Noted, ids[:1]) {
+		if m.State != MessageSent || m.Attempts != 2 || len(ids) != 2 || m.WAMessageID != ids[1] || !slices.Equal(m.Noted, ids[:1]) {
 			t.Errorf("message %+v: want SENT with %s after 2 attempts, %s noted", m, ids[len(ids)-1], ids[0])
 		}
 		if n := s.wa.clickCount(); n != 1 {
@@ -195,6 +194,7 @@ func TestSendFileClickedIsLookedUp(t *testing.T) {
 		if !slices.Equal(leftAtLookup, []string{m.ID}) || !markAtLookup {
 			t.Errorf("the media area held %v at the lookup (the first attempt's directory kept: %v), want the message's directory as the click left it", leftAtLookup, markAtLookup)
 		}
+		synctest.Wait() // the attempt has ended
 		if left := s.mediaLeft(); len(left) != 0 {
 			t.Errorf("the media area holds %v after SENT", left)
 		}
@@ -223,8 +223,8 @@ func TestSendFileMissing(t *testing.T) {
 				}
 				s := newFakeStack(t, cfg)
 				md := &sessionstore.Media{Filename: "gone.pdf", MimeType: "application/pdf", Size: 3, SHA256: shaOf([]byte("abc"))}
-				m := s.waitState(s.acceptFile(alice, "caption", md).ID, MessageFailed)
-				if m.Attempts != 2 || m.ErrorReason != ReasonSendFailed || !strings.Contains(m.Error, c.want) || m.Clicked {
+				m := s.sendFile(alice, "caption", md)
+				if m.State != MessageFailed || m.Attempts != 2 || m.ErrorReason != ReasonSendFailed || !strings.Contains(m.Error, c.want) || m.Clicked {
 					t.Errorf("message %+v: want FAILED after 2 attempts, never clicked, its error saying %q", m, c.want)
 				}
 				if s.wa.prepares != 0 || s.wa.clickCount() != 0 {
