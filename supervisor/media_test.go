@@ -60,15 +60,15 @@ func (s *fakeStack) sendFile(to, caption string, md *sessionstore.Media) Message
 }
 
 // mediaLeft lists what the attempts left in t1's media area.
-func (s *fakeStack) mediaLeft() []string {
-	s.t.Helper()
-	tmp, err := s.store.TmpDir("t1")
+func mediaLeft(t *testing.T, store *sessionstore.Store) []string {
+	t.Helper()
+	tmp, err := store.TmpDir("t1")
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	entries, err := os.ReadDir(filepath.Join(tmp, mediaArea))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var out []string
 	for _, e := range entries {
@@ -126,7 +126,7 @@ func TestSendFileGoesOutOnce(t *testing.T) {
 			t.Errorf("%d clicks, want %d", n, len(cases))
 		}
 		synctest.Wait() // the attempt has ended
-		if left := s.mediaLeft(); len(left) != 0 {
+		if left := mediaLeft(t, s.store); len(left) != 0 {
 			t.Errorf("the media area holds %v after the sends", left)
 		}
 	})
@@ -171,7 +171,7 @@ func TestSendFileClickedIsLookedUp(t *testing.T) {
 		}
 		s.wa.prepare = func(string, string) error {
 			if fails == 0 { // the lookup
-				leftAtLookup = s.mediaLeft()
+				leftAtLookup = mediaLeft(t, s.store)
 				_, err := os.Stat(mark)
 				markAtLookup = err == nil
 			}
@@ -195,7 +195,7 @@ func TestSendFileClickedIsLookedUp(t *testing.T) {
 			t.Errorf("the media area held %v at the lookup (the first attempt's directory kept: %v), want the message's directory as the click left it", leftAtLookup, markAtLookup)
 		}
 		synctest.Wait() // the attempt has ended
-		if left := s.mediaLeft(); len(left) != 0 {
+		if left := mediaLeft(t, s.store); len(left) != 0 {
 			t.Errorf("the media area holds %v after SENT", left)
 		}
 	})
