@@ -31,7 +31,7 @@
 // runner's browserMemory and its own lock (memory.go). The code is split by
 // concern: runner.go (the loop, requests, the published state), browser.go
 // (start, death, restart, stop), page.go (what the page shows, the probe),
-// send.go, link.go, capacity.go, memory.go.
+// send.go, media.go, link.go, capacity.go, memory.go.
 //
 // Lock order. The Supervisor's mutexes (runnersMu, waitersMu, warmMu,
 // sizesMu) each guard their own map, and each runner's browserMemory lock
@@ -52,7 +52,9 @@
 // Prepare (open the chat, enter the text until the editor keeps it); for a
 // message an earlier attempt clicked, look for its bubble among the chat's
 // (earlierBubble); mark it clicked with the noted bubbles, synced; Click;
-// WaitAck.
+// WaitAck. A message with a file takes PrepareFile for Prepare (the file
+// staged under its name in the tenant's TmpDir, its text the caption:
+// media.go) and the same rules otherwise.
 //
 // The runner reaches its browser and page only through the Launcher,
 // Browser and Page interfaces (seam.go): Chromium and waweb in the daemon, a
