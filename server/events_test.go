@@ -222,8 +222,8 @@ func TestWatchEventsCursorErrors(t *testing.T) {
 	st.session(t, "shop", "HIBERNATED")
 	st.clock.Advance(8 * 24 * time.Hour)
 	kept := st.session(t, "shop", "READY")
-	if n, err := st.store.PurgeEvents(0); err != nil || n != 2 {
-		t.Fatalf("purge: %d, %v", n, err)
+	if r, err := st.store.PurgeEvents(sessionstore.EventPurge{}); err != nil || r.Purged != 2 {
+		t.Fatalf("purge: %+v, %v", r, err)
 	}
 	recvErr := func(req *wapoolv1.WatchEventsRequest) error {
 		stream, err := c.WatchEvents(ctx, req)
@@ -450,11 +450,12 @@ func TestWebhookSourceStartsAtTheHeadAndKeepsItsPosition(t *testing.T) {
 	if ds := <-got; len(ds) != 1 || ds[0].ID != later {
 		t.Fatalf("waiting Next = %v", ds)
 	}
-	// A position whose events were purged goes on with the oldest kept.
-	st.clock.Advance(8 * 24 * time.Hour)
+	// A position whose events were purged (undelivered past the hard
+	// cap) goes on with the oldest kept.
+	st.clock.Advance(sessionstore.DefaultUndeliveredRetention + 24*time.Hour)
 	kept := st.session(t, "shop", "FAILED")
-	if _, err := st.store.PurgeEvents(0); err != nil {
-		t.Fatal(err)
+	if r, err := st.store.PurgeEvents(sessionstore.EventPurge{}); err != nil || r.Dropped != 1 {
+		t.Fatalf("purge: %+v, %v; want the undelivered event dropped", r, err)
 	}
 	ds, err = src.Next(ctx, next, 10)
 	if err != nil || len(ds) != 1 || ds[0].ID != kept {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/wapool/wapool/internal/webhook"
+	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/supervisor"
 )
 
@@ -33,6 +34,10 @@ type Metrics struct {
 	webhookRetries   prometheus.Counter
 	webhookParked    prometheus.Counter
 	webhookPaused    prometheus.Gauge
+	// The event log's purges (supervisor housekeeping, hourly).
+	eventsPurged      prometheus.Counter
+	eventsHeld        prometheus.Gauge
+	eventsUndelivered prometheus.Counter
 }
 
 // NewMetrics registers every metric on a new registry. Call SetSupervisor
@@ -81,7 +86,19 @@ func NewMetrics() *Metrics {
 		Name: "wapool_webhook_paused",
 		Help: "1 while the webhook endpoint refuses deliveries (401, 403, 404 or 410: a wrong URL or secret, or a deploy): delivery is paused and retried with backoff, nothing is dropped; else 0.",
 	})
-	m.Registry.MustRegister(m.eventStreams, m.eventStreamsCut, m.webhookDelivered, m.webhookRetries, m.webhookParked, m.webhookPaused)
+	m.eventsPurged = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wapool_events_purged_total", Help: "Events removed from the event log by the hourly purge (--event-retention).",
+	})
+	m.eventsHeld = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "wapool_events_held_undelivered",
+		Help: "Events past --event-retention that the last purge kept because a webhook has not delivered them yet; kept up to --event-retention-undelivered.",
+	})
+	m.eventsUndelivered = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wapool_events_purged_undelivered_total",
+		Help: "Events purged before a webhook delivered them (older than --event-retention-undelivered): that webhook never gets them. Alert on any increase.",
+	})
+	m.Registry.MustRegister(m.eventStreams, m.eventStreamsCut, m.webhookDelivered, m.webhookRetries, m.webhookParked, m.webhookPaused,
+		m.eventsPurged, m.eventsHeld, m.eventsUndelivered)
 	m.Registry.MustRegister(m.GRPC, m.textMismatch, m.contractOK, m.browserStarts, m.browserDeaths, m.sendLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -115,6 +132,13 @@ func (m *Metrics) PageContract(tenant, check string, ok bool) {
 		v = 1
 	}
 	m.contractOK.WithLabelValues(tenant, check).Set(v)
+}
+
+// EventsPurged counts a purge of the event log.
+func (m *Metrics) EventsPurged(r sessionstore.PurgeReport) {
+	m.eventsPurged.Add(float64(r.Purged))
+	m.eventsHeld.Set(float64(r.Held))
+	m.eventsUndelivered.Add(float64(r.Dropped))
 }
 
 // SendTextMismatch counts a message whose bubble showed another text.

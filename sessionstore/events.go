@@ -365,22 +365,120 @@ func purgedThrough(tx *bolt.Tx) uint64 {
 	return 0
 }
 
-// purgeBatch bounds the events one PurgeEvents transaction deletes.
-const purgeBatch = 10000
+// purgeBatch bounds the events one PurgeEvents transaction deletes (a var:
+// tests make it small).
+var purgeBatch = 10000
 
-// PurgeEvents removes the events stored retention or longer ago (0 means
-// DefaultEventRetention; by the clock that stamped them: the database's
-// with PostgreSQL) and returns how many it removed. Cursors up to the
-// newest removed event are out of range from then on.
-func (s *Store) PurgeEvents(retention time.Duration) (int, error) {
-	if retention <= 0 {
-		retention = DefaultEventRetention
+// DefaultUndeliveredRetention is how long an event a consumer of the log
+// has not passed yet is kept at most (EventPurge.UndeliveredMax).
+const DefaultUndeliveredRetention = 30 * 24 * time.Hour
+
+// EventPurge says which events PurgeEvents removes.
+type EventPurge struct {
+	// Retention: events stored this long ago or longer are removed, except
+	// those a consumer (a webhook: ConsumerPosition) has not passed yet. 0:
+	// DefaultEventRetention.
+	Retention time.Duration
+	// UndeliveredMax is the hard cap on that exception: an event stored
+	// this long ago or longer is removed even when a consumer has not
+	// passed it (PurgeReport.Dropped says how many). 0:
+	// DefaultUndeliveredRetention; less than Retention: Retention.
+	UndeliveredMax time.Duration
+}
+
+// PurgeReport says what PurgeEvents did.
+type PurgeReport struct {
+	Purged int // events removed
+	// Held is how many events past the retention were kept because a
+	// consumer has not passed them yet; they go once it has, or at
+	// UndeliveredMax.
+	Held int
+	// Dropped is how many events were removed before every consumer had
+	// passed them (older than UndeliveredMax): those consumers never get
+	// them (a webhook logs the gap when it reaches it).
+	Dropped int
+	// Behind lists the consumers that hold events past the retention, or
+	// lost some to the cap, with their positions, slowest first.
+	Behind []ConsumerLag
+}
+
+// ConsumerLag is a consumer of the log and the seq it reached.
+type ConsumerLag struct {
+	Name string
+	Seq  uint64
+}
+
+func (p *EventPurge) defaults() {
+	if p.Retention <= 0 {
+		p.Retention = DefaultEventRetention
 	}
+	if p.UndeliveredMax <= 0 {
+		p.UndeliveredMax = DefaultUndeliveredRetention
+	}
+	p.UndeliveredMax = max(p.UndeliveredMax, p.Retention)
+}
+
+// purgePlan is where a purge stops, from the log's bounds: retEnd is the
+// newest event past the retention, capEnd the newest past UndeliveredMax
+// (capEnd <= retEnd), purged the newest already removed; consumers are the
+// stored positions.
+func purgePlan(purged, retEnd, capEnd uint64, consumers []ConsumerLag) (upto uint64, r PurgeReport) {
+	upto = retEnd
+	slices.SortFunc(consumers, func(a, b ConsumerLag) int { return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.Name, b.Name)) })
+	if len(consumers) > 0 && consumers[0].Seq < retEnd {
+		slowest := max(consumers[0].Seq, purged)
+		upto = max(slowest, capEnd)
+		r.Held = int(retEnd - upto)
+		if upto > slowest {
+			r.Dropped = int(upto - slowest)
+		}
+		for _, c := range consumers {
+			if c.Seq < retEnd {
+				r.Behind = append(r.Behind, c)
+			}
+		}
+	}
+	return max(upto, purged), r
+}
+
+// PurgeEvents removes the events stored p.Retention or longer ago, by the
+// clock that stamped them (the database's with PostgreSQL), except those a
+// consumer of the log has not passed yet, which are kept up to
+// p.UndeliveredMax; it says what it removed, kept and dropped. Events go
+// oldest first, in transactions of at most purgeBatch events; cursors up
+// to the newest removed event are out of range from then on.
+func (s *Store) PurgeEvents(p EventPurge) (PurgeReport, error) {
+	p.defaults()
 	if s.pg != nil {
-		return s.pg.purgeEvents(retention)
+		return s.pg.purgeEvents(p)
 	}
-	cutoff := s.clock().Add(-retention)
-	total := 0
+	var upto uint64
+	var r PurgeReport
+	err := s.db.View(func(tx *bolt.Tx) error {
+		now := s.clock()
+		purged := purgedThrough(tx)
+		b := tx.Bucket(bucketEvents)
+		retEnd, err := youngFrom(b, purged, now.Add(-p.Retention))
+		if err != nil {
+			return err
+		}
+		capEnd, err := youngFrom(b, purged, now.Add(-p.UndeliveredMax))
+		if err != nil {
+			return err
+		}
+		var consumers []ConsumerLag
+		err = tx.Bucket(bucketConsumers).ForEach(func(k, v []byte) error {
+			if len(v) == 8 {
+				consumers = append(consumers, ConsumerLag{Name: string(k), Seq: binary.BigEndian.Uint64(v)})
+			}
+			return nil
+		})
+		upto, r = purgePlan(purged, retEnd, capEnd, consumers)
+		return err
+	})
+	if err != nil {
+		return PurgeReport{}, fmt.Errorf("purging events: %w", err)
+	}
 	for {
 		n := 0
 		err := s.db.Update(func(tx *bolt.Tx) error {
@@ -388,14 +486,7 @@ func (s *Store) PurgeEvents(retention time.Duration) (int, error) {
 			b := tx.Bucket(bucketEvents)
 			var keys [][]byte
 			c := b.Cursor()
-			for k, v := c.First(); k != nil && len(keys) < purgeBatch; k, v = c.Next() {
-				ev, err := decodeEvent(v)
-				if err != nil {
-					return err
-				}
-				if !ev.At.Before(cutoff) {
-					break // appended in time order (clock steps back aside)
-				}
+			for k, _ := c.First(); k != nil && len(keys) < purgeBatch && binary.BigEndian.Uint64(k) <= upto; k, _ = c.Next() {
 				keys = append(keys, bytes.Clone(k))
 			}
 			for _, k := range keys {
@@ -409,14 +500,44 @@ func (s *Store) PurgeEvents(retention time.Duration) (int, error) {
 			n = len(keys)
 			return tx.Bucket(bucketEventMeta).Put(metaPurged, keys[len(keys)-1])
 		})
-		total += n
+		r.Purged += n
 		if err != nil {
-			return total, fmt.Errorf("purging events: %w", err)
+			return r, fmt.Errorf("purging events: %w", err)
 		}
 		if n < purgeBatch {
-			return total, nil
+			return r, nil
 		}
 	}
+}
+
+// youngFrom returns the seq before the first event of b stored at cutoff
+// or later (b's sequence when none is), events being appended in time
+// order: a binary search by seq over the events kept (after purged).
+func youngFrom(b *bolt.Bucket, purged uint64, cutoff time.Time) (uint64, error) {
+	lo, hi := purged+1, b.Sequence()+1 // the answer + 1 is in [lo, hi]
+	c := b.Cursor()
+	var ferr error
+	young := func(seq uint64) bool {
+		k, v := c.Seek(seqKey(seq))
+		if k == nil {
+			return true
+		}
+		ev, err := decodeEvent(v)
+		if err != nil {
+			ferr = err
+			return true
+		}
+		return !ev.At.Before(cutoff)
+	}
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if young(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo - 1, ferr
 }
 
 // ConsumerPosition returns the position stored for a named consumer of the

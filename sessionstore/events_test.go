@@ -343,7 +343,7 @@ func TestPurgeEventsAfterRetention(t *testing.T) {
 		// the test is 500 ms of real time, and the retention is 7 of them.
 		// Each check is a day or more away from the retention's edge, so a
 		// slow machine cannot tip it.
-		retention := time.Duration(0) // DefaultEventRetention
+		var retention time.Duration // DefaultEventRetention
 		day := 24 * time.Hour
 		if b.srv != nil {
 			day, retention = 500*time.Millisecond, 3500*time.Millisecond
@@ -366,12 +366,12 @@ func TestPurgeEventsAfterRetention(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n, err := s.PurgeEvents(retention); err != nil || n != 0 {
-			t.Fatalf("purge at 5 days: %d, %v", n, err)
+		if r, err := s.PurgeEvents(sessionstore.EventPurge{Retention: retention}); err != nil || r.Purged != 0 {
+			t.Fatalf("purge at 5 days: %+v, %v", r, err)
 		}
 		advance(3 * day) // the old ones are 8 days old, the new ones 3 days
-		if n, err := s.PurgeEvents(retention); err != nil || n != 3 {
-			t.Fatalf("purge after 8 days: %d, %v; want 3", n, err)
+		if r, err := s.PurgeEvents(sessionstore.EventPurge{Retention: retention}); err != nil || r.Purged != 3 || r.Held != 0 || r.Dropped != 0 {
+			t.Fatalf("purge after 8 days: %+v, %v; want 3 purged", r, err)
 		}
 		// Resuming after a purged event is out of range, with where to start.
 		for _, after := range []uint64{0, 1, 2} {
@@ -390,8 +390,8 @@ func TestPurgeEventsAfterRetention(t *testing.T) {
 			t.Fatalf("EventsAfter(start) = %v, %v", evs, err)
 		}
 		advance(7 * day)
-		if n, err := s.PurgeEvents(retention); err != nil || n != 2 {
-			t.Fatalf("second purge: %d, %v", n, err)
+		if r, err := s.PurgeEvents(sessionstore.EventPurge{Retention: retention}); err != nil || r.Purged != 2 {
+			t.Fatalf("second purge: %+v, %v", r, err)
 		}
 		// An empty log: the head is still a valid place to wait at.
 		if evs, _, err := s.EventsAfter(5, 10, nil); err != nil || len(evs) != 0 {

@@ -107,3 +107,11 @@ func HoldMainPool(s *Store) (release func(), err error) {
 		}
 	}, nil
 }
+
+// SetPurgeBatch makes PurgeEvents delete at most n events a transaction
+// until the test ends.
+func SetPurgeBatch(t interface{ Cleanup(func()) }, n int) {
+	old := purgeBatch
+	purgeBatch = n
+	t.Cleanup(func() { purgeBatch = old })
+}

@@ -266,31 +266,68 @@ func (p *pgStore) rangeErrorQ(ctx context.Context, q pgQuerier, c string) error 
 	return e
 }
 
-// purgeEvents removes the oldest events up to the first one stored
-// retention ago or later, as the bbolt log does; by the database's clock,
-// which stamped them.
-func (p *pgStore) purgeEvents(retention time.Duration) (int, error) {
-	var n int
+// purgeEvents is PurgeEvents with PostgreSQL: the bounds from one
+// snapshot, by the database's clock, which stamped the events; then
+// batches of at most purgeBatch events, each its own transaction (a DELETE
+// of the oldest seqs up to the bound, LIMIT by a subselect), so no purge
+// holds a long transaction or locks the whole backlog at once.
+func (p *pgStore) purgeEvents(ep EventPurge) (PurgeReport, error) {
+	var upto uint64
+	var r PurgeReport
 	err := p.inTx(func(ctx context.Context, tx pgx.Tx) error {
-		var last int64
-		if err := tx.QueryRow(ctx, `WITH young AS (
-				SELECT seq FROM events WHERE at >= statement_timestamp() - $1::float8 * interval '1 microsecond' ORDER BY seq LIMIT 1
-			), gone AS (
-				DELETE FROM events WHERE seq < coalesce((SELECT seq FROM young), 9223372036854775807) RETURNING seq
-			)
-			SELECT count(*), coalesce(max(seq), 0) FROM gone`, retention.Microseconds()).Scan(&n, &last); err != nil {
+		var purged, retEnd, capEnd int64
+		// The first event at the cutoff or later, minus one; the head when
+		// none is.
+		if err := tx.QueryRow(ctx, `SELECT purged_through,
+				coalesce((SELECT seq FROM events WHERE at >= statement_timestamp() - $1::float8 * interval '1 microsecond' ORDER BY seq LIMIT 1) - 1, head),
+				coalesce((SELECT seq FROM events WHERE at >= statement_timestamp() - $2::float8 * interval '1 microsecond' ORDER BY seq LIMIT 1) - 1, head)
+			FROM event_meta`, ep.Retention.Microseconds(), ep.UndeliveredMax.Microseconds()).Scan(&purged, &retEnd, &capEnd); err != nil {
 			return err
 		}
-		if n == 0 {
-			return nil
+		rows, err := tx.Query(ctx, `SELECT name, seq FROM consumers`)
+		if err != nil {
+			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE event_meta SET purged_through = greatest(purged_through, $1)`, last)
-		return err
+		var consumers []ConsumerLag
+		var name string
+		var seq int64
+		if _, err := pgx.ForEachRow(rows, []any{&name, &seq}, func() error {
+			consumers = append(consumers, ConsumerLag{Name: name, Seq: uint64(seq)})
+			return nil
+		}); err != nil {
+			return err
+		}
+		upto, r = purgePlan(uint64(purged), uint64(max(retEnd, 0)), uint64(max(capEnd, 0)), consumers)
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("purging events: %w", err)
+		return PurgeReport{}, fmt.Errorf("purging events: %w", err)
 	}
-	return n, nil
+	for {
+		var n int
+		err := p.inTx(func(ctx context.Context, tx pgx.Tx) error {
+			var last int64
+			if err := tx.QueryRow(ctx, `WITH gone AS (
+					DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= $1 ORDER BY seq LIMIT $2)
+					RETURNING seq
+				)
+				SELECT count(*), coalesce(max(seq), 0) FROM gone`, int64(upto), purgeBatch).Scan(&n, &last); err != nil {
+				return err
+			}
+			if n == 0 {
+				return nil
+			}
+			_, err := tx.Exec(ctx, `UPDATE event_meta SET purged_through = greatest(purged_through, $1)`, last)
+			return err
+		})
+		if err != nil {
+			return r, fmt.Errorf("purging events: %w", err)
+		}
+		r.Purged += n
+		if n < purgeBatch {
+			return r, nil
+		}
+	}
 }
 
 func (p *pgStore) consumerPosition(name string) (seq uint64, ok bool, err error) {

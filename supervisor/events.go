@@ -172,12 +172,33 @@ func (s *Supervisor) commitChange(tenant string, c pendingChange) (sessionstore.
 	}
 }
 
-// purgeEvents drops events older than EventRetention (housekeeping).
+// purgeEvents drops events older than EventRetention (housekeeping),
+// keeping those a webhook has not delivered up to EventUndeliveredMax, and
+// says so: a log line and Observer.EventsPurged (metrics).
 func (s *Supervisor) purgeEvents() {
-	if n, err := s.store.PurgeEvents(s.cfg.EventRetention); err != nil {
-		s.log.Warn("purging old events", zap.Error(err))
-	} else if n > 0 {
-		s.log.Info("purged old events", zap.Int("events", n))
+	r, err := s.store.PurgeEvents(sessionstore.EventPurge{Retention: s.cfg.EventRetention, UndeliveredMax: s.cfg.EventUndeliveredMax})
+	if err != nil {
+		s.log.Warn("purging old events", zap.Error(err), zap.Int("purged", r.Purged))
+		return
+	}
+	s.cfg.Observer.EventsPurged(r)
+	if r.Purged > 0 {
+		s.log.Info("purged old events", zap.Int("events", r.Purged))
+	}
+	if len(r.Behind) == 0 {
+		return
+	}
+	behind := make([]string, len(r.Behind))
+	for i, c := range r.Behind {
+		behind[i] = c.Name + " at " + s.store.Cursor(c.Seq)
+	}
+	if r.Held > 0 {
+		s.log.Warn("events past the retention are kept: a webhook has not delivered them yet (kept up to --event-retention-undelivered)",
+			zap.Int("events", r.Held), zap.Strings("consumers", behind))
+	}
+	if r.Dropped > 0 {
+		s.log.Error("events purged before a webhook delivered them: older than --event-retention-undelivered; that webhook never gets them",
+			zap.Int("events", r.Dropped), zap.Strings("consumers", behind))
 	}
 }
 

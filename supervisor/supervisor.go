@@ -83,8 +83,13 @@ type Config struct {
 
 	// EventRetention is how long the event log (WatchEvents, webhooks; see
 	// events.go) keeps an event; older events are purged hourly with the
-	// expired messages. 0: 7 days.
+	// expired messages, except those a webhook has not delivered yet. 0:
+	// 7 days.
 	EventRetention time.Duration
+	// EventUndeliveredMax is how long an event a webhook has not delivered
+	// is kept at most (then purged, logged and counted); 0: 30 days; less
+	// than EventRetention: EventRetention.
+	EventUndeliveredMax time.Duration
 
 	// ContractHoldMax is how long a tenant's queue is held while its page
 	// does not match the page contract (contract.go) before its messages
@@ -165,6 +170,10 @@ type Observer interface {
 	// PageContract reports a tenant's page no longer matching the page
 	// contract at check (ok false), or matching it again (ok true).
 	PageContract(tenant, check string, ok bool)
+	// EventsPurged reports an hourly purge of the event log: what it
+	// removed, what it kept for a webhook that has not delivered it, and
+	// what it removed undelivered (past the hard cap).
+	EventsPurged(r sessionstore.PurgeReport)
 }
 
 type nopObserver struct{}
@@ -174,6 +183,7 @@ func (nopObserver) BrowserDied(string)                               {}
 func (nopObserver) SendFinished(string, time.Duration, MessageState) {}
 func (nopObserver) SendTextMismatch(string)                          {}
 func (nopObserver) PageContract(string, string, bool)                {}
+func (nopObserver) EventsPurged(sessionstore.PurgeReport)            {}
 
 // OutboxSize is the number of messages stored, pending or kept for
 // idempotency.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wapool/wapool/internal/webhook"
+	"github.com/wapool/wapool/sessionstore"
 )
 
 // config is wapoold's configuration. Every flag has an environment twin:
@@ -60,6 +61,10 @@ type config struct {
 	WebhookURL         string // POST every event here; "" = no webhook
 	WebhookSecretFile  string // HMAC-SHA256 keys of the webhook signatures, one or two lines; required with WebhookURL
 	WebhookMaxAttempts int    // failed POSTs of one event that park it in the dead-letter list
+	// EventRetention: events older than this are purged hourly, except
+	// those a webhook has not delivered, kept up to EventRetentionUndelivered.
+	EventRetention            time.Duration
+	EventRetentionUndelivered time.Duration
 
 	// Cluster mode (cluster.go): on with a postgres:// Store.
 	Store         string        // "" = the local bbolt file; postgres://… = the shared store
@@ -155,6 +160,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (config, 
 	if c.WebhookMaxAttempts < 1 {
 		return c, errors.New("--webhook-max-attempts must be at least 1")
 	}
+	if c.EventRetention <= 0 || c.EventRetentionUndelivered < c.EventRetention {
+		return c, errors.New("--event-retention must be positive, and --event-retention-undelivered at least as long")
+	}
 	switch c.LogFormat {
 	case "json", "console":
 	default:
@@ -228,6 +236,8 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.WebhookURL, "webhook-url", "", "POST every session and message event here as JSON, timestamped and signed, retried with backoff; 401/403/404/410 pause delivery (empty: no webhook)")
 	fs.StringVar(&c.WebhookSecretFile, "webhook-secret-file", "", "file holding the webhook's HMAC-SHA256 secret, one per line: two while a secret rotates, and both sign (X-Wapool-Signature); required with --webhook-url; re-read on SIGHUP")
 	fs.IntVar(&c.WebhookMaxAttempts, "webhook-max-attempts", webhook.DefaultMaxAttempts, "failed POSTs of one webhook event (5xx, 4xx but 401/403/404/410, network errors) after which it is parked in the dead-letter list and the next events go on (wapoolctl events dead, events redeliver)")
+	fs.DurationVar(&c.EventRetention, "event-retention", sessionstore.DefaultEventRetention, "events (WatchEvents, SSE, webhooks) are kept this long, then purged hourly; a cursor older than the oldest kept is OUT_OF_RANGE")
+	fs.DurationVar(&c.EventRetentionUndelivered, "event-retention-undelivered", sessionstore.DefaultUndeliveredRetention, "an event a webhook has not delivered yet is kept past --event-retention up to this long (logged, wapool_events_held_undelivered), then purged anyway (logged, wapool_events_purged_undelivered_total); at least --event-retention")
 	fs.DurationVar(&c.PruneInactive, "prune-inactive", 0, "delete tenants (profile included) inactive longer than this, checked hourly (0: never)")
 	fs.DurationVar(&c.ProbeTimeout, "probe-timeout", 1500*time.Millisecond, "a page that does not answer its liveness probe (every 5 s when idle, and before each page operation) within this is hung and its browser restarted")
 	fs.IntVar(&c.CrashLoop, "crash-loop", 5, "browser deaths of one tenant within 2 minutes that make it FAILED (a crash loop)")
