@@ -132,6 +132,7 @@ func TestSendFileOnBothBuilds(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: PrepareFile: %v", c.name, err)
 				}
+				t.Logf("%s: caption entered %d times", c.name, d.Entries)
 				if d.File == nil || d.Text != c.caption || len(d.Noted) != i {
 					t.Fatalf("%s: draft %+v, want the file, the caption and %d noted bubbles", c.name, d, i)
 				}
