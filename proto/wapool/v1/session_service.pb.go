@@ -1277,7 +1277,13 @@ type Session struct {
 	// changed, and the tenant's messages stay QUEUED until the selectors are
 	// fixed and reloaded (SIGHUP), or fail with reason PAGE_CONTRACT after
 	// --contract-hold-max. Empty while the contract holds.
-	PageContract  string `protobuf:"bytes,12,opt,name=page_contract,json=pageContract,proto3" json:"page_contract,omitempty"`
+	PageContract string `protobuf:"bytes,12,opt,name=page_contract,json=pageContract,proto3" json:"page_contract,omitempty"`
+	// Cluster mode: set when the tenant's profile was last restored (after a
+	// failover) from a snapshot older than its last activity: the device's
+	// encryption state rolled back, and peers may see "Waiting for this
+	// message" until retry receipts heal it. Unset when the last restore was
+	// current (or there was none).
+	StaleRestore  *StaleRestore `protobuf:"bytes,13,opt,name=stale_restore,json=staleRestore,proto3" json:"stale_restore,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1396,6 +1402,87 @@ func (x *Session) GetPageContract() string {
 	return ""
 }
 
+func (x *Session) GetStaleRestore() *StaleRestore {
+	if x != nil {
+		return x.StaleRestore
+	}
+	return nil
+}
+
+// StaleRestore is a restore of a tenant's profile from a snapshot taken
+// before the tenant's last activity (a send, a link, a start).
+type StaleRestore struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the profile was restored.
+	RestoredAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=restored_at,json=restoredAt,proto3" json:"restored_at,omitempty"`
+	// When the snapshot restored was taken.
+	SnapshotAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=snapshot_at,json=snapshotAt,proto3" json:"snapshot_at,omitempty"`
+	// The tenant's last activity before the restore.
+	LastActive *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_active,json=lastActive,proto3" json:"last_active,omitempty"`
+	// How far the restored device is behind: last_active - snapshot_at.
+	Behind        *durationpb.Duration `protobuf:"bytes,4,opt,name=behind,proto3" json:"behind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StaleRestore) Reset() {
+	*x = StaleRestore{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StaleRestore) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StaleRestore) ProtoMessage() {}
+
+func (x *StaleRestore) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StaleRestore.ProtoReflect.Descriptor instead.
+func (*StaleRestore) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *StaleRestore) GetRestoredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RestoredAt
+	}
+	return nil
+}
+
+func (x *StaleRestore) GetSnapshotAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SnapshotAt
+	}
+	return nil
+}
+
+func (x *StaleRestore) GetLastActive() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastActive
+	}
+	return nil
+}
+
+func (x *StaleRestore) GetBehind() *durationpb.Duration {
+	if x != nil {
+		return x.Behind
+	}
+	return nil
+}
+
 // StatusRequest names one tenant.
 type StatusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1407,7 +1494,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1506,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1519,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{14}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StatusRequest) GetTenantId() string {
@@ -1453,7 +1540,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1552,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1565,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{15}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StatusResponse) GetSession() *Session {
@@ -1497,7 +1584,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +1596,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,7 +1609,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{16}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{17}
 }
 
 // ListSessionsResponse holds every tenant's session.
@@ -1536,7 +1623,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1635,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1648,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{17}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -1582,7 +1669,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +1681,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +1694,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{18}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LogoutRequest) GetTenantId() string {
@@ -1626,7 +1713,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1725,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1738,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{19}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{20}
 }
 
 // PruneSessionsRequest says how long a tenant must have been inactive.
@@ -1668,7 +1755,7 @@ type PruneSessionsRequest struct {
 
 func (x *PruneSessionsRequest) Reset() {
 	*x = PruneSessionsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1767,7 @@ func (x *PruneSessionsRequest) String() string {
 func (*PruneSessionsRequest) ProtoMessage() {}
 
 func (x *PruneSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1780,7 @@ func (x *PruneSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PruneSessionsRequest.ProtoReflect.Descriptor instead.
 func (*PruneSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{20}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PruneSessionsRequest) GetInactiveFor() *durationpb.Duration {
@@ -1722,7 +1809,7 @@ type PruneSessionsResponse struct {
 
 func (x *PruneSessionsResponse) Reset() {
 	*x = PruneSessionsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1821,7 @@ func (x *PruneSessionsResponse) String() string {
 func (*PruneSessionsResponse) ProtoMessage() {}
 
 func (x *PruneSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1834,7 @@ func (x *PruneSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PruneSessionsResponse.ProtoReflect.Descriptor instead.
 func (*PruneSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{21}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PruneSessionsResponse) GetTenantIds() []string {
@@ -1768,7 +1855,7 @@ type ScreenshotRequest struct {
 
 func (x *ScreenshotRequest) Reset() {
 	*x = ScreenshotRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +1867,7 @@ func (x *ScreenshotRequest) String() string {
 func (*ScreenshotRequest) ProtoMessage() {}
 
 func (x *ScreenshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +1880,7 @@ func (x *ScreenshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenshotRequest.ProtoReflect.Descriptor instead.
 func (*ScreenshotRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{22}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ScreenshotRequest) GetTenantId() string {
@@ -1814,7 +1901,7 @@ type ScreenshotResponse struct {
 
 func (x *ScreenshotResponse) Reset() {
 	*x = ScreenshotResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +1913,7 @@ func (x *ScreenshotResponse) String() string {
 func (*ScreenshotResponse) ProtoMessage() {}
 
 func (x *ScreenshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +1926,7 @@ func (x *ScreenshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenshotResponse.ProtoReflect.Descriptor instead.
 func (*ScreenshotResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{23}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ScreenshotResponse) GetPng() []byte {
@@ -1864,7 +1951,7 @@ type DiagnoseRequest struct {
 
 func (x *DiagnoseRequest) Reset() {
 	*x = DiagnoseRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1876,7 +1963,7 @@ func (x *DiagnoseRequest) String() string {
 func (*DiagnoseRequest) ProtoMessage() {}
 
 func (x *DiagnoseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1889,7 +1976,7 @@ func (x *DiagnoseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnoseRequest.ProtoReflect.Descriptor instead.
 func (*DiagnoseRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{24}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DiagnoseRequest) GetTenantId() string {
@@ -1921,7 +2008,7 @@ type DiagnoseResponse struct {
 
 func (x *DiagnoseResponse) Reset() {
 	*x = DiagnoseResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1933,7 +2020,7 @@ func (x *DiagnoseResponse) String() string {
 func (*DiagnoseResponse) ProtoMessage() {}
 
 func (x *DiagnoseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1946,7 +2033,7 @@ func (x *DiagnoseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnoseResponse.ProtoReflect.Descriptor instead.
 func (*DiagnoseResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{25}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DiagnoseResponse) GetChecks() []*Check {
@@ -1984,7 +2071,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1996,7 +2083,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2009,7 +2096,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{26}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Check) GetName() string {
@@ -2067,7 +2154,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2166,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2179,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{27}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WatchEventsRequest) GetTenantIds() []string {
@@ -2120,7 +2207,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2132,7 +2219,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2145,7 +2232,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{28}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -2181,7 +2268,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2280,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2293,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{29}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Event) GetCursor() string {
@@ -2285,14 +2372,18 @@ type SessionStateEvent struct {
 	LastError string `protobuf:"bytes,3,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	// True when the tenant was logged out and deleted (Logout, or pruned as
 	// inactive): no more events follow for it unless it is linked again.
-	Deleted       bool `protobuf:"varint,4,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Deleted bool `protobuf:"varint,4,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Set when the event reports a restore of the tenant's profile from a
+	// snapshot older than its last activity (cluster mode), not a change of
+	// state: `from` and `to` are SESSION_STATE_UNSPECIFIED then.
+	StaleRestore  *StaleRestore `protobuf:"bytes,5,opt,name=stale_restore,json=staleRestore,proto3" json:"stale_restore,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionStateEvent) Reset() {
 	*x = SessionStateEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2304,7 +2395,7 @@ func (x *SessionStateEvent) String() string {
 func (*SessionStateEvent) ProtoMessage() {}
 
 func (x *SessionStateEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2317,7 +2408,7 @@ func (x *SessionStateEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionStateEvent.ProtoReflect.Descriptor instead.
 func (*SessionStateEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{30}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SessionStateEvent) GetFrom() SessionState {
@@ -2348,6 +2439,13 @@ func (x *SessionStateEvent) GetDeleted() bool {
 	return false
 }
 
+func (x *SessionStateEvent) GetStaleRestore() *StaleRestore {
+	if x != nil {
+		return x.StaleRestore
+	}
+	return nil
+}
+
 // MessageEvent is a change of a message's state: QUEUED when it is accepted,
 // SENDING when an attempt starts, then SENT, or FAILED with its `error`.
 // A message tried again after a transient failure stays SENDING (no new
@@ -2363,7 +2461,7 @@ type MessageEvent struct {
 
 func (x *MessageEvent) Reset() {
 	*x = MessageEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2375,7 +2473,7 @@ func (x *MessageEvent) String() string {
 func (*MessageEvent) ProtoMessage() {}
 
 func (x *MessageEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2388,7 +2486,7 @@ func (x *MessageEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageEvent.ProtoReflect.Descriptor instead.
 func (*MessageEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{31}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *MessageEvent) GetMessage() *Message {
@@ -2409,7 +2507,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2421,7 +2519,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2434,7 +2532,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{32}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DrainNodeRequest) GetNodeId() string {
@@ -2454,7 +2552,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2466,7 +2564,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2479,7 +2577,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{33}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{34}
 }
 
 // ListDeadEventsRequest asks for one page of the webhook's dead-letter list.
@@ -2497,7 +2595,7 @@ type ListDeadEventsRequest struct {
 
 func (x *ListDeadEventsRequest) Reset() {
 	*x = ListDeadEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2509,7 +2607,7 @@ func (x *ListDeadEventsRequest) String() string {
 func (*ListDeadEventsRequest) ProtoMessage() {}
 
 func (x *ListDeadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2522,7 +2620,7 @@ func (x *ListDeadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{34}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListDeadEventsRequest) GetAfter() string {
@@ -2553,7 +2651,7 @@ type ListDeadEventsResponse struct {
 
 func (x *ListDeadEventsResponse) Reset() {
 	*x = ListDeadEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2663,7 @@ func (x *ListDeadEventsResponse) String() string {
 func (*ListDeadEventsResponse) ProtoMessage() {}
 
 func (x *ListDeadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2676,7 @@ func (x *ListDeadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{35}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListDeadEventsResponse) GetDeadEvents() []*DeadEvent {
@@ -2620,7 +2718,7 @@ type DeadEvent struct {
 
 func (x *DeadEvent) Reset() {
 	*x = DeadEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2632,7 +2730,7 @@ func (x *DeadEvent) String() string {
 func (*DeadEvent) ProtoMessage() {}
 
 func (x *DeadEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2645,7 +2743,7 @@ func (x *DeadEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadEvent.ProtoReflect.Descriptor instead.
 func (*DeadEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{36}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeadEvent) GetCursor() string {
@@ -2702,7 +2800,7 @@ type RedeliverDeadEventsRequest struct {
 
 func (x *RedeliverDeadEventsRequest) Reset() {
 	*x = RedeliverDeadEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2714,7 +2812,7 @@ func (x *RedeliverDeadEventsRequest) String() string {
 func (*RedeliverDeadEventsRequest) ProtoMessage() {}
 
 func (x *RedeliverDeadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2727,7 +2825,7 @@ func (x *RedeliverDeadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverDeadEventsRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverDeadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{37}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RedeliverDeadEventsRequest) GetCursors() []string {
@@ -2748,7 +2846,7 @@ type RedeliverDeadEventsResponse struct {
 
 func (x *RedeliverDeadEventsResponse) Reset() {
 	*x = RedeliverDeadEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2760,7 +2858,7 @@ func (x *RedeliverDeadEventsResponse) String() string {
 func (*RedeliverDeadEventsResponse) ProtoMessage() {}
 
 func (x *RedeliverDeadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2773,7 +2871,7 @@ func (x *RedeliverDeadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverDeadEventsResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverDeadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{38}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RedeliverDeadEventsResponse) GetCount() int32 {
@@ -2814,7 +2912,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2826,7 +2924,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2839,7 +2937,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{39}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateWebhookRequest) GetUrl() string {
@@ -2890,7 +2988,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2902,7 +3000,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2915,7 +3013,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{40}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -2951,7 +3049,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2963,7 +3061,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2976,7 +3074,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{41}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Webhook) GetWebhookId() string {
@@ -3023,7 +3121,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3035,7 +3133,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3048,7 +3146,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{42}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{43}
 }
 
 // ListWebhooksResponse holds the webhooks.
@@ -3063,7 +3161,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3075,7 +3173,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3088,7 +3186,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{43}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -3109,7 +3207,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[44]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3121,7 +3219,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[44]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3134,7 +3232,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{44}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DeleteWebhookRequest) GetWebhookId() string {
@@ -3153,7 +3251,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[45]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3165,7 +3263,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[45]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3178,7 +3276,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{45}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{46}
 }
 
 var File_wapool_v1_session_service_proto protoreflect.FileDescriptor
@@ -3255,7 +3353,7 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\n" +
 	"started_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12\x1a\n" +
 	"\brestarts\x18\x04 \x01(\rR\brestarts\x12\x1b\n" +
-	"\tlast_exit\x18\x05 \x01(\tR\blastExit\"\xc0\x03\n" +
+	"\tlast_exit\x18\x05 \x01(\tR\blastExit\"\xfe\x03\n" +
 	"\aSession\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.wapool.v1.SessionStateR\x05state\x12\x14\n" +
@@ -3272,7 +3370,16 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	" \x01(\tR\x04node\x12;\n" +
 	"\vsnapshot_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"snapshotAt\x12#\n" +
-	"\rpage_contract\x18\f \x01(\tR\fpageContract\",\n" +
+	"\rpage_contract\x18\f \x01(\tR\fpageContract\x12<\n" +
+	"\rstale_restore\x18\r \x01(\v2\x17.wapool.v1.StaleRestoreR\fstaleRestore\"\xf8\x01\n" +
+	"\fStaleRestore\x12;\n" +
+	"\vrestored_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"restoredAt\x12;\n" +
+	"\vsnapshot_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"snapshotAt\x12;\n" +
+	"\vlast_active\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastActive\x121\n" +
+	"\x06behind\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x06behind\",\n" +
 	"\rStatusRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\">\n" +
 	"\x0eStatusResponse\x12,\n" +
@@ -3316,13 +3423,14 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\ttenant_id\x18\x03 \x01(\tR\btenantId\x12C\n" +
 	"\rsession_state\x18\x04 \x01(\v2\x1c.wapool.v1.SessionStateEventH\x00R\fsessionState\x123\n" +
 	"\amessage\x18\x05 \x01(\v2\x17.wapool.v1.MessageEventH\x00R\amessageB\x06\n" +
-	"\x04kind\"\xa2\x01\n" +
+	"\x04kind\"\xe0\x01\n" +
 	"\x11SessionStateEvent\x12+\n" +
 	"\x04from\x18\x01 \x01(\x0e2\x17.wapool.v1.SessionStateR\x04from\x12'\n" +
 	"\x02to\x18\x02 \x01(\x0e2\x17.wapool.v1.SessionStateR\x02to\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\x03 \x01(\tR\tlastError\x12\x18\n" +
-	"\adeleted\x18\x04 \x01(\bR\adeleted\"<\n" +
+	"\adeleted\x18\x04 \x01(\bR\adeleted\x12<\n" +
+	"\rstale_restore\x18\x05 \x01(\v2\x17.wapool.v1.StaleRestoreR\fstaleRestore\"<\n" +
 	"\fMessageEvent\x12,\n" +
 	"\amessage\x18\x01 \x01(\v2\x12.wapool.v1.MessageR\amessage\"+\n" +
 	"\x10DrainNodeRequest\x12\x17\n" +
@@ -3433,7 +3541,7 @@ func file_wapool_v1_session_service_proto_rawDescGZIP() []byte {
 }
 
 var file_wapool_v1_session_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_wapool_v1_session_service_proto_goTypes = []any{
 	(Wait)(0),                           // 0: wapool.v1.Wait
 	(MessageState)(0),                   // 1: wapool.v1.MessageState
@@ -3452,40 +3560,41 @@ var file_wapool_v1_session_service_proto_goTypes = []any{
 	(*GetMessageResponse)(nil),          // 14: wapool.v1.GetMessageResponse
 	(*Browser)(nil),                     // 15: wapool.v1.Browser
 	(*Session)(nil),                     // 16: wapool.v1.Session
-	(*StatusRequest)(nil),               // 17: wapool.v1.StatusRequest
-	(*StatusResponse)(nil),              // 18: wapool.v1.StatusResponse
-	(*ListSessionsRequest)(nil),         // 19: wapool.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),        // 20: wapool.v1.ListSessionsResponse
-	(*LogoutRequest)(nil),               // 21: wapool.v1.LogoutRequest
-	(*LogoutResponse)(nil),              // 22: wapool.v1.LogoutResponse
-	(*PruneSessionsRequest)(nil),        // 23: wapool.v1.PruneSessionsRequest
-	(*PruneSessionsResponse)(nil),       // 24: wapool.v1.PruneSessionsResponse
-	(*ScreenshotRequest)(nil),           // 25: wapool.v1.ScreenshotRequest
-	(*ScreenshotResponse)(nil),          // 26: wapool.v1.ScreenshotResponse
-	(*DiagnoseRequest)(nil),             // 27: wapool.v1.DiagnoseRequest
-	(*DiagnoseResponse)(nil),            // 28: wapool.v1.DiagnoseResponse
-	(*Check)(nil),                       // 29: wapool.v1.Check
-	(*WatchEventsRequest)(nil),          // 30: wapool.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),         // 31: wapool.v1.WatchEventsResponse
-	(*Event)(nil),                       // 32: wapool.v1.Event
-	(*SessionStateEvent)(nil),           // 33: wapool.v1.SessionStateEvent
-	(*MessageEvent)(nil),                // 34: wapool.v1.MessageEvent
-	(*DrainNodeRequest)(nil),            // 35: wapool.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),           // 36: wapool.v1.DrainNodeResponse
-	(*ListDeadEventsRequest)(nil),       // 37: wapool.v1.ListDeadEventsRequest
-	(*ListDeadEventsResponse)(nil),      // 38: wapool.v1.ListDeadEventsResponse
-	(*DeadEvent)(nil),                   // 39: wapool.v1.DeadEvent
-	(*RedeliverDeadEventsRequest)(nil),  // 40: wapool.v1.RedeliverDeadEventsRequest
-	(*RedeliverDeadEventsResponse)(nil), // 41: wapool.v1.RedeliverDeadEventsResponse
-	(*CreateWebhookRequest)(nil),        // 42: wapool.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),       // 43: wapool.v1.CreateWebhookResponse
-	(*Webhook)(nil),                     // 44: wapool.v1.Webhook
-	(*ListWebhooksRequest)(nil),         // 45: wapool.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),        // 46: wapool.v1.ListWebhooksResponse
-	(*DeleteWebhookRequest)(nil),        // 47: wapool.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),       // 48: wapool.v1.DeleteWebhookResponse
-	(*timestamppb.Timestamp)(nil),       // 49: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 50: google.protobuf.Duration
+	(*StaleRestore)(nil),                // 17: wapool.v1.StaleRestore
+	(*StatusRequest)(nil),               // 18: wapool.v1.StatusRequest
+	(*StatusResponse)(nil),              // 19: wapool.v1.StatusResponse
+	(*ListSessionsRequest)(nil),         // 20: wapool.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),        // 21: wapool.v1.ListSessionsResponse
+	(*LogoutRequest)(nil),               // 22: wapool.v1.LogoutRequest
+	(*LogoutResponse)(nil),              // 23: wapool.v1.LogoutResponse
+	(*PruneSessionsRequest)(nil),        // 24: wapool.v1.PruneSessionsRequest
+	(*PruneSessionsResponse)(nil),       // 25: wapool.v1.PruneSessionsResponse
+	(*ScreenshotRequest)(nil),           // 26: wapool.v1.ScreenshotRequest
+	(*ScreenshotResponse)(nil),          // 27: wapool.v1.ScreenshotResponse
+	(*DiagnoseRequest)(nil),             // 28: wapool.v1.DiagnoseRequest
+	(*DiagnoseResponse)(nil),            // 29: wapool.v1.DiagnoseResponse
+	(*Check)(nil),                       // 30: wapool.v1.Check
+	(*WatchEventsRequest)(nil),          // 31: wapool.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),         // 32: wapool.v1.WatchEventsResponse
+	(*Event)(nil),                       // 33: wapool.v1.Event
+	(*SessionStateEvent)(nil),           // 34: wapool.v1.SessionStateEvent
+	(*MessageEvent)(nil),                // 35: wapool.v1.MessageEvent
+	(*DrainNodeRequest)(nil),            // 36: wapool.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),           // 37: wapool.v1.DrainNodeResponse
+	(*ListDeadEventsRequest)(nil),       // 38: wapool.v1.ListDeadEventsRequest
+	(*ListDeadEventsResponse)(nil),      // 39: wapool.v1.ListDeadEventsResponse
+	(*DeadEvent)(nil),                   // 40: wapool.v1.DeadEvent
+	(*RedeliverDeadEventsRequest)(nil),  // 41: wapool.v1.RedeliverDeadEventsRequest
+	(*RedeliverDeadEventsResponse)(nil), // 42: wapool.v1.RedeliverDeadEventsResponse
+	(*CreateWebhookRequest)(nil),        // 43: wapool.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),       // 44: wapool.v1.CreateWebhookResponse
+	(*Webhook)(nil),                     // 45: wapool.v1.Webhook
+	(*ListWebhooksRequest)(nil),         // 46: wapool.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),        // 47: wapool.v1.ListWebhooksResponse
+	(*DeleteWebhookRequest)(nil),        // 48: wapool.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),       // 49: wapool.v1.DeleteWebhookResponse
+	(*timestamppb.Timestamp)(nil),       // 50: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 51: google.protobuf.Duration
 }
 var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	5,  // 0: wapool.v1.LinkResponse.qr:type_name -> wapool.v1.QRCode
@@ -3495,69 +3604,75 @@ var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	9,  // 4: wapool.v1.SendRequest.media:type_name -> wapool.v1.Media
 	11, // 5: wapool.v1.SendResponse.message:type_name -> wapool.v1.Message
 	1,  // 6: wapool.v1.Message.state:type_name -> wapool.v1.MessageState
-	49, // 7: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	49, // 8: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
+	50, // 7: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	50, // 8: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
 	12, // 9: wapool.v1.Message.media:type_name -> wapool.v1.MessageMedia
 	11, // 10: wapool.v1.GetMessageResponse.message:type_name -> wapool.v1.Message
-	49, // 11: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
+	50, // 11: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
 	2,  // 12: wapool.v1.Session.state:type_name -> wapool.v1.SessionState
 	15, // 13: wapool.v1.Session.browser:type_name -> wapool.v1.Browser
-	49, // 14: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
-	49, // 15: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
-	16, // 16: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
-	16, // 17: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
-	50, // 18: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
-	29, // 19: wapool.v1.DiagnoseResponse.checks:type_name -> wapool.v1.Check
-	32, // 20: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
-	49, // 21: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
-	33, // 22: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
-	34, // 23: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
-	2,  // 24: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
-	2,  // 25: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
-	11, // 26: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
-	39, // 27: wapool.v1.ListDeadEventsResponse.dead_events:type_name -> wapool.v1.DeadEvent
-	32, // 28: wapool.v1.DeadEvent.event:type_name -> wapool.v1.Event
-	49, // 29: wapool.v1.DeadEvent.parked_at:type_name -> google.protobuf.Timestamp
-	44, // 30: wapool.v1.CreateWebhookResponse.webhook:type_name -> wapool.v1.Webhook
-	49, // 31: wapool.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
-	44, // 32: wapool.v1.ListWebhooksResponse.webhooks:type_name -> wapool.v1.Webhook
-	3,  // 33: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
-	8,  // 34: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
-	13, // 35: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
-	17, // 36: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
-	19, // 37: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
-	21, // 38: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
-	23, // 39: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
-	25, // 40: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
-	27, // 41: wapool.v1.SessionService.Diagnose:input_type -> wapool.v1.DiagnoseRequest
-	30, // 42: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
-	35, // 43: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
-	37, // 44: wapool.v1.SessionService.ListDeadEvents:input_type -> wapool.v1.ListDeadEventsRequest
-	40, // 45: wapool.v1.SessionService.RedeliverDeadEvents:input_type -> wapool.v1.RedeliverDeadEventsRequest
-	42, // 46: wapool.v1.SessionService.CreateWebhook:input_type -> wapool.v1.CreateWebhookRequest
-	45, // 47: wapool.v1.SessionService.ListWebhooks:input_type -> wapool.v1.ListWebhooksRequest
-	47, // 48: wapool.v1.SessionService.DeleteWebhook:input_type -> wapool.v1.DeleteWebhookRequest
-	4,  // 49: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
-	10, // 50: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
-	14, // 51: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
-	18, // 52: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
-	20, // 53: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
-	22, // 54: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
-	24, // 55: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
-	26, // 56: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
-	28, // 57: wapool.v1.SessionService.Diagnose:output_type -> wapool.v1.DiagnoseResponse
-	31, // 58: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
-	36, // 59: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
-	38, // 60: wapool.v1.SessionService.ListDeadEvents:output_type -> wapool.v1.ListDeadEventsResponse
-	41, // 61: wapool.v1.SessionService.RedeliverDeadEvents:output_type -> wapool.v1.RedeliverDeadEventsResponse
-	43, // 62: wapool.v1.SessionService.CreateWebhook:output_type -> wapool.v1.CreateWebhookResponse
-	46, // 63: wapool.v1.SessionService.ListWebhooks:output_type -> wapool.v1.ListWebhooksResponse
-	48, // 64: wapool.v1.SessionService.DeleteWebhook:output_type -> wapool.v1.DeleteWebhookResponse
-	49, // [49:65] is the sub-list for method output_type
-	33, // [33:49] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	50, // 14: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
+	50, // 15: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
+	17, // 16: wapool.v1.Session.stale_restore:type_name -> wapool.v1.StaleRestore
+	50, // 17: wapool.v1.StaleRestore.restored_at:type_name -> google.protobuf.Timestamp
+	50, // 18: wapool.v1.StaleRestore.snapshot_at:type_name -> google.protobuf.Timestamp
+	50, // 19: wapool.v1.StaleRestore.last_active:type_name -> google.protobuf.Timestamp
+	51, // 20: wapool.v1.StaleRestore.behind:type_name -> google.protobuf.Duration
+	16, // 21: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
+	16, // 22: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
+	51, // 23: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
+	30, // 24: wapool.v1.DiagnoseResponse.checks:type_name -> wapool.v1.Check
+	33, // 25: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
+	50, // 26: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
+	34, // 27: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
+	35, // 28: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
+	2,  // 29: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
+	2,  // 30: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
+	17, // 31: wapool.v1.SessionStateEvent.stale_restore:type_name -> wapool.v1.StaleRestore
+	11, // 32: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
+	40, // 33: wapool.v1.ListDeadEventsResponse.dead_events:type_name -> wapool.v1.DeadEvent
+	33, // 34: wapool.v1.DeadEvent.event:type_name -> wapool.v1.Event
+	50, // 35: wapool.v1.DeadEvent.parked_at:type_name -> google.protobuf.Timestamp
+	45, // 36: wapool.v1.CreateWebhookResponse.webhook:type_name -> wapool.v1.Webhook
+	50, // 37: wapool.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
+	45, // 38: wapool.v1.ListWebhooksResponse.webhooks:type_name -> wapool.v1.Webhook
+	3,  // 39: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
+	8,  // 40: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
+	13, // 41: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
+	18, // 42: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
+	20, // 43: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
+	22, // 44: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
+	24, // 45: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
+	26, // 46: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
+	28, // 47: wapool.v1.SessionService.Diagnose:input_type -> wapool.v1.DiagnoseRequest
+	31, // 48: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
+	36, // 49: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
+	38, // 50: wapool.v1.SessionService.ListDeadEvents:input_type -> wapool.v1.ListDeadEventsRequest
+	41, // 51: wapool.v1.SessionService.RedeliverDeadEvents:input_type -> wapool.v1.RedeliverDeadEventsRequest
+	43, // 52: wapool.v1.SessionService.CreateWebhook:input_type -> wapool.v1.CreateWebhookRequest
+	46, // 53: wapool.v1.SessionService.ListWebhooks:input_type -> wapool.v1.ListWebhooksRequest
+	48, // 54: wapool.v1.SessionService.DeleteWebhook:input_type -> wapool.v1.DeleteWebhookRequest
+	4,  // 55: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
+	10, // 56: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
+	14, // 57: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
+	19, // 58: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
+	21, // 59: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
+	23, // 60: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
+	25, // 61: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
+	27, // 62: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
+	29, // 63: wapool.v1.SessionService.Diagnose:output_type -> wapool.v1.DiagnoseResponse
+	32, // 64: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
+	37, // 65: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
+	39, // 66: wapool.v1.SessionService.ListDeadEvents:output_type -> wapool.v1.ListDeadEventsResponse
+	42, // 67: wapool.v1.SessionService.RedeliverDeadEvents:output_type -> wapool.v1.RedeliverDeadEventsResponse
+	44, // 68: wapool.v1.SessionService.CreateWebhook:output_type -> wapool.v1.CreateWebhookResponse
+	47, // 69: wapool.v1.SessionService.ListWebhooks:output_type -> wapool.v1.ListWebhooksResponse
+	49, // 70: wapool.v1.SessionService.DeleteWebhook:output_type -> wapool.v1.DeleteWebhookResponse
+	55, // [55:71] is the sub-list for method output_type
+	39, // [39:55] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_wapool_v1_session_service_proto_init() }
@@ -3570,7 +3685,7 @@ func file_wapool_v1_session_service_proto_init() {
 		(*LinkResponse_PairingCode)(nil),
 		(*LinkResponse_Linked)(nil),
 	}
-	file_wapool_v1_session_service_proto_msgTypes[29].OneofWrappers = []any{
+	file_wapool_v1_session_service_proto_msgTypes[30].OneofWrappers = []any{
 		(*Event_SessionState)(nil),
 		(*Event_Message)(nil),
 	}
@@ -3580,7 +3695,7 @@ func file_wapool_v1_session_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wapool_v1_session_service_proto_rawDesc), len(file_wapool_v1_session_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   46,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
