@@ -7,10 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"go.uber.org/zap"
 
+	"github.com/wapool/wapool/internal/media"
 	"github.com/wapool/wapool/waweb"
 )
 
@@ -30,13 +30,6 @@ import (
 // mediaArea is the directory under a tenant's TmpDir that holds the files
 // of messages being sent.
 const mediaArea = "media"
-
-// maxFilenameLen is the longest file name most file systems take, in bytes.
-const maxFilenameLen = 255
-
-// pictureTypes are the MIME types sent as pictures (the photos input);
-// every other file goes as a document, as does a picture with AsDocument.
-var pictureTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/webp": true}
 
 // prepare opens m's chat and enters its text (waweb Prepare) or, for a
 // message with a file, attaches the file with its text as the caption
@@ -69,7 +62,7 @@ func (r *runner) stageMedia(ctx context.Context, m Message) (waweb.File, error) 
 	if r.s.cfg.Media == nil {
 		return waweb.File{}, fmt.Errorf("message %q carries a file (sha256 %s…) but the daemon has no media store", m.ID, short)
 	}
-	if err := checkFilename(md.Filename); err != nil {
+	if err := media.CheckFilename(md.Filename); err != nil {
 		return waweb.File{}, fmt.Errorf("message %q: %w", m.ID, err)
 	}
 	src, err := r.s.cfg.Media.Local(ctx, md.SHA256)
@@ -102,7 +95,9 @@ func (r *runner) stageMedia(ctx context.Context, m Message) (waweb.File, error) 
 			return waweb.File{}, fmt.Errorf("message %q: giving its file its name: %w", m.ID, err)
 		}
 	}
-	return waweb.File{Path: dst, MimeType: md.MimeType, Size: md.Size, Document: md.AsDocument || !pictureTypes[md.MimeType]}, nil
+	// A picture (media.IsPicture) goes through the photos input; every
+	// other file as a document, as does a picture with AsDocument.
+	return waweb.File{Path: dst, MimeType: md.MimeType, Size: md.Size, Document: md.AsDocument || !media.IsPicture(md.MimeType)}, nil
 }
 
 // unstageMedia removes m's file for the browser after an attempt, unless m
@@ -135,20 +130,6 @@ func (r *runner) removeOtherMedia(area, keep string) {
 			r.log.Warn("removing a file left by an earlier attempt", zap.String("message", e.Name()), zap.Error(err))
 		}
 	}
-}
-
-// checkFilename accepts a file name with no path: the name the recipient
-// sees, and the name of the browser's file.
-func checkFilename(name string) error {
-	switch {
-	case name == "", name == ".", name == "..":
-		return fmt.Errorf("file name %q: empty or a directory", name)
-	case strings.ContainsAny(name, "/\\\x00"):
-		return errors.New("file name holds a path separator or NUL")
-	case len(name) > maxFilenameLen:
-		return fmt.Errorf("file name of %d bytes, longer than %d", len(name), maxFilenameLen)
-	}
-	return nil
 }
 
 // linkOrCopy makes dst a hard link to src, or a copy of it where a link
