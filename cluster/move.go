@@ -206,12 +206,10 @@ func (n *Node) restore(ctx context.Context, id string) error {
 	}
 	n.log.Info("profile restored from its snapshot", zap.String("tenant", id), zap.Uint64("gen", ref.Gen), zap.Time("snapshot_at", info.TakenAt),
 		zap.String("taken_by", cur.Node), zap.Int64("bytes", info.Bytes), zap.Duration("took", n.cfg.Now().Sub(now)))
-	if t, err := n.cfg.Store.GetTenant(id); err == nil && t.LastActive.After(info.TakenAt) {
-		// The device rolls back: recipients of the messages since may see
-		// "Waiting for this message" until retry receipts heal it.
-		n.log.Warn("restored a snapshot older than the tenant's last activity: its device state rolls back",
-			zap.String("tenant", id), zap.Duration("behind", t.LastActive.Sub(info.TakenAt)), zap.Time("last_active", t.LastActive))
-	}
+	// Restored also flags a snapshot older than the tenant's last activity
+	// (Status, an event, a metric): the device rolls back, and recipients
+	// of the messages since may see "Waiting for this message" until retry
+	// receipts heal it.
 	// Messages clicked after the snapshot cannot be looked up on the
 	// restored page: they end UNCONFIRMED, never clicked again. The time is
 	// the snapshot's as its holder recorded it (in the authenticated

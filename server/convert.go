@@ -71,6 +71,8 @@ func event(ev supervisor.Event) *wapoolv1.Event {
 			To:        sessionStates[ev.Session.To],
 			LastError: ev.Session.LastError,
 			Deleted:   ev.Session.Deleted,
+			// A restore's report, not a change of state (restore.go).
+			StaleRestore: staleRestore(ev.Session.StaleRestore),
 		}}
 	}
 	return out
@@ -106,5 +108,6 @@ func session(s supervisor.Session) *wapoolv1.Session {
 		Node:         s.Node,
 		SnapshotAt:   ts(s.SnapshotAt),
 		PageContract: s.PageContract,
+		StaleRestore: staleRestore(s.StaleRestore),
 	}
 }

@@ -38,6 +38,8 @@ type Metrics struct {
 	eventsPurged      prometheus.Counter
 	eventsHeld        prometheus.Gauge
 	eventsUndelivered prometheus.Counter
+	// Cluster mode: restores from a snapshot older than the last activity.
+	staleRestores *prometheus.HistogramVec
 }
 
 // NewMetrics registers every metric on a new registry. Call SetSupervisor
@@ -97,6 +99,12 @@ func NewMetrics() *Metrics {
 		Name: "wapool_events_purged_undelivered_total",
 		Help: "Events purged before a webhook delivered them (older than --event-retention-undelivered): that webhook never gets them. Alert on any increase.",
 	})
+	m.staleRestores = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "wapool_snapshot_stale_restore_behind_seconds",
+		Help:    "Cluster mode: restores of a tenant's profile from a snapshot older than its last activity (a failover after activity the snapshot missed), by how far the snapshot was behind: the device's encryption state rolled back by that much (Status shows stale_restore). Alert on any.",
+		Buckets: []float64{10, 60, 300, 900, 3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600},
+	}, []string{"tenant"})
+	m.Registry.MustRegister(m.staleRestores)
 	m.Registry.MustRegister(m.eventStreams, m.eventStreamsCut, m.webhookDelivered, m.webhookRetries, m.webhookParked, m.webhookPaused,
 		m.eventsPurged, m.eventsHeld, m.eventsUndelivered)
 	m.Registry.MustRegister(m.GRPC, m.textMismatch, m.contractOK, m.browserStarts, m.browserDeaths, m.sendLatency,
@@ -139,6 +147,12 @@ func (m *Metrics) EventsPurged(r sessionstore.PurgeReport) {
 	m.eventsPurged.Add(float64(r.Purged))
 	m.eventsHeld.Set(float64(r.Held))
 	m.eventsUndelivered.Add(float64(r.Dropped))
+}
+
+// StaleRestore observes a restore from a snapshot older than the tenant's
+// last activity.
+func (m *Metrics) StaleRestore(tenant string, behind time.Duration) {
+	m.staleRestores.WithLabelValues(tenant).Observe(behind.Seconds())
 }
 
 // SendTextMismatch counts a message whose bubble showed another text.

@@ -134,6 +134,10 @@ type SessionEvent struct {
 	To        string `json:"to,omitempty"` // "" when Deleted
 	LastError string `json:"last_error,omitempty"`
 	Deleted   bool   `json:"deleted,omitempty"` // the tenant was logged out and deleted
+	// StaleRestore, when set, makes the event the report of a restore from
+	// a snapshot older than the tenant's last activity, not a change of
+	// state (From and To are "").
+	StaleRestore *StaleRestore `json:"stale_restore,omitempty"`
 }
 
 // initEventLog creates the event buckets and starts this open's segment

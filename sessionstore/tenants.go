@@ -25,7 +25,22 @@ type Tenant struct {
 	// SnapshotAt is when the newest snapshot of the profile in object
 	// storage was taken (cluster mode); zero when there is none.
 	SnapshotAt time.Time `json:"snapshot_at,omitzero"`
+	// StaleRestore is set when the profile was last restored from a
+	// snapshot older than the tenant's last activity (cluster mode); nil
+	// when the last restore was current, or there was none.
+	StaleRestore *StaleRestore `json:"stale_restore,omitempty"`
 }
+
+// StaleRestore is a restore of a tenant's profile from a snapshot taken
+// before the tenant's last activity: its device state rolled back.
+type StaleRestore struct {
+	RestoredAt time.Time `json:"restored_at"`
+	SnapshotAt time.Time `json:"snapshot_at"` // when the snapshot restored was taken
+	LastActive time.Time `json:"last_active"` // the tenant's last activity before the restore
+}
+
+// Behind is how far the restored device is behind: LastActive - SnapshotAt.
+func (r StaleRestore) Behind() time.Duration { return r.LastActive.Sub(r.SnapshotAt) }
 
 // GetTenant returns the tenant's metadata, or an error wrapping ErrNotFound.
 func (s *Store) GetTenant(id string) (Tenant, error) {

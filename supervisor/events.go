@@ -85,6 +85,10 @@ type SessionChange struct {
 	From, To  State  // StateUnknown when not known (From), or Deleted (To)
 	LastError string // the session's last error after the change
 	Deleted   bool   // the tenant was logged out and deleted
+	// StaleRestore, when set, makes the event the report of a restore
+	// from a snapshot older than the last activity, not a change of state
+	// (From and To are StateUnknown).
+	StaleRestore *StaleRestore
 }
 
 // sessionLog is where the supervisor commits session changes with their
@@ -412,7 +416,7 @@ func (s *Supervisor) SetConsumerCursor(name, cursor string) error {
 func (s *Supervisor) event(ev sessionstore.Event) Event {
 	out := Event{Cursor: s.store.Cursor(ev.Seq), At: ev.At, TenantID: ev.TenantID, Message: ev.Message}
 	if c := ev.Session; c != nil {
-		out.Session = &SessionChange{From: stateByName(c.From), To: stateByName(c.To), LastError: c.LastError, Deleted: c.Deleted}
+		out.Session = &SessionChange{From: stateByName(c.From), To: stateByName(c.To), LastError: c.LastError, Deleted: c.Deleted, StaleRestore: c.StaleRestore}
 	}
 	return out
 }

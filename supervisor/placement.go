@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/wapool/wapool/sessionstore"
 )
 
 // Placement is the cluster's say in which tenants this daemon runs (cluster
@@ -159,8 +161,12 @@ const restoreSkew = 30 * time.Second
 // a pending message clicked after takenAt (or at an unknown time) is never
 // clicked again, and ends FAILED with reason UNCONFIRMED, for it may have
 // gone out (DESIGN.md, "Sends: exactly once"). It returns the messages so
-// ended.
+// ended. First it notes whether the snapshot is older than the tenant's
+// last activity (noteRestore).
 func (s *Supervisor) Restored(id string, takenAt time.Time) ([]Message, error) {
+	if err := s.noteRestore(id, takenAt); err != nil {
+		return nil, fmt.Errorf("tenant %q: %w", id, err)
+	}
 	pending, err := s.store.Pending(id)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q: %w", id, err)
@@ -186,4 +192,35 @@ func (s *Supervisor) Restored(id string, takenAt time.Time) ([]Message, error) {
 		ended = append(ended, done)
 	}
 	return ended, errors.Join(errs...)
+}
+
+// noteRestore flags a restore from a snapshot taken at takenAt, before the
+// tenant's last activity (a send, a link): the device's Signal state rolls
+// back by that much, and peers written to since may see "Waiting for this
+// message" until retry receipts heal it. The flag (Tenant.StaleRestore,
+// shown by Status) and its event commit together; the Observer (metrics)
+// and the log get its age. A restore of a current snapshot clears the flag.
+func (s *Supervisor) noteRestore(id string, takenAt time.Time) error {
+	t, err := s.store.GetTenant(id)
+	if errors.Is(err, sessionstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !t.LastActive.After(takenAt) {
+		if t.StaleRestore != nil {
+			_, err = s.evlog.UpdateTenant(id, func(t *sessionstore.Tenant) { t.StaleRestore = nil })
+		}
+		return err
+	}
+	sr := StaleRestore{RestoredAt: time.Now().UTC(), SnapshotAt: takenAt.UTC(), LastActive: t.LastActive.UTC()}
+	ch := sessionstore.SessionEvent{StaleRestore: &sr, LastError: fmt.Sprintf("restored a snapshot %s older than the last activity", sr.Behind().Round(time.Second))}
+	if _, _, err := s.evlog.UpdateTenantLogged(id, func(t *sessionstore.Tenant) { t.StaleRestore = &sr }, ch); err != nil {
+		return fmt.Errorf("flagging a restore older than the last activity: %w", err)
+	}
+	s.cfg.Observer.StaleRestore(id, sr.Behind())
+	s.log.Warn("restored a snapshot older than the tenant's last activity: its device state rolls back",
+		zap.String("tenant", id), zap.Duration("behind", sr.Behind()), zap.Time("snapshot_at", sr.SnapshotAt), zap.Time("last_active", sr.LastActive))
+	return nil
 }

@@ -60,7 +60,15 @@ type Session struct {
 	// when its newest profile snapshot was taken (zero when none).
 	Node       string
 	SnapshotAt time.Time
+	// StaleRestore is set when the profile was last restored from a
+	// snapshot older than the tenant's last activity (noteRestore); nil
+	// otherwise.
+	StaleRestore *StaleRestore
 }
+
+// StaleRestore is a restore from a snapshot older than the tenant's last
+// activity: when, the snapshot's time, the activity's, and Behind.
+type StaleRestore = sessionstore.StaleRestore
 
 // Message is one message of the outbox.
 type Message = sessionstore.Message

@@ -174,6 +174,9 @@ type Observer interface {
 	// removed, what it kept for a webhook that has not delivered it, and
 	// what it removed undelivered (past the hard cap).
 	EventsPurged(r sessionstore.PurgeReport)
+	// StaleRestore reports a restore of the tenant's profile from a
+	// snapshot older than its last activity, by how much (cluster mode).
+	StaleRestore(tenant string, behind time.Duration)
 }
 
 type nopObserver struct{}
@@ -184,6 +187,7 @@ func (nopObserver) SendFinished(string, time.Duration, MessageState) {}
 func (nopObserver) SendTextMismatch(string)                          {}
 func (nopObserver) PageContract(string, string, bool)                {}
 func (nopObserver) EventsPurged(sessionstore.PurgeReport)            {}
+func (nopObserver) StaleRestore(string, time.Duration)               {}
 
 // OutboxSize is the number of messages stored, pending or kept for
 // idempotency.
@@ -470,6 +474,7 @@ func (s *Supervisor) session(t sessionstore.Tenant) Session {
 	}
 	ss.ProfileBytes = s.profileBytes(t.ID)
 	ss.SnapshotAt = t.SnapshotAt
+	ss.StaleRestore = t.StaleRestore
 	if s.cfg.Placement != nil && s.existingRunner(t.ID) != nil {
 		ss.Node = s.cfg.Placement.NodeID()
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"text/tabwriter"
+	"time"
 
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
@@ -49,6 +50,10 @@ func (c *cli) cmdStatus(args []string) error {
 	if s.GetNode() != "" || s.GetSnapshotAt().IsValid() { // cluster mode
 		row("node", dash(s.GetNode()))
 		row("snapshot", c.timeText(s.GetSnapshotAt()))
+		if r := s.GetStaleRestore(); r != nil {
+			row("stale restore", fmt.Sprintf("restored %s from a snapshot %s behind the last activity: peers may see \"Waiting for this message\"",
+				c.timeText(r.GetRestoredAt()), r.GetBehind().AsDuration().Round(time.Second)))
+		}
 	}
 	tw.Flush()
 	if h := stateHint(s); h != "" {

@@ -150,7 +150,9 @@ func eventWhat(ev *wapoolv1.Event) string {
 	switch k := ev.GetKind().(type) {
 	case *wapoolv1.Event_SessionState:
 		s := k.SessionState
-		if s.GetDeleted() {
+		if r := s.GetStaleRestore(); r != nil {
+			what = fmt.Sprintf("profile restored from a snapshot %s behind the last activity (device state rolled back)", r.GetBehind().AsDuration().Round(time.Second))
+		} else if s.GetDeleted() {
 			what = "session deleted (logged out)"
 		} else {
 			what = fmt.Sprintf("session %s → %s", stateName(s.GetFrom()), stateName(s.GetTo()))
