@@ -55,6 +55,7 @@ func message(m supervisor.Message) *wapoolv1.Message {
 		Attempts:       uint32(m.Attempts),
 		IdempotencyKey: m.IdempotencyKey,
 		ErrorReason:    m.ErrorReason,
+		Media:          messageMedia(m.Media),
 	}
 }
 

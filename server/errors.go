@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -31,6 +32,10 @@ var errorClasses = []struct {
 	{supervisor.ErrInvalidPhone, codes.InvalidArgument, "INVALID_PHONE"},
 	{supervisor.ErrInvalidText, codes.InvalidArgument, "INVALID_TEXT"},
 	{supervisor.ErrInvalidKey, codes.InvalidArgument, "INVALID_IDEMPOTENCY_KEY"},
+	{errMediaTooLarge, codes.InvalidArgument, "MEDIA_TOO_LARGE"},
+	{errInvalidMedia, codes.InvalidArgument, "INVALID_MEDIA"},
+	{errMediaOff, codes.FailedPrecondition, "MEDIA_OFF"},
+	{errMediaUnavailable, codes.Unavailable, "MEDIA_UNAVAILABLE"},
 	{supervisor.ErrInvalidCursor, codes.InvalidArgument, "INVALID_CURSOR"},
 	{supervisor.ErrCursorOutOfRange, codes.OutOfRange, "CURSOR_OUT_OF_RANGE"},
 	{supervisor.ErrSlowConsumer, codes.ResourceExhausted, "SLOW_CONSUMER"},
@@ -79,7 +84,7 @@ func toStatus(err error) error {
 
 // errorMetadata is the ErrorInfo metadata of the errors that tell a client
 // where to go on: the cursors of WatchEvents (see WatchEventsRequest.after
-// in the proto). nil for the others.
+// in the proto), the file size limit of Send. nil for the others.
 func errorMetadata(err error) map[string]string {
 	var re *supervisor.CursorRangeError
 	if errors.As(err, &re) {
@@ -88,6 +93,10 @@ func errorMetadata(err error) map[string]string {
 	var se *supervisor.SlowConsumerError
 	if errors.As(err, &se) {
 		return map[string]string{"cursor": se.Cursor}
+	}
+	var me *MediaTooLargeError
+	if errors.As(err, &me) {
+		return map[string]string{"max_media_bytes": strconv.FormatInt(me.Max, 10)}
 	}
 	return nil
 }

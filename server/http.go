@@ -63,8 +63,13 @@ type GatewayConfig struct {
 	// and client certificates when mTLS) and checks Addr.
 	Auth *Auth
 	// MaxRequestBytes bounds a request body; 0 means 1 MiB. A larger body
-	// is refused with 413 before it is read.
+	// is refused with 413 before it is read. With files (Send's media, in
+	// base64) it must leave room for MaxMediaBytes in base64 (4/3) and the
+	// rest of the request.
 	MaxRequestBytes int64
+	// MaxMediaBytes is the daemon's file limit (--max-media-bytes), named
+	// in the 413's message; 0: none named.
+	MaxMediaBytes int64
 	// SSEHeartbeat is the time between two keep-alive comments on an idle
 	// /v1/events stream; 0 means 15 s.
 	SSEHeartbeat time.Duration
@@ -133,7 +138,7 @@ func NewGateway(cfg GatewayConfig) (*Gateway, error) {
 		heartbeat: cfg.SSEHeartbeat, log: g.log})
 	routes.Handle("/", mux)
 	g.hs = &http.Server{
-		Handler:           withRequestLimit(routes, cfg.MaxRequestBytes),
+		Handler:           withRequestLimit(routes, cfg.MaxRequestBytes, cfg.MaxMediaBytes),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          zap.NewStdLog(g.log.Named("http")),
@@ -178,11 +183,15 @@ func (g *Gateway) Shutdown(ctx context.Context) {
 }
 
 // withRequestLimit bounds request bodies, as MaxRecvMsgSize bounds gRPC
-// requests.
-func withRequestLimit(h http.Handler, limit int64) http.Handler {
+// requests; the refusal names the file limit (mediaLimit, when not 0).
+func withRequestLimit(h http.Handler, limit, mediaLimit int64) http.Handler {
+	msg := fmt.Sprintf("the request body is larger than %d bytes", limit)
+	if mediaLimit > 0 {
+		msg += fmt.Sprintf(" (a file, base64 in the JSON, may have at most %d bytes: %s, --max-media-bytes)", mediaLimit, binaryBytes(mediaLimit))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
-			httpStatusError(w, r, status.New(codes.InvalidArgument, fmt.Sprintf("the request body is larger than %d bytes", limit)), http.StatusRequestEntityTooLarge)
+			httpStatusError(w, r, status.New(codes.InvalidArgument, msg), http.StatusRequestEntityTooLarge)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)

@@ -24,6 +24,9 @@ type Server struct {
 
 	cluster Cluster    // cluster mode (cluster.go); nil on a single node
 	fwd     *Forwarder // with cluster
+
+	media    MediaStore // Send's files (media.go); nil: a Send with a file is refused
+	maxMedia int64      // the largest file Send takes, bytes
 }
 
 var _ wapoolv1.SessionServiceServer = (*Server)(nil)
@@ -41,15 +44,25 @@ func (s *Server) Link(req *wapoolv1.LinkRequest, stream wapoolv1.SessionService_
 	return toStatus(err)
 }
 
-// Send sends one message.
+// Send sends one message: a text, or a file whose bytes are stored first
+// (media.go).
 func (s *Server) Send(ctx context.Context, req *wapoolv1.SendRequest) (*wapoolv1.SendResponse, error) {
-	m, err := s.sup.Send(ctx, supervisor.SendRequest{
+	sreq := supervisor.SendRequest{
 		TenantID:       req.GetTenantId(),
 		To:             req.GetTo(),
 		Text:           req.GetText(),
 		IdempotencyKey: req.GetIdempotencyKey(),
 		WaitAccepted:   req.GetWait() == wapoolv1.Wait_WAIT_ACCEPTED,
-	})
+	}
+	if req.GetMedia() != nil {
+		md, release, err := s.storeMedia(ctx, req)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		defer release()
+		sreq.Media = md
+	}
+	m, err := s.sup.Send(ctx, sreq)
 	if err != nil {
 		return nil, toStatus(err)
 	}
