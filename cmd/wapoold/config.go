@@ -19,7 +19,7 @@ import (
 type config struct {
 	Listen      string // gRPC address; loopback needs no credentials
 	HTTPAddr    string // the API as HTTP/JSON, SSE and /openapi.json; "" = off
-	DataDir     string // wapool.db, profiles/, cache/, tmp/
+	DataDir     string // wapool.db, profiles/, cache/, tmp/, media/
 	ProfilesDir string // "" = <data-dir>/profiles; may be an old chrome_data/
 	TargetURL   string // the WhatsApp Web origin (fakewa's address in tests)
 	Chromium    string // browser binary; "" = chromium on PATH
@@ -33,11 +33,12 @@ type config struct {
 	LogFormat      string // json | console
 	LogLevel       string // debug | info | warn | error
 
-	SendInterval time.Duration // least time between two sends of one tenant; 0 = no pacing
-	SendJitter   time.Duration // random extra wait added to SendInterval
-	QueueLimit   int           // messages waiting per tenant before RESOURCE_EXHAUSTED
-	WarmParallel int           // browsers started at once during warm-up
-	StopTimeout  time.Duration // bound on the graceful stop after SIGTERM
+	SendInterval  time.Duration // least time between two sends of one tenant; 0 = no pacing
+	SendJitter    time.Duration // random extra wait added to SendInterval
+	QueueLimit    int           // messages waiting per tenant before RESOURCE_EXHAUSTED
+	MaxMediaBytes int64         // the largest file Send takes
+	WarmParallel  int           // browsers started at once during warm-up
+	StopTimeout   time.Duration // bound on the graceful stop after SIGTERM
 
 	MaxWarm          int           // browsers running at once; default from the machine's memory
 	IdleHibernate    time.Duration // idle READY tenants hibernate after this; 0 = never
@@ -81,6 +82,10 @@ type config struct {
 	SnapshotKeyFile     string
 	SnapshotUnencrypted bool // allow plaintext snapshots (no key)
 }
+
+// maxMediaBytesLimit bounds --max-media-bytes: a gRPC message holds the
+// whole file, and its size must fit gRPC's int32 limits with room to spare.
+const maxMediaBytesLimit = 1 << 30
 
 // clustered tells whether the config asks for cluster mode.
 func (c config) clustered() bool { return c.Store != "" }
@@ -171,6 +176,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (config, 
 	if c.SendInterval < 0 || c.SendJitter < 0 {
 		return c, errors.New("--send-interval and --send-jitter must not be negative")
 	}
+	if c.MaxMediaBytes < 1 || c.MaxMediaBytes > maxMediaBytesLimit {
+		return c, fmt.Errorf("--max-media-bytes must be from 1 to %d (1 GiB)", maxMediaBytesLimit)
+	}
 	if c.QueueLimit < 1 || c.WarmParallel < 1 || c.MaxWarm < 1 || c.CrashLoop < 1 {
 		return c, errors.New("--queue-limit, --warm-parallel, --max-warm and --crash-loop must be at least 1")
 	}
@@ -221,6 +229,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.DurationVar(&c.SendInterval, "send-interval", 3*time.Second, "least time between two sends of one tenant (0: no pacing)")
 	fs.DurationVar(&c.SendJitter, "send-jitter", 2*time.Second, "random extra wait, up to this, added to --send-interval")
 	fs.IntVar(&c.QueueLimit, "queue-limit", 1000, "messages waiting per tenant before Send answers RESOURCE_EXHAUSTED")
+	fs.Int64Var(&c.MaxMediaBytes, "max-media-bytes", 16<<20, "the largest file Send takes, in bytes (a larger one is INVALID_ARGUMENT, reason MEDIA_TOO_LARGE); the gRPC and HTTP request limits follow it; files are kept in <data-dir>/media (and in cluster mode in --profile-store) while a message needs them")
 	fs.IntVar(&c.WarmParallel, "warm-parallel", 2, "browsers started at once (fewer while the CPUs are saturated: one at a time then)")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", 20*time.Second, "bound on the graceful stop after SIGTERM: a send in flight may finish and every browser closes gracefully within it")
 	fs.IntVar(&c.MaxWarm, "max-warm", defaultMaxWarm(memTotal()), "browsers running at once; the least recently used idle tenant hibernates to make room (default: (memory - 1 GiB) / 300 MiB)")

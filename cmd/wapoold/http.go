@@ -23,7 +23,7 @@ func newGateway(cfg config, auth *server.Auth, log *zap.Logger) (*gateway, error
 	if cfg.HTTPAddr == "" {
 		return nil, nil
 	}
-	gw, err := server.NewGateway(server.GatewayConfig{Addr: cfg.HTTPAddr, Auth: auth, MaxRequestBytes: maxRequestBytes, Log: log})
+	gw, err := server.NewGateway(server.GatewayConfig{Addr: cfg.HTTPAddr, Auth: auth, MaxRequestBytes: httpMaxRequest(cfg.MaxMediaBytes), MaxMediaBytes: cfg.MaxMediaBytes, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -149,6 +149,11 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	if node != nil {
 		defer node.close()
 	}
+	files, err := openMedia(ctx, cfg, store, node, log)
+	if err != nil {
+		return err
+	}
+	defer files.Close()
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -179,6 +184,7 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 		WarmParallel:        cfg.WarmParallel,
 		StopTimeout:         supervisorStop(cfg.StopTimeout),
 		Placement:           node.placement(),
+		Media:               files,
 		// A Logout's Deleted event commits with the deletion (the store).
 		OnChange: func(s supervisor.Session) { hs.OnChange(s) },
 	})
@@ -188,12 +194,13 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	gs := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(metrics.GRPC.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(metrics.GRPC.StreamServerInterceptor()),
-		grpc.MaxRecvMsgSize(maxRequestBytes),
+		grpc.MaxRecvMsgSize(grpcMaxRequest(cfg.MaxMediaBytes)),
 	}, append(authOpts, node.serverOptions()...)...)...)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 	api := server.New(sup, log)
 	api.SetMetrics(metrics)
+	api.SetMedia(files, cfg.MaxMediaBytes)
 	dead := server.NewDeadEvents(store, cfg.WebhookURL != "")
 	api.SetDeadEvents(dead)
 	node.attach(api)
@@ -228,6 +235,10 @@ func run(ctx context.Context, cfg config, log *zap.Logger) error {
 	defer stopSup()
 	supDone := make(chan error, 1)
 	go func() { supDone <- sup.Run(supCtx) }()
+	// The media sweep ends with the supervisor, before the stores close.
+	mediaDone := make(chan struct{})
+	go func() { defer close(mediaDone); _ = files.Run(supCtx) }()
+	defer func() { stopSup(); <-mediaDone }()
 	stopNode := node.run(supCtx, sup)
 	defer stopNode()
 	served := make(chan error, 2) // gs.Serve's result, and that of the gateway's listener
