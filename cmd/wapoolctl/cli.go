@@ -53,8 +53,8 @@ func init() {
 	commands = []command{
 		{"link", "link <tenant> [--phone <number>] [--qr color|invert|plain]",
 			"link the tenant to a phone: draws the QR code (or the pairing code with --phone) until linked", (*cli).cmdLink},
-		{"send", "send <tenant> <to> <text...|-> [--key <idempotency-key>] [--no-wait]",
-			"send a text message (text `-` reads stdin); prints the message id, state and WhatsApp id", (*cli).cmdSend},
+		{"send", "send <tenant> <to> <text...|-> [--key <idempotency-key>] [--no-wait] | send <tenant> <to> [caption...] --file <path> [--as-document]",
+			"send a text message (text `-` reads stdin), or a file with an optional caption (--file: named by its base name; a JPEG, PNG or WebP goes as a picture unless --as-document); prints the message id, state and WhatsApp id", (*cli).cmdSend},
 		{"get", "get <tenant> <message-id>", "show one message of the tenant's outbox", (*cli).cmdGet},
 		{"status", "status <tenant>", "show the tenant's session", (*cli).cmdStatus},
 		{"list", "list", "list every tenant's session", (*cli).cmdList},

@@ -23,6 +23,10 @@ const (
 	reasonInvalidCursor = "INVALID_CURSOR"
 	reasonCursorRange   = "CURSOR_OUT_OF_RANGE"
 	reasonWebhookOff    = "WEBHOOK_OFF"
+	reasonMediaTooLarge = "MEDIA_TOO_LARGE"
+	reasonInvalidMedia  = "INVALID_MEDIA"
+	reasonMediaStore    = "MEDIA_UNAVAILABLE"
+	reasonMediaOff      = "MEDIA_OFF"
 )
 
 // callFailure is a failed RPC with what is needed to explain it.
@@ -32,6 +36,7 @@ type callFailure struct {
 	to        string // send only
 	messageID string // get only
 	key       string // send only: the idempotency key
+	file      string // send only: the --file given; "" for a text
 	addr      string
 	tls       bool          // the connection uses TLS
 	timeout   time.Duration // --timeout of the call; 0 when none
@@ -135,6 +140,18 @@ func (f *callFailure) explain() humanError {
 				Hint:    "pass the cursor of an event as watch prints it (in [brackets] at the end of its line), or leave --after out to watch from now",
 			}
 		}
+		switch f.reason {
+		case reasonMediaTooLarge:
+			return humanError{
+				Message: withDetail(fmt.Sprintf("%s is larger than the daemon takes", f.file)),
+				Hint:    "send a smaller file, or raise the daemon's --max-media-bytes",
+			}
+		case reasonInvalidMedia:
+			return humanError{
+				Message: withDetail(fmt.Sprintf("the daemon refused the file %s", f.file)),
+				Hint:    "a file of at least one byte, whose name has 1 to 255 bytes and no control character",
+			}
+		}
 		if f.reason == reasonKeyReused {
 			return humanError{
 				Message: fmt.Sprintf("idempotency key %q was already used for a different message", f.key),
@@ -190,6 +207,8 @@ func (f *callFailure) explain() humanError {
 				Message: "this daemon has no webhook: nothing would send the events again",
 				Hint:    "start wapoold with --webhook-url and --webhook-secret-file",
 			}
+		case reasonMediaOff:
+			return humanError{Message: withDetail("this daemon takes no files"), Hint: "send a text, or upgrade wapoold"}
 		case reasonProfileLocked:
 			return humanError{
 				Message: fmt.Sprintf("tenant %q's profile is locked by another wapoold", t),
@@ -221,11 +240,25 @@ func (f *callFailure) explain() humanError {
 				Hint:    "start it, or point --addr / WAPOOL_ADDR at it; a daemon that requires TLS needs --tls-ca",
 			}
 		}
+		if f.reason == reasonMediaStore {
+			return humanError{
+				Message: withDetail("the daemon could not store the file"),
+				Hint:    "retry later with the same --key; see wapoold's log",
+			}
+		}
 		return humanError{
 			Message: withDetail(fmt.Sprintf("tenant %q's browser is restarting", t)),
 			Hint:    "retry in a few seconds",
 		}
 	case codes.ResourceExhausted:
+		if f.file != "" && f.reason == "" && strings.Contains(detail, "larger than max") {
+			// gRPC's own refusal: the request is past the daemon's receive
+			// limit, which follows its --max-media-bytes.
+			return humanError{
+				Message: withDetail(fmt.Sprintf("%s is larger than the daemon takes", f.file)),
+				Hint:    "send a smaller file, or raise the daemon's --max-media-bytes",
+			}
+		}
 		return humanError{
 			Message: withDetail("the daemon is out of capacity"),
 			Hint:    "the tenant's queue is full or no browser slot is free: retry later",

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"image"
 	"image/color"
@@ -27,6 +29,7 @@ const (
 	tenantExpire = "expire" // one QR, then DEADLINE_EXCEEDED
 	tenantHang   = "hang"   // one QR, then waits until the stream is cancelled
 	linkedPhone  = "4915112345678"
+	fakeMaxMedia = 1000 // the fake's --max-media-bytes
 	fakePairing  = "WXYZ2345"
 )
 
@@ -147,8 +150,12 @@ func (f *fakeService) Send(_ context.Context, req *wapoolv1.SendRequest) (*wapoo
 		return nil, status.Error(codes.NotFound, "unknown tenant")
 	case !s.GetLinked():
 		return nil, withReason(codes.FailedPrecondition, "tenant is not linked", reasonNotLinked)
-	case strings.TrimSpace(req.GetText()) == "":
+	case strings.TrimSpace(req.GetText()) == "" && req.GetMedia() == nil:
 		return nil, status.Error(codes.InvalidArgument, "text is empty")
+	case len(req.GetMedia().GetData()) > fakeMaxMedia:
+		return nil, withReason(codes.InvalidArgument, fmt.Sprintf("the file has %d bytes, more than the daemon's limit of %d bytes", len(req.GetMedia().GetData()), fakeMaxMedia), reasonMediaTooLarge)
+	case req.GetMedia() != nil && len(req.GetMedia().GetData()) == 0:
+		return nil, withReason(codes.InvalidArgument, "invalid file: the file is empty", reasonInvalidMedia)
 	case strings.HasPrefix(req.GetTo(), "000"):
 		return nil, withReason(codes.FailedPrecondition, "phone number shared via url is invalid", reasonNotOnWhatsApp)
 	}
@@ -160,6 +167,11 @@ func (f *fakeService) Send(_ context.Context, req *wapoolv1.SendRequest) (*wapoo
 	id := fmt.Sprintf("m%d", len(f.messages)+1)
 	m := &wapoolv1.Message{Id: id, TenantId: req.GetTenantId(), To: strings.TrimPrefix(req.GetTo(), "+"),
 		CreatedAt: timestamppb.Now(), IdempotencyKey: req.GetIdempotencyKey()}
+	if md := req.GetMedia(); md != nil {
+		sum := sha256.Sum256(md.GetData())
+		m.Media = &wapoolv1.MessageMedia{Filename: md.GetFilename(), MimeType: md.GetMimeType(), Size: int64(len(md.GetData())),
+			Sha256: hex.EncodeToString(sum[:]), AsDocument: md.GetAsDocument() || md.GetMimeType() != "image/png"}
+	}
 	switch {
 	case req.GetWait() == wapoolv1.Wait_WAIT_ACCEPTED:
 		m.State = wapoolv1.MessageState_MESSAGE_STATE_QUEUED

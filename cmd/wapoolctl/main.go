@@ -5,6 +5,7 @@
 //
 //	link <tenant> [--phone N] [--qr color|invert|plain]   draw the QR (or pairing code) until linked
 //	send <tenant> <to> <text...|-> [--key K] [--no-wait]  send a text message
+//	send <tenant> <to> [caption...] --file F [--as-document]  send a file
 //	get <tenant> <message-id>                             show one message
 //	status <tenant>                                       show one tenant's session
 //	list                                                  table of every tenant

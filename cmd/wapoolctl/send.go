@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"mime"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -15,14 +18,27 @@ import (
 // of 65,536 characters, so the daemon is the one to refuse.
 const maxStdinText = 1 << 20
 
+// maxFileBytes bounds what `send --file` reads: the most any daemon takes
+// (wapoold's --max-media-bytes goes up to 1 GiB), so the daemon is the one
+// to refuse a file over its own limit.
+const maxFileBytes = 1 << 30
+
 func (c *cli) cmdSend(args []string) error {
 	fs := c.flagSet("send")
 	c.g.register(fs, true)
 	key := fs.String("key", "", "")
 	noWait := fs.Bool("no-wait", false, "")
-	pos, err := c.parseCommand("send", fs, args, 3, -1)
+	file := fs.String("file", "", "")
+	asDocument := fs.Bool("as-document", false, "")
+	pos, err := c.parseCommand("send", fs, args, 2, -1)
 	if err != nil {
 		return err
+	}
+	if *file == "" && len(pos) < 3 {
+		return usagef("send", "send needs 3 argument(s), got %d (or a --file, whose caption may be left out)", len(pos))
+	}
+	if *asDocument && *file == "" {
+		return usagef("send", "--as-document goes with --file")
 	}
 	tenant, to := pos[0], pos[1]
 	text := strings.Join(pos[2:], " ")
@@ -40,6 +56,11 @@ func (c *cli) cmdSend(args []string) error {
 		return err
 	}
 	req := &wapoolv1.SendRequest{TenantId: tenant, To: to, Text: text, IdempotencyKey: *key}
+	if *file != "" {
+		if req.Media, err = readMedia(*file, *asDocument); err != nil {
+			return err
+		}
+	}
 	if *noWait {
 		req.Wait = wapoolv1.Wait_WAIT_ACCEPTED
 	}
@@ -47,9 +68,35 @@ func (c *cli) cmdSend(args []string) error {
 	defer cancel()
 	resp, err := c.client.Send(ctx, req)
 	if err != nil {
-		return c.fail(ctx, err, callFailure{op: "send", tenant: tenant, to: to, key: *key})
+		return c.fail(ctx, err, callFailure{op: "send", tenant: tenant, to: to, key: *key, file: *file})
 	}
 	return c.showMessage(resp.GetMessage(), resp, true)
+}
+
+// readMedia reads the file of `send --file`: its base name is the name the
+// recipient sees, its extension gives the type declared (the daemon sniffs
+// the bytes anyway).
+func readMedia(path string, asDocument bool) (*wapoolv1.Media, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--file: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("--file: %w", err)
+	case !info.Mode().IsRegular():
+		return nil, fmt.Errorf("--file %s: not a regular file", path)
+	case info.Size() > maxFileBytes:
+		return nil, fmt.Errorf("--file %s: %d bytes, more than any wapoold takes (1 GiB)", path, info.Size())
+	}
+	data := make([]byte, info.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("--file %s: %w", path, err)
+	}
+	name := filepath.Base(path)
+	return &wapoolv1.Media{Filename: name, MimeType: mime.TypeByExtension(filepath.Ext(name)), Data: data, AsDocument: asDocument}, nil
 }
 
 func (c *cli) cmdGet(args []string) error {
@@ -86,6 +133,13 @@ func (c *cli) showMessage(m *wapoolv1.Message, resp proto.Message, brief bool) e
 			row("tenant", m.GetTenantId())
 			row("to", phoneText(m.GetTo()))
 		}
+		if md := m.GetMedia(); md != nil {
+			kind := "picture"
+			if md.GetAsDocument() {
+				kind = "document"
+			}
+			row("file", fmt.Sprintf("%s (%s, %s, %s)", md.GetFilename(), fileSize(md.GetSize()), md.GetMimeType(), kind))
+		}
 		row("state", messageStateName(m.GetState()))
 		row("wa id", dash(m.GetWaMessageId()))
 		if m.GetError() != "" {
@@ -113,4 +167,15 @@ func (c *cli) showMessage(m *wapoolv1.Message, resp proto.Message, brief bool) e
 		return errReported
 	}
 	return nil
+}
+
+// fileSize shows a file's size: "840 bytes", "12.3 KiB", "2.0 MiB".
+func fileSize(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }

@@ -163,6 +163,9 @@ func eventWhat(ev *wapoolv1.Event) string {
 	case *wapoolv1.Event_Message:
 		m := k.Message.GetMessage()
 		what = fmt.Sprintf("message %s %s to %s", m.GetId(), messageStateName(m.GetState()), maskPhone(m.GetTo()))
+		if md := m.GetMedia(); md != nil {
+			what += fmt.Sprintf(" with file %q (%s)", md.GetFilename(), fileSize(md.GetSize()))
+		}
 		if m.GetAttempts() > 1 {
 			what += fmt.Sprintf(" (attempt %d)", m.GetAttempts())
 		}
