@@ -352,8 +352,8 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Fatalf("send: %v %v", m.State, err)
 		}
 		b.do(chromedp.Navigate(cs.URL + "/t/shop-1"))
-		row := `(() => { const r = document.querySelector('#messages tbody tr'); return r && r.cells.length > 2 ? r.cells[1].textContent + ' ' + r.cells[2].textContent : '' })()`
-		b.waitJS("the sent message, masked", 5*time.Second, row, "…6666 SENT")
+		row := `(() => { const r = document.querySelector('#messages tbody tr'); return r && r.cells.length > 3 ? r.cells[1].textContent + ' ' + r.cells[2].textContent + ' ' + r.cells[3].textContent : '' })()`
+		b.waitJS("the sent message, masked (a text: no file)", 5*time.Second, row, "…6666  SENT")
 		b.do(chromedp.Click(chromedp.ID("shot-btn")))
 		b.waitJS("the tenant's page as an image", 20*time.Second,
 			`(() => { const i = document.getElementById('shot'); return !i.hidden && i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:') ? 'shown' : '' })()`, "shown")

@@ -74,8 +74,11 @@ func (c *Console) sessionView(s supervisor.Session) sessionView {
 
 // messageView is one message of the outbox, without its text.
 type messageView struct {
-	ID          string `json:"id"`
-	To          string `json:"to"` // masked
+	ID string `json:"id"`
+	To string `json:"to"` // masked
+	// File names a message's file and its size ("invoice.pdf, 2.1 MB,
+	// document"); "" for a text. Never the content.
+	File        string `json:"file"`
 	State       string `json:"state"`
 	StateClass  string `json:"state_class"`
 	Created     string `json:"created"`
@@ -101,7 +104,26 @@ func (c *Console) messageView(m supervisor.Message) messageView {
 	if !m.SentAt.IsZero() {
 		v.Sent = stamp(m.SentAt)
 	}
+	if md := m.Media; md != nil {
+		kind := "picture"
+		if md.AsDocument {
+			kind = "document"
+		}
+		v.File = fmt.Sprintf("%s, %s, %s", md.Filename, fileSize(md.Size), kind)
+	}
 	return v
+}
+
+// fileSize shows a file's size in decimal units, as megabytes does: "840
+// bytes", "12.3 kB", "2.1 MB".
+func fileSize(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1e6:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
 
 // megabytes shows a size in decimal megabytes (as the README's tables do).

@@ -101,6 +101,7 @@
     var tr = el('tr');
     tr.appendChild(el('td', 'mono', m.id));
     tr.appendChild(el('td', '', m.to));
+    tr.appendChild(el('td', '', m.file));
     var td = el('td'); td.appendChild(el('span', m.state_class, m.state)); tr.appendChild(td);
     td = el('td', '', m.created_ago); td.title = m.created; tr.appendChild(td);
     tr.appendChild(el('td', '', m.sent));
@@ -129,7 +130,7 @@
     var rows = st.messages.map(messageRow);
     if (rows.length === 0) {
       var tr = el('tr', 'empty'), td = el('td', '', 'No message yet.');
-      td.colSpan = 7; tr.appendChild(td); rows = [tr];
+      td.colSpan = 8; tr.appendChild(td); rows = [tr];
     }
     tbody.replaceChildren.apply(tbody, rows);
   }
