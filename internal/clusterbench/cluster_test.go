@@ -58,6 +58,7 @@ func (r *run) startCluster(b *testing.B, run int, ttl time.Duration) (*cluster, 
 		"--profile-store", fileURL(c.bucket),
 		"--snapshot-key-file", keyFile,
 		"--lease-ttl", ttl.String(),
+		"--snapshot-after-activity", snapshotAfterActivity, // the refresh step's
 	}
 	for _, id := range []string{"n1", "n2", "n3"} {
 		if err := c.start(id); err != nil {

@@ -23,8 +23,10 @@ const (
 //
 //	cold            one tenant on a single node: daemon start → READY, and a
 //	                wake from hibernation → READY (median of 3 each)
-//	ttl=15s/kill    3 nodes, --lease-ttl 15s, 6 tenants linked, each READY
-//	                with its snapshot; SIGKILL the node holding the most
+//	ttl=15s/refresh 3 nodes, --lease-ttl 15s, 6 tenants linked, each READY
+//	                with its snapshot; a snapshot after activity of 3 of
+//	                them, one after the other (refresh_test.go)
+//	ttl=15s/kill    SIGKILL the node holding the most
 //	ttl=15s/move    then SIGTERM the survivor holding the most (a drain)
 //	ttl=3s/kill     the same on a new cluster with --lease-ttl 3s
 //	ttl=3s/move
@@ -43,6 +45,12 @@ const (
 //     through a survivor, polled every 100 ms); taken-p50-s, taken-max-s:
 //     until Status first names another node (its lease was taken);
 //     ratio-p50, ratio-max: ready ÷ (TTL + wake-READY-s).
+//   - refresh: tenants; down-p50-s, down-max-s: a tenant not READY while
+//     its holder closes its browser gracefully, uploads the profile and
+//     starts it again (a snapshot after activity; the nodes run with
+//     --snapshot-after-activity 2s so that it follows each send); quiet-p50-s:
+//     from the send's SENT until the close began; send-p50-s, send-max-s: a
+//     Send made during a refresh, until SENT.
 //   - move: tenants (the drained node's); ready-p50-s, ready-max-s,
 //     taken-p50-s, taken-max-s from the SIGTERM; exit-s: until the node
 //     exited.
@@ -69,6 +77,9 @@ func BenchmarkFailover(b *testing.B) {
 				c, err = r.startCluster(b, i, ttl)
 				return err
 			})
+			if i == 0 {
+				b.Run("refresh", func(b *testing.B) { r.Step(b, c.refresh) })
+			}
 			b.Run("kill", func(b *testing.B) { r.Step(b, c.kill) })
 			b.Run("move", func(b *testing.B) { r.Step(b, c.move) })
 			r.Step(b, func(*testing.B) error { return r.finish(c) })

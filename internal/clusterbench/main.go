@@ -31,11 +31,14 @@ var ttls = []string{"15s", "3s"}
 
 const pre = "Failover/"
 
+// refresh is the step that prices a snapshot after activity.
+const refresh = "ttl=15s/refresh"
+
 func main() { benchtable.Main("clusterbench", table) }
 
 // steps are the sub-benchmarks that report metrics.
 func steps() []string {
-	s := []string{pre + "cold"}
+	s := []string{pre + "cold", pre + refresh}
 	for _, ttl := range ttls {
 		s = append(s, pre+"ttl="+ttl+"/kill", pre+"ttl="+ttl+"/move")
 	}
@@ -80,6 +83,10 @@ func table(w io.Writer, res benchtable.Results) (missing []string) {
 		val("cold", "wake-READY-s", "%.2f"), val("cold", "wake-min-s", "%.2f"), val("cold", "wake-max-s", "%.2f"))
 	p("| one cold start of a single daemon with 1 linked tenant: start → READY, median of 3 (min–max) | %s s (%s–%s) | | |",
 		val("cold", "cold-READY-s", "%.2f"), val("cold", "cold-min-s", "%.2f"), val("cold", "cold-max-s", "%.2f"))
+	p("| a snapshot after activity (graceful close, upload, cold start; %s tenants): the tenant not READY for, p50 (max) | %s s (%s s) | | |",
+		val(refresh, "tenants", "%.0f"), val(refresh, "down-p50-s", "%.2f"), val(refresh, "down-max-s", "%.2f"))
+	p("| … it began after the last send, p50; a Send made during it: SENT after, p50 (max) | %s s; %s s (%s s) | | |",
+		val(refresh, "quiet-p50-s", "%.1f"), val(refresh, "send-p50-s", "%.2f"), val(refresh, "send-max-s", "%.2f"))
 	s := "snapshot"
 	p("| snapshot per tenant (%s tenants): stored in the bucket (sealed), p50 (max) | %s KiB (%s KiB) | | |",
 		val(s, "tenants", "%.0f"), kib(res, s, "bytes-p50"), kib(res, s, "bytes-max"))
