@@ -147,15 +147,15 @@ func (r *runner) update(f func(*Session)) { r.commit(nil, nil, f) }
 
 // commit is update that also changes the tenant's stored record with
 // stored (nil: no change), in the transaction of the change's event, and
-// then calls done (nil: none) with the record as stored. The session as
-// the other goroutines see it changes at once; the store's part is
-// committed before commit returns, or retried, in order, until it is
-// (flushChanges).
+// then calls done (nil: none) with the record as stored. The store's part
+// is committed first, then the session is published to the other
+// goroutines; when the store refuses it, the session is published all the
+// same (it is the runner's state) and the store's part is retried, in
+// order, until it commits (flushChanges).
 func (r *runner) commit(stored func(*sessionstore.Tenant), done func(sessionstore.Tenant), f func(*Session)) {
 	before, contractBefore := r.snap.State, r.snap.PageContract
 	f(&r.snap)
 	after := r.snap
-	r.pub.Store(&published{Session: after, failErr: r.failErr})
 	changed := after.State != before || after.PageContract != contractBefore
 	if changed || stored != nil {
 		c := pendingChange{tenant: stored, done: done}
@@ -165,6 +165,9 @@ func (r *runner) commit(stored func(*sessionstore.Tenant), done func(sessionstor
 		r.unlogged = append(r.unlogged, c)
 		r.flushChanges()
 	}
+	// Published after the commit: a Status that shows the new state also
+	// shows the record's change (Linked), and the event is in the log.
+	r.pub.Store(&published{Session: after, failErr: r.failErr})
 	if changed {
 		r.log.Info("session state", zap.Stringer("from", before), zap.Stringer("to", after.State), zap.String("last_error", after.LastError),
 			zap.String("page_contract", after.PageContract))

@@ -22,6 +22,9 @@ type flakyLog struct {
 	mu      sync.Mutex
 	down    bool
 	refused int
+	// before, when set, runs before each UpdateTenantLogged (on the
+	// runner's goroutine).
+	before func()
 }
 
 var errStoreDown = errors.New("store unreachable")
@@ -50,6 +53,9 @@ func (f *flakyLog) AppendSessionEvent(tenant string, ch sessionstore.SessionEven
 }
 
 func (f *flakyLog) UpdateTenantLogged(id string, fn func(*sessionstore.Tenant), ch sessionstore.SessionEvent) (sessionstore.Tenant, sessionstore.Event, error) {
+	if f.before != nil {
+		f.before()
+	}
 	if err := f.fail(); err != nil {
 		return sessionstore.Tenant{}, sessionstore.Event{}, err
 	}
@@ -165,4 +171,51 @@ func bubbleUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("not %s within 10 minutes", what)
+}
+
+// A session change that changes the tenant's record is published (Status)
+// only once the record and the event are committed: a Status showing READY
+// after a link never shows the tenant unlinked, nor UNLINKED after a
+// remote logout the tenant linked.
+func TestStatusShowsAChangeOnceCommitted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		if err := store.PutTenant(sessionstore.Tenant{ID: "t1", Linked: true, CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := fakeConfig()
+		cfg.Store, cfg.TargetURL, cfg.Launcher, cfg.Log = store, "http://fake.invalid", &fakeLauncher{wa: newFakeWA()}, zaptest.NewLogger(t)
+		sup := New(cfg)
+		wrapped := &flakyLog{sessionLog: sup.evlog}
+		var seen []State // Status's state as each commit begins
+		wrapped.before = func() {
+			s, err := sup.Status(context.Background(), "t1")
+			if err != nil {
+				t.Errorf("Status during a commit: %v", err)
+			}
+			seen = append(seen, s.State)
+		}
+		sup.evlog = wrapped
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- sup.Run(ctx) }()
+		defer func() {
+			sup.Drain()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}()
+		bubbleUntil(t, "READY", func() bool {
+			s, err := sup.Status(ctx, "t1")
+			return err == nil && s.State == StateReady
+		})
+		if len(seen) != 1 || seen[0] == StateReady {
+			t.Fatalf("Status during the link's commit showed %v, want the state before READY", seen)
+		}
+	})
 }
