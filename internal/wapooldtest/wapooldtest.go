@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
@@ -70,6 +71,9 @@ type Options struct {
 	// StartTimeout bounds the wait for the address. Zero:
 	// DefaultStartTimeout.
 	StartTimeout time.Duration
+	// Creds are the transport credentials of Conn, for a daemon started
+	// with --tls-cert (see internal/testpki). Nil: plaintext.
+	Creds credentials.TransportCredentials
 }
 
 // Daemon is one wapoold process started by Start.
@@ -87,7 +91,7 @@ type Daemon struct {
 }
 
 // Start runs the daemon and waits until it logs its address, then dials it
-// (plaintext). ctx bounds the start only: the process outlives it. The
+// (plaintext unless Options.Creds says otherwise). ctx bounds the start only: the process outlives it. The
 // process gets SIGKILL when this process dies (Pdeathsig), so a crashed test
 // or bench leaves no daemon behind. On failure the process is killed and
 // reaped, and the error holds its log.
@@ -131,7 +135,11 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 		_ = d.Kill()
 		return nil, fmt.Errorf("wapooldtest: start: %w", ctx.Err())
 	}
-	conn, err := grpc.NewClient(d.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := o.Creds
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
+	conn, err := grpc.NewClient(d.addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		_ = d.Kill()
 		return nil, fmt.Errorf("wapooldtest: dial %s: %w", d.addr, err)
@@ -154,7 +162,7 @@ func withoutWapoolEnv(env []string) []string {
 // Addr is the gRPC address the daemon logged ("127.0.0.1:<port>").
 func (d *Daemon) Addr() string { return d.addr }
 
-// Conn is the plaintext gRPC connection to Addr (health, reflection, the
+// Conn is the gRPC connection to Addr (plaintext unless Options.Creds) (health, reflection, the
 // service). Close closes it.
 func (d *Daemon) Conn() *grpc.ClientConn { return d.conn }
 
