@@ -2,15 +2,9 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -30,6 +24,7 @@ import (
 
 	"github.com/wapool/wapool/internal/authlimit"
 	"github.com/wapool/wapool/internal/grpctest"
+	"github.com/wapool/wapool/internal/testpki"
 )
 
 // Tokens of the tests: at least MinTokenLen characters.
@@ -454,49 +449,46 @@ type testPKI struct {
 	clientKeyFile         string // the client's key, a key that fits no server cert
 	caPool                *x509.CertPool
 	client, otherClient   *tls.Certificate
-	ca                    *x509.Certificate // signs issue's certificates
-	caKey                 *ecdsa.PrivateKey
+	ca                    *testpki.CA // signs issue's certificates
 }
 
 func newTestPKI(t *testing.T) *testPKI {
 	t.Helper()
 	dir := t.TempDir()
-	ca, caKey, caPEM := newTestCert(t, "wapool test CA", nil, nil, func(c *x509.Certificate) {
-		c.IsCA, c.BasicConstraintsValid = true, true
-		c.KeyUsage = x509.KeyUsageCertSign
-	})
-	other, otherKey, otherPEM := newTestCert(t, "other CA", nil, nil, func(c *x509.Certificate) {
-		c.IsCA, c.BasicConstraintsValid = true, true
-		c.KeyUsage = x509.KeyUsageCertSign
-	})
-	_, serverKey, serverPEM := newTestCert(t, "wapoold", ca, caKey, func(c *x509.Certificate) {
+	ca, err := testpki.NewCA("wapool test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := testpki.NewCA("other CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := issuePair(t, ca, "wapoold", func(c *x509.Certificate) {
 		c.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
 		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	})
-	clientUsage := func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth} }
-	_, clientKey, clientPEM := newTestCert(t, "wapoolctl", ca, caKey, clientUsage)
-	_, otherClientKey, otherClientPEM := newTestCert(t, "intruder", other, otherKey, clientUsage)
+	client := issuePair(t, ca, "wapoolctl", nil)
+	otherClient := issuePair(t, other, "intruder", nil)
 
 	p := &testPKI{
 		caFile:        filepath.Join(dir, "ca.pem"),
-		otherCAPEM:    otherPEM,
+		otherCAPEM:    other.PEM,
 		serverCert:    filepath.Join(dir, "server.pem"),
 		serverKey:     filepath.Join(dir, "server-key.pem"),
 		clientKeyFile: filepath.Join(dir, "client-key.pem"),
 		caPool:        x509.NewCertPool(),
 		ca:            ca,
-		caKey:         caKey,
 	}
 	for path, b := range map[string][]byte{
-		p.caFile: caPEM, p.serverCert: serverPEM, p.serverKey: testKeyPEM(t, serverKey), p.clientKeyFile: testKeyPEM(t, clientKey),
+		p.caFile: ca.PEM, p.serverCert: server.CertPEM, p.serverKey: server.KeyPEM, p.clientKeyFile: client.KeyPEM,
 	} {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	p.caPool.AppendCertsFromPEM(caPEM)
-	p.client = testKeyPair(t, clientPEM, clientKey)
-	p.otherClient = testKeyPair(t, otherClientPEM, otherClientKey)
+	p.caPool.AddCert(ca.Cert)
+	p.client = testKeyPair(t, client)
+	p.otherClient = testKeyPair(t, otherClient)
 	return p
 }
 
@@ -504,13 +496,7 @@ func newTestPKI(t *testing.T) *testPKI {
 // edit (nil: none).
 func (p *testPKI) issue(t *testing.T, cn string, edit func(*x509.Certificate)) *tls.Certificate {
 	t.Helper()
-	_, key, certPEM := newTestCert(t, cn, p.ca, p.caKey, func(c *x509.Certificate) {
-		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-		if edit != nil {
-			edit(c)
-		}
-	})
-	return testKeyPair(t, certPEM, key)
+	return testKeyPair(t, issuePair(t, p.ca, cn, edit))
 }
 
 // clientCreds trusts the test CA for the server and presents cert (none
@@ -524,52 +510,19 @@ func (p *testPKI) clientCreds(t *testing.T, cert *tls.Certificate) credentials.T
 	return credentials.NewTLS(conf)
 }
 
-// newTestCert makes a certificate for cn signed by parent (self-signed when
-// nil), changed by edit; it returns the certificate, its key and its PEM.
-func newTestCert(t *testing.T, cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, edit func(*x509.Certificate)) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
+// issuePair is ca.Issue, failing the test on error.
+func issuePair(t *testing.T, ca *testpki.CA, cn string, edit func(*x509.Certificate)) testpki.Pair {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pair, err := ca.Issue(cn, edit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	edit(tmpl)
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return pair
 }
 
-func testKeyPEM(t *testing.T, key *ecdsa.PrivateKey) []byte {
+func testKeyPair(t *testing.T, p testpki.Pair) *tls.Certificate {
 	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
-
-func testKeyPair(t *testing.T, certPEM []byte, key *ecdsa.PrivateKey) *tls.Certificate {
-	t.Helper()
-	pair, err := tls.X509KeyPair(certPEM, testKeyPEM(t, key))
+	pair, err := tls.X509KeyPair(p.CertPEM, p.KeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 // it returns their files.
 func nodeCert(t *testing.T, p *testPKI, edit func(*x509.Certificate)) (certFile, keyFile string) {
 	t.Helper()
-	_, key, certPEM := newTestCert(t, "node", p.ca, p.caKey, func(c *x509.Certificate) {
+	pair := issuePair(t, p.ca, "node", func(c *x509.Certificate) {
 		c.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
 		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 		if edit != nil {
@@ -31,10 +31,10 @@ func nodeCert(t *testing.T, p *testPKI, edit func(*x509.Certificate)) (certFile,
 	})
 	dir := t.TempDir()
 	certFile, keyFile = filepath.Join(dir, "node.pem"), filepath.Join(dir, "node-key.pem")
-	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+	if err := os.WriteFile(certFile, pair.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(keyFile, testKeyPEM(t, key), 0o600); err != nil {
+	if err := os.WriteFile(keyFile, pair.KeyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return certFile, keyFile

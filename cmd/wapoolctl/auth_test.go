@@ -2,25 +2,20 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/wapool/wapool/internal/testpki"
 )
 
 // tokenServer serves the fake and demands "authorization: Bearer <token>".
@@ -98,75 +93,42 @@ type pki struct {
 func newPKI(t *testing.T) *pki {
 	t.Helper()
 	p := &pki{dir: t.TempDir()}
-	write := func(name, typ string, der []byte) string {
+	write := func(name string, b []byte) string {
 		path := filepath.Join(p.dir, name)
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		return path
 	}
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
+	ca, err := testpki.NewCA("test CA")
+	if err != nil {
+		t.Fatal(err)
 	}
-	serial := int64(1)
-	issue := func(tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) (*x509.Certificate, []byte) {
-		serial++
-		tmpl.SerialNumber = big.NewInt(serial)
-		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-		if parent == nil {
-			parent = tmpl
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, der
+	other, err := testpki.NewCA("other CA")
+	if err != nil {
+		t.Fatal(err)
 	}
-	newCA := func(name string) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
-		k := newKey()
-		c, der := issue(&x509.Certificate{Subject: pkix.Name{CommonName: name}, IsCA: true,
-			BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, nil, k, k)
-		return c, k, der
-	}
-	keyDER := func(k *ecdsa.PrivateKey) []byte {
-		der, err := x509.MarshalECPrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return der
-	}
-
-	ca, caKey, caDER := newCA("test CA")
-	p.caFile = write("ca.pem", "CERTIFICATE", caDER)
+	p.caFile = write("ca.pem", ca.PEM)
 	p.caPool = x509.NewCertPool()
-	p.caPool.AddCert(ca)
-	_, _, otherDER := newCA("other CA")
-	p.otherCA = write("other-ca.pem", "CERTIFICATE", otherDER)
+	p.caPool.AddCert(ca.Cert)
+	p.otherCA = write("other-ca.pem", other.PEM)
 
-	sk := newKey()
-	_, sDER := issue(&x509.Certificate{Subject: pkix.Name{CommonName: "wapoold"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"wapoold.test"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}, ca, sk, caKey)
-	p.serverCert = write("server.pem", "CERTIFICATE", sDER)
-	p.serverKey = write("server-key.pem", "EC PRIVATE KEY", keyDER(sk))
-	var err error
+	server, err := ca.Issue("wapoold", func(c *x509.Certificate) {
+		c.IPAddresses, c.DNSNames = []net.IP{net.ParseIP("127.0.0.1")}, []string{"wapoold.test"}
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serverCert, p.serverKey = write("server.pem", server.CertPEM), write("server-key.pem", server.KeyPEM)
 	if p.serverTLS, err = tls.LoadX509KeyPair(p.serverCert, p.serverKey); err != nil {
 		t.Fatal(err)
 	}
-
-	ck := newKey()
-	_, cDER := issue(&x509.Certificate{Subject: pkix.Name{CommonName: "ops"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}, ca, ck, caKey)
-	p.clientCert = write("client.pem", "CERTIFICATE", cDER)
-	p.clientKey = write("client-key.pem", "EC PRIVATE KEY", keyDER(ck))
+	client, err := ca.Issue("ops", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.clientCert, p.clientKey = write("client.pem", client.CertPEM), write("client-key.pem", client.KeyPEM)
 	return p
 }
 
