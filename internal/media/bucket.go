@@ -20,6 +20,8 @@ import (
 	_ "gocloud.dev/blob/gcsblob"   // gs://bucket
 	_ "gocloud.dev/blob/memblob"   // mem://
 	_ "gocloud.dev/blob/s3blob"    // s3://bucket?region=…
+
+	"github.com/wapool/wapool/internal/diskio"
 )
 
 // bucketPrefix is where the files go in the shared bucket: no tenant id
@@ -64,7 +66,7 @@ func (s *Store) upload(ctx context.Context, sha string, data []byte) error {
 	if ok {
 		return nil
 	}
-	opts := &blob.WriterOptions{ContentType: "application/octet-stream", BeforeWrite: privateTemp}
+	opts := &blob.WriterOptions{ContentType: "application/octet-stream", BeforeWrite: diskio.PrivateTemp}
 	if s.Encrypted() {
 		opts.Metadata = map[string]string{metaSealed: "age"}
 	}
@@ -143,14 +145,4 @@ func (s *Store) fetch(ctx context.Context, sha string) error {
 func mustHex(sha string) []byte {
 	b, _ := hex.DecodeString(sha)
 	return b
-}
-
-// privateTemp makes fileblob's temp file of an upload 0600 before anything
-// is written to it; other drivers have no file.
-func privateTemp(as func(any) bool) error {
-	var f *os.File
-	if as(&f) && f != nil {
-		return f.Chmod(0o600)
-	}
-	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/wapool/wapool/internal/diskio"
 )
 
 func newKey(t *testing.T) *age.X25519Identity {
@@ -156,7 +158,7 @@ func TestPutIsDurableBeforeItReturns(t *testing.T) {
 		} else {
 			events = append(events, "dir")
 		}
-		return fsyncDir(dir)
+		return diskio.SyncPath(dir)
 	}
 	put(t, s, data)
 	mu.Lock()

@@ -16,6 +16,8 @@ import (
 	"filippo.io/age"
 	"go.uber.org/zap"
 	"gocloud.dev/blob"
+
+	"github.com/wapool/wapool/internal/diskio"
 )
 
 var (
@@ -227,18 +229,8 @@ func (s *Store) install(sha string, fill func(*os.File) error) (err error) {
 // syncFile and syncDir make a write durable; tests watch them.
 var (
 	syncFile = (*os.File).Sync
-	syncDir  = fsyncDir
+	syncDir  = diskio.SyncPath
 )
-
-// fsyncDir fsyncs a directory, so that a rename in it is durable.
-func fsyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 // Local returns the path of Dir/<sha>, fetching the bytes from the shared
 // bucket first when they are not there (checked against sha). The caller

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/wapool/wapool/internal/diskio"
 )
 
 // restorePrefix starts the name of the sibling temp dir that Restore extracts
@@ -85,21 +87,11 @@ func replaceDir(tmp, dir string) error {
 	default:
 		return err
 	}
-	if err := syncPath(filepath.Dir(dir)); err != nil {
+	if err := diskio.SyncPath(filepath.Dir(dir)); err != nil {
 		_ = os.RemoveAll(tmp)
 		return err
 	}
 	// The new tree is in place; what is left at tmp is the old one.
 	_ = os.RemoveAll(tmp)
 	return nil
-}
-
-// syncPath fsyncs the file or dir at p.
-func syncPath(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

@@ -24,6 +24,8 @@ import (
 	_ "gocloud.dev/blob/gcsblob"   // gs://bucket
 	_ "gocloud.dev/blob/memblob"   // mem://
 	_ "gocloud.dev/blob/s3blob"    // s3://bucket?region=…
+
+	"github.com/wapool/wapool/internal/diskio"
 )
 
 var (
@@ -231,7 +233,7 @@ func (s *Store) Save(ctx context.Context, tenant, dir string, ref Ref) (_ Info, 
 	w, err := s.bucket.NewWriter(wctx, k, &blob.WriterOptions{
 		ContentType: ctype,
 		Metadata:    meta,
-		BeforeWrite: privateTemp,
+		BeforeWrite: diskio.PrivateTemp,
 	})
 	if err != nil {
 		return Info{}, err
@@ -272,17 +274,6 @@ func (s *Store) seal(w io.Writer, tenant string, ref Ref, write func(io.Writer) 
 	}
 	_, err = w.Write(mac.Sum(nil))
 	return err
-}
-
-// privateTemp makes fileblob's temp file of an upload 0600 before anything
-// is written to it (the commit renames it, mode and all); other drivers
-// have no file.
-func privateTemp(as func(any) bool) error {
-	var f *os.File
-	if as(&f) && f != nil {
-		return f.Chmod(0o600)
-	}
-	return nil
 }
 
 // private makes a file:// object's attribute file 0600 (fileblob writes it
