@@ -124,42 +124,16 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errNotOnWhatsApp)
 		return
 	}
-	t := time.NewTimer(time.Until(start.Add(uploadTime(perMiB, media.Size))))
-	select {
-	case <-t.C:
-	case <-r.Context().Done(): // the page left during the upload: nothing was sent
-		t.Stop()
-		return
-	case <-s.done:
-		t.Stop()
+	if !s.pause(r, time.Until(start.Add(uploadTime(perMiB, media.Size)))) {
+		return // the page left during the upload: nothing was sent
 	}
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	if sess = s.linkedSessionLocked(w, r); sess == nil {
 		return
 	}
-	acct := s.accounts[sess.account]
-	switch {
-	case acct.active != sess.id:
-		writeError(w, http.StatusConflict, errNotActive)
-		return
-	case !s.onWhatsAppLocked(meta.To):
-		writeError(w, http.StatusBadRequest, errNotOnWhatsApp)
-		return
-	}
-	m := acct.byID[meta.ID]
-	if m == nil {
-		m = &message{id: meta.ID, to: meta.To, text: meta.Caption, media: media, at: now,
-			ackAt: now.Add(s.opts.AckDelay), dlvAt: now.Add(2 * s.opts.AckDelay)}
-		acct.messages = append(acct.messages, m)
-		acct.byID[m.id] = m
-	}
-	writeJSON(w, http.StatusOK, struct {
-		pageMessage
-		Drawing string `json:"drawing"`
-	}{toPage(m, now), s.opts.Drawing})
+	s.recordLocked(w, sess, &message{id: meta.ID, to: meta.To, text: meta.Caption, media: media}, now)
 }
 
 var errTooLarge = fmt.Errorf("the file is larger than the %d MiB limit", MaxUpload>>20)

@@ -282,14 +282,8 @@ func (s *Server) apiOpen(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		d := s.opts.LookupDelay
 		s.mu.Unlock()
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
+		if !s.pause(r, d) {
 			return
-		case <-s.done:
-			t.Stop()
 		}
 	}
 	s.mu.Lock()
@@ -350,25 +344,39 @@ func (s *Server) apiSend(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	acct := s.accounts[sess.account]
 	switch {
-	case acct.active != sess.id:
-		writeError(w, http.StatusConflict, errNotActive)
-		return
 	case !msgIDPattern.MatchString(body.ID):
 		writeError(w, http.StatusBadRequest, errors.New("bad message id"))
 		return
 	case body.Text == "":
 		writeError(w, http.StatusBadRequest, errors.New("empty text"))
 		return
-	case !s.onWhatsAppLocked(body.To) || body.To != digits(body.To):
+	case body.To != digits(body.To):
 		writeError(w, http.StatusBadRequest, errNotOnWhatsApp)
 		return
 	}
-	m := acct.byID[body.ID]
-	if m == nil { // a retry of a recorded message is not a second message
-		m = &message{id: body.ID, to: body.To, text: body.Text, at: now,
-			ackAt: now.Add(s.opts.AckDelay), dlvAt: now.Add(2 * s.opts.AckDelay)}
+	s.recordLocked(w, sess, &message{id: body.ID, to: body.To, text: body.Text}, now)
+}
+
+// recordLocked records m, a message the page sends (ack 0, its acks due
+// after AckDelay), and answers with it and how bubbles draw their text now
+// (Options.Drawing). A retry of a recorded id is not a second message. A
+// page that is not the account's active one gets 409, a number not on
+// WhatsApp 400.
+func (s *Server) recordLocked(w http.ResponseWriter, sess *session, m *message, now time.Time) {
+	acct := s.accounts[sess.account]
+	switch {
+	case acct.active != sess.id:
+		writeError(w, http.StatusConflict, errNotActive)
+		return
+	case !s.onWhatsAppLocked(m.to):
+		writeError(w, http.StatusBadRequest, errNotOnWhatsApp)
+		return
+	}
+	if old := acct.byID[m.id]; old != nil {
+		m = old
+	} else {
+		m.at, m.ackAt, m.dlvAt = now, now.Add(s.opts.AckDelay), now.Add(2*s.opts.AckDelay)
 		acct.messages = append(acct.messages, m)
 		acct.byID[m.id] = m
 	}
@@ -376,6 +384,20 @@ func (s *Server) apiSend(w http.ResponseWriter, r *http.Request) {
 		pageMessage
 		Drawing string `json:"drawing"`
 	}{toPage(m, now), s.opts.Drawing})
+}
+
+// pause waits d, or until the server closes; it returns false when the
+// request ended first (the page left).
+func (s *Server) pause(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.done:
+	case <-r.Context().Done():
+		return false
+	}
+	return true
 }
 
 // hangWait bounds one request of a hung page's loop.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -38,14 +39,14 @@ func startGateway(t *testing.T, a *Auth, srv wapoolv1.SessionServiceServer) stri
 }
 
 // startGatewayWith is startGateway with cfg's options (its Addr and Auth
-// are set here).
-func startGatewayWith(t *testing.T, a *Auth, srv wapoolv1.SessionServiceServer, cfg GatewayConfig) string {
+// are set here) and more gRPC server options.
+func startGatewayWith(t *testing.T, a *Auth, srv wapoolv1.SessionServiceServer, cfg GatewayConfig, more ...grpc.ServerOption) string {
 	t.Helper()
 	opts, err := a.ServerOptions()
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(opts...)
+	gs := grpc.NewServer(append(opts, more...)...)
 	wapoolv1.RegisterSessionServiceServer(gs, srv)
 	cfg.Addr, cfg.Auth = "127.0.0.1:0", a
 	gw, err := NewGateway(cfg)
@@ -56,7 +57,7 @@ func startGatewayWith(t *testing.T, a *Auth, srv wapoolv1.SessionServiceServer, 
 	go func() { defer close(grpcDone); _ = gs.Serve(gw.GRPCListener()) }()
 	go func() {
 		defer close(httpDone)
-		if err := gw.Serve(); err != nil {
+		if err := gw.Serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("gateway Serve: %v", err)
 		}
 	}()

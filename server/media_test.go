@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -512,30 +511,5 @@ func TestSendMediaHTTP(t *testing.T) {
 // media stack.
 func startMediaGateway(t *testing.T, a *Auth, srv wapoolv1.SessionServiceServer, cfg GatewayConfig) string {
 	t.Helper()
-	opts, err := a.ServerOptions()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(testMaxMedia+1<<20))...)
-	wapoolv1.RegisterSessionServiceServer(gs, srv)
-	cfg.Addr, cfg.Auth = "127.0.0.1:0", a
-	gw, err := NewGateway(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	grpcDone, httpDone := make(chan struct{}), make(chan struct{})
-	go func() { defer close(grpcDone); _ = gs.Serve(gw.GRPCListener()) }()
-	go func() {
-		defer close(httpDone)
-		if err := gw.Serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("gateway Serve: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		gw.Shutdown(context.Background())
-		<-httpDone
-		gs.Stop()
-		<-grpcDone
-	})
-	return gw.Addr().String()
+	return startGatewayWith(t, a, srv, cfg, grpc.MaxRecvMsgSize(testMaxMedia+1<<20))
 }

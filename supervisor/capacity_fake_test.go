@@ -68,16 +68,7 @@ func TestWarmUpAdaptsToLoad(t *testing.T) {
 	}{{"idle machine", 0.2, 3}, {"saturated machine", 1, 1}} {
 		t.Run(tc.name, func(t *testing.T) {
 			bubble(t, func(t *testing.T) {
-				store, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer store.Close()
-				for _, id := range []string{"a", "b", "c", "d", "e", "f"} {
-					if err := store.PutTenant(sessionstore.Tenant{ID: id, Linked: true, CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
-						t.Fatal(err)
-					}
-				}
+				store := linkedStore(t, "a", "b", "c", "d", "e", "f")
 				l := &fakeLauncher{wa: newFakeWA(), delay: 2 * time.Second}
 				cfg := fakeConfig()
 				cfg.Store, cfg.TargetURL, cfg.Launcher, cfg.WarmParallel = store, "http://fake.invalid", l, 3

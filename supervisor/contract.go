@@ -52,13 +52,7 @@ func (s *Supervisor) SetSelectors(sel waweb.Selectors) error {
 		return err
 	}
 	s.selGen.Add(1)
-	s.runnersMu.Lock()
-	rs := make([]*runner, 0, len(s.runners))
-	for _, r := range s.runners {
-		rs = append(rs, r)
-	}
-	s.runnersMu.Unlock()
-	for _, r := range rs {
+	for _, r := range s.runnersNow() {
 		r.poke()
 	}
 	return nil

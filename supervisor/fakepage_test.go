@@ -476,20 +476,28 @@ func newFakeStack(t *testing.T, cfg Config) *fakeStack {
 // newFakeStackWith is newFakeStack with a launcher of the caller's.
 func newFakeStackWith(t *testing.T, cfg Config, l *fakeLauncher) *fakeStack {
 	t.Helper()
+	store := linkedStore(t, "t1")
+	s := &fakeStack{t: t, wa: l.wa, l: l, store: store}
+	s.start(cfg)
+	t.Cleanup(func() { s.stop() }) // before linkedStore's close
+	return s
+}
+
+// linkedStore opens a store in a temporary dir that holds the tenants ids,
+// linked and active now; it is closed when the test ends.
+func linkedStore(t *testing.T, ids ...string) *sessionstore.Store {
+	t.Helper()
 	store, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.PutTenant(sessionstore.Tenant{ID: "t1", Linked: true, CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { store.Close() })
+	for _, id := range ids {
+		if err := store.PutTenant(sessionstore.Tenant{ID: id, Linked: true, CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	s := &fakeStack{t: t, wa: l.wa, l: l, store: store}
-	s.start(cfg)
-	t.Cleanup(func() {
-		s.stop()
-		store.Close()
-	})
-	return s
+	return store
 }
 
 func (s *fakeStack) start(cfg Config) {

@@ -82,13 +82,7 @@ func (s *Supervisor) watchMemory(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		s.runnersMu.Lock()
-		rs := make([]*runner, 0, len(s.runners))
-		for _, r := range s.runners {
-			rs = append(rs, r)
-		}
-		s.runnersMu.Unlock()
-		for _, r := range rs {
+		for _, r := range s.runnersNow() {
 			r.mem.get(s.cfg.MemorySampleEvery / 2) // one a Status read lately serves
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wapool/wapool/browserpool"
-	"github.com/wapool/wapool/sessionstore"
 )
 
 // forcedStopLauncher launches fake browsers whose stop ladder has to kill
@@ -46,14 +45,7 @@ func TestReleaseAfterForcedStopIsNotAtRest(t *testing.T) {
 				if forced {
 					l = forcedStopLauncher{fl}
 				}
-				store, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer store.Close()
-				if err := store.PutTenant(sessionstore.Tenant{ID: "t1", Linked: true, CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
-					t.Fatal(err)
-				}
+				store := linkedStore(t, "t1")
 				cfg.Store, cfg.TargetURL, cfg.Launcher, cfg.Log = store, "http://fake.invalid", l, zaptest.NewLogger(t)
 				sup, stop := runSupervisor(t, cfg)
 				defer stop()
@@ -67,7 +59,7 @@ func TestReleaseAfterForcedStopIsNotAtRest(t *testing.T) {
 					}
 					time.Sleep(10 * time.Millisecond) // the fake clock: READY comes at once
 				}
-				err = sup.Release(context.Background(), "t1")
+				err := sup.Release(context.Background(), "t1")
 				if forced && (!errors.Is(err, ErrNotAtRest) || !errors.Is(err, browserpool.ErrStopForced)) {
 					t.Errorf("Release after a forced stop = %v, want ErrNotAtRest wrapping ErrStopForced", err)
 				}

@@ -97,14 +97,7 @@ func sessionEvents(t *testing.T, store *sessionstore.Store) []string {
 // when Logout returns, once.
 func TestSessionEventsSurviveAStoreOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer store.Close()
-		if err := store.PutTenant(sessionstore.Tenant{ID: "t1", Linked: true, CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
+		store := linkedStore(t, "t1")
 		l := &fakeLauncher{wa: newFakeWA()}
 		cfg := fakeConfig()
 		cfg.Store, cfg.TargetURL, cfg.Launcher, cfg.Log = store, "http://fake.invalid", l, zaptest.NewLogger(t)
@@ -179,14 +172,7 @@ func bubbleUntil(t *testing.T, what string, cond func() bool) {
 // remote logout the tenant linked.
 func TestStatusShowsAChangeOnceCommitted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store, err := sessionstore.Open(sessionstore.Options{DataDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer store.Close()
-		if err := store.PutTenant(sessionstore.Tenant{ID: "t1", Linked: true, CreatedAt: time.Now(), LastActive: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
+		store := linkedStore(t, "t1")
 		cfg := fakeConfig()
 		cfg.Store, cfg.TargetURL, cfg.Launcher, cfg.Log = store, "http://fake.invalid", &fakeLauncher{wa: newFakeWA()}, zaptest.NewLogger(t)
 		sup := New(cfg)

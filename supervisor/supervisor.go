@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -411,6 +413,13 @@ func (s *Supervisor) existingRunner(id string) *runner {
 	s.runnersMu.Lock()
 	defer s.runnersMu.Unlock()
 	return s.runners[id]
+}
+
+// runnersNow returns the runners there are now, in no order.
+func (s *Supervisor) runnersNow() []*runner {
+	s.runnersMu.Lock()
+	defer s.runnersMu.Unlock()
+	return slices.Collect(maps.Values(s.runners))
 }
 
 // tenant validates id and loads the tenant.
