@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/wapool/wapool/internal/wapooldtest"
 )
@@ -48,6 +49,9 @@ func TestMain(m *testing.M) {
 type daemonOpts struct {
 	dataDir string   // "" = a new temporary dir
 	args    []string // extra flags
+	// creds are the transport credentials of the test's connection to a
+	// daemon started with --tls-cert (see internal/testpki); nil: plaintext.
+	creds credentials.TransportCredentials
 }
 
 // daemon is one bin/wapoold of a test: wapooldtest's Daemon, with the
@@ -72,9 +76,10 @@ func startDaemon(t *testing.T, o daemonOpts) *daemon {
 		o.dataDir = t.TempDir()
 	}
 	h, err := wapooldtest.Start(context.Background(), wapooldtest.Options{
-		Bin:  filepath.Join(binDir, "wapoold"),
-		Args: append([]string{"--data-dir", o.dataDir, "--metrics-addr", "", "--log-format", "json", "--log-level", "debug"}, o.args...),
-		Env:  append(os.Environ(), "WAPOOL_LISTEN="), // flags win anyway; keep the env clean
+		Bin:   filepath.Join(binDir, "wapoold"),
+		Args:  append([]string{"--data-dir", o.dataDir, "--metrics-addr", "", "--log-format", "json", "--log-level", "debug"}, o.args...),
+		Env:   append(os.Environ(), "WAPOOL_LISTEN="), // flags win anyway; keep the env clean
+		Creds: o.creds,
 	})
 	if err != nil {
 		t.Fatal(err)
