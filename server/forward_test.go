@@ -75,6 +75,20 @@ func serveNode(t *testing.T, r wapoolv1.SessionServiceServer, opts ...grpc.Serve
 	return grpctest.Serve(t, gs)
 }
 
+// statusOfFar asks the node at addr (plaintext) for tenant "far"'s status,
+// within 10 s.
+func statusOfFar(t *testing.T, addr string) (*wapoolv1.StatusResponse, error) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return wapoolv1.NewSessionServiceClient(conn).Status(ctx, &wapoolv1.StatusRequest{TenantId: "far"})
+}
+
 // A call about a tenant held elsewhere reaches the holder with the
 // caller's credentials and deadline, once, and its answer (streams
 // included, status and all) comes back as the holder gave it.
@@ -193,14 +207,7 @@ func TestForwarderFollowsAMovingTenant(t *testing.T) {
 	fwd := NewForwarder(&routes{addrs: []string{leftAddr, nextAddr}}, "entry")
 	defer fwd.Close()
 	entryAddr := serveNode(t, &recorder{name: "entry"}, grpc.ChainUnaryInterceptor(fwd.UnaryInterceptor))
-	conn, err := grpc.NewClient(entryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := wapoolv1.NewSessionServiceClient(conn).Status(ctx, &wapoolv1.StatusRequest{TenantId: "far"})
+	resp, err := statusOfFar(t, entryAddr)
 	if err != nil || resp.GetSession().GetNode() != "next" {
 		t.Fatalf("Status: %v, %v; want next's answer", resp, err)
 	}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/x509"
 	"errors"
 	"net"
@@ -9,12 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
-	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
 // nodeCert writes a certificate of the test CA for a cluster node (server
@@ -71,14 +66,7 @@ func TestForwardingOverMutualTLS(t *testing.T) {
 			fwd := NewForwarder(fixedRoute{addr: farAddr}, "near-node", tc.opts...)
 			defer fwd.Close()
 			nearAddr := serveNode(t, &recorder{name: "near-node"}, grpc.ChainUnaryInterceptor(fwd.UnaryInterceptor), grpc.ChainStreamInterceptor(fwd.StreamInterceptor))
-			conn, err := grpc.NewClient(nearAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			resp, err := wapoolv1.NewSessionServiceClient(conn).Status(ctx, &wapoolv1.StatusRequest{TenantId: "far"})
+			resp, err := statusOfFar(t, nearAddr)
 			if tc.ok && (err != nil || resp.GetSession().GetNode() != "far-node") {
 				t.Errorf("Status of far forwarded over node TLS: %v, %v", resp, err)
 			}

@@ -72,11 +72,17 @@ func (s *stack) start(cfg Config) {
 // checks its error (once; later calls do nothing).
 func runSupervisor(t *testing.T, cfg Config) (*Supervisor, func()) {
 	sup := New(cfg)
+	return sup, runBuilt(t, sup)
+}
+
+// runBuilt runs sup, made by New and changed by the test, as
+// runSupervisor does; it returns the stop.
+func runBuilt(t *testing.T, sup *Supervisor) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sup.Run(ctx) }()
 	stopped := false
-	return sup, func() {
+	return func() {
 		if stopped {
 			return
 		}

@@ -104,16 +104,8 @@ func TestSessionEventsSurviveAStoreOutage(t *testing.T) {
 		sup := New(cfg)
 		flaky := &flakyLog{sessionLog: sup.evlog, down: true}
 		sup.evlog = flaky
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- sup.Run(ctx) }()
-		defer func() {
-			sup.Drain()
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}()
+		ctx := context.Background()
+		defer runBuilt(t, sup)()
 
 		ready := func(launches int) func() bool {
 			return func() bool {
@@ -186,16 +178,8 @@ func TestStatusShowsAChangeOnceCommitted(t *testing.T) {
 			seen = append(seen, s.State)
 		}
 		sup.evlog = wrapped
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- sup.Run(ctx) }()
-		defer func() {
-			sup.Drain()
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}()
+		ctx := context.Background()
+		defer runBuilt(t, sup)()
 		bubbleUntil(t, "READY", func() bool {
 			s, err := sup.Status(ctx, "t1")
 			return err == nil && s.State == StateReady

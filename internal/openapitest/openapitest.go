@@ -51,13 +51,9 @@ func Load(doc []byte) (*openapi3.T, error) {
 // its status, Content-Type and body (a non-2xx one against the default
 // response, google.rpc.Status).
 func ValidateResponse(doc *openapi3.T, method, path string, status int, header http.Header, body []byte) error {
-	item := doc.Paths.Find(path)
-	if item == nil {
-		return fmt.Errorf("the OpenAPI document has no path %s", path)
-	}
-	op := item.GetOperation(method)
-	if op == nil {
-		return fmt.Errorf("the OpenAPI document has no %s %s", method, path)
+	item, op, err := operation(doc, method, path)
+	if err != nil {
+		return err
 	}
 	req := httptest.NewRequest(method, path, nil)
 	in := &openapi3filter.ResponseValidationInput{
@@ -82,13 +78,9 @@ func ValidateResponse(doc *openapi3.T, method, path string, status int, header h
 // ValidateRequest checks a request body for the operation at method and
 // path against doc; pathParams names the path's parameters (tenantId, …).
 func ValidateRequest(doc *openapi3.T, method, path string, pathParams map[string]string, body []byte) error {
-	item := doc.Paths.Find(path)
-	if item == nil {
-		return fmt.Errorf("the OpenAPI document has no path %s", path)
-	}
-	op := item.GetOperation(method)
-	if op == nil {
-		return fmt.Errorf("the OpenAPI document has no %s %s", method, path)
+	item, op, err := operation(doc, method, path)
+	if err != nil {
+		return err
 	}
 	var rd io.Reader
 	if body != nil {
@@ -157,4 +149,17 @@ func templateRegexp(tmpl string) (*regexp.Regexp, []string) {
 	}
 	b.WriteString("$")
 	return regexp.MustCompile(b.String()), names
+}
+
+// operation finds the operation at method and path in doc, and its path.
+func operation(doc *openapi3.T, method, path string) (*openapi3.PathItem, *openapi3.Operation, error) {
+	item := doc.Paths.Find(path)
+	if item == nil {
+		return nil, nil, fmt.Errorf("the OpenAPI document has no path %s", path)
+	}
+	op := item.GetOperation(method)
+	if op == nil {
+		return nil, nil, fmt.Errorf("the OpenAPI document has no %s %s", method, path)
+	}
+	return item, op, nil
 }
