@@ -7,7 +7,7 @@ import (
 
 func TestJudge(t *testing.T) {
 	// Four accepted messages; the first and third carry the same text.
-	acc := []sentMsg{{"same", "true_1@c.us_A"}, {"b", "true_1@c.us_B"}, {"same", "true_1@c.us_C"}, {"d", "true_1@c.us_D"}}
+	acc := []sentMsg{{"same", "true_1@c.us_A", nil}, {"b", "true_1@c.us_B", nil}, {"same", "true_1@c.us_C", nil}, {"d", "true_1@c.us_D", nil}}
 	arr := func(ids ...string) []arrival {
 		text := map[string]string{"A": "same", "B": "b", "C": "same", "D": "d", "X": "x", "E": "same"}
 		var out []arrival
@@ -26,19 +26,19 @@ func TestJudge(t *testing.T) {
 		{"all once in order", acc, arr("A", "B", "C", "D"), clean},
 		{"a duplicate of the repeated text", acc, arr("A", "B", "C", "E", "D"), verdict{Accepted: 4, Delivered: 4, Duplicates: 1}},
 		{"a late duplicate is not disorder", acc, arr("A", "B", "C", "D", "E"), verdict{Accepted: 4, Delivered: 4, Duplicates: 1}},
-		{"one lost", []sentMsg{acc[0], acc[1], acc[2], {"d", ""}}, arr("A", "B", "C"), verdict{Accepted: 4, Delivered: 3, Lost: 1}},
-		{"nothing arrived", []sentMsg{{"same", ""}, {"b", ""}, {"same", ""}, {"d", ""}}, nil, verdict{Accepted: 4, Lost: 4}},
+		{"one lost", []sentMsg{acc[0], acc[1], acc[2], {"d", "", nil}}, arr("A", "B", "C"), verdict{Accepted: 4, Delivered: 3, Lost: 1}},
+		{"nothing arrived", []sentMsg{{"same", "", nil}, {"b", "", nil}, {"same", "", nil}, {"d", "", nil}}, nil, verdict{Accepted: 4, Lost: 4}},
 		{"swapped", acc, arr("A", "C", "B", "D"), verdict{Accepted: 4, Delivered: 4, OutOfOrder: 1}},
 		{"unknown text", acc, arr("A", "B", "X", "C", "D"), verdict{Accepted: 4, Delivered: 4, Unexpected: 1}},
 		// Issue 12's lost message: the third is answered SENT with the
 		// first one's bubble and never went out.
-		{"SENT with an earlier bubble", []sentMsg{acc[0], acc[1], {"same", "true_1@c.us_A"}, acc[3]}, arr("A", "B", "D"),
+		{"SENT with an earlier bubble", []sentMsg{acc[0], acc[1], {"same", "true_1@c.us_A", nil}, acc[3]}, arr("A", "B", "D"),
 			verdict{Accepted: 4, Delivered: 3, Lost: 1, Misattributed: 1}},
-		{"SENT with a bubble of another text", []sentMsg{acc[0], {"b", "true_1@c.us_D"}, acc[2], acc[3]}, arr("A", "B", "C", "D"),
+		{"SENT with a bubble of another text", []sentMsg{acc[0], {"b", "true_1@c.us_D", nil}, acc[2], acc[3]}, arr("A", "B", "C", "D"),
 			verdict{Accepted: 4, Delivered: 4, Misattributed: 1}},
 		// Fact 20's bare ids and @lid chats name the same bubbles.
-		{"bare and @lid ids", []sentMsg{{"same", "A"}, {"b", "true_123456789012345@lid_B"}, acc[2], {"d", "D"}}, arr("A", "B", "C", "D"), clean},
-		{"a bare id of another message", []sentMsg{{"same", "A"}, acc[1], {"same", "A"}, acc[3]}, arr("A", "B", "D"),
+		{"bare and @lid ids", []sentMsg{{"same", "A", nil}, {"b", "true_123456789012345@lid_B", nil}, acc[2], {"d", "D", nil}}, arr("A", "B", "C", "D"), clean},
+		{"a bare id of another message", []sentMsg{{"same", "A", nil}, acc[1], {"same", "A", nil}, acc[3]}, arr("A", "B", "D"),
 			verdict{Accepted: 4, Delivered: 3, Lost: 1, Misattributed: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

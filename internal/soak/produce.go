@@ -22,8 +22,9 @@ const (
 type accepted struct {
 	key  string
 	to   string
-	text string
-	id   string // wapool's message id
+	text string    // a file's caption
+	file *soakFile // nil: a text message
+	id   string    // wapool's message id
 }
 
 // endpoint hands out the daemon a call goes to: the one wapoold of the
@@ -83,7 +84,17 @@ func (p *producer) run(ctx context.Context) error {
 	for i := 0; p.more(i); i++ {
 		m := accepted{key: fmt.Sprintf("soak-%s-%04d", p.tenant, i)}
 		m.to, m.text = soakMessage(p.tenant, i)
-		id, err := p.sendUntilAccepted(ctx, m)
+		var media *wapoolv1.Media
+		if i%mediaEvery == mediaEvery-1 {
+			var f soakFile
+			var err error
+			if media, f, err = makeMedia(p.rng, p.tenant, i); err != nil {
+				return err
+			}
+			m.file = &f
+			m.text = fmt.Sprintf("%s file *#%04d* %s", p.tenant, i, f.filename)
+		}
+		id, err := p.sendUntilAccepted(ctx, m, media)
 		if err != nil {
 			return fmt.Errorf("producer %s, message %q: %w", p.tenant, m.text, err)
 		}
@@ -123,22 +134,26 @@ func soakMessage(tenant string, i int) (to, text string) {
 	return recipients[1], fmt.Sprintf("%s #%04d", tenant, i)
 }
 
-// sendUntilAccepted retries Send with the same idempotency key on any error
-// (the daemon down, restarting or slow) until an attempt returns OK. In a
-// cluster the retry goes to another node than the one that failed.
-func (p *producer) sendUntilAccepted(ctx context.Context, m accepted) (string, error) {
+// sendUntilAccepted retries Send with the same idempotency key (and the
+// same file, when media is set) on any error (the daemon down, restarting
+// or slow) until an attempt returns OK. In a cluster the retry goes to
+// another node than the one that failed.
+func (p *producer) sendUntilAccepted(ctx context.Context, m accepted, media *wapoolv1.Media) (string, error) {
 	failedOn := ""
 	for {
 		if name, c := p.via.pick(p.rng, failedOn); c != nil {
 			p.attempts++
 			rctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 			resp, err := c.Send(rctx, &wapoolv1.SendRequest{
-				TenantId: p.tenant, To: m.to, Text: m.text, IdempotencyKey: m.key, Wait: wapoolv1.Wait_WAIT_ACCEPTED,
+				TenantId: p.tenant, To: m.to, Text: m.text, Media: media, IdempotencyKey: m.key, Wait: wapoolv1.Wait_WAIT_ACCEPTED,
 			})
 			cancel()
 			if err == nil {
 				if got := resp.Message; got.IdempotencyKey != m.key || got.TenantId != p.tenant {
 					return "", fmt.Errorf("Send answered with message %v", got)
+				}
+				if got := resp.Message.GetMedia(); media != nil && (got.GetFilename() != m.file.filename || got.GetSha256() != m.file.sha256) {
+					return "", fmt.Errorf("Send answered with the file %v, want %s (sha256 %s)", got, m.file.filename, m.file.sha256)
 				}
 				if failedOn != "" && failedOn != name {
 					p.elsewhere++

@@ -125,14 +125,18 @@ func (s *soak) results(fake *fakewa.Server, producers []*producer, final map[str
 		var sent []sentMsg
 		var arrived []arrival
 		for _, m := range producers[i].done {
-			s := sentMsg{text: m.text}
+			s := sentMsg{text: m.text, file: m.file}
 			if f := final[m.id]; f != nil && f.State == wapoolv1.MessageState_MESSAGE_STATE_SENT {
 				s.waID = f.WaMessageId
 			}
 			sent = append(sent, s)
 		}
 		for _, m := range fake.Messages(tn.account) {
-			arrived = append(arrived, arrival{id: m.ID, text: m.Text})
+			a := arrival{id: m.ID, text: m.Text}
+			if m.Media != nil {
+				a.file = &soakFile{filename: m.Media.Filename, sha256: m.Media.SHA256, size: int(m.Media.Size), asDocument: m.Media.AsDocument}
+			}
+			arrived = append(arrived, a)
 		}
 		r := tenantResult{tenant: tn.id, account: tn.account, verdict: judge(sent, arrived)}
 		for _, m := range producers[i].done {
@@ -165,8 +169,9 @@ func verdictFaults(total verdict) []string {
 	if total.ok() {
 		return nil
 	}
-	return []string{fmt.Sprintf("duplicates %d, lost %d, out-of-order %d, unexpected %d, failed %d, misattributed %d (unconfirmed %d)",
-		total.Duplicates, total.Lost, total.OutOfOrder, total.Unexpected, total.Failed, total.Misattributed, total.Unconfirmed)}
+	return []string{fmt.Sprintf("duplicates %d, lost %d, out-of-order %d, unexpected %d, failed %d, misattributed %d (unconfirmed %d); files: %d of %d accepted arrived, %d arrivals with a wrong file",
+		total.Duplicates, total.Lost, total.OutOfOrder, total.Unexpected, total.Failed, total.Misattributed, total.Unconfirmed,
+		total.MediaDelivered, total.MediaAccepted, total.MediaWrong)}
 }
 
 // conclude prints the verdict: FAIL with every fault, or PASS with what
