@@ -196,6 +196,7 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 	}
 	faults = append(faults, ch.orphans...)
 	faults = append(faults, ch.badExits...)
+	faults = append(faults, ch.noRenewFail...)
 	faults = append(faults, failoverFaults(failovers)...)
 	for tn, what := range incidents {
 		faults = append(faults, fmt.Sprintf("%s was %s during the soak", tn, what))

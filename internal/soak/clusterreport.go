@@ -30,7 +30,10 @@ func (s *soak) reportCluster(producers []*producer, ch *nodeChaos, fs []failover
 	if len(ch.termStops) > 0 {
 		fmt.Fprintf(s.out, "SIGTERM to exit (the drain: every tenant closed, uploaded, released): %s\n", spread(ch.termStops))
 	}
-	for _, kind := range []string{sigKill, sigTerm, sigStop, pgRestart} {
+	if len(ch.renewFails) > 0 {
+		fmt.Fprintf(s.out, "CONN-KILL: a renewal failed after %v terminations of the node's PostgreSQL sessions (per round)\n", ch.renewFails)
+	}
+	for _, kind := range []string{sigKill, sigTerm, sigStop, pgRestart, connKill} {
 		var took []time.Duration
 		var each []string
 		empty := 0

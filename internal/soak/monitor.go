@@ -22,12 +22,12 @@ const (
 	statusTimeout = 5 * time.Second
 )
 
-// failover is a node's departure (SIGKILL or SIGTERM) and the return of
+// failover is a node's departure (a round of the node chaos) and the return of
 // the tenants it held: it closes once each of them answered READY, to a
 // Status asked after the departure, on another node or on the node itself
 // restarted.
 type failover struct {
-	kind    string // "SIGKILL" or "SIGTERM"
+	kind    string // SIGKILL, SIGTERM, SIGSTOP, PG-RESTART or CONN-KILL
 	node    string
 	at      time.Time // the signal
 	tenants []string  // the tenants the node held then, as the monitor saw them

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,7 +32,12 @@ const (
 	// back, with nothing lost or sent twice.
 	pgRestart = "PG-RESTART"
 	// connKill terminates one node's PostgreSQL sessions: its next renewal
-	// (or the one in flight) fails once, and the pools reconnect.
+	// (or the one in flight) fails once, and the pools reconnect. A node
+	// holding tenants is chosen; the round checks that a renewal failed
+	// (the node logged it), terminating again when the pool replaced the
+	// dead connection before the renewal used it (pgxpool pings a
+	// connection idle for more than a second), and the monitor that its
+	// tenants are READY after.
 	connKill = "CONN-KILL"
 )
 
@@ -58,6 +64,8 @@ type nodeChaos struct {
 	pgSlow                []string // findings: tenants not READY within TTL + pgReadyBudget of the database's return
 
 	made           map[string]int  // rounds made, by kind
+	renewFails     []int           // per CONN-KILL round, the terminations it took until a renewal failed
+	noRenewFail    []string        // findings: CONN-KILL rounds after which no renewal failed
 	sameDir, fresh int             // restarts on the node's last data dir, on a fresh one
 	orphans        []string        // findings: browsers that outlived their node
 	badExits       []string        // findings: a SIGTERMed node that did not exit 0 in time
@@ -84,6 +92,9 @@ func (ch *nodeChaos) run(ctx context.Context) error {
 			return err
 		}
 		up := ch.c.serving()
+		if kind == connKill {
+			up = ch.holders(up)
+		}
 		victim := up[ch.rng.IntN(len(up))]
 		held := ch.mon.heldBy(victim.id)
 		pid := victim.d.latest().PID()
@@ -100,7 +111,7 @@ func (ch *nodeChaos) run(ctx context.Context) error {
 		case pgRestart:
 			err = ch.restartPG(ctx, round)
 		case connKill:
-			err = ch.killConns(round, victim)
+			err = ch.killConns(ctx, round, victim, held, at)
 		}
 		if err != nil {
 			return err
@@ -235,21 +246,77 @@ func (ch *nodeChaos) restartPG(ctx context.Context, round string) error {
 	return err
 }
 
+// Of the CONN-KILL round.
+const (
+	// renewFailedLog is the line a node logs when a renewal of its
+	// leases failed (package cluster).
+	renewFailedLog = `"msg":"renewing leases"`
+	// connKillTries bounds the terminations of one round.
+	connKillTries = 10
+)
+
+// holders returns the nodes of up that hold a tenant (as the monitor saw
+// them last), or up when none does.
+func (ch *nodeChaos) holders(up []*node) []*node {
+	var out []*node
+	for _, n := range up {
+		if len(ch.mon.heldBy(n.id)) > 0 {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return up
+	}
+	return out
+}
+
 // killConns terminates the victim's PostgreSQL sessions (they are named
-// "wapoold NODE").
-func (ch *nodeChaos) killConns(round string, victim *node) error {
+// "wapoold NODE") until a renewal of its leases fails (it logs so), at
+// most connKillTries times, waiting a lease TTL after each. The
+// monitor then waits for its tenants READY (on it, or elsewhere if the
+// failure cost the leases).
+func (ch *nodeChaos) killConns(ctx context.Context, round string, victim *node, held []string, at time.Time) error {
+	p := victim.d.latest()
+	before := strings.Count(p.Log(), renewFailedLog)
+	for try := 1; try <= connKillTries; try++ {
+		n, err := ch.terminate(victim)
+		if err != nil {
+			return err
+		}
+		err = waitCond(ctx, ch.s.o.leaseTTL, func() bool { return strings.Count(p.Log(), renewFailedLog) > before })
+		if err == nil {
+			// From the failure on, the node's tenants must answer READY
+			// again (on it, or elsewhere if it lost their leases).
+			failed := time.Now()
+			ch.mon.depart(connKill, victim.id, failed, held)
+			ch.mon.restarted(victim.id, failed)
+			ch.renewFails = append(ch.renewFails, try)
+			ch.s.printf("%s: %d PostgreSQL sessions of %s terminated (termination %d): a renewal of its leases failed %v after the first",
+				round, n, victim.id, try, failed.Sub(at).Round(10*time.Millisecond))
+			return nil
+		}
+		if !errors.Is(err, errTimeout) {
+			return err
+		}
+		ch.s.printf("%s: %d PostgreSQL sessions of %s terminated (termination %d): no renewal failed within the lease TTL", round, n, victim.id, try)
+	}
+	f := fmt.Sprintf("%s: no renewal of %s failed after %d terminations of its PostgreSQL sessions", round, victim.id, connKillTries)
+	ch.noRenewFail = append(ch.noRenewFail, f)
+	ch.s.printf("FINDING: %s", f)
+	return nil
+}
+
+// terminate terminates the victim's PostgreSQL sessions and says how many.
+func (ch *nodeChaos) terminate(victim *node) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, ch.pg.URL())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer conn.Close(ctx)
 	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
-		"wapoold "+victim.id).Scan(&n); err != nil {
-		return err
-	}
-	ch.s.printf("%s: %d PostgreSQL sessions of %s terminated", round, n, victim.id)
-	return nil
+	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
+		"wapoold "+victim.id).Scan(&n)
+	return n, err
 }
