@@ -77,9 +77,15 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 	}
 	s.fake = fake
 	defer fake.close()
+	rcv, hookArgs, err := s.startHooks()
+	if err != nil {
+		return false, err
+	}
+	defer rcv.close()
 
 	c := &cluster{}
 	var logs []string
+	logByNode := map[string]string{}
 	for i := 1; i <= o.nodes; i++ {
 		id := "n" + strconv.Itoa(i)
 		logPath := filepath.Join(o.workDir, "node-"+id+".log")
@@ -89,12 +95,16 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 		}
 		defer logFile.Close()
 		logs = append(logs, logPath)
-		c.nodes = append(c.nodes, &node{id: id, workDir: o.workDir, d: &daemon{bin: wapoold, logFile: logFile, args: []string{
+		logByNode[id] = logPath
+		args := []string{
 			"--target-url", fake.url, "--chromium", chrome,
 			"--send-interval", "0", "--send-jitter", "0", "--metrics-addr", "", "--log-format", "json", "--log-level", o.logLevel,
 			"--store", storeURL, "--profile-store", "file://" + filepath.ToSlash(bucket), "--snapshot-key-file", keyFile,
 			"--node-id", id, "--lease-ttl", o.leaseTTL.String(), "--stop-timeout", nodeStopTimeout,
-		}}})
+		}
+		args = append(args, hookArgs...)
+		c.nodes = append(c.nodes, &node{id: id, workDir: o.workDir, d: &daemon{bin: wapoold, logFile: logFile, args: args,
+			perStart: func(n int) []string { return []string{"--webhook-url", rcv.url(id, n)} }}})
 	}
 	// Whatever happens, no wapoold (and so no Chrome) outlives the soak.
 	defer func() {
@@ -112,7 +122,19 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 		}
 		addrs = append(addrs, n.id+" on "+n.d.latest().Addr())
 	}
-	s.printf("PostgreSQL at %s, fakewa on %s, nodes %s", strings.TrimSuffix(storeURL, "?sslmode=disable"), fake.url, strings.Join(addrs, ", "))
+	s.printf("PostgreSQL at %s, fakewa on %s, webhook receiver on %s, nodes %s", strings.TrimSuffix(storeURL, "?sslmode=disable"), fake.url, rcv.base, strings.Join(addrs, ", "))
+	hookFrom, err := waitHookStart(ctx, func() []string {
+		var out []string
+		for _, n := range c.nodes {
+			if p := n.d.latest(); p != nil {
+				out = append(out, p.Log())
+			}
+		}
+		return out
+	})
+	if err != nil {
+		return false, err
+	}
 
 	rng := rand.New(rand.NewPCG(o.seed, 1<<32))
 	_, cl := c.pick(rng, "")
@@ -136,15 +158,15 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 	}
 	s.printf("every tenant is READY with a snapshot: %s; producing and stopping nodes at once", mon.placement())
 
+	rcv.cycle(true)
 	producers, ch, prodErr := s.produceUnderNodeChaos(ctx, c, mon, pg)
-	var acceptedAll int
-	for _, p := range producers {
-		acceptedAll += len(p.done)
-	}
-	s.printf("%d messages accepted; rounds made: %s", acceptedAll, countList(ch.made, "", "none"))
+	rcv.cycle(false)
+	acceptedAll, files := accepts(producers)
+	s.printf("%d messages accepted (%d with a file); rounds made: %s", acceptedAll, files, countList(ch.made, "", "none"))
 	var final map[string]*wapoolv1.Message
-	var drainErr, eventsErr error
+	var drainErr, eventsErr, hookErr error
 	var att attribution
+	var hr hookRange
 	if prodErr == nil {
 		s.printf("draining")
 		if final, drainErr = s.drain(ctx, c, producers); drainErr == nil {
@@ -155,6 +177,7 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 			eventsErr = fmt.Errorf("reading the event log back: %w", eventsErr)
 		}
 		att = attribute(evs, producers, final)
+		hr, hookErr = s.settleHooks(ctx, rcv, func() wapoolv1.SessionServiceClient { _, cl := c.pick(rng, ""); return cl }, hookFrom)
 	}
 	stopMon()
 	monWG.Wait()
@@ -175,12 +198,22 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 		s.printf("reading the daemon logs: %v", lerr)
 	}
 	rows := s.results(fake.Server, producers, final, lc)
+	sf, serr := scanSenders(logByNode)
+	if serr != nil {
+		s.printf("reading the daemon logs for the webhook: %v", serr)
+	}
+	hv := judgeReceiver(hr.evs, rcv, hr.mark, hr.dead, sf, false)
 	fmt.Fprintln(s.out)
 	total := printSummary(s.out, rows)
 	fmt.Fprintln(s.out)
 	s.reportCluster(producers, ch, failovers, lc, att)
+	fmt.Fprintln(s.out, hv.line())
+	fmt.Fprintf(s.out, "webhook: delivered by %s\n", countList(hookSenders(sf), "", "no process"))
 
 	faults := verdictFaults(total)
+	if prodErr == nil {
+		faults = append(faults, hv.faults()...)
+	}
 	faults = append(faults, s.buildFault()...)
 	faults = append(faults, att.faults()...)
 	if ch.made[sigKill] < o.nodeKills || ch.made[sigTerm] < o.nodeTerms || ch.made[sigStop] < o.nodeStops ||
@@ -201,7 +234,7 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 	for tn, what := range incidents {
 		faults = append(faults, fmt.Sprintf("%s was %s during the soak", tn, what))
 	}
-	for _, err := range []error{prodErr, drainErr, eventsErr} {
+	for _, err := range []error{prodErr, drainErr, eventsErr, hookErr} {
 		if err != nil {
 			faults = append(faults, err.Error())
 		}
@@ -212,8 +245,8 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 		s.printf("no Chrome runs on the nodes' profiles")
 	}
 	slices.Sort(faults)
-	return s.conclude(faults, fmt.Sprintf("every accepted message arrived exactly once, in order, through %d SIGKILLs, %d SIGTERMs and %d SIGSTOPs of nodes, %d PostgreSQL restarts and %d kills of a node's PostgreSQL sessions",
-		ch.made[sigKill], ch.made[sigTerm], ch.made[sigStop], ch.made[pgRestart], ch.made[connKill])), nil
+	return s.conclude(faults, fmt.Sprintf("every accepted message arrived exactly once, in order (%d with a file, each with its caption, name and bytes), and every event reached the webhook receiver or its dead-letter list, through %d SIGKILLs, %d SIGTERMs and %d SIGSTOPs of nodes, %d PostgreSQL restarts and %d kills of a node's PostgreSQL sessions",
+		total.MediaAccepted, ch.made[sigKill], ch.made[sigTerm], ch.made[sigStop], ch.made[pgRestart], ch.made[connKill])), nil
 }
 
 // settle waits until every tenant is READY (on some node) and has its

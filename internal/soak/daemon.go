@@ -18,6 +18,11 @@ import (
 // startTimeout bounds the wait for a started wapoold to log its address.
 const startTimeout = 30 * time.Second
 
+// startMarker is the line the soak writes to a daemon's log file before
+// each start (with the start's number, from 1): what follows, up to the
+// next, is that process's log.
+const startMarker = "soak: wapoold start #%d"
+
 // daemon is the current wapoold of the soak. Its mutex guards cur and
 // starts; the chaos loop and the main goroutine start, kill or stop the
 // process, producers only take its client.
@@ -25,6 +30,9 @@ type daemon struct {
 	bin     string   // the wapoold binary
 	args    []string // its flags (the harness adds --listen 127.0.0.1:0); the data dir stays the same across restarts
 	logFile *os.File // every run's output, appended
+	// perStart, when set, gives the flags of the n-th start (from 1), after
+	// args and before start's own: the webhook URL that names the process.
+	perStart func(n int) []string
 
 	mu sync.Mutex
 	// cur is the latest process, also after a SIGKILL until the next start
@@ -72,10 +80,14 @@ func (d *daemon) start(extra ...string) error {
 	n := d.starts
 	d.mu.Unlock()
 
-	fmt.Fprintf(d.logFile, "{\"msg\":\"soak: wapoold start #%d\",\"ts\":%q}\n", n, time.Now().Format(time.RFC3339Nano))
+	fmt.Fprintf(d.logFile, "{\"msg\":%q,\"ts\":%q}\n", fmt.Sprintf(startMarker, n), time.Now().Format(time.RFC3339Nano))
+	args := slices.Clone(d.args)
+	if d.perStart != nil {
+		args = append(args, d.perStart(n)...)
+	}
 	p, err := wapooldtest.Start(context.Background(), wapooldtest.Options{
 		Bin:          d.bin,
-		Args:         append(slices.Clone(d.args), extra...),
+		Args:         append(args, extra...),
 		Env:          append(os.Environ(), "WAPOOL_LISTEN="),
 		Log:          d.logFile,
 		StartTimeout: startTimeout,

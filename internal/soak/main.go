@@ -5,37 +5,57 @@
 // message may be attributed to a bubble of another (or to two WhatsApp
 // ids). It has two modes.
 //
+// One message in five carries a file (media.go): a PNG picture or a PDF
+// document in turn, 4 to 200 KiB of bytes of its own; the judge finds each
+// in fakewa's log once, with its caption, name, SHA-256 and kind.
+//
+// Both modes give the daemons a webhook (hooks.go): a receiver in this
+// process that, during the chaos, answers 500, then 404, then 200, over
+// and over. At the end it must hold every event of the log (judged by
+// cursor), or the dead-letter list must, with no event accepted twice
+// beyond the at-least-once promise (see hooks.go for what is promised).
+//
 // The single-node soak (the default): three tenants linked to three
 // accounts on one wapoold, a producer per tenant, and a chaos loop that
-// SIGKILLs tenants' browsers and the daemon itself.
+// SIGKILLs tenants' browsers and the daemon itself. It runs on bbolt: the
+// PostgreSQL restart and the failed lease renewal are the cluster soak's.
 //
-//	fakewa up (late editor) ─► daemon up ─► link t1..t3
-//	   ─► producers ∥ chaos ─► drain (every accepted message SENT or FAILED)
-//	   ─► SIGTERM ─► no Chrome left ─► judge fakewa's log ─► summary
+//	fakewa, webhook receiver up ─► daemon up ─► link t1..t3
+//	   ─► producers ∥ chaos ∥ receiver phases ─► drain (every accepted message SENT or FAILED)
+//	   ─► the receiver has every event (parked ones redelivered)
+//	   ─► SIGTERM ─► no Chrome left ─► judge fakewa's log and the receiver's ─► summary
 //
 // The cluster soak (-cluster, or -nodes N): N wapoold nodes on one
 // PostgreSQL (started through pgtest.Launch) and one file:// bucket of
-// profile snapshots, tenants linked through the first node, producers
+// profile snapshots sealed with an age key, tenants linked through the
+// first node, producers
 // sending through random live nodes (a failed call is retried with the same
 // idempotency key on another node), and a chaos loop that takes one node
 // out at a time: SIGKILL (then a restart after a pause, with the same
 // --node-id, on its data dir or a fresh one), SIGTERM (a planned move of its
 // tenants, then the same restart) and SIGSTOP past the lease TTL (its
 // tenants move while its browsers still run; SIGCONT after: it must never
-// act for them again). A monitor polls every tenant's Status to time each
-// failover: from the signal to all of that node's tenants READY again.
+// act for them again), a restart of PostgreSQL (-pg-restarts) and the
+// termination of a node's PostgreSQL sessions until a renewal of its
+// leases fails (-conn-kills). A monitor polls every tenant's Status to
+// time each failover: from the signal to all of that node's tenants READY
+// again. The webhook is delivered by one node at a time (the leader of the
+// "webhook" duty); each process has a URL of its own, so the receiver
+// knows which one delivered.
 //
-//	PostgreSQL, bucket, fakewa ─► nodes n1..nN ─► link c1..cK through n1
+//	PostgreSQL, bucket, fakewa, webhook receiver ─► nodes n1..nN ─► link c1..cK through n1
 //	   ─► every tenant READY with a snapshot
-//	   ─► producers ∥ node chaos ∥ monitor ─► drain ─► the event log read back
-//	   ─► SIGTERM every node ─► no Chrome left ─► judge ─► summary
+//	   ─► producers ∥ node chaos ∥ monitor ∥ receiver phases ─► drain ─► the event log read back
+//	   ─► the receiver has every event ─► SIGTERM every node ─► no Chrome left ─► judge ─► summary
 //
 // # Concurrency and ownership
 //
 // The main goroutine owns the run: fakewa's HTTP server, the work directory
 // and the final verdict. During the production phase it starts one goroutine
 // per producer and one for the chaos loop (and, in a cluster, one for the
-// monitor) and waits for all of them before it drains. The daemon holder
+// monitor) and waits for all of them before it drains. The webhook
+// receiver's HTTP server has goroutines of its own; its mutex guards what
+// it records. The daemon holder
 // (daemon; one per node in a cluster) is shared: its mutex guards the
 // current wapoold process, which only the chaos loop and the main goroutine
 // replace or stop; producers only read it. Each wapoold process has one
@@ -76,8 +96,12 @@ type options struct {
 	logLevel    string        // wapoold's --log-level
 	editorDelay time.Duration // fakewa's EditorDelay (fact 17); 0: the editor is live at once
 	keep        bool          // keep the work directory even when the soak passes
-	workDir     string        // set by run: the temporary directory of this soak
-	startedAt   time.Time     // set by run
+	// hookPhases are the durations of the webhook receiver's phases
+	// during the chaos: 500, 404, then 200, over and over.
+	hookPhases      [3]time.Duration
+	hookMaxAttempts int       // the daemons' --webhook-max-attempts
+	workDir         string    // set by run: the temporary directory of this soak
+	startedAt       time.Time // set by run
 
 	// The cluster soak's knobs (nodes > 0).
 	nodes      int           // wapoold nodes; 0: the single-node soak
@@ -121,6 +145,10 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "wapoold's --log-level (its log is kept in the work directory)")
 	fs.DurationVar(&o.editorDelay, "editor-delay", 600*time.Millisecond, "fakewa's late editor (fact 17): each chat's editor goes live after a random delay up to this; 0 turns it off")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (data dir, wapoold.log) even when the soak passes")
+	fs.DurationVar(&o.hookPhases[0], "webhook-500", 8*time.Second, "the webhook receiver answers 500 this long, then 404, then 200, over and over during the chaos")
+	fs.DurationVar(&o.hookPhases[1], "webhook-404", 8*time.Second, "the webhook receiver's 404 phase (the sender pauses: no attempt spent)")
+	fs.DurationVar(&o.hookPhases[2], "webhook-200", 14*time.Second, "the webhook receiver's 200 phase")
+	fs.IntVar(&o.hookMaxAttempts, "webhook-max-attempts", 4, "the daemons' --webhook-max-attempts: low, so that a 500 phase parks events in the dead-letter list (the soak has them redelivered at the end)")
 	cluster := fs.Bool("cluster", false, "the cluster soak: -nodes 3 unless -nodes says otherwise")
 	fs.IntVar(&o.nodes, "nodes", 0, "cluster soak: wapoold nodes on one PostgreSQL (at least 3: one is down at a time, two keep running); 0: the single-node soak")
 	fs.IntVar(&o.tenants, "tenants", 5, "cluster soak: tenants, each linked to its own account")
@@ -167,6 +195,10 @@ func parseOptions(args []string) (options, error) {
 		return o, errors.New("-min-pause must be positive and at most -max-pause")
 	case o.gap < 0 || o.drain <= 0:
 		return o, errors.New("-gap must not be negative and -drain must be positive")
+	case o.hookPhases[0] <= 0 || o.hookPhases[1] <= 0 || o.hookPhases[2] <= 0:
+		return o, errors.New("-webhook-500, -webhook-404 and -webhook-200 must be positive")
+	case o.hookMaxAttempts < 1:
+		return o, errors.New("-webhook-max-attempts must be at least 1")
 	}
 	if o.seed == 0 {
 		o.seed = uint64(time.Now().UnixNano())

@@ -37,12 +37,17 @@ func (s *soak) runSingle(ctx context.Context, wapoold, chrome string) (passed bo
 		return false, err
 	}
 	defer logFile.Close()
+	rcv, hookArgs, err := s.startHooks()
+	if err != nil {
+		return false, err
+	}
+	defer rcv.close()
 	dataDir := filepath.Join(o.workDir, "data")
 	profiles := filepath.Join(dataDir, "profiles")
-	d := &daemon{bin: wapoold, logFile: logFile, args: []string{
+	d := &daemon{bin: wapoold, logFile: logFile, args: append([]string{
 		"--data-dir", dataDir, "--target-url", fake.url, "--chromium", chrome,
 		"--send-interval", "0", "--send-jitter", "0", "--metrics-addr", "", "--log-format", "json", "--log-level", o.logLevel,
-	}}
+	}, hookArgs...), perStart: func(n int) []string { return []string{"--webhook-url", rcv.url(singleName, n)} }}
 	if err := d.start(); err != nil {
 		return false, err
 	}
@@ -52,7 +57,11 @@ func (s *soak) runSingle(ctx context.Context, wapoold, chrome string) (passed bo
 			_, _ = d.stop(stopTimeout)
 		}
 	}()
-	s.printf("fakewa on %s, wapoold on %s", fake.url, d.latest().Addr())
+	s.printf("fakewa on %s, wapoold on %s, webhook receiver on %s", fake.url, d.latest().Addr(), rcv.base)
+	hookFrom, err := waitHookStart(ctx, func() []string { return []string{d.latest().Log()} })
+	if err != nil {
+		return false, err
+	}
 
 	for _, tn := range s.tenants {
 		if err := link(ctx, d, fake.Server, tn.id, tn.account); err != nil {
@@ -62,19 +71,20 @@ func (s *soak) runSingle(ctx context.Context, wapoold, chrome string) (passed bo
 	}
 	s.printf("linked: producing and killing at once (the login is in IndexedDB, fact 16)")
 
+	rcv.cycle(true)
 	producers, ch, prodErr := s.produceUnderChaos(ctx, d, profiles)
-	var acceptedAll int
-	for _, p := range producers {
-		acceptedAll += len(p.done)
-	}
-	s.printf("%d messages accepted, %d kills made (%d browsers, %d daemons)", acceptedAll, ch.browserKills+ch.daemonKills, ch.browserKills, ch.daemonKills)
+	rcv.cycle(false)
+	acceptedAll, files := accepts(producers)
+	s.printf("%d messages accepted (%d with a file), %d kills made (%d browsers, %d daemons)", acceptedAll, files, ch.browserKills+ch.daemonKills, ch.browserKills, ch.daemonKills)
 	var final map[string]*wapoolv1.Message
-	var drainErr error
+	var drainErr, hookErr error
+	var hr hookRange
 	if prodErr == nil {
 		s.printf("draining")
 		if final, drainErr = s.drain(ctx, d, producers); drainErr == nil {
 			s.printf("every accepted message is SENT or FAILED")
 		}
+		hr, hookErr = s.settleHooks(ctx, rcv, d.client, hookFrom)
 	}
 	code, stopErr := d.stop(stopTimeout)
 	left := wapooldtest.WaitNoBrowsers(profiles, chromeGone)
@@ -88,12 +98,21 @@ func (s *soak) runSingle(ctx context.Context, wapoold, chrome string) (passed bo
 		s.printf("reading the daemon log: %v", lerr)
 	}
 	rows := s.results(fake.Server, producers, final, lc)
+	sf, serr := scanSenders(map[string]string{singleName: logFile.Name()})
+	if serr != nil {
+		s.printf("reading the daemon log for the webhook: %v", serr)
+	}
+	hv := judgeReceiver(hr.evs, rcv, hr.mark, hr.dead, sf, true)
 	fmt.Fprintln(s.out)
 	total := printSummary(s.out, rows)
 	fmt.Fprintln(s.out)
 	s.report(producers, ch, lc)
+	fmt.Fprintln(s.out, hv.line())
 
 	faults := verdictFaults(total)
+	if prodErr == nil {
+		faults = append(faults, hv.faults()...)
+	}
 	if ch.browserKills < minKillsPerKind || ch.daemonKills < minKillsPerKind || ch.browserKills+ch.daemonKills < o.kills {
 		faults = append(faults, fmt.Sprintf("only %d browser and %d daemon kills", ch.browserKills, ch.daemonKills))
 	}
@@ -102,7 +121,7 @@ func (s *soak) runSingle(ctx context.Context, wapoold, chrome string) (passed bo
 	for tn, what := range ch.incidents {
 		faults = append(faults, fmt.Sprintf("%s was %s during the soak", tn, what))
 	}
-	for _, err := range []error{prodErr, drainErr} {
+	for _, err := range []error{prodErr, drainErr, hookErr} {
 		if err != nil {
 			faults = append(faults, err.Error())
 		}
@@ -118,7 +137,23 @@ func (s *soak) runSingle(ctx context.Context, wapoold, chrome string) (passed bo
 		s.printf("no Chrome runs on the soak's profiles")
 	}
 	slices.Sort(faults)
-	return s.conclude(faults, "every accepted message arrived exactly once, in order"), nil
+	return s.conclude(faults, fmt.Sprintf("every accepted message arrived exactly once, in order (%d with a file, each with its caption, name and bytes); every event of the log reached the webhook receiver, or its dead-letter list, as promised", total.MediaAccepted)), nil
+}
+
+// singleName names the single-node soak's daemon in its webhook URLs.
+const singleName = "wapoold"
+
+// accepts counts the producers' accepted messages, and those with a file.
+func accepts(producers []*producer) (all, files int) {
+	for _, p := range producers {
+		all += len(p.done)
+		for _, m := range p.done {
+			if m.file != nil {
+				files++
+			}
+		}
+	}
+	return all, files
 }
 
 // produceUnderChaos runs the producers and the chaos loop together and
