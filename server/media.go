@@ -80,6 +80,18 @@ func binaryBytes(n int64) string {
 // message records of it; release must be called once Send has returned.
 // The request's other fields that are cheap to check are checked first, so
 // that a call refused for them stores nothing.
+//
+// Once Put has the bytes, storeMedia drops them from req (Media.Data =
+// nil): from then on the browser reads the stored file, and the request
+// lives as long as the call, which under WAIT_SENT is until the page has
+// uploaded the file. Something keeps it that long: the gRPC metrics
+// interceptor's report holds it (go-grpc-middleware's CallMeta.ReqOrNil),
+// and in cluster mode the forwarder's loop. Ten 16 MiB files sent at once
+// kept 160 MiB alive for the seconds of their sends (heap profile of
+// internal/bench's BenchmarkMediaMemory). The forwarder hands a request
+// served here on to another node only when the handler answers
+// TENANT_MOVING, and Supervisor.Send never returns ErrNotHolder: a message
+// for a tenant another node holds waits in the shared outbox for that node.
 func (s *Server) storeMedia(ctx context.Context, req *wapoolv1.SendRequest) (_ *sessionstore.Media, release func(), err error) {
 	nop := func() {}
 	md := req.GetMedia()
@@ -113,6 +125,7 @@ func (s *Server) storeMedia(ctx context.Context, req *wapoolv1.SendRequest) (_ *
 			zap.String("declared", declared), zap.String("sniffed", mime))
 	}
 	sha, release, err := s.media.Put(ctx, data)
+	md.Data = nil // stored, or refused: see above
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nop, ctx.Err()

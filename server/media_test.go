@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -512,4 +513,64 @@ func TestSendMediaHTTP(t *testing.T) {
 func startMediaGateway(t *testing.T, a *Auth, srv wapoolv1.SessionServiceServer, cfg GatewayConfig) string {
 	t.Helper()
 	return startGatewayWith(t, a, srv, cfg, grpc.MaxRecvMsgSize(testMaxMedia+1<<20))
+}
+
+// dropWatch is a MediaStore that closes gone once the bytes a Put was given
+// are unreachable.
+type dropWatch struct {
+	MediaStore
+	gone chan struct{}
+}
+
+func (w *dropWatch) Put(ctx context.Context, data []byte) (string, func(), error) {
+	runtime.AddCleanup(&data[0], func(gone chan struct{}) { close(gone) }, w.gone)
+	return w.MediaStore.Put(ctx, data)
+}
+
+// Once stored, a file's bytes are let go of while the call still waits
+// (WAIT_SENT: until the page has uploaded the file), although the request
+// lives as long as the call: here an interceptor keeps it to the end, as
+// wapoold's metrics interceptor does. The browser reads the stored file.
+func TestSendMediaLetsGoOfTheBytes(t *testing.T) {
+	st := newMediaStack(t, mediaOpts{})
+	w := &dropWatch{MediaStore: st.puts, gone: make(chan struct{})}
+	st.srv.SetMedia(w, testMaxMedia)
+	keep := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		defer runtime.KeepAlive(req)
+		return handler(ctx, req)
+	}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(testMaxMedia+1<<20), grpc.UnaryInterceptor(keep))
+	wapoolv1.RegisterSessionServiceServer(gs, st.srv)
+	conn, err := grpc.NewClient(grpctest.Serve(t, gs), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	// No browser ever starts: the message stays QUEUED, and the call waits
+	// for SENT until it is cancelled.
+	ctx, cancel := context.WithCancel(callCtx(t))
+	ended := make(chan error, 1)
+	go func() {
+		_, err := wapoolv1.NewSessionServiceClient(conn).Send(ctx, &wapoolv1.SendRequest{TenantId: "shop", To: "+4915112345678",
+			Media: &wapoolv1.Media{Filename: "scan.pdf", Data: pdfBytes(200_000)}})
+		ended <- err
+	}()
+	defer func() { cancel(); <-ended }()
+	deadline := time.After(10 * time.Second)
+	for {
+		runtime.GC()
+		select {
+		case <-w.gone:
+			if n, _ := st.store.QueueDepth("shop"); n != 1 {
+				t.Fatalf("%d messages queued, want the one", n)
+			}
+			return
+		case err := <-ended:
+			t.Fatalf("the call ended before the bytes were let go of: %v", err)
+		case <-deadline:
+			t.Fatal("the file's bytes are still reachable 10 s into the call, after they were stored")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
