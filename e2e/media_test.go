@@ -320,11 +320,11 @@ type mediaStack struct {
 	d *daemon
 }
 
-// startMediaStack starts fakewa on its worst case with its uploads watched,
-// a wapoold on it with pacing off, and links tenant "shop" to accountA.
-func startMediaStack(t *testing.T) *mediaStack {
+// startMediaStack starts fakewa with opts, its uploads watched, a wapoold on
+// it with pacing off, and links tenant "shop" to accountA.
+func startMediaStack(t *testing.T, opts fakewa.Options) *mediaStack {
 	t.Helper()
-	fw := fakewa.New(fakewa.WorstCaseOptions())
+	fw := fakewa.New(opts)
 	u := &uploadWatch{}
 	ts := httptest.NewServer(u.wrap(fw))
 	t.Cleanup(func() { fw.Close(); ts.Close() })
@@ -361,24 +361,78 @@ func (s *mediaStack) killBrowser(t *testing.T) {
 
 // slowUpload is how long an upload lasts while the test waits to kill
 // during it: long enough that the kill lands inside it on a busy machine.
-const slowUpload = 8 * time.Second
+const slowUpload = 5 * time.Second
+
+// slowUploads makes fakewa's uploads of a file of file's size last
+// slowUpload (Options.UploadPerMiB applies to the uploads that begin
+// after the change).
+func (s *mediaStack) slowUploads(file mediaFile) {
+	perMiB := time.Duration(float64(slowUpload) * (1 << 20) / float64(len(file.data)))
+	s.f.SetOptions(func(o *fakewa.Options) { o.UploadPerMiB = perMiB })
+}
+
+// worstUploads sets fakewa's uploads back to the worst case's pace.
+func (s *mediaStack) worstUploads() {
+	s.f.SetOptions(func(o *fakewa.Options) { o.UploadPerMiB = fakewa.WorstCaseOptions().UploadPerMiB })
+}
+
+// waitUploadBegins waits until the page has begun more than began uploads.
+func (s *mediaStack) waitUploadBegins(t *testing.T, began int, what string) {
+	t.Helper()
+	waitFor(t, "the page's upload of "+what, 60*time.Second, func() bool {
+		n, _ := s.u.counts()
+		return n > began
+	})
+}
+
+// waitSent waits until message id ends SENT, asked through the daemon
+// running now, and returns it; FAILED fails the test.
+func (s *mediaStack) waitSent(t *testing.T, id, what string) *wapoolv1.Message {
+	t.Helper()
+	var m *wapoolv1.Message
+	waitFor(t, what+" (message "+id+") SENT", 2*time.Minute, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r, err := s.d.client().GetMessage(ctx, &wapoolv1.GetMessageRequest{TenantId: "shop", MessageId: id})
+		if err != nil {
+			return false // the restarted daemon, for a moment
+		}
+		if r.GetMessage().GetState() == wapoolv1.MessageState_MESSAGE_STATE_FAILED {
+			t.Fatalf("%s: FAILED (%s): %s", what, r.GetMessage().GetErrorReason(), r.GetMessage().GetError())
+		}
+		m = r.GetMessage()
+		return m.GetState() == wapoolv1.MessageState_MESSAGE_STATE_SENT
+	})
+	return m
+}
+
+// uploadsSince returns how many uploads began since began0 and how those
+// that ended since ended0 ended, and how many of them fakewa answered.
+func (s *mediaStack) uploadsSince(began0 int, ended0 []int) (began int, ended []int, answered int) {
+	began, ended = s.u.counts()
+	began, ended = began-began0, ended[len(ended0):]
+	for _, st := range ended {
+		if st == http.StatusOK {
+			answered++
+		}
+	}
+	return began, ended, answered
+}
 
 // sendThroughKill sends file (WAIT_ACCEPTED) and kills, with kill, either
-// while the page uploads it (duringUpload: fakewa's UploadPerMiB is raised
-// so that the upload lasts slowUpload, and set back to the worst case's
-// after the kill) or once fakewa has recorded it, before its ack reaches
-// the daemon. Then the message must end SENT and the file arrive once,
-// byte for byte. The page shows whether the click went out, and the
-// daemon acts on it (DESIGN.md "Sends: exactly once"): an upload cut by
-// the kill sent nothing, and the file is sent again (a second upload); a
-// file recorded before the kill is found in the chat and not sent again
-// (no second upload).
+// while the page uploads it (duringUpload: the upload made to last
+// slowUpload, set back to the worst case's pace after the kill) or once
+// fakewa has recorded it, before its ack reaches the daemon. Then the
+// message must end SENT and the file arrive once, byte for byte. The page
+// shows whether the click went out, and the daemon acts on it (DESIGN.md
+// "Sends: exactly once"): an upload cut by the kill sent nothing, and the
+// file is sent again (a second upload); a file recorded before the kill is
+// found in the chat and not sent again (no second upload).
 func (s *mediaStack) sendThroughKill(t *testing.T, file mediaFile, duringUpload bool, kill func(*testing.T)) {
 	t.Helper()
 	began0, ended0 := s.u.counts()
 	if duringUpload {
-		perMiB := time.Duration(float64(slowUpload) * (1 << 20) / float64(len(file.data)))
-		s.f.SetOptions(func(o *fakewa.Options) { o.UploadPerMiB = perMiB })
+		s.slowUploads(file)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -387,10 +441,7 @@ func (s *mediaStack) sendThroughKill(t *testing.T, file mediaFile, duringUpload 
 		t.Fatal(err)
 	}
 	if duringUpload {
-		waitFor(t, "the page's upload of "+file.name, 60*time.Second, func() bool {
-			began, _ := s.u.counts()
-			return began > began0
-		})
+		s.waitUploadBegins(t, began0, file.name)
 	} else {
 		waitFor(t, "fakewa's record of "+file.name, 60*time.Second, func() bool {
 			for _, x := range s.f.Messages(accountA) {
@@ -406,32 +457,12 @@ func (s *mediaStack) sendThroughKill(t *testing.T, file mediaFile, duringUpload 
 	}
 	kill(t)
 	if duringUpload {
-		s.f.SetOptions(func(o *fakewa.Options) { o.UploadPerMiB = fakewa.WorstCaseOptions().UploadPerMiB })
+		s.worstUploads()
 	}
-	var final *wapoolv1.Message
-	waitFor(t, "message "+m.GetId()+" SENT", 2*time.Minute, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		r, err := s.d.client().GetMessage(ctx, &wapoolv1.GetMessageRequest{TenantId: "shop", MessageId: m.GetId()})
-		if err != nil {
-			return false // the restarted daemon, for a moment
-		}
-		if r.GetMessage().GetState() == wapoolv1.MessageState_MESSAGE_STATE_FAILED {
-			t.Fatalf("%s: FAILED (%s): %s", file.name, r.GetMessage().GetErrorReason(), r.GetMessage().GetError())
-		}
-		final = r.GetMessage()
-		return final.GetState() == wapoolv1.MessageState_MESSAGE_STATE_SENT
-	})
+	final := s.waitSent(t, m.GetId(), file.name)
 	checkArrivedOnce(t, s.f, accountA, contact1, file, final)
 
-	began, ended := s.u.counts()
-	began, ended = began-began0, ended[len(ended0):]
-	answered := 0
-	for _, st := range ended {
-		if st == http.StatusOK {
-			answered++
-		}
-	}
+	began, ended, answered := s.uploadsSince(began0, ended0)
 	switch {
 	case answered != 1:
 		t.Errorf("%s: %d uploads answered (statuses %v), want 1", file.name, answered, ended)
@@ -443,31 +474,86 @@ func (s *mediaStack) sendThroughKill(t *testing.T, file mediaFile, duringUpload 
 	t.Logf("%s: %d attempts; uploads ended with %v", file.name, final.GetAttempts(), ended)
 }
 
-// TestMediaDaemonKilled: the daemon SIGKILLed while the page uploads a
-// picture, then right after fakewa recorded a document with no caption
-// (before its ack); after each restart on the same data dir the message
-// ends SENT and its file arrives once, byte for byte.
+// TestMediaDaemonKilled, on fakewa's worst case: the daemon SIGKILLed
+// while the page uploads a picture, then right after fakewa recorded a
+// document with no caption (before its ack), then while the page uploads
+// the first of two identical files (the same bytes and caption, two
+// messages); after each restart on the same data dir every message ends
+// SENT and its file arrives once, byte for byte.
 func TestMediaDaemonKilled(t *testing.T) {
 	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
-	s := startMediaStack(t)
+	s := startMediaStack(t, fakewa.WorstCaseOptions())
 	t.Run("during the upload", func(t *testing.T) {
 		s.sendThroughKill(t, mediaFile{name: "order-1042.jpg", caption: "Order *1042*: your photo", data: testJPEG(t, 320, 240, 11), mime: "image/jpeg"}, true, s.killDaemon)
 	})
 	t.Run("after the upload", func(t *testing.T) {
 		s.sendThroughKill(t, mediaFile{name: "receipt.pdf", data: testPDF(120<<10, 12), mime: "application/pdf", document: true}, false, s.killDaemon)
 	})
-	if got := fakeMessages(t, s.f, accountA); len(got) != 2 {
-		t.Errorf("fakewa recorded %d messages, want the 2 files: %+v", len(got), got)
+	// Two messages that carry the same file (stored once) and the same
+	// caption are two messages: the one cut by the kill goes out again,
+	// the other after it, each once.
+	t.Run("identical files", func(t *testing.T) {
+		file := mediaFile{name: "ticket.png", caption: "Your ticket", data: testPNG(t, 160, 90, 13), mime: "image/png"}
+		began0, ended0 := s.u.counts()
+		s.slowUploads(file)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		var ids []string
+		for i := range 2 {
+			m, err := sendFile(ctx, s.d, "shop", contact1, fmt.Sprintf("same/%d", i), file, wapoolv1.Wait_WAIT_ACCEPTED)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, m.GetId())
+		}
+		s.waitUploadBegins(t, began0, file.name)
+		s.killDaemon(t)
+		s.worstUploads()
+		waIDs := map[string]bool{}
+		for _, id := range ids {
+			m := s.waitSent(t, id, file.name)
+			if md := m.GetMedia(); md.GetSha256() != file.sha() || md.GetFilename() != file.name {
+				t.Errorf("message %s holds media %v, want %s (sha256 %.12s…)", id, md, file.name, file.sha())
+			}
+			waIDs[m.GetWaMessageId()] = true
+		}
+		var got []fakewa.Message
+		for _, x := range fakeMessages(t, s.f, accountA) {
+			if x.Media != nil && x.Media.SHA256 == file.sha() {
+				got = append(got, x)
+			}
+		}
+		if len(got) != 2 || len(waIDs) != 2 {
+			t.Fatalf("fakewa recorded the file %d times (%+v), the daemon has %d WhatsApp ids %v; want 2 of each", len(got), got, len(waIDs), waIDs)
+		}
+		for _, x := range got {
+			if x.Text != file.caption || x.To != contact1 || x.Media.Filename != file.name || x.Media.AsDocument {
+				t.Errorf("fakewa recorded %+v (media %+v), want %s to %s with caption %q, as a picture", x, *x.Media, file.name, contact1, file.caption)
+			}
+			if !waIDs[x.ID] && !waIDs["true_"+contact1+"@c.us_"+x.ID] {
+				t.Errorf("fakewa's id %s is none of the daemon's %v", x.ID, waIDs)
+			}
+		}
+		began, ended, answered := s.uploadsSince(began0, ended0)
+		if began != 3 || answered != 2 || len(ended) != 3 || ended[0] == http.StatusOK {
+			t.Errorf("%d uploads (statuses %v), want 3: the first cut by the kill, then each message's once", began, ended)
+		}
+	})
+	if got := fakeMessages(t, s.f, accountA); len(got) != 4 {
+		t.Errorf("fakewa recorded %d messages, want the 4 files: %+v", len(got), got)
 	}
 }
 
-// TestMediaBrowserKilled: the tenant's Chromium SIGKILLed while the page
-// uploads a document, then right after fakewa recorded a picture (before
-// its ack); once the daemon has restarted the browser the message ends
-// SENT and its file arrives once, byte for byte.
+// TestMediaBrowserKilled, on fakewa's worst case drawn as its 2026 build
+// (fact 20): the tenant's Chromium SIGKILLed while the page uploads a
+// document, then right after fakewa recorded a picture (before its ack);
+// once the daemon has restarted the browser the message ends SENT and its
+// file arrives once, byte for byte.
 func TestMediaBrowserKilled(t *testing.T) {
 	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
-	s := startMediaStack(t)
+	opts := fakewa.WorstCaseOptions()
+	opts.Build = fakewa.Build2026
+	s := startMediaStack(t, opts)
 	t.Run("during the upload", func(t *testing.T) {
 		s.sendThroughKill(t, mediaFile{name: "contract.pdf", caption: "Please sign page 2", data: testPDF(200<<10, 21), mime: "application/pdf", document: true}, true, s.killBrowser)
 	})
