@@ -82,6 +82,10 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 		return false, err
 	}
 	defer rcv.close()
+	pki, err := newClusterPKI(o.workDir) // mTLS, see mtls.go
+	if err != nil {
+		return false, err
+	}
 
 	c := &cluster{}
 	var logs []string
@@ -96,14 +100,18 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 		defer logFile.Close()
 		logs = append(logs, logPath)
 		logByNode[id] = logPath
+		tlsArgs, err := pki.nodeArgs(id)
+		if err != nil {
+			return false, err
+		}
 		args := []string{
 			"--target-url", fake.url, "--chromium", chrome,
 			"--send-interval", "0", "--send-jitter", "0", "--metrics-addr", "", "--log-format", "json", "--log-level", o.logLevel,
 			"--store", storeURL, "--profile-store", "file://" + filepath.ToSlash(bucket), "--snapshot-key-file", keyFile,
 			"--node-id", id, "--lease-ttl", o.leaseTTL.String(), "--stop-timeout", nodeStopTimeout,
 		}
-		args = append(args, hookArgs...)
-		c.nodes = append(c.nodes, &node{id: id, workDir: o.workDir, d: &daemon{bin: wapoold, logFile: logFile, args: args,
+		args = append(append(args, tlsArgs...), hookArgs...)
+		c.nodes = append(c.nodes, &node{id: id, workDir: o.workDir, d: &daemon{bin: wapoold, logFile: logFile, args: args, creds: pki.creds,
 			perStart: func(n int) []string { return []string{"--webhook-url", rcv.url(id, n)} }}})
 	}
 	// Whatever happens, no wapoold (and so no Chrome) outlives the soak.
@@ -122,7 +130,10 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 		}
 		addrs = append(addrs, n.id+" on "+n.d.latest().Addr())
 	}
-	s.printf("PostgreSQL at %s, fakewa on %s, webhook receiver on %s, nodes %s", strings.TrimSuffix(storeURL, "?sslmode=disable"), fake.url, rcv.base, strings.Join(addrs, ", "))
+	s.printf("PostgreSQL at %s, fakewa on %s, webhook receiver on %s, nodes (mTLS) %s", strings.TrimSuffix(storeURL, "?sslmode=disable"), fake.url, rcv.base, strings.Join(addrs, ", "))
+	if err := pki.checkRefused(ctx, c.nodes[0].d.latest().Addr()); err != nil {
+		return false, err
+	}
 	hookFrom, err := waitHookStart(ctx, func() []string {
 		var out []string
 		for _, n := range c.nodes {
@@ -245,7 +256,7 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 		s.printf("no Chrome runs on the nodes' profiles")
 	}
 	slices.Sort(faults)
-	return s.conclude(faults, fmt.Sprintf("every accepted message arrived exactly once, in order (%d with a file, each with its caption, name and bytes), and every event reached the webhook receiver or its dead-letter list, through %d SIGKILLs, %d SIGTERMs and %d SIGSTOPs of nodes, %d PostgreSQL restarts and %d kills of a node's PostgreSQL sessions",
+	return s.conclude(faults, fmt.Sprintf("every accepted message arrived exactly once, in order (%d with a file, each with its caption, name and bytes), and every event reached the webhook receiver or its dead-letter list, through %d SIGKILLs, %d SIGTERMs and %d SIGSTOPs of nodes, %d PostgreSQL restarts and %d kills of a node's PostgreSQL sessions, the nodes on mTLS",
 		total.MediaAccepted, ch.made[sigKill], ch.made[sigTerm], ch.made[sigStop], ch.made[pgRestart], ch.made[connKill])), nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc/credentials"
+
 	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
@@ -33,6 +35,8 @@ type daemon struct {
 	// perStart, when set, gives the flags of the n-th start (from 1), after
 	// args and before start's own: the webhook URL that names the process.
 	perStart func(n int) []string
+	// creds dial the daemon (mTLS in the cluster soak); nil: plaintext.
+	creds credentials.TransportCredentials
 
 	mu sync.Mutex
 	// cur is the latest process, also after a SIGKILL until the next start
@@ -91,6 +95,7 @@ func (d *daemon) start(extra ...string) error {
 		Env:          append(os.Environ(), "WAPOOL_LISTEN="),
 		Log:          d.logFile,
 		StartTimeout: startTimeout,
+		Creds:        d.creds,
 	})
 	if err != nil {
 		return fmt.Errorf("wapoold start #%d: %w (see wapoold.log)", n, err)

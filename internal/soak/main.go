@@ -27,8 +27,9 @@
 //
 // The cluster soak (-cluster, or -nodes N): N wapoold nodes on one
 // PostgreSQL (started through pgtest.Launch) and one file:// bucket of
-// profile snapshots sealed with an age key, tenants linked through the
-// first node, producers
+// profile snapshots sealed with an age key, the nodes on mTLS (each its
+// own certificate from a test CA, and the soak's clients one too),
+// tenants linked through the first node, producers
 // sending through random live nodes (a failed call is retried with the same
 // idempotency key on another node), and a chaos loop that takes one node
 // out at a time: SIGKILL (then a restart after a pause, with the same
