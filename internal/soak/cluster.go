@@ -213,6 +213,9 @@ func (s *soak) runCluster(ctx context.Context, wapoold, chrome string) (passed b
 	if serr != nil {
 		s.printf("reading the daemon logs for the webhook: %v", serr)
 	}
+	if err := rcv.writeLog(filepath.Join(o.workDir, "webhook-posts.log")); err != nil {
+		s.printf("writing the webhook's record: %v", err)
+	}
 	hv := judgeReceiver(hr.evs, rcv, hr.mark, hr.dead, sf, false)
 	fmt.Fprintln(s.out)
 	total := printSummary(s.out, rows)

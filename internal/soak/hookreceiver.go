@@ -220,6 +220,21 @@ func (r *receiver) count() int {
 	return len(r.posts)
 }
 
+// writeLog writes the POSTs answered, one a line ("status phase sender
+// cursor", in the order they came), to path: the work directory's record
+// for a run that failed.
+func (r *receiver) writeLog(path string) error {
+	posts, _, bad := r.results()
+	var b strings.Builder
+	for _, p := range posts {
+		fmt.Fprintf(&b, "%d %d %s %s\n", p.status, p.phase, p.sender, p.cursor)
+	}
+	for _, what := range bad {
+		fmt.Fprintf(&b, "400 - %s\n", what)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
 // results returns copies of what the receiver saw.
 func (r *receiver) results() (posts []hookPost, badSigs int, badPosts []string) {
 	r.mu.Lock()

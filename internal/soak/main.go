@@ -313,9 +313,9 @@ func run(ctx context.Context, o options) int {
 		return 0
 	}
 	if o.nodes == 0 {
-		s.printf("kept the work directory: %s (wapoold.log holds every daemon run's log)", o.workDir)
+		s.printf("kept the work directory: %s (wapoold.log holds every daemon run's log, webhook-posts.log what the receiver answered)", o.workDir)
 	} else {
-		s.printf("kept the work directory: %s (node-<id>.log holds every run of that node)", o.workDir)
+		s.printf("kept the work directory: %s (node-<id>.log holds every run of that node, webhook-posts.log what the receiver answered)", o.workDir)
 	}
 	if passed {
 		return 0

@@ -102,6 +102,9 @@ func (s *soak) runSingle(ctx context.Context, wapoold, chrome string) (passed bo
 	if serr != nil {
 		s.printf("reading the daemon log for the webhook: %v", serr)
 	}
+	if err := rcv.writeLog(filepath.Join(o.workDir, "webhook-posts.log")); err != nil {
+		s.printf("writing the webhook's record: %v", err)
+	}
 	hv := judgeReceiver(hr.evs, rcv, hr.mark, hr.dead, sf, true)
 	fmt.Fprintln(s.out)
 	total := printSummary(s.out, rows)
