@@ -100,6 +100,10 @@ func (s *Supervisor) Send(ctx context.Context, req SendRequest) (Message, error)
 	return m, nil
 }
 
+// outboxRetry is how long a runner waits before it reads the outbox again
+// after a failed read.
+const outboxRetry = time.Second
+
 // trySend sends the head of the tenant's queue when the page is READY and
 // pacing allows (runner goroutine). One message per call; it pokes itself
 // when more wait.
@@ -110,6 +114,10 @@ func (r *runner) trySend() {
 	pending, err := r.s.store.Pending(r.id)
 	if err != nil {
 		r.log.Error("reading the outbox", zap.Error(err))
+		// The store does not answer (PostgreSQL restarting): read it again
+		// in a while. While Queued says messages wait, the loop's due time
+		// is the pacing's and retryAt's, so without this it would spin.
+		r.retryAt = maxTime(r.retryAt, time.Now().Add(outboxRetry))
 		return
 	}
 	r.update(func(s *Session) { s.Queued = len(pending) })
