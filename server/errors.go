@@ -79,6 +79,9 @@ func toStatus(err error) error {
 		}
 		return st.Err()
 	}
+	if sessionstore.Unavailable(err) {
+		return status.Error(codes.Unavailable, err.Error()) // the store did not answer: retry
+	}
 	return status.Error(codes.Internal, err.Error())
 }
 

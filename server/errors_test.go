@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -26,6 +27,7 @@ func TestToStatusClasses(t *testing.T) {
 		{supervisor.ErrQueueFull, codes.ResourceExhausted, "QUEUE_FULL"},
 		{supervisor.ErrNotRunning, codes.FailedPrecondition, "BROWSER_NOT_RUNNING"},
 		{supervisor.ErrUnavailable, codes.Unavailable, ""},
+		{&pgconn.PgError{Code: "57P01"}, codes.Unavailable, ""}, // PostgreSQL shutting down: retry
 		{errors.New("something else"), codes.Internal, ""},
 	} {
 		st := status.Convert(toStatus(fmt.Errorf("tenant %q: %w", "t1", tc.err)))

@@ -59,7 +59,8 @@ const (
 //     PROFILE_LOCKED), no running browser for a Screenshot (reason
 //     BROWSER_NOT_RUNNING: a Send or Link wakes the tenant), no webhook for
 //     RedeliverDeadEvents (reason WEBHOOK_OFF).
-//   - UNAVAILABLE: the tenant's browser is restarting; retry later.
+//   - UNAVAILABLE: the tenant's browser is restarting, or the store
+//     (PostgreSQL) does not answer; retry later.
 //   - RESOURCE_EXHAUSTED: the tenant's queue is full (reason QUEUE_FULL), or
 //     a Link finds every warm browser slot busy (reason NO_CAPACITY).
 //   - DEADLINE_EXCEEDED: the caller's deadline, or the QR codes ran out.
@@ -402,7 +403,8 @@ func (c *sessionServiceClient) DeleteWebhook(ctx context.Context, in *DeleteWebh
 //     PROFILE_LOCKED), no running browser for a Screenshot (reason
 //     BROWSER_NOT_RUNNING: a Send or Link wakes the tenant), no webhook for
 //     RedeliverDeadEvents (reason WEBHOOK_OFF).
-//   - UNAVAILABLE: the tenant's browser is restarting; retry later.
+//   - UNAVAILABLE: the tenant's browser is restarting, or the store
+//     (PostgreSQL) does not answer; retry later.
 //   - RESOURCE_EXHAUSTED: the tenant's queue is full (reason QUEUE_FULL), or
 //     a Link finds every warm browser slot busy (reason NO_CAPACITY).
 //   - DEADLINE_EXCEEDED: the caller's deadline, or the QR codes ran out.
