@@ -28,10 +28,11 @@ var (
 	sendsFlag   = flag.Int("sends", 20, "measured messages per route (BenchmarkSend, BenchmarkSendLate)")
 	killsFlag   = flag.Int("kills", 10, "browser SIGKILLs, one per linked tenant (BenchmarkRestart)")
 	coldsFlag   = flag.Int("colds", 3, "cold starts of wapoold (BenchmarkRestart)")
-	tenantsFlag = flag.Int("tenants", 10, "warm tenants measured (BenchmarkMemory)")
+	tenantsFlag = flag.Int("tenants", 10, "warm tenants measured (BenchmarkMemory); tenants sending a file at once (BenchmarkMediaMemory)")
 	settleFlag  = flag.Duration("settle", 15*time.Second, "rest before memory is read (BenchmarkMemory)")
 	wakesFlag   = flag.Int("wakes", 10, "sends to a hibernated tenant, each beside a warm one (BenchmarkHibernate)")
 	cyclesFlag  = flag.Int("cycles", 100, "browser SIGKILLs on one daemon, two tenants in turn (BenchmarkCycles)")
+	roundsFlag  = flag.Int("rounds", 3, "rounds of files sent at once, each on a fresh daemon (BenchmarkMediaMemory)")
 )
 
 const ready = wapoolv1.SessionState_SESSION_STATE_READY
@@ -42,9 +43,10 @@ const ready = wapoolv1.SessionState_SESSION_STATE_READY
 // browser's (clean-ups run last in, first out), fails the benchmark when a
 // Chrome is left under that directory.
 //
-// The benchmarks are sequential and start no goroutine of their own: a
-// daemon's output is copied by wapooldtest (its exit ends it), the bare
-// browsers' by chromedp. Every process started is stopped by a b.Cleanup
+// The benchmarks are sequential and start no goroutine of their own but
+// BenchmarkMediaMemory's callers, which sendAtOnce waits for: a daemon's
+// output is copied by wapooldtest (its exit ends it), the bare browsers' by
+// chromedp. Every process started is stopped by a b.Cleanup
 // of the step that started it; wapoold and the browsers also get
 // Pdeathsig.
 type env struct {
@@ -167,6 +169,12 @@ const (
 // sum grew by across the call, scraped before and after, outside the
 // timed call.
 func (d *daemon) send(tenant, to, text string) (total, attempt time.Duration, err error) {
+	return d.sendRequest(&wapoolv1.SendRequest{TenantId: tenant, To: to, Text: text})
+}
+
+// sendRequest is send for any request (a file, a caption), measured the
+// same way.
+func (d *daemon) sendRequest(req *wapoolv1.SendRequest) (total, attempt time.Duration, err error) {
 	before, err := scrape(d.metrics)
 	if err != nil {
 		return 0, 0, err
@@ -174,7 +182,7 @@ func (d *daemon) send(tenant, to, text string) (total, attempt time.Duration, er
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	t0 := time.Now()
-	r, err := d.Client().Send(ctx, &wapoolv1.SendRequest{TenantId: tenant, To: to, Text: text})
+	r, err := d.Client().Send(ctx, req)
 	total = time.Since(t0)
 	if err != nil {
 		return total, 0, err

@@ -6,7 +6,8 @@
 //	go test -run '^$' -bench . -benchtime 1x -timeout 60m -json ./internal/bench/ | go run ./internal/bench
 //
 // Sample counts are flags of the test binary, after -args (-sends 20,
-// -kills 10, -colds 3, -tenants 10, -settle 15s, -wakes 10, -cycles 100).
+// -kills 10, -colds 3, -tenants 10, -settle 15s, -wakes 10, -cycles 100,
+// -rounds 3).
 // It reads `go test -json` events or plain `go test -bench` text from
 // stdin (internal/benchtable), echoes the text to stderr as it comes (the
 // benchmarks' progress), and writes a markdown table per benchmark that
@@ -44,6 +45,8 @@ func main() {
 	t.hibernate()
 	t.cycles()
 	t.doctor()
+	t.media()
+	t.mediaMemory()
 	if len(res) == 0 {
 		t.missing = append(t.missing, "every benchmark")
 	}
@@ -278,5 +281,110 @@ func (t *tables) cycles() {
 		get("orphans") == 0 && get("zombies") == 0 && get("exit-code") == 0 && get("chrome-left") == 0
 	t.p("")
 	t.p("Verdict (every cycle back, fds and goroutines within ±%d, no orphan, no zombie, exit 0, no Chrome left): %s.", cyclesEps, benchtable.Verdict(true, ok))
+	t.p("")
+}
+
+// media prints BenchmarkMediaSend: files through wapool beside a text
+// through wapool (their floor) and beside a bare browser sending the same.
+func (t *tables) media() {
+	nr, oc := "MediaSend/new-recipient", "MediaSend/open-chat"
+	if !t.ran(nr, oc) {
+		return
+	}
+	t.p("fakewa uploads a file in %s per MiB (its `UploadPerMiB` knob; a quarter of that at least), so the file rows describe fakewa, not WhatsApp's network.",
+		t.res.Fmt(nr, "upload-ms-per-MiB", "%.0f ms"))
+	t.p("")
+	t.p("| message | new recipient p50 | p95 | chat open p50 | p95 | failed |")
+	t.p("|---|---:|---:|---:|---:|---:|")
+	rows := []struct{ label, prefix string }{
+		{"(t) wapool `Send`, a text of ~70 characters: **the floor**", "text"},
+		{"(p) wapool `Send`, a 100 KiB JPEG (a picture), a caption of the text's length", "picture"},
+		{"(f) wapool `Send`, a 2 MiB PDF (a document), a caption likewise", "pdf"},
+		{"(t₀) a bare chromedp program, the same page steps for the text", "floor-text"},
+		{"(p₀) the bare program, a picture (attach button, the menu's input set by `DOM.setFileInputFiles`, caption, the preview's send button)", "floor-picture"},
+		{"(f₀) the bare program, a PDF", "floor-pdf"},
+	}
+	for _, r := range rows {
+		t.p("| %s | %s | %s | %s | %s | %s |", r.label, t.ms(nr, r.prefix+"-p50-ms"), t.ms(nr, r.prefix+"-p95-ms"),
+			t.ms(oc, r.prefix+"-p50-ms"), t.ms(oc, r.prefix+"-p95-ms"), t.sum(r.prefix+"-failed", nr, oc))
+	}
+	t.p("")
+	t.p("| comparison | new recipient p50 | p95 | chat open p50 | p95 |")
+	t.p("|---|---:|---:|---:|---:|")
+	files := []struct{ letter, kind string }{{"p", "picture"}, {"f", "pdf"}}
+	for _, k := range files {
+		t.p("| (%s) ÷ (t): the file through wapool ÷ the text through wapool | %s | %s | %s | %s |", k.letter,
+			t.x(nr, "ratio-"+k.kind+"-vs-text"), t.x(nr, "ratio-"+k.kind+"-vs-text-p95"), t.x(oc, "ratio-"+k.kind+"-vs-text"), t.x(oc, "ratio-"+k.kind+"-vs-text-p95"))
+	}
+	for _, k := range files {
+		d := func(name, unit string) string { return t.res.Fmt(name, unit, "%+.0f ms") }
+		t.p("| (%s) − (%s₀): wapool − the bare program, the same kind of file | %s | %s | %s | %s |", k.letter, k.letter,
+			d(nr, k.kind+"-minus-floor-p50-ms"), d(nr, k.kind+"-minus-floor-p95-ms"), d(oc, k.kind+"-minus-floor-p50-ms"), d(oc, k.kind+"-minus-floor-p95-ms"))
+	}
+	t.p("")
+	t.p("Where the time goes (p50 of each phase, in ms):")
+	t.p("")
+	cols := []struct{ head, phase string }{
+		{"chat opening", "open"}, {"attach: menu, input, preview", "attach"}, {"text or caption", "input"},
+		{"click → tick", "ack"}, {"attempt in the daemon", "attempt"}, {"outbox, queue, gRPC", "rest"},
+	}
+	head := "| route |"
+	for _, c := range cols {
+		head += " " + c.head + " |"
+	}
+	t.p("%s", head)
+	t.p("|---|%s", strings.Repeat("---:|", len(cols)))
+	for _, name := range []struct{ label, name string }{{"new recipient", nr}, {"chat open", oc}} {
+		for _, r := range rows {
+			line := "| " + strings.SplitN(r.label, " ", 2)[0] + ", " + name.label + " |"
+			for _, c := range cols {
+				v := t.res.Fmt(name.name, r.prefix+"-"+c.phase+"-p50-ms", "%.0f")
+				if v == "—" {
+					v = "·"
+				}
+				line += " " + v + " |"
+			}
+			t.p("%s", line)
+		}
+	}
+	t.p("")
+}
+
+// sum formats the sum of a metric over benchmarks, "—" when none has it.
+func (t *tables) sum(unit string, names ...string) string {
+	total, found := 0.0, false
+	for _, n := range names {
+		if v, ok := t.res.Get(n, unit); ok {
+			total, found = total+v, true
+		}
+	}
+	if !found {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f", total)
+}
+
+// goalCopies bounds the daemon's peak memory growth per file sent, in
+// copies of the file.
+const goalCopies = 1.0
+
+// mediaMemory prints BenchmarkMediaMemory: the daemon's peak RSS growth
+// while files arrive over gRPC.
+func (t *tables) mediaMemory() {
+	one, all := "MediaMemory/one", "MediaMemory/all"
+	if !t.ran(one, all) {
+		return
+	}
+	t.p("| 16 MiB PDFs sent at once over gRPC, each tenant on its own connection | idle RSS | peak RSS growth: median (first round, max) | per file, max | Send p50 / p95 | failed | goal ≤ %.0f copy per file |", goalCopies)
+	t.p("|---|---:|---:|---:|---:|---:|---|")
+	for _, n := range []string{one, all} {
+		c, ok := t.res.Get(n, "copies-per-file")
+		mib := func(unit string) string { return t.res.Fmt(n, unit, "%.0f MiB") }
+		t.p("| %s file(s) × %s, %s rounds | %s | +%s (+%s, +%s) | %s copies | %s / %s | %s | %s |",
+			t.res.Fmt(n, "files", "%.0f"), t.res.Fmt(n, "file-MiB", "%.0f MiB"), t.res.Fmt(n, "rounds", "%.0f"),
+			mib("idle-RSS-MiB"), mib("peak-growth-MiB"), mib("peak-growth-first-MiB"), mib("peak-growth-max-MiB"),
+			t.res.Fmt(n, "copies-per-file", "%.2f"), t.ms(n, "send-p50-ms"), t.ms(n, "send-p95-ms"),
+			t.res.Fmt(n, "send-failed", "%.0f"), benchtable.Verdict(ok, c <= goalCopies))
+	}
 	t.p("")
 }

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/wapool/wapool/browserpool"
@@ -30,6 +32,17 @@ const (
 	selSend  = `footer button span[data-icon="send"], footer button[aria-label="Send"]`
 	selAcked = `span[data-icon="msg-check"], span[data-icon="msg-dblcheck"], [aria-label=" Sent "], [aria-label=" Delivered "], [aria-label=" Read "]`
 	selState = `[data-icon^="msg-"], [aria-label=" Pending "], [aria-label=" Sent "], [aria-label=" Delivered "], [aria-label=" Read "]`
+)
+
+// Selectors of fact 19 (a file): the attach button, the attach menu's file
+// inputs, and the preview's caption box and send button (in #main outside
+// footer: the page steps below skip what footer holds).
+const (
+	selAttach        = `#main footer button[aria-label="Attach"], #main footer button[title="Attach"]`
+	selInputDocument = `#main input[type="file"][accept="*"]`
+	selInputPhotos   = `#main input[type="file"][accept="image/*,video/mp4,video/3gpp,video/quicktime"]`
+	selTextbox       = `#main div[contenteditable="true"][role="textbox"]`
+	selPreviewSend   = `#main span[data-icon="send"], #main button[aria-label="Send"], #main [role="button"][aria-label="Send"]`
 )
 
 // jsWaitFor defines waitFor(check, ms): a promise of check()'s first truthy
@@ -190,13 +203,28 @@ func typeText(ctx context.Context, text string) error {
 // label " Sent " (or later), in one evaluation. It returns the bubble's
 // data-id.
 func clickAndAck(ctx context.Context, limit time.Duration) (string, error) {
+	return clickSendAndAck(ctx, limit, false)
+}
+
+// clickPreviewAndAck is clickAndAck with the send button of a file's
+// preview (fact 19: in #main, outside footer).
+func clickPreviewAndAck(ctx context.Context, limit time.Duration) (string, error) {
+	return clickSendAndAck(ctx, limit, true)
+}
+
+func clickSendAndAck(ctx context.Context, limit time.Duration, preview bool) (string, error) {
 	v, err := eval[string](ctx, call(`async (A) => {
   const mine = () => [...document.querySelectorAll('#main div[data-id]')].filter((b) => {
     const id = b.getAttribute('data-id');
     return id.startsWith('true_') || (!id.startsWith('false_') && !!b.querySelector(A.state));
   });
   const before = new Set(mine().map((b) => b.getAttribute('data-id')));
-  const btn = await waitFor(() => { const s = document.querySelector(A.send); return s && s.closest('button'); }, 5000);
+  const button = () => {
+    if (!A.preview) { const s = document.querySelector(A.send); return s && s.closest('button'); }
+    const s = [...document.querySelectorAll(A.previewSend)].find((e) => !e.closest('footer'));
+    return s && s.closest('button, [role="button"]');
+  };
+  const btn = await waitFor(button, 5000);
   if (!btn) return 'error: no send button';
   btn.click();
   const id = await waitFor(() => {
@@ -204,7 +232,7 @@ func clickAndAck(ctx context.Context, limit time.Duration) (string, error) {
     return b ? b.getAttribute('data-id') : null;
   }, A.ms);
   return id || 'error: no msg-check';
-}`, map[string]any{"send": selSend, "acked": selAcked, "state": selState, "ms": limit.Milliseconds()}))
+}`, map[string]any{"send": selSend, "previewSend": selPreviewSend, "preview": preview, "acked": selAcked, "state": selState, "ms": limit.Milliseconds()}))
 	if err != nil {
 		return "", fmt.Errorf("click send and wait for msg-check: %w", err)
 	}
@@ -293,6 +321,91 @@ func (br *bareBrowser) floorSend(base, to, text string, open bool) (map[string]t
 	ph["input"] = time.Since(t)
 	t = time.Now()
 	if _, err := clickAndAck(tab, 30*time.Second); err != nil {
+		return nil, err
+	}
+	ph["ack"] = time.Since(t)
+	return ph, nil
+}
+
+// attachFile attaches the file at path in the open chat (fact 19): it
+// clicks the attach button, waits for the menu's input (the documents one
+// when document is set, else photos and videos), sets the file on it with
+// DOM.setFileInputFiles and waits for the preview's caption box.
+func attachFile(ctx context.Context, path string, document bool) error {
+	in := selInputPhotos
+	if document {
+		in = selInputDocument
+	}
+	ok, err := eval[bool](ctx, call(`(S) => { const b = document.querySelector(S); if (!b) return false; b.click(); return true; }`, selAttach))
+	switch {
+	case err != nil:
+		return fmt.Errorf("click the attach button: %w", err)
+	case !ok:
+		return errors.New("no attach button in the open chat")
+	}
+	if _, err := pageWait(ctx, `(S) => document.querySelector(S) ? 'menu' : ''`, in); err != nil {
+		return fmt.Errorf("wait for the attach menu: %w", err)
+	}
+	obj, err := chromedp.Run(ctx, chromedp.Evaluate[*runtime.RemoteObject](call(`(S) => document.querySelector(S)`, in)))
+	if err != nil || obj == nil || obj.ObjectID == "" {
+		return fmt.Errorf("the attach menu's input %s: %v", in, err)
+	}
+	defer func() {
+		_, _ = chromedp.Call(ctx, runtime.ReleaseObject, runtime.ReleaseObjectParams{ObjectID: obj.ObjectID})
+	}()
+	if _, err := chromedp.Call(ctx, dom.SetFileInputFiles, dom.SetFileInputFilesParams{Files: []string{path}, ObjectID: obj.ObjectID}); err != nil {
+		return fmt.Errorf("set the file on its input: %w", err)
+	}
+	if _, err := pageWait(ctx, `(S) => [...document.querySelectorAll(S)].some((e) => !e.closest('footer')) ? 'preview' : ''`, selTextbox); err != nil {
+		return fmt.Errorf("wait for the preview: %w", err)
+	}
+	return nil
+}
+
+// typeCaption focuses the preview's caption box (outside footer) and
+// enters text with Input.insertText (facts 7 and 19). text must hold no
+// newline.
+func typeCaption(ctx context.Context, text string) error {
+	ok, err := eval[bool](ctx, call(`(S) => { const e = [...document.querySelectorAll(S)].find((e) => !e.closest('footer')); if (!e) return false; e.focus(); return document.activeElement === e; }`, selTextbox))
+	if err != nil {
+		return fmt.Errorf("focus the caption box: %w", err)
+	}
+	if !ok {
+		return errors.New("no caption box to focus")
+	}
+	if _, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: text}); err != nil {
+		return fmt.Errorf("insert the caption: %w", err)
+	}
+	return nil
+}
+
+// floorSendFile is one file of a floor: open the chat inside the app when
+// open is set, attach the file at path (through the documents input when
+// document is set), type the caption, click the preview's send button and
+// wait for msg-check. It returns the phases: open, attach, input, ack.
+func (br *bareBrowser) floorSendFile(base, to, caption, path string, document, open bool) (map[string]time.Duration, error) {
+	tab, cancel := context.WithTimeout(br.ctx, 60*time.Second)
+	defer cancel()
+	ph := map[string]time.Duration{}
+	t := time.Now()
+	if open {
+		if err := openInApp(tab, base+"/send?phone="+to); err != nil {
+			return nil, err
+		}
+		ph["open"] = time.Since(t)
+		t = time.Now()
+	}
+	if err := attachFile(tab, path, document); err != nil {
+		return nil, err
+	}
+	ph["attach"] = time.Since(t)
+	t = time.Now()
+	if err := typeCaption(tab, caption); err != nil {
+		return nil, err
+	}
+	ph["input"] = time.Since(t)
+	t = time.Now()
+	if _, err := clickPreviewAndAck(tab, 30*time.Second); err != nil {
 		return nil, err
 	}
 	ph["ack"] = time.Since(t)
