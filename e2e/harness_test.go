@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,13 +22,22 @@ import (
 var binDir string
 
 // Parallel tests: the longest tests, which mostly wait on fakewa's timings
-// (boot, acks, the late editor, lease TTLs) rather than use the CPU, call
-// t.Parallel, so that two of them run at once (go test's -parallel is
-// GOMAXPROCS). Each has its own fakewa, data dirs and ports; none reads
-// another's processes. Tests that judge timing or count processes
-// machine-wide stay sequential.
+// (boot, acks, uploads, the late editor, lease TTLs) rather than use the
+// CPU, call t.Parallel, so that several run at once: four, unless
+// -parallel says otherwise (go test's default, GOMAXPROCS, is 2 on the CI
+// machine, where the whole package used less than a core on average). Each
+// has its own fakewa, data dirs and ports; none reads another's processes.
+// Tests that judge timing or count processes machine-wide stay sequential
+// (they run before the parallel ones resume).
+const defaultParallel = "4"
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", defaultParallel)
+	}
 	dir, err := os.MkdirTemp("", "wapool-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -16,6 +16,7 @@ import (
 // 8-character code streams, the phone enters it, the stream ends linked and
 // the tenant sends. A bad number is refused before any page work.
 func TestLinkByPairingCode(t *testing.T) {
+	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
 	f, d := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -111,6 +111,7 @@ func TestLinkSendRestartSend(t *testing.T) {
 // TestTwoTenantsSendInParallel links two tenants to different accounts and
 // sends through both at once; each message lands in its own account.
 func TestTwoTenantsSendInParallel(t *testing.T) {
+	t.Parallel() // mostly waits on the page: runs beside another (see harness_test.go)
 	f, d := startStack(t)
 	link(t, d, f, "a", accountA)
 	link(t, d, f, "b", accountB)
