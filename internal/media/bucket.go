@@ -55,10 +55,11 @@ func openBucket(ctx context.Context, rawURL string) (*blob.Bucket, error) {
 	return blob.PrefixedBucket(b, bucketPrefix), nil
 }
 
-// upload puts data in the bucket as sha, sealed when the store has keys,
-// unless an object of that name is there. The upload commits on Close, so
-// an object that exists is whole.
-func (s *Store) upload(ctx context.Context, sha string, data []byte) error {
+// upload puts the bytes that open gives in the bucket as sha, sealed when
+// the store has keys, unless an object of that name is there (then open is
+// not called). The upload commits on Close, so an object that exists is
+// whole.
+func (s *Store) upload(ctx context.Context, sha string, open func() (io.ReadCloser, error)) error {
 	ok, err := s.bucket.Exists(ctx, sha)
 	if err != nil {
 		return fmt.Errorf("media: bucket: %s: %w", short(sha), err)
@@ -77,6 +78,13 @@ func (s *Store) upload(ctx context.Context, sha string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("media: bucket: %s: %w", short(sha), err)
 	}
+	data, err := open()
+	if err != nil {
+		cancel()
+		_ = w.Close()
+		return fmt.Errorf("media: upload %s: %w", short(sha), err)
+	}
+	defer data.Close()
 	if err := s.seal(w, data); err != nil {
 		cancel()
 		_ = w.Close() // returns the cancellation; the upload is dropped
@@ -88,18 +96,19 @@ func (s *Store) upload(ctx context.Context, sha string, data []byte) error {
 	return nil
 }
 
-// seal writes data to w: as it is without keys, else encrypted with age to
-// the first key (in chunks: data is not copied whole).
-func (s *Store) seal(w io.Writer, data []byte) error {
+// seal copies data to w: as it is without keys, else encrypted with age to
+// the first key (in chunks: data is streamed, never held whole; a
+// bytes.Reader writes its own slice).
+func (s *Store) seal(w io.Writer, data io.Reader) error {
 	if !s.Encrypted() {
-		_, err := w.Write(data)
+		_, err := io.Copy(w, data)
 		return err
 	}
 	enc, err := age.Encrypt(w, s.cfg.Keys[0].Recipient())
 	if err != nil {
 		return err
 	}
-	if _, err := enc.Write(data); err != nil {
+	if _, err := io.Copy(enc, data); err != nil {
 		return err
 	}
 	return enc.Close()

@@ -15,6 +15,9 @@
 //
 //	Send ──► Put: hash, pin, write Dir/<sha> (unless there), upload (cluster,
 //	         unless there) ──► the caller enqueues its message ──► release
+//	SendFile ──► PutReader: write a temp file as the chunks come, hashing;
+//	         fsync; pin; rename to Dir/<sha> (or drop it: there already);
+//	         upload from the file (cluster, unless there) ──► as Put
 //	                                   │
 //	runner ──► Local(sha): Dir/<sha>, fetched from the bucket when missing
 //	                                   │

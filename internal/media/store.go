@@ -1,11 +1,13 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -154,12 +156,59 @@ func (s *Store) Put(ctx context.Context, data []byte) (sha string, release func(
 		return "", nop, err
 	}
 	if s.bucket != nil {
-		if err := s.upload(ctx, sha, data); err != nil {
+		open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		if err := s.upload(ctx, sha, open); err != nil {
 			unpin()
 			return "", nop, err
 		}
 	}
 	return sha, unpin, nil
+}
+
+// PutReader stores the bytes read from r until io.EOF, as Put stores data,
+// without holding them in memory: they are written to a temp file in Dir as
+// they are read, hashed on the way, fsynced, and the temp file is renamed
+// to Dir/<sha> (or dropped when a file of that hash and size is there);
+// in cluster mode the file is then uploaded to the shared bucket from disk,
+// sealed as Put seals, unless the bucket has it. It returns the hash and
+// the size.
+//
+// An error of r (a cancelled upload, a file over the caller's limit) ends
+// the write: the temp file is removed, nothing is stored, and the error is
+// returned wrapped. No bytes at all: ErrEmpty. release is as Put's. r is
+// read with its WriteTo when it has one (each of its buffers written as it
+// is), else in 32 KiB reads.
+func (s *Store) PutReader(ctx context.Context, r io.Reader) (sha string, size int64, release func(), err error) {
+	nop := func() {}
+	h := sha256.New()
+	tmp, err := s.writeTemp(tempPrefix+"stream-*", func(f *os.File) error {
+		n, err := io.Copy(io.MultiWriter(f, h), r)
+		size = n
+		return err
+	})
+	if err != nil {
+		return "", 0, nop, fmt.Errorf("media: writing a streamed file: %w", err)
+	}
+	if size == 0 {
+		os.Remove(tmp)
+		return "", 0, nop, ErrEmpty
+	}
+	sha = hex.EncodeToString(h.Sum(nil))
+	unpin := s.pin(sha) // before the file is looked for: see the package doc
+	if info, err := os.Stat(s.path(sha)); err == nil && info.Mode().IsRegular() && info.Size() == size {
+		os.Remove(tmp) // stored already: the same bytes
+	} else if err := s.commit(tmp, sha); err != nil {
+		unpin()
+		return "", 0, nop, fmt.Errorf("media: writing %s: %w", short(sha), err)
+	}
+	if s.bucket != nil {
+		open := func() (io.ReadCloser, error) { return os.Open(s.path(sha)) }
+		if err := s.upload(ctx, sha, open); err != nil {
+			unpin()
+			return "", 0, nop, err
+		}
+	}
+	return sha, size, unpin, nil
 }
 
 // pin keeps sha from the sweeps until the returned func is called.
@@ -199,28 +248,48 @@ func (s *Store) writeLocal(sha string, data []byte) error {
 
 // install writes Dir/<sha> through a temp file that fill writes: fsynced,
 // renamed into place, the dir fsynced. On any error nothing is left.
-func (s *Store) install(sha string, fill func(*os.File) error) (err error) {
-	f, err := os.CreateTemp(s.cfg.Dir, tempPrefix+sha[:16]+"-*")
+func (s *Store) install(sha string, fill func(*os.File) error) error {
+	tmp, err := s.writeTemp(tempPrefix+sha[:16]+"-*", fill)
 	if err != nil {
-		return fmt.Errorf("media: %w", err)
+		return fmt.Errorf("media: writing %s: %w", short(sha), err)
+	}
+	if err := s.commit(tmp, sha); err != nil {
+		return fmt.Errorf("media: writing %s: %w", short(sha), err)
+	}
+	return nil
+}
+
+// writeTemp makes a temp file in Dir named by pattern (os.CreateTemp),
+// has fill write it, fsyncs and closes it, and returns its path. On any
+// error the temp file is removed.
+func (s *Store) writeTemp(pattern string, fill func(*os.File) error) (_ string, err error) {
+	f, err := os.CreateTemp(s.cfg.Dir, pattern)
+	if err != nil {
+		return "", err
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
-			err = fmt.Errorf("media: writing %s: %w", short(sha), err)
 		}
 	}()
 	if err := fill(f); err != nil {
-		return err
+		return "", err
 	}
 	if err := syncFile(f); err != nil {
-		return err
+		return "", err
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return "", err
 	}
-	if err := os.Rename(f.Name(), s.path(sha)); err != nil {
+	return f.Name(), nil
+}
+
+// commit renames the written temp file tmp to Dir/<sha> and fsyncs the
+// dir. On an error the temp file is removed.
+func (s *Store) commit(tmp, sha string) error {
+	if err := os.Rename(tmp, s.path(sha)); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return syncDir(s.cfg.Dir)
