@@ -602,7 +602,8 @@ type SendRequest struct {
 	Wait Wait `protobuf:"varint,5,opt,name=wait,proto3,enum=wapool.v1.Wait" json:"wait,omitempty"`
 	// Optional. A file to send, with `text` as its caption; unset means a text
 	// message. Its bytes are stored (fsynced, and in cluster mode in the shared
-	// bucket) before Send accepts the message.
+	// bucket) before Send accepts the message. Files of more than a few MiB:
+	// SendFile streams them.
 	Media         *Media `protobuf:"bytes,6,opt,name=media,proto3" json:"media,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -694,10 +695,11 @@ type Media struct {
 	// used to tell a picture from a document, even when this one says
 	// otherwise. Empty means unknown.
 	MimeType string `protobuf:"bytes,2,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
-	// Required. The file's bytes, 1 to the daemon's --max-media-bytes (16 MiB
-	// by default); a larger file is INVALID_ARGUMENT (reason MEDIA_TOO_LARGE),
-	// an empty one INVALID_ARGUMENT (reason INVALID_MEDIA). In HTTP/JSON,
-	// base64 (standard or URL-safe).
+	// Required in Send. The file's bytes, 1 to the daemon's
+	// --max-media-bytes (16 MiB by default); a larger file is INVALID_ARGUMENT
+	// (reason MEDIA_TOO_LARGE), an empty one INVALID_ARGUMENT (reason
+	// INVALID_MEDIA). In HTTP/JSON, base64 (standard or URL-safe). Empty in
+	// the header of SendFile, whose chunks carry the bytes.
 	Data []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
 	// Optional. true sends a picture as a document (the file as it is, with
 	// its name, uncompressed); false (the default) sends a JPEG, PNG or WebP as
@@ -812,6 +814,146 @@ func (x *SendResponse) GetMessage() *Message {
 	return nil
 }
 
+// SendFileRequest is one message of a SendFile stream: the header first,
+// then the file's bytes in chunks.
+type SendFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one is set: `header` in the first message only, `chunk` in
+	// every other one.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*SendFileRequest_Header
+	//	*SendFileRequest_Chunk
+	Part          isSendFileRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendFileRequest) Reset() {
+	*x = SendFileRequest{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendFileRequest) ProtoMessage() {}
+
+func (x *SendFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendFileRequest.ProtoReflect.Descriptor instead.
+func (*SendFileRequest) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SendFileRequest) GetPart() isSendFileRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *SendFileRequest) GetHeader() *SendRequest {
+	if x != nil {
+		if x, ok := x.Part.(*SendFileRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *SendFileRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*SendFileRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isSendFileRequest_Part interface {
+	isSendFileRequest_Part()
+}
+
+type SendFileRequest_Header struct {
+	// The message to send, as Send takes it, with `media` set (its
+	// filename, mime_type and as_document) and `media.data` empty: the
+	// bytes follow in chunks.
+	Header *SendRequest `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type SendFileRequest_Chunk struct {
+	// The next bytes of the file, in order: 1 byte to 1 MiB (1,048,576
+	// bytes). The chunks together are the file, 1 byte to the daemon's
+	// --max-media-bytes.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*SendFileRequest_Header) isSendFileRequest_Part() {}
+
+func (*SendFileRequest_Chunk) isSendFileRequest_Part() {}
+
+// SendFileResponse holds the message as stored, as SendResponse does.
+type SendFileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message: SENT, or FAILED with `error`, or QUEUED/SENDING when the
+	// caller asked WAIT_ACCEPTED or its deadline came first.
+	Message       *Message `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendFileResponse) Reset() {
+	*x = SendFileResponse{}
+	mi := &file_wapool_v1_session_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendFileResponse) ProtoMessage() {}
+
+func (x *SendFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_wapool_v1_session_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendFileResponse.ProtoReflect.Descriptor instead.
+func (*SendFileResponse) Descriptor() ([]byte, []int) {
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SendFileResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
 // Message is one outgoing message of a tenant.
 type Message struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -862,7 +1004,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[8]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +1016,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[8]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +1029,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{8}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Message) GetId() string {
@@ -985,7 +1127,8 @@ type MessageMedia struct {
 	MimeType string `protobuf:"bytes,2,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
 	// The file's size in bytes; at least 1.
 	Size int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
-	// The SHA-256 of the bytes Send received, 64 lower-case hex digits.
+	// The SHA-256 of the bytes Send (or SendFile) received, 64 lower-case
+	// hex digits.
 	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	// true: it goes out as a document (a file card with its name); false: as a
 	// picture (a JPEG, PNG or WebP without Media.as_document).
@@ -996,7 +1139,7 @@ type MessageMedia struct {
 
 func (x *MessageMedia) Reset() {
 	*x = MessageMedia{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[9]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1008,7 +1151,7 @@ func (x *MessageMedia) String() string {
 func (*MessageMedia) ProtoMessage() {}
 
 func (x *MessageMedia) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[9]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1021,7 +1164,7 @@ func (x *MessageMedia) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageMedia.ProtoReflect.Descriptor instead.
 func (*MessageMedia) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{9}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MessageMedia) GetFilename() string {
@@ -1072,7 +1215,7 @@ type GetMessageRequest struct {
 
 func (x *GetMessageRequest) Reset() {
 	*x = GetMessageRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[10]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1227,7 @@ func (x *GetMessageRequest) String() string {
 func (*GetMessageRequest) ProtoMessage() {}
 
 func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[10]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1240,7 @@ func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
 func (*GetMessageRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{10}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetMessageRequest) GetTenantId() string {
@@ -1125,7 +1268,7 @@ type GetMessageResponse struct {
 
 func (x *GetMessageResponse) Reset() {
 	*x = GetMessageResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[11]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1280,7 @@ func (x *GetMessageResponse) String() string {
 func (*GetMessageResponse) ProtoMessage() {}
 
 func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[11]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1293,7 @@ func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
 func (*GetMessageResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{11}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetMessageResponse) GetMessage() *Message {
@@ -1181,7 +1324,7 @@ type Browser struct {
 
 func (x *Browser) Reset() {
 	*x = Browser{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[12]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1336,7 @@ func (x *Browser) String() string {
 func (*Browser) ProtoMessage() {}
 
 func (x *Browser) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[12]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1349,7 @@ func (x *Browser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Browser.ProtoReflect.Descriptor instead.
 func (*Browser) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{12}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Browser) GetRunning() bool {
@@ -1290,7 +1433,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[13]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1445,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[13]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1458,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{13}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Session) GetTenantId() string {
@@ -1427,7 +1570,7 @@ type StaleRestore struct {
 
 func (x *StaleRestore) Reset() {
 	*x = StaleRestore{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1582,7 @@ func (x *StaleRestore) String() string {
 func (*StaleRestore) ProtoMessage() {}
 
 func (x *StaleRestore) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[14]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1595,7 @@ func (x *StaleRestore) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaleRestore.ProtoReflect.Descriptor instead.
 func (*StaleRestore) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{14}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StaleRestore) GetRestoredAt() *timestamppb.Timestamp {
@@ -1494,7 +1637,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1506,7 +1649,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[15]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1519,7 +1662,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{15}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StatusRequest) GetTenantId() string {
@@ -1540,7 +1683,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1552,7 +1695,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[16]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +1708,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{16}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StatusResponse) GetSession() *Session {
@@ -1584,7 +1727,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +1739,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[17]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +1752,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{17}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{19}
 }
 
 // ListSessionsResponse holds every tenant's session.
@@ -1623,7 +1766,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1778,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[18]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1791,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{18}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -1669,7 +1812,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1824,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[19]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1837,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{19}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LogoutRequest) GetTenantId() string {
@@ -1713,7 +1856,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +1868,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[20]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +1881,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{20}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{22}
 }
 
 // PruneSessionsRequest says how long a tenant must have been inactive.
@@ -1755,7 +1898,7 @@ type PruneSessionsRequest struct {
 
 func (x *PruneSessionsRequest) Reset() {
 	*x = PruneSessionsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1910,7 @@ func (x *PruneSessionsRequest) String() string {
 func (*PruneSessionsRequest) ProtoMessage() {}
 
 func (x *PruneSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[21]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1923,7 @@ func (x *PruneSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PruneSessionsRequest.ProtoReflect.Descriptor instead.
 func (*PruneSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{21}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PruneSessionsRequest) GetInactiveFor() *durationpb.Duration {
@@ -1809,7 +1952,7 @@ type PruneSessionsResponse struct {
 
 func (x *PruneSessionsResponse) Reset() {
 	*x = PruneSessionsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1821,7 +1964,7 @@ func (x *PruneSessionsResponse) String() string {
 func (*PruneSessionsResponse) ProtoMessage() {}
 
 func (x *PruneSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[22]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1834,7 +1977,7 @@ func (x *PruneSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PruneSessionsResponse.ProtoReflect.Descriptor instead.
 func (*PruneSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{22}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PruneSessionsResponse) GetTenantIds() []string {
@@ -1855,7 +1998,7 @@ type ScreenshotRequest struct {
 
 func (x *ScreenshotRequest) Reset() {
 	*x = ScreenshotRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +2010,7 @@ func (x *ScreenshotRequest) String() string {
 func (*ScreenshotRequest) ProtoMessage() {}
 
 func (x *ScreenshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[23]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2023,7 @@ func (x *ScreenshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenshotRequest.ProtoReflect.Descriptor instead.
 func (*ScreenshotRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{23}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ScreenshotRequest) GetTenantId() string {
@@ -1901,7 +2044,7 @@ type ScreenshotResponse struct {
 
 func (x *ScreenshotResponse) Reset() {
 	*x = ScreenshotResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1913,7 +2056,7 @@ func (x *ScreenshotResponse) String() string {
 func (*ScreenshotResponse) ProtoMessage() {}
 
 func (x *ScreenshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[24]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1926,7 +2069,7 @@ func (x *ScreenshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScreenshotResponse.ProtoReflect.Descriptor instead.
 func (*ScreenshotResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{24}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ScreenshotResponse) GetPng() []byte {
@@ -1951,7 +2094,7 @@ type DiagnoseRequest struct {
 
 func (x *DiagnoseRequest) Reset() {
 	*x = DiagnoseRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2106,7 @@ func (x *DiagnoseRequest) String() string {
 func (*DiagnoseRequest) ProtoMessage() {}
 
 func (x *DiagnoseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[25]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2119,7 @@ func (x *DiagnoseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnoseRequest.ProtoReflect.Descriptor instead.
 func (*DiagnoseRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{25}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DiagnoseRequest) GetTenantId() string {
@@ -2008,7 +2151,7 @@ type DiagnoseResponse struct {
 
 func (x *DiagnoseResponse) Reset() {
 	*x = DiagnoseResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2020,7 +2163,7 @@ func (x *DiagnoseResponse) String() string {
 func (*DiagnoseResponse) ProtoMessage() {}
 
 func (x *DiagnoseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[26]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2033,7 +2176,7 @@ func (x *DiagnoseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnoseResponse.ProtoReflect.Descriptor instead.
 func (*DiagnoseResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{26}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DiagnoseResponse) GetChecks() []*Check {
@@ -2071,7 +2214,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2083,7 +2226,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[27]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2096,7 +2239,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{27}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Check) GetName() string {
@@ -2154,7 +2297,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2166,7 +2309,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[28]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2179,7 +2322,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{28}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchEventsRequest) GetTenantIds() []string {
@@ -2207,7 +2350,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2219,7 +2362,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[29]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2232,7 +2375,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{29}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -2268,7 +2411,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2423,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[30]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2436,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{30}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Event) GetCursor() string {
@@ -2383,7 +2526,7 @@ type SessionStateEvent struct {
 
 func (x *SessionStateEvent) Reset() {
 	*x = SessionStateEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2395,7 +2538,7 @@ func (x *SessionStateEvent) String() string {
 func (*SessionStateEvent) ProtoMessage() {}
 
 func (x *SessionStateEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[31]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2408,7 +2551,7 @@ func (x *SessionStateEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionStateEvent.ProtoReflect.Descriptor instead.
 func (*SessionStateEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{31}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SessionStateEvent) GetFrom() SessionState {
@@ -2461,7 +2604,7 @@ type MessageEvent struct {
 
 func (x *MessageEvent) Reset() {
 	*x = MessageEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2616,7 @@ func (x *MessageEvent) String() string {
 func (*MessageEvent) ProtoMessage() {}
 
 func (x *MessageEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[32]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +2629,7 @@ func (x *MessageEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageEvent.ProtoReflect.Descriptor instead.
 func (*MessageEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{32}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *MessageEvent) GetMessage() *Message {
@@ -2507,7 +2650,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2519,7 +2662,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[33]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2532,7 +2675,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{33}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DrainNodeRequest) GetNodeId() string {
@@ -2552,7 +2695,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2564,7 +2707,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[34]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2577,7 +2720,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{34}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{36}
 }
 
 // ListDeadEventsRequest asks for one page of the webhook's dead-letter list.
@@ -2595,7 +2738,7 @@ type ListDeadEventsRequest struct {
 
 func (x *ListDeadEventsRequest) Reset() {
 	*x = ListDeadEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2607,7 +2750,7 @@ func (x *ListDeadEventsRequest) String() string {
 func (*ListDeadEventsRequest) ProtoMessage() {}
 
 func (x *ListDeadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[35]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2620,7 +2763,7 @@ func (x *ListDeadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{35}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListDeadEventsRequest) GetAfter() string {
@@ -2651,7 +2794,7 @@ type ListDeadEventsResponse struct {
 
 func (x *ListDeadEventsResponse) Reset() {
 	*x = ListDeadEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2663,7 +2806,7 @@ func (x *ListDeadEventsResponse) String() string {
 func (*ListDeadEventsResponse) ProtoMessage() {}
 
 func (x *ListDeadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[36]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2676,7 +2819,7 @@ func (x *ListDeadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{36}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListDeadEventsResponse) GetDeadEvents() []*DeadEvent {
@@ -2718,7 +2861,7 @@ type DeadEvent struct {
 
 func (x *DeadEvent) Reset() {
 	*x = DeadEvent{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2730,7 +2873,7 @@ func (x *DeadEvent) String() string {
 func (*DeadEvent) ProtoMessage() {}
 
 func (x *DeadEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[37]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2743,7 +2886,7 @@ func (x *DeadEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadEvent.ProtoReflect.Descriptor instead.
 func (*DeadEvent) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{37}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeadEvent) GetCursor() string {
@@ -2800,7 +2943,7 @@ type RedeliverDeadEventsRequest struct {
 
 func (x *RedeliverDeadEventsRequest) Reset() {
 	*x = RedeliverDeadEventsRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2812,7 +2955,7 @@ func (x *RedeliverDeadEventsRequest) String() string {
 func (*RedeliverDeadEventsRequest) ProtoMessage() {}
 
 func (x *RedeliverDeadEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[38]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2825,7 +2968,7 @@ func (x *RedeliverDeadEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverDeadEventsRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverDeadEventsRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{38}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RedeliverDeadEventsRequest) GetCursors() []string {
@@ -2846,7 +2989,7 @@ type RedeliverDeadEventsResponse struct {
 
 func (x *RedeliverDeadEventsResponse) Reset() {
 	*x = RedeliverDeadEventsResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2858,7 +3001,7 @@ func (x *RedeliverDeadEventsResponse) String() string {
 func (*RedeliverDeadEventsResponse) ProtoMessage() {}
 
 func (x *RedeliverDeadEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[39]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2871,7 +3014,7 @@ func (x *RedeliverDeadEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverDeadEventsResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverDeadEventsResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{39}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RedeliverDeadEventsResponse) GetCount() int32 {
@@ -2912,7 +3055,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +3067,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[40]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +3080,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{40}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CreateWebhookRequest) GetUrl() string {
@@ -2988,7 +3131,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3000,7 +3143,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[41]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3013,7 +3156,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{41}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -3049,7 +3192,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3061,7 +3204,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[42]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3074,7 +3217,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{42}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Webhook) GetWebhookId() string {
@@ -3121,7 +3264,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3133,7 +3276,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[43]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3146,7 +3289,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{43}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{45}
 }
 
 // ListWebhooksResponse holds the webhooks.
@@ -3161,7 +3304,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[44]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3173,7 +3316,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[44]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3186,7 +3329,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{44}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -3207,7 +3350,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[45]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3219,7 +3362,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[45]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3232,7 +3375,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{45}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *DeleteWebhookRequest) GetWebhookId() string {
@@ -3251,7 +3394,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_wapool_v1_session_service_proto_msgTypes[46]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3263,7 +3406,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_wapool_v1_session_service_proto_msgTypes[46]
+	mi := &file_wapool_v1_session_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3276,7 +3419,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{46}
+	return file_wapool_v1_session_service_proto_rawDescGZIP(), []int{48}
 }
 
 var File_wapool_v1_session_service_proto protoreflect.FileDescriptor
@@ -3318,6 +3461,12 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\vas_document\x18\x04 \x01(\bR\n" +
 	"asDocument\"<\n" +
 	"\fSendResponse\x12,\n" +
+	"\amessage\x18\x01 \x01(\v2\x12.wapool.v1.MessageR\amessage\"c\n" +
+	"\x0fSendFileRequest\x120\n" +
+	"\x06header\x18\x01 \x01(\v2\x16.wapool.v1.SendRequestH\x00R\x06header\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"@\n" +
+	"\x10SendFileResponse\x12,\n" +
 	"\amessage\x18\x01 \x01(\v2\x12.wapool.v1.MessageR\amessage\"\xb6\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
@@ -3501,10 +3650,11 @@ const file_wapool_v1_session_service_proto_rawDesc = "" +
 	"\x13SESSION_STATE_READY\x10\x04\x12\x1c\n" +
 	"\x18SESSION_STATE_HIBERNATED\x10\x05\x12\x1c\n" +
 	"\x18SESSION_STATE_RESTARTING\x10\x06\x12\x18\n" +
-	"\x14SESSION_STATE_FAILED\x10\a2\xe1\r\n" +
+	"\x14SESSION_STATE_FAILED\x10\a2\xa8\x0e\n" +
 	"\x0eSessionService\x12b\n" +
 	"\x04Link\x12\x16.wapool.v1.LinkRequest\x1a\x17.wapool.v1.LinkResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/tenants/{tenant_id}:link0\x01\x12d\n" +
-	"\x04Send\x12\x16.wapool.v1.SendRequest\x1a\x17.wapool.v1.SendResponse\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/tenants/{tenant_id}/messages\x12\x80\x01\n" +
+	"\x04Send\x12\x16.wapool.v1.SendRequest\x1a\x17.wapool.v1.SendResponse\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/tenants/{tenant_id}/messages\x12E\n" +
+	"\bSendFile\x12\x1a.wapool.v1.SendFileRequest\x1a\x1b.wapool.v1.SendFileResponse(\x01\x12\x80\x01\n" +
 	"\n" +
 	"GetMessage\x12\x1c.wapool.v1.GetMessageRequest\x1a\x1d.wapool.v1.GetMessageResponse\"5\x82\xd3\xe4\x93\x02/\x12-/v1/tenants/{tenant_id}/messages/{message_id}\x12^\n" +
 	"\x06Status\x12\x18.wapool.v1.StatusRequest\x1a\x19.wapool.v1.StatusResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/tenants/{tenant_id}\x12d\n" +
@@ -3541,7 +3691,7 @@ func file_wapool_v1_session_service_proto_rawDescGZIP() []byte {
 }
 
 var file_wapool_v1_session_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_wapool_v1_session_service_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_wapool_v1_session_service_proto_goTypes = []any{
 	(Wait)(0),                           // 0: wapool.v1.Wait
 	(MessageState)(0),                   // 1: wapool.v1.MessageState
@@ -3554,47 +3704,49 @@ var file_wapool_v1_session_service_proto_goTypes = []any{
 	(*SendRequest)(nil),                 // 8: wapool.v1.SendRequest
 	(*Media)(nil),                       // 9: wapool.v1.Media
 	(*SendResponse)(nil),                // 10: wapool.v1.SendResponse
-	(*Message)(nil),                     // 11: wapool.v1.Message
-	(*MessageMedia)(nil),                // 12: wapool.v1.MessageMedia
-	(*GetMessageRequest)(nil),           // 13: wapool.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),          // 14: wapool.v1.GetMessageResponse
-	(*Browser)(nil),                     // 15: wapool.v1.Browser
-	(*Session)(nil),                     // 16: wapool.v1.Session
-	(*StaleRestore)(nil),                // 17: wapool.v1.StaleRestore
-	(*StatusRequest)(nil),               // 18: wapool.v1.StatusRequest
-	(*StatusResponse)(nil),              // 19: wapool.v1.StatusResponse
-	(*ListSessionsRequest)(nil),         // 20: wapool.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),        // 21: wapool.v1.ListSessionsResponse
-	(*LogoutRequest)(nil),               // 22: wapool.v1.LogoutRequest
-	(*LogoutResponse)(nil),              // 23: wapool.v1.LogoutResponse
-	(*PruneSessionsRequest)(nil),        // 24: wapool.v1.PruneSessionsRequest
-	(*PruneSessionsResponse)(nil),       // 25: wapool.v1.PruneSessionsResponse
-	(*ScreenshotRequest)(nil),           // 26: wapool.v1.ScreenshotRequest
-	(*ScreenshotResponse)(nil),          // 27: wapool.v1.ScreenshotResponse
-	(*DiagnoseRequest)(nil),             // 28: wapool.v1.DiagnoseRequest
-	(*DiagnoseResponse)(nil),            // 29: wapool.v1.DiagnoseResponse
-	(*Check)(nil),                       // 30: wapool.v1.Check
-	(*WatchEventsRequest)(nil),          // 31: wapool.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),         // 32: wapool.v1.WatchEventsResponse
-	(*Event)(nil),                       // 33: wapool.v1.Event
-	(*SessionStateEvent)(nil),           // 34: wapool.v1.SessionStateEvent
-	(*MessageEvent)(nil),                // 35: wapool.v1.MessageEvent
-	(*DrainNodeRequest)(nil),            // 36: wapool.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),           // 37: wapool.v1.DrainNodeResponse
-	(*ListDeadEventsRequest)(nil),       // 38: wapool.v1.ListDeadEventsRequest
-	(*ListDeadEventsResponse)(nil),      // 39: wapool.v1.ListDeadEventsResponse
-	(*DeadEvent)(nil),                   // 40: wapool.v1.DeadEvent
-	(*RedeliverDeadEventsRequest)(nil),  // 41: wapool.v1.RedeliverDeadEventsRequest
-	(*RedeliverDeadEventsResponse)(nil), // 42: wapool.v1.RedeliverDeadEventsResponse
-	(*CreateWebhookRequest)(nil),        // 43: wapool.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),       // 44: wapool.v1.CreateWebhookResponse
-	(*Webhook)(nil),                     // 45: wapool.v1.Webhook
-	(*ListWebhooksRequest)(nil),         // 46: wapool.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),        // 47: wapool.v1.ListWebhooksResponse
-	(*DeleteWebhookRequest)(nil),        // 48: wapool.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),       // 49: wapool.v1.DeleteWebhookResponse
-	(*timestamppb.Timestamp)(nil),       // 50: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 51: google.protobuf.Duration
+	(*SendFileRequest)(nil),             // 11: wapool.v1.SendFileRequest
+	(*SendFileResponse)(nil),            // 12: wapool.v1.SendFileResponse
+	(*Message)(nil),                     // 13: wapool.v1.Message
+	(*MessageMedia)(nil),                // 14: wapool.v1.MessageMedia
+	(*GetMessageRequest)(nil),           // 15: wapool.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),          // 16: wapool.v1.GetMessageResponse
+	(*Browser)(nil),                     // 17: wapool.v1.Browser
+	(*Session)(nil),                     // 18: wapool.v1.Session
+	(*StaleRestore)(nil),                // 19: wapool.v1.StaleRestore
+	(*StatusRequest)(nil),               // 20: wapool.v1.StatusRequest
+	(*StatusResponse)(nil),              // 21: wapool.v1.StatusResponse
+	(*ListSessionsRequest)(nil),         // 22: wapool.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),        // 23: wapool.v1.ListSessionsResponse
+	(*LogoutRequest)(nil),               // 24: wapool.v1.LogoutRequest
+	(*LogoutResponse)(nil),              // 25: wapool.v1.LogoutResponse
+	(*PruneSessionsRequest)(nil),        // 26: wapool.v1.PruneSessionsRequest
+	(*PruneSessionsResponse)(nil),       // 27: wapool.v1.PruneSessionsResponse
+	(*ScreenshotRequest)(nil),           // 28: wapool.v1.ScreenshotRequest
+	(*ScreenshotResponse)(nil),          // 29: wapool.v1.ScreenshotResponse
+	(*DiagnoseRequest)(nil),             // 30: wapool.v1.DiagnoseRequest
+	(*DiagnoseResponse)(nil),            // 31: wapool.v1.DiagnoseResponse
+	(*Check)(nil),                       // 32: wapool.v1.Check
+	(*WatchEventsRequest)(nil),          // 33: wapool.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),         // 34: wapool.v1.WatchEventsResponse
+	(*Event)(nil),                       // 35: wapool.v1.Event
+	(*SessionStateEvent)(nil),           // 36: wapool.v1.SessionStateEvent
+	(*MessageEvent)(nil),                // 37: wapool.v1.MessageEvent
+	(*DrainNodeRequest)(nil),            // 38: wapool.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),           // 39: wapool.v1.DrainNodeResponse
+	(*ListDeadEventsRequest)(nil),       // 40: wapool.v1.ListDeadEventsRequest
+	(*ListDeadEventsResponse)(nil),      // 41: wapool.v1.ListDeadEventsResponse
+	(*DeadEvent)(nil),                   // 42: wapool.v1.DeadEvent
+	(*RedeliverDeadEventsRequest)(nil),  // 43: wapool.v1.RedeliverDeadEventsRequest
+	(*RedeliverDeadEventsResponse)(nil), // 44: wapool.v1.RedeliverDeadEventsResponse
+	(*CreateWebhookRequest)(nil),        // 45: wapool.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),       // 46: wapool.v1.CreateWebhookResponse
+	(*Webhook)(nil),                     // 47: wapool.v1.Webhook
+	(*ListWebhooksRequest)(nil),         // 48: wapool.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),        // 49: wapool.v1.ListWebhooksResponse
+	(*DeleteWebhookRequest)(nil),        // 50: wapool.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),       // 51: wapool.v1.DeleteWebhookResponse
+	(*timestamppb.Timestamp)(nil),       // 52: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 53: google.protobuf.Duration
 }
 var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	5,  // 0: wapool.v1.LinkResponse.qr:type_name -> wapool.v1.QRCode
@@ -3602,77 +3754,81 @@ var file_wapool_v1_session_service_proto_depIdxs = []int32{
 	7,  // 2: wapool.v1.LinkResponse.linked:type_name -> wapool.v1.Linked
 	0,  // 3: wapool.v1.SendRequest.wait:type_name -> wapool.v1.Wait
 	9,  // 4: wapool.v1.SendRequest.media:type_name -> wapool.v1.Media
-	11, // 5: wapool.v1.SendResponse.message:type_name -> wapool.v1.Message
-	1,  // 6: wapool.v1.Message.state:type_name -> wapool.v1.MessageState
-	50, // 7: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	50, // 8: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
-	12, // 9: wapool.v1.Message.media:type_name -> wapool.v1.MessageMedia
-	11, // 10: wapool.v1.GetMessageResponse.message:type_name -> wapool.v1.Message
-	50, // 11: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
-	2,  // 12: wapool.v1.Session.state:type_name -> wapool.v1.SessionState
-	15, // 13: wapool.v1.Session.browser:type_name -> wapool.v1.Browser
-	50, // 14: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
-	50, // 15: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
-	17, // 16: wapool.v1.Session.stale_restore:type_name -> wapool.v1.StaleRestore
-	50, // 17: wapool.v1.StaleRestore.restored_at:type_name -> google.protobuf.Timestamp
-	50, // 18: wapool.v1.StaleRestore.snapshot_at:type_name -> google.protobuf.Timestamp
-	50, // 19: wapool.v1.StaleRestore.last_active:type_name -> google.protobuf.Timestamp
-	51, // 20: wapool.v1.StaleRestore.behind:type_name -> google.protobuf.Duration
-	16, // 21: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
-	16, // 22: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
-	51, // 23: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
-	30, // 24: wapool.v1.DiagnoseResponse.checks:type_name -> wapool.v1.Check
-	33, // 25: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
-	50, // 26: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
-	34, // 27: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
-	35, // 28: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
-	2,  // 29: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
-	2,  // 30: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
-	17, // 31: wapool.v1.SessionStateEvent.stale_restore:type_name -> wapool.v1.StaleRestore
-	11, // 32: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
-	40, // 33: wapool.v1.ListDeadEventsResponse.dead_events:type_name -> wapool.v1.DeadEvent
-	33, // 34: wapool.v1.DeadEvent.event:type_name -> wapool.v1.Event
-	50, // 35: wapool.v1.DeadEvent.parked_at:type_name -> google.protobuf.Timestamp
-	45, // 36: wapool.v1.CreateWebhookResponse.webhook:type_name -> wapool.v1.Webhook
-	50, // 37: wapool.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
-	45, // 38: wapool.v1.ListWebhooksResponse.webhooks:type_name -> wapool.v1.Webhook
-	3,  // 39: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
-	8,  // 40: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
-	13, // 41: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
-	18, // 42: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
-	20, // 43: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
-	22, // 44: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
-	24, // 45: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
-	26, // 46: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
-	28, // 47: wapool.v1.SessionService.Diagnose:input_type -> wapool.v1.DiagnoseRequest
-	31, // 48: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
-	36, // 49: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
-	38, // 50: wapool.v1.SessionService.ListDeadEvents:input_type -> wapool.v1.ListDeadEventsRequest
-	41, // 51: wapool.v1.SessionService.RedeliverDeadEvents:input_type -> wapool.v1.RedeliverDeadEventsRequest
-	43, // 52: wapool.v1.SessionService.CreateWebhook:input_type -> wapool.v1.CreateWebhookRequest
-	46, // 53: wapool.v1.SessionService.ListWebhooks:input_type -> wapool.v1.ListWebhooksRequest
-	48, // 54: wapool.v1.SessionService.DeleteWebhook:input_type -> wapool.v1.DeleteWebhookRequest
-	4,  // 55: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
-	10, // 56: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
-	14, // 57: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
-	19, // 58: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
-	21, // 59: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
-	23, // 60: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
-	25, // 61: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
-	27, // 62: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
-	29, // 63: wapool.v1.SessionService.Diagnose:output_type -> wapool.v1.DiagnoseResponse
-	32, // 64: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
-	37, // 65: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
-	39, // 66: wapool.v1.SessionService.ListDeadEvents:output_type -> wapool.v1.ListDeadEventsResponse
-	42, // 67: wapool.v1.SessionService.RedeliverDeadEvents:output_type -> wapool.v1.RedeliverDeadEventsResponse
-	44, // 68: wapool.v1.SessionService.CreateWebhook:output_type -> wapool.v1.CreateWebhookResponse
-	47, // 69: wapool.v1.SessionService.ListWebhooks:output_type -> wapool.v1.ListWebhooksResponse
-	49, // 70: wapool.v1.SessionService.DeleteWebhook:output_type -> wapool.v1.DeleteWebhookResponse
-	55, // [55:71] is the sub-list for method output_type
-	39, // [39:55] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	13, // 5: wapool.v1.SendResponse.message:type_name -> wapool.v1.Message
+	8,  // 6: wapool.v1.SendFileRequest.header:type_name -> wapool.v1.SendRequest
+	13, // 7: wapool.v1.SendFileResponse.message:type_name -> wapool.v1.Message
+	1,  // 8: wapool.v1.Message.state:type_name -> wapool.v1.MessageState
+	52, // 9: wapool.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	52, // 10: wapool.v1.Message.sent_at:type_name -> google.protobuf.Timestamp
+	14, // 11: wapool.v1.Message.media:type_name -> wapool.v1.MessageMedia
+	13, // 12: wapool.v1.GetMessageResponse.message:type_name -> wapool.v1.Message
+	52, // 13: wapool.v1.Browser.started_at:type_name -> google.protobuf.Timestamp
+	2,  // 14: wapool.v1.Session.state:type_name -> wapool.v1.SessionState
+	17, // 15: wapool.v1.Session.browser:type_name -> wapool.v1.Browser
+	52, // 16: wapool.v1.Session.last_active:type_name -> google.protobuf.Timestamp
+	52, // 17: wapool.v1.Session.snapshot_at:type_name -> google.protobuf.Timestamp
+	19, // 18: wapool.v1.Session.stale_restore:type_name -> wapool.v1.StaleRestore
+	52, // 19: wapool.v1.StaleRestore.restored_at:type_name -> google.protobuf.Timestamp
+	52, // 20: wapool.v1.StaleRestore.snapshot_at:type_name -> google.protobuf.Timestamp
+	52, // 21: wapool.v1.StaleRestore.last_active:type_name -> google.protobuf.Timestamp
+	53, // 22: wapool.v1.StaleRestore.behind:type_name -> google.protobuf.Duration
+	18, // 23: wapool.v1.StatusResponse.session:type_name -> wapool.v1.Session
+	18, // 24: wapool.v1.ListSessionsResponse.sessions:type_name -> wapool.v1.Session
+	53, // 25: wapool.v1.PruneSessionsRequest.inactive_for:type_name -> google.protobuf.Duration
+	32, // 26: wapool.v1.DiagnoseResponse.checks:type_name -> wapool.v1.Check
+	35, // 27: wapool.v1.WatchEventsResponse.event:type_name -> wapool.v1.Event
+	52, // 28: wapool.v1.Event.at:type_name -> google.protobuf.Timestamp
+	36, // 29: wapool.v1.Event.session_state:type_name -> wapool.v1.SessionStateEvent
+	37, // 30: wapool.v1.Event.message:type_name -> wapool.v1.MessageEvent
+	2,  // 31: wapool.v1.SessionStateEvent.from:type_name -> wapool.v1.SessionState
+	2,  // 32: wapool.v1.SessionStateEvent.to:type_name -> wapool.v1.SessionState
+	19, // 33: wapool.v1.SessionStateEvent.stale_restore:type_name -> wapool.v1.StaleRestore
+	13, // 34: wapool.v1.MessageEvent.message:type_name -> wapool.v1.Message
+	42, // 35: wapool.v1.ListDeadEventsResponse.dead_events:type_name -> wapool.v1.DeadEvent
+	35, // 36: wapool.v1.DeadEvent.event:type_name -> wapool.v1.Event
+	52, // 37: wapool.v1.DeadEvent.parked_at:type_name -> google.protobuf.Timestamp
+	47, // 38: wapool.v1.CreateWebhookResponse.webhook:type_name -> wapool.v1.Webhook
+	52, // 39: wapool.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
+	47, // 40: wapool.v1.ListWebhooksResponse.webhooks:type_name -> wapool.v1.Webhook
+	3,  // 41: wapool.v1.SessionService.Link:input_type -> wapool.v1.LinkRequest
+	8,  // 42: wapool.v1.SessionService.Send:input_type -> wapool.v1.SendRequest
+	11, // 43: wapool.v1.SessionService.SendFile:input_type -> wapool.v1.SendFileRequest
+	15, // 44: wapool.v1.SessionService.GetMessage:input_type -> wapool.v1.GetMessageRequest
+	20, // 45: wapool.v1.SessionService.Status:input_type -> wapool.v1.StatusRequest
+	22, // 46: wapool.v1.SessionService.ListSessions:input_type -> wapool.v1.ListSessionsRequest
+	24, // 47: wapool.v1.SessionService.Logout:input_type -> wapool.v1.LogoutRequest
+	26, // 48: wapool.v1.SessionService.PruneSessions:input_type -> wapool.v1.PruneSessionsRequest
+	28, // 49: wapool.v1.SessionService.Screenshot:input_type -> wapool.v1.ScreenshotRequest
+	30, // 50: wapool.v1.SessionService.Diagnose:input_type -> wapool.v1.DiagnoseRequest
+	33, // 51: wapool.v1.SessionService.WatchEvents:input_type -> wapool.v1.WatchEventsRequest
+	38, // 52: wapool.v1.SessionService.DrainNode:input_type -> wapool.v1.DrainNodeRequest
+	40, // 53: wapool.v1.SessionService.ListDeadEvents:input_type -> wapool.v1.ListDeadEventsRequest
+	43, // 54: wapool.v1.SessionService.RedeliverDeadEvents:input_type -> wapool.v1.RedeliverDeadEventsRequest
+	45, // 55: wapool.v1.SessionService.CreateWebhook:input_type -> wapool.v1.CreateWebhookRequest
+	48, // 56: wapool.v1.SessionService.ListWebhooks:input_type -> wapool.v1.ListWebhooksRequest
+	50, // 57: wapool.v1.SessionService.DeleteWebhook:input_type -> wapool.v1.DeleteWebhookRequest
+	4,  // 58: wapool.v1.SessionService.Link:output_type -> wapool.v1.LinkResponse
+	10, // 59: wapool.v1.SessionService.Send:output_type -> wapool.v1.SendResponse
+	12, // 60: wapool.v1.SessionService.SendFile:output_type -> wapool.v1.SendFileResponse
+	16, // 61: wapool.v1.SessionService.GetMessage:output_type -> wapool.v1.GetMessageResponse
+	21, // 62: wapool.v1.SessionService.Status:output_type -> wapool.v1.StatusResponse
+	23, // 63: wapool.v1.SessionService.ListSessions:output_type -> wapool.v1.ListSessionsResponse
+	25, // 64: wapool.v1.SessionService.Logout:output_type -> wapool.v1.LogoutResponse
+	27, // 65: wapool.v1.SessionService.PruneSessions:output_type -> wapool.v1.PruneSessionsResponse
+	29, // 66: wapool.v1.SessionService.Screenshot:output_type -> wapool.v1.ScreenshotResponse
+	31, // 67: wapool.v1.SessionService.Diagnose:output_type -> wapool.v1.DiagnoseResponse
+	34, // 68: wapool.v1.SessionService.WatchEvents:output_type -> wapool.v1.WatchEventsResponse
+	39, // 69: wapool.v1.SessionService.DrainNode:output_type -> wapool.v1.DrainNodeResponse
+	41, // 70: wapool.v1.SessionService.ListDeadEvents:output_type -> wapool.v1.ListDeadEventsResponse
+	44, // 71: wapool.v1.SessionService.RedeliverDeadEvents:output_type -> wapool.v1.RedeliverDeadEventsResponse
+	46, // 72: wapool.v1.SessionService.CreateWebhook:output_type -> wapool.v1.CreateWebhookResponse
+	49, // 73: wapool.v1.SessionService.ListWebhooks:output_type -> wapool.v1.ListWebhooksResponse
+	51, // 74: wapool.v1.SessionService.DeleteWebhook:output_type -> wapool.v1.DeleteWebhookResponse
+	58, // [58:75] is the sub-list for method output_type
+	41, // [41:58] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_wapool_v1_session_service_proto_init() }
@@ -3685,7 +3841,11 @@ func file_wapool_v1_session_service_proto_init() {
 		(*LinkResponse_PairingCode)(nil),
 		(*LinkResponse_Linked)(nil),
 	}
-	file_wapool_v1_session_service_proto_msgTypes[30].OneofWrappers = []any{
+	file_wapool_v1_session_service_proto_msgTypes[8].OneofWrappers = []any{
+		(*SendFileRequest_Header)(nil),
+		(*SendFileRequest_Chunk)(nil),
+	}
+	file_wapool_v1_session_service_proto_msgTypes[32].OneofWrappers = []any{
 		(*Event_SessionState)(nil),
 		(*Event_Message)(nil),
 	}
@@ -3695,7 +3855,7 @@ func file_wapool_v1_session_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wapool_v1_session_service_proto_rawDesc), len(file_wapool_v1_session_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   47,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

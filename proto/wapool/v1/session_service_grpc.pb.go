@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	SessionService_Link_FullMethodName                = "/wapool.v1.SessionService/Link"
 	SessionService_Send_FullMethodName                = "/wapool.v1.SessionService/Send"
+	SessionService_SendFile_FullMethodName            = "/wapool.v1.SessionService/SendFile"
 	SessionService_GetMessage_FullMethodName          = "/wapool.v1.SessionService/GetMessage"
 	SessionService_Status_FullMethodName              = "/wapool.v1.SessionService/Status"
 	SessionService_ListSessions_FullMethodName        = "/wapool.v1.SessionService/ListSessions"
@@ -91,6 +92,30 @@ type SessionServiceClient interface {
 	// Send sends a text message, or a file with a caption, through the
 	// tenant's warm browser.
 	Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendResponse, error)
+	// SendFile sends a file as Send does, its bytes streamed in chunks
+	// rather than in one message: for large files, which the daemon writes to
+	// its media store as they arrive, holding about one chunk of each in
+	// memory (Send holds the whole request, in several copies while gRPC
+	// decodes it). The first message is the header: a SendRequest with
+	// `media` set and `media.data` empty; every following one is a chunk of
+	// the file's bytes, in order, 1 byte to 1 MiB each. The client then
+	// closes its side and gets the message.
+	//
+	// Everything else is Send's: the checks and errors (INVALID_MEDIA for an
+	// empty file, MEDIA_TOO_LARGE as soon as the bytes received pass
+	// --max-media-bytes, MEDIA_OFF, MEDIA_UNAVAILABLE), the sniffed type, the
+	// file stored (fsynced, and in cluster mode sealed in the shared bucket)
+	// before the message is accepted, `wait`, and idempotency: the same key
+	// with the same file (bytes, name, as_document) gives the same message,
+	// the file stored once. The scope of the caller's credentials is checked
+	// on the header, before any chunk is read. A stream cancelled or broken
+	// before the client closes its side stores no file and sends nothing.
+	// Errors of the stream itself: INVALID_ARGUMENT (reason INVALID_STREAM)
+	// for a first message that is not a header, a header without `media` or
+	// with `media.data` set, a second header, or a chunk empty or over 1 MiB.
+	// Any node of a cluster takes it (it relays the stream to the tenant's
+	// node). No HTTP/JSON route: over HTTP, send files with Send (base64).
+	SendFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SendFileRequest, SendFileResponse], error)
 	// GetMessage returns one message of the tenant's outbox.
 	GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error)
 	// Status returns the state of one tenant's session. It never wakes a
@@ -232,6 +257,19 @@ func (c *sessionServiceClient) Send(ctx context.Context, in *SendRequest, opts .
 	return out, nil
 }
 
+func (c *sessionServiceClient) SendFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[SendFileRequest, SendFileResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SessionService_ServiceDesc.Streams[1], SessionService_SendFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SendFileRequest, SendFileResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SessionService_SendFileClient = grpc.ClientStreamingClient[SendFileRequest, SendFileResponse]
+
 func (c *sessionServiceClient) GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetMessageResponse)
@@ -304,7 +342,7 @@ func (c *sessionServiceClient) Diagnose(ctx context.Context, in *DiagnoseRequest
 
 func (c *sessionServiceClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &SessionService_ServiceDesc.Streams[1], SessionService_WatchEvents_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &SessionService_ServiceDesc.Streams[2], SessionService_WatchEvents_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -435,6 +473,30 @@ type SessionServiceServer interface {
 	// Send sends a text message, or a file with a caption, through the
 	// tenant's warm browser.
 	Send(context.Context, *SendRequest) (*SendResponse, error)
+	// SendFile sends a file as Send does, its bytes streamed in chunks
+	// rather than in one message: for large files, which the daemon writes to
+	// its media store as they arrive, holding about one chunk of each in
+	// memory (Send holds the whole request, in several copies while gRPC
+	// decodes it). The first message is the header: a SendRequest with
+	// `media` set and `media.data` empty; every following one is a chunk of
+	// the file's bytes, in order, 1 byte to 1 MiB each. The client then
+	// closes its side and gets the message.
+	//
+	// Everything else is Send's: the checks and errors (INVALID_MEDIA for an
+	// empty file, MEDIA_TOO_LARGE as soon as the bytes received pass
+	// --max-media-bytes, MEDIA_OFF, MEDIA_UNAVAILABLE), the sniffed type, the
+	// file stored (fsynced, and in cluster mode sealed in the shared bucket)
+	// before the message is accepted, `wait`, and idempotency: the same key
+	// with the same file (bytes, name, as_document) gives the same message,
+	// the file stored once. The scope of the caller's credentials is checked
+	// on the header, before any chunk is read. A stream cancelled or broken
+	// before the client closes its side stores no file and sends nothing.
+	// Errors of the stream itself: INVALID_ARGUMENT (reason INVALID_STREAM)
+	// for a first message that is not a header, a header without `media` or
+	// with `media.data` set, a second header, or a chunk empty or over 1 MiB.
+	// Any node of a cluster takes it (it relays the stream to the tenant's
+	// node). No HTTP/JSON route: over HTTP, send files with Send (base64).
+	SendFile(grpc.ClientStreamingServer[SendFileRequest, SendFileResponse]) error
 	// GetMessage returns one message of the tenant's outbox.
 	GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error)
 	// Status returns the state of one tenant's session. It never wakes a
@@ -553,6 +615,9 @@ func (UnimplementedSessionServiceServer) Link(*LinkRequest, grpc.ServerStreaming
 func (UnimplementedSessionServiceServer) Send(context.Context, *SendRequest) (*SendResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Send not implemented")
 }
+func (UnimplementedSessionServiceServer) SendFile(grpc.ClientStreamingServer[SendFileRequest, SendFileResponse]) error {
+	return status.Error(codes.Unimplemented, "method SendFile not implemented")
+}
 func (UnimplementedSessionServiceServer) GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetMessage not implemented")
 }
@@ -644,6 +709,13 @@ func _SessionService_Send_Handler(srv interface{}, ctx context.Context, dec func
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _SessionService_SendFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(SessionServiceServer).SendFile(&grpc.GenericServerStream[SendFileRequest, SendFileResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SessionService_SendFileServer = grpc.ClientStreamingServer[SendFileRequest, SendFileResponse]
 
 func _SessionService_GetMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetMessageRequest)
@@ -959,6 +1031,11 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Link",
 			Handler:       _SessionService_Link_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "SendFile",
+			Handler:       _SessionService_SendFile_Handler,
+			ClientStreams: true,
 		},
 		{
 			StreamName:    "WatchEvents",
