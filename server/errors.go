@@ -36,6 +36,7 @@ var errorClasses = []struct {
 	{errInvalidMedia, codes.InvalidArgument, "INVALID_MEDIA"},
 	{errMediaOff, codes.FailedPrecondition, "MEDIA_OFF"},
 	{errMediaUnavailable, codes.Unavailable, "MEDIA_UNAVAILABLE"},
+	{errBadStream, codes.InvalidArgument, "INVALID_STREAM"},
 	{supervisor.ErrInvalidCursor, codes.InvalidArgument, "INVALID_CURSOR"},
 	{supervisor.ErrCursorOutOfRange, codes.OutOfRange, "CURSOR_OUT_OF_RANGE"},
 	{supervisor.ErrSlowConsumer, codes.ResourceExhausted, "SLOW_CONSUMER"},

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
 // Router tells where a call about a tenant is served (cluster mode,
@@ -36,6 +38,7 @@ const forwardedHeader = "wapool-forwarded-by"
 var routed = map[string]bool{
 	"/wapool.v1.SessionService/Link":       true,
 	"/wapool.v1.SessionService/Send":       true,
+	"/wapool.v1.SessionService/SendFile":   true,
 	"/wapool.v1.SessionService/Status":     true,
 	"/wapool.v1.SessionService/Logout":     true,
 	"/wapool.v1.SessionService/Screenshot": true,
@@ -115,15 +118,27 @@ func (f *Forwarder) target(ctx context.Context, method string, req any) (string,
 	if f.forwarded(ctx) {
 		return "", nil
 	}
-	r, ok := req.(interface{ GetTenantId() string })
-	if !ok || r.GetTenantId() == "" {
+	tenant := tenantOf(req)
+	if tenant == "" {
 		return "", nil // the handler reports the bad request
 	}
-	addr, err := f.router.Route(r.GetTenantId())
+	addr, err := f.router.Route(tenant)
 	if err != nil {
-		return "", status.Errorf(codes.Unavailable, "finding the node of tenant %q: %v", r.GetTenantId(), err)
+		return "", status.Errorf(codes.Unavailable, "finding the node of tenant %q: %v", tenant, err)
 	}
 	return addr, nil
+}
+
+// tenantOf returns the tenant a routed request names: its tenant_id, or
+// that of SendFile's header; "" when none.
+func tenantOf(req any) string {
+	switch r := req.(type) {
+	case interface{ GetTenantId() string }:
+		return r.GetTenantId()
+	case *wapoolv1.SendFileRequest:
+		return r.GetHeader().GetTenantId()
+	}
+	return ""
 }
 
 // outgoing carries the caller's metadata (credentials included) and
@@ -193,11 +208,17 @@ func (f *Forwarder) forwarded(ctx context.Context) bool {
 	return ok && len(md.Get(forwardedHeader)) > 0
 }
 
-// StreamInterceptor forwards server-streaming calls (Link): it reads the
-// request to learn the tenant, then either serves the stream here or
-// relays the holder's stream message by message.
+// StreamInterceptor forwards streaming calls: it reads the first request
+// to learn the tenant, then either serves the stream here or relays it to
+// the holder. A server stream (Link) is relayed message by message, and
+// follows a moving tenant while the client has seen nothing; a client
+// stream (SendFile: a header, then the file's chunks) is relayed chunk by
+// chunk as they come, never held whole, and goes to one node only: its
+// chunks, once relayed, cannot be sent again elsewhere (the holder's Send
+// never answers TENANT_MOVING: a message for a tenant that moved waits in
+// the shared outbox for its new holder).
 func (f *Forwarder) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if !routed[info.FullMethod] || info.IsClientStream {
+	if !routed[info.FullMethod] {
 		return handler(srv, ss)
 	}
 	req, err := newInput(info.FullMethod)
@@ -205,7 +226,20 @@ func (f *Forwarder) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.
 		return err
 	}
 	if err := ss.RecvMsg(req); err != nil {
+		if errors.Is(err, io.EOF) {
+			return handler(srv, ss) // no request: the handler says so
+		}
 		return err
+	}
+	if info.IsClientStream {
+		addr, err := f.target(ss.Context(), info.FullMethod, req)
+		if err != nil {
+			return err
+		}
+		if addr == "" {
+			return handler(srv, &replayStream{ServerStream: ss, first: req})
+		}
+		return f.relayClient(ss, addr, req, info)
 	}
 	for hop := 1; ; hop++ {
 		addr, err := f.target(ss.Context(), info.FullMethod, req)
@@ -267,6 +301,55 @@ func (f *Forwarder) relay(ss *replayStream, addr string, req proto.Message, info
 			return err
 		}
 	}
+}
+
+// relayClient runs a client stream (SendFile) on the node at addr: the
+// first request, then each one ss receives as it comes, then the holder's
+// answer (or status) back to ss. When ss breaks (the client cancelled),
+// the holder's stream is cancelled too: it stores nothing.
+func (f *Forwarder) relayClient(ss grpc.ServerStream, addr string, first proto.Message, info *grpc.StreamServerInfo) error {
+	c, err := f.conn(addr)
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "connecting to node %s: %v", addr, err)
+	}
+	ctx, cancel := context.WithCancel(f.outgoing(ss.Context()))
+	defer cancel()
+	cs, err := c.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true}, info.FullMethod)
+	if err != nil {
+		return err
+	}
+	// Until either side ends: ss.RecvMsg answers io.EOF when the client
+	// has sent everything, cs.SendMsg when the holder has ended the call
+	// (its status then comes from RecvMsg below).
+	err = cs.SendMsg(first)
+	for err == nil {
+		next, nerr := newInput(info.FullMethod)
+		if nerr != nil {
+			return nerr
+		}
+		if err = ss.RecvMsg(next); err == nil {
+			err = cs.SendMsg(next)
+		}
+	}
+	if !errors.Is(err, io.EOF) {
+		return err // the client's stream broke: cancel ends the holder's
+	}
+	if err := cs.CloseSend(); err != nil {
+		return err
+	}
+	out, err := newOutput(info.FullMethod)
+	if err != nil {
+		return err
+	}
+	if err := cs.RecvMsg(out); err != nil {
+		return err // the holder's status, as it is
+	}
+	if md, err := cs.Header(); err == nil && len(md) > 0 {
+		if err := ss.SendHeader(md); err != nil {
+			return err
+		}
+	}
+	return ss.SendMsg(out)
 }
 
 // replayStream hands the handler the request the interceptor already read,

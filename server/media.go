@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"go.uber.org/zap"
@@ -32,6 +33,10 @@ type MediaStore interface {
 	// and returns the hash; release is called once the message naming it
 	// is stored or refused.
 	Put(ctx context.Context, data []byte) (sha string, release func(), err error)
+	// PutReader stores the bytes of r, read until io.EOF, as Put does
+	// (SendFile), and returns their hash and size. An error of r leaves
+	// nothing stored and comes back wrapped; no bytes: media.ErrEmpty.
+	PutReader(ctx context.Context, r io.Reader) (sha string, size int64, release func(), err error)
 }
 
 // SetMedia lets Send take files up to maxBytes (0: DefaultMaxMediaBytes),
@@ -55,10 +60,17 @@ var (
 // `max_media_bytes` holds the limit.
 type MediaTooLargeError struct {
 	Size, Max int64
+	// AtLeast: Size is what arrived before the limit was passed (SendFile
+	// stops reading there), not the whole file's size.
+	AtLeast bool
 }
 
 func (e *MediaTooLargeError) Error() string {
-	return fmt.Sprintf("the file has %d bytes, more than the daemon's limit of %d bytes (%s, --max-media-bytes)", e.Size, e.Max, binaryBytes(e.Max))
+	has := "has"
+	if e.AtLeast {
+		has = "has at least"
+	}
+	return fmt.Sprintf("the file %s %d bytes, more than the daemon's limit of %d bytes (%s, --max-media-bytes)", has, e.Size, e.Max, binaryBytes(e.Max))
 }
 
 func (e *MediaTooLargeError) Unwrap() error { return errMediaTooLarge }
@@ -95,22 +107,8 @@ func binaryBytes(n int64) string {
 func (s *Server) storeMedia(ctx context.Context, req *wapoolv1.SendRequest) (_ *sessionstore.Media, release func(), err error) {
 	nop := func() {}
 	md := req.GetMedia()
-	if s.media == nil {
-		return nil, nop, errMediaOff
-	}
-	if err := sessionstore.ValidateTenantID(req.GetTenantId()); err != nil {
+	if err := s.checkMediaRequest(req); err != nil {
 		return nil, nop, err
-	}
-	if _, err := supervisor.NormalizePhone(req.GetTo()); err != nil {
-		return nil, nop, err
-	}
-	if strings.TrimSpace(req.GetText()) != "" {
-		if _, err := supervisor.NormalizeText(req.GetText()); err != nil {
-			return nil, nop, fmt.Errorf("caption: %w", err)
-		}
-	}
-	if err := media.CheckFilename(md.GetFilename()); err != nil {
-		return nil, nop, fmt.Errorf("%w: %w", errInvalidMedia, err)
 	}
 	data := md.GetData()
 	switch size := int64(len(data)); {
@@ -119,11 +117,7 @@ func (s *Server) storeMedia(ctx context.Context, req *wapoolv1.SendRequest) (_ *
 	case size > s.maxMedia:
 		return nil, nop, &MediaTooLargeError{Size: size, Max: s.maxMedia}
 	}
-	mime := media.Sniff(data)
-	if declared := md.GetMimeType(); declared != "" && !sameType(declared, mime) {
-		s.log.Debug("a file's declared type is not what its bytes are: the sniffed type is kept",
-			zap.String("declared", declared), zap.String("sniffed", mime))
-	}
+	mime := s.sniff(md, data)
 	sha, release, err := s.media.Put(ctx, data)
 	md.Data = nil // stored, or refused: see above
 	if err != nil {
@@ -140,6 +134,43 @@ func (s *Server) storeMedia(ctx context.Context, req *wapoolv1.SendRequest) (_ *
 		SHA256:     sha,
 		AsDocument: md.GetAsDocument() || !media.IsPicture(mime),
 	}, release, nil
+}
+
+// checkMediaRequest checks what a Send with a file (or SendFile's header)
+// says besides the bytes: that the daemon takes files, the tenant id, the
+// number, the caption and the file name. It comes before any byte is
+// stored, so that a call refused for them stores nothing.
+func (s *Server) checkMediaRequest(req *wapoolv1.SendRequest) error {
+	if s.media == nil {
+		return errMediaOff
+	}
+	if err := sessionstore.ValidateTenantID(req.GetTenantId()); err != nil {
+		return err
+	}
+	if _, err := supervisor.NormalizePhone(req.GetTo()); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.GetText()) != "" {
+		if _, err := supervisor.NormalizeText(req.GetText()); err != nil {
+			return fmt.Errorf("caption: %w", err)
+		}
+	}
+	if err := media.CheckFilename(req.GetMedia().GetFilename()); err != nil {
+		return fmt.Errorf("%w: %w", errInvalidMedia, err)
+	}
+	return nil
+}
+
+// sniff returns the type of a file from its first bytes (head: the file,
+// or at least its first media.SniffLen bytes), and notes a declared type
+// that says otherwise.
+func (s *Server) sniff(md *wapoolv1.Media, head []byte) string {
+	mime := media.Sniff(head)
+	if declared := md.GetMimeType(); declared != "" && !sameType(declared, mime) {
+		s.log.Debug("a file's declared type is not what its bytes are: the sniffed type is kept",
+			zap.String("declared", declared), zap.String("sniffed", mime))
+	}
+	return mime
 }
 
 // sameType compares two MIME types without their parameters and case.

@@ -56,6 +56,7 @@ type mediaStack struct {
 	dir    string // the media store's dir
 	clock  *testclock.Clock
 	srv    *Server
+	addr   string // its gRPC address
 	client wapoolv1.SessionServiceClient
 	puts   *putWatch
 }
@@ -84,9 +85,25 @@ func (p *putWatch) Put(ctx context.Context, data []byte) (string, func(), error)
 	return sha, release, err
 }
 
+// PutReader notes, as Put does, the moment a streamed file is stored.
+func (p *putWatch) PutReader(ctx context.Context, r io.Reader) (string, int64, func(), error) {
+	sha, size, release, err := p.MediaStore.PutReader(ctx, r)
+	if err == nil {
+		n1, _ := p.store.QueueDepth("shop")
+		n2, _ := p.store.QueueDepth("shop-2")
+		info, serr := os.Stat(filepath.Join(p.dir, sha))
+		p.mu.Lock()
+		p.seen = append(p.seen, fmt.Sprintf("queued before=%d file=%v", n1+n2, serr == nil && info.Size() == size))
+		p.mu.Unlock()
+	}
+	return sha, size, release, err
+}
+
 type mediaOpts struct {
 	bucket string
 	keys   []*age.X25519Identity
+	// serverOpts are added to the gRPC server's (interceptors).
+	serverOpts []grpc.ServerOption
 }
 
 func newMediaStack(t *testing.T, o mediaOpts) *mediaStack {
@@ -120,9 +137,10 @@ func newMediaStack(t *testing.T, o mediaOpts) *mediaStack {
 	st.puts = &putWatch{MediaStore: ms, store: store, dir: st.dir}
 	st.srv = New(sup, zap.NewNop())
 	st.srv.SetMedia(st.puts, testMaxMedia)
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(testMaxMedia + 1<<20))
+	gs := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(testMaxMedia + 1<<20)}, o.serverOpts...)...)
 	wapoolv1.RegisterSessionServiceServer(gs, st.srv)
-	conn, err := grpc.NewClient(grpctest.Serve(t, gs), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	st.addr = grpctest.Serve(t, gs)
+	conn, err := grpc.NewClient(st.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,8 @@ package server
 //
 // Roles, each including the one before:
 //
-//	send   Send, GetMessage, Status and ListSessions, of its tenants
+//	send   Send, SendFile, GetMessage, Status and ListSessions, of its
+//	       tenants
 //	ops    also Link, Logout, Screenshot, Diagnose and WatchEvents
 //	admin  also the calls about every tenant at once: PruneSessions,
 //	       DrainNode, ListDeadEvents, RedeliverDeadEvents; those need a
@@ -247,6 +248,7 @@ type methodRule struct {
 // new one) needs admin over every tenant until it is added.
 var methodRules = map[string]methodRule{
 	wapoolv1.SessionService_Send_FullMethodName:                {role: RoleSend},
+	wapoolv1.SessionService_SendFile_FullMethodName:            {role: RoleSend},
 	wapoolv1.SessionService_GetMessage_FullMethodName:          {role: RoleSend},
 	wapoolv1.SessionService_Status_FullMethodName:              {role: RoleSend},
 	wapoolv1.SessionService_ListSessions_FullMethodName:        {role: RoleSend},
@@ -323,6 +325,12 @@ func (g *grant) allowRequest(req any) error {
 	switch r := req.(type) {
 	case interface{ GetTenantId() string }:
 		return g.allowTenant(r.GetTenantId())
+	case *wapoolv1.SendFileRequest:
+		// The header names the tenant; the chunks after it name none. The
+		// header is checked as it is read, before any chunk.
+		if h := r.GetHeader(); h != nil {
+			return g.allowTenant(h.GetTenantId())
+		}
 	case *wapoolv1.WatchEventsRequest:
 		for _, id := range r.GetTenantIds() {
 			if err := g.allowTenant(id); err != nil {

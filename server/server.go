@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
+	"github.com/wapool/wapool/sessionstore"
 	"github.com/wapool/wapool/supervisor"
 )
 
@@ -45,28 +46,39 @@ func (s *Server) Link(req *wapoolv1.LinkRequest, stream wapoolv1.SessionService_
 }
 
 // Send sends one message: a text, or a file whose bytes are stored first
-// (media.go).
+// (media.go). SendFile streams a file (sendfile.go).
 func (s *Server) Send(ctx context.Context, req *wapoolv1.SendRequest) (*wapoolv1.SendResponse, error) {
-	sreq := supervisor.SendRequest{
+	var md *sessionstore.Media
+	if req.GetMedia() != nil {
+		var release func()
+		var err error
+		if md, release, err = s.storeMedia(ctx, req); err != nil {
+			return nil, toStatus(err)
+		}
+		defer release()
+	}
+	m, err := s.send(ctx, req, md)
+	if err != nil {
+		return nil, err
+	}
+	return &wapoolv1.SendResponse{Message: m}, nil
+}
+
+// send enqueues req's message, with md its stored file (nil: a text), and
+// waits as req says; Send and SendFile end here. Errors are statuses.
+func (s *Server) send(ctx context.Context, req *wapoolv1.SendRequest, md *sessionstore.Media) (*wapoolv1.Message, error) {
+	m, err := s.sup.Send(ctx, supervisor.SendRequest{
 		TenantID:       req.GetTenantId(),
 		To:             req.GetTo(),
 		Text:           req.GetText(),
 		IdempotencyKey: req.GetIdempotencyKey(),
 		WaitAccepted:   req.GetWait() == wapoolv1.Wait_WAIT_ACCEPTED,
-	}
-	if req.GetMedia() != nil {
-		md, release, err := s.storeMedia(ctx, req)
-		if err != nil {
-			return nil, toStatus(err)
-		}
-		defer release()
-		sreq.Media = md
-	}
-	m, err := s.sup.Send(ctx, sreq)
+		Media:          md,
+	})
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &wapoolv1.SendResponse{Message: message(m)}, nil
+	return message(m), nil
 }
 
 // GetMessage returns one message.

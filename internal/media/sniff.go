@@ -22,8 +22,14 @@ var ErrBadFilename = errors.New("bad file name")
 // WhatsApp shows them inline. Everything else goes as a document.
 var pictureTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/webp": true}
 
+// SniffLen is how many of a file's first bytes Sniff reads: mimetype's
+// default read limit (4 KiB in v1.4; Detect cuts its input there). A
+// stream keeps that many for Sniff, which then answers as for the whole
+// file.
+const SniffLen = 4096
+
 // Sniff returns the MIME type of data, read from its first bytes (at most
-// 3 KiB; data is not copied): "image/jpeg", "application/pdf",
+// SniffLen; data is not copied): "image/jpeg", "application/pdf",
 // "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 // "text/plain; charset=utf-8", … and "application/octet-stream" when the
 // bytes say nothing known.

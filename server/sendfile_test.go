@@ -1,0 +1,414 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/wapool/wapool/internal/grpctest"
+	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
+)
+
+// header is SendFile's first message for tenant shop, WAIT_ACCEPTED.
+func header(key, caption string, md *wapoolv1.Media) *wapoolv1.SendFileRequest {
+	return &wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Header{Header: &wapoolv1.SendRequest{
+		TenantId: "shop", To: "+49 151 12345678", Text: caption, IdempotencyKey: key, Wait: wapoolv1.Wait_WAIT_ACCEPTED, Media: md}}}
+}
+
+func chunk(b []byte) *wapoolv1.SendFileRequest {
+	return &wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Chunk{Chunk: b}}
+}
+
+// chunksOf cuts data into chunks of size bytes.
+func chunksOf(data []byte, size int) []*wapoolv1.SendFileRequest {
+	var out []*wapoolv1.SendFileRequest
+	for len(data) > 0 {
+		n := min(size, len(data))
+		out = append(out, chunk(data[:n]))
+		data = data[n:]
+	}
+	return out
+}
+
+// streamFile sends msgs on a SendFile stream of client and returns the
+// answer. A send the server has ended (io.EOF) stops the sending: its
+// status comes with the answer.
+func streamFile(ctx context.Context, client wapoolv1.SessionServiceClient, msgs ...*wapoolv1.SendFileRequest) (*wapoolv1.Message, error) {
+	stream, err := client.SendFile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		if err := stream.Send(m); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, err
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	return resp.GetMessage(), err
+}
+
+// The chunks are stored byte for byte under their hash, on disk before the
+// message is accepted (internal/media's test: fsynced first); the answer
+// describes the file as Send's does, with the type sniffed from the first
+// bytes even when they span several chunks.
+func TestSendFileStoresTheChunks(t *testing.T) {
+	st := newMediaStack(t, mediaOpts{})
+	data := pdfBytes(200_000)
+	m, err := streamFile(callCtx(t), st.client, append([]*wapoolv1.SendFileRequest{
+		header("inv-1042", "Your invoice", &wapoolv1.Media{Filename: "invoice 1042.pdf", MimeType: "image/jpeg"})}, chunksOf(data, 7_000)...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := m.GetMedia(); md.GetFilename() != "invoice 1042.pdf" || md.GetMimeType() != "application/pdf" || md.GetSize() != int64(len(data)) ||
+		md.GetSha256() != sha256Hex(data) || !md.GetAsDocument() || m.GetState() != wapoolv1.MessageState_MESSAGE_STATE_QUEUED {
+		t.Fatalf("SendFile answered %v; want the PDF (the sniffed type, not the declared one) QUEUED", m)
+	}
+	got, err := os.ReadFile(filepath.Join(st.dir, sha256Hex(data)))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the stored file: %d bytes, %v; want the %d sent", len(got), err, len(data))
+	}
+	if files := st.files(t); len(files) != 1 {
+		t.Fatalf("media dir = %v, want the one file", files)
+	}
+	st.puts.mu.Lock()
+	seen := strings.Join(st.puts.seen, ";")
+	st.puts.mu.Unlock()
+	if seen != "queued before=0 file=true" {
+		t.Fatalf("when the file was stored: %q; want it on disk and no message yet", seen)
+	}
+	stored, err := st.store.GetMessage("shop", m.GetId())
+	if err != nil || stored.Text != "Your invoice" || stored.Media == nil || stored.Media.SHA256 != sha256Hex(data) {
+		t.Fatalf("stored message %+v, %v", stored, err)
+	}
+
+	// A picture in chunks of 10 bytes: its signature spans three of them.
+	png := pngBytes(3000)
+	m, err = streamFile(callCtx(t), st.client, append([]*wapoolv1.SendFileRequest{
+		header("", "", &wapoolv1.Media{Filename: "parcel.png"})}, chunksOf(png, 10)...)...)
+	if err != nil || m.GetMedia().GetMimeType() != "image/png" || m.GetMedia().GetAsDocument() {
+		t.Fatalf("a PNG in small chunks = %v, %v; want image/png as a picture", m, err)
+	}
+}
+
+// A file over the limit is refused as soon as the bytes received pass it,
+// without waiting for the rest: MEDIA_TOO_LARGE naming the limit, and no
+// file, not even a temp file, is left.
+func TestSendFileTooLarge(t *testing.T) {
+	st := newMediaStack(t, mediaOpts{})
+	ctx := callCtx(t)
+	stream, err := st.client.SendFile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := pdfBytes(testMaxMedia + 1)
+	for _, m := range append([]*wapoolv1.SendFileRequest{header("", "", &wapoolv1.Media{Filename: "big.pdf"})}, chunksOf(data, 64<<10)...) {
+		if err := stream.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The client has not closed its side: the answer comes anyway.
+	err = stream.RecvMsg(&wapoolv1.SendFileResponse{})
+	wantRefused(t, "a file a byte over the limit", err, codes.InvalidArgument, "MEDIA_TOO_LARGE", "at least 262145 bytes", "262144 bytes", "--max-media-bytes")
+	if _, info := errorInfo(t, err); info.GetMetadata()["max_media_bytes"] != "262144" {
+		t.Errorf("MEDIA_TOO_LARGE metadata %v, want max_media_bytes 262144", info.GetMetadata())
+	}
+	if files := st.files(t); len(files) != 0 {
+		t.Fatalf("a refused file left %v", files)
+	}
+	if n, _ := st.store.QueueDepth("shop"); n != 0 {
+		t.Fatalf("%d messages queued, want none", n)
+	}
+}
+
+// streamWatch is a MediaStore that tells when a PutReader has read its
+// first bytes, and what it returned.
+type streamWatch struct {
+	MediaStore
+	started chan struct{}
+	ended   chan error
+}
+
+type firstRead struct {
+	r    io.Reader
+	once sync.Once
+	seen chan struct{}
+}
+
+func (f *firstRead) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if n > 0 {
+		f.once.Do(func() { close(f.seen) })
+	}
+	return n, err
+}
+
+func (w *streamWatch) PutReader(ctx context.Context, r io.Reader) (string, int64, func(), error) {
+	sha, size, release, err := w.MediaStore.PutReader(ctx, &firstRead{r: r, seen: w.started})
+	w.ended <- err
+	return sha, size, release, err
+}
+
+// A client that cancels midway leaves no file (the temp file written so
+// far is removed) and no message.
+func TestSendFileCancelledLeavesNothing(t *testing.T) {
+	st := newMediaStack(t, mediaOpts{})
+	w := &streamWatch{MediaStore: st.puts, started: make(chan struct{}), ended: make(chan error, 1)}
+	st.srv.SetMedia(w, testMaxMedia)
+	ctx, cancel := context.WithCancel(callCtx(t))
+	defer cancel()
+	stream, err := st.client.SendFile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := pdfBytes(200_000)
+	for _, m := range append([]*wapoolv1.SendFileRequest{header("k-1", "", &wapoolv1.Media{Filename: "half.pdf"})}, chunksOf(data[:100_000], 10_000)...) {
+		if err := stream.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-w.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server read no chunk")
+	}
+	// The temp file is there while the upload goes on.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(st.files(t)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no temp file while the chunks arrive")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-w.ended:
+		if err == nil {
+			t.Fatal("PutReader stored a file whose upload was cancelled")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not end the cancelled upload")
+	}
+	if files := st.files(t); len(files) != 0 {
+		t.Fatalf("a cancelled upload left %v", files)
+	}
+	time.Sleep(50 * time.Millisecond) // the handler returns after PutReader
+	if n, _ := st.store.QueueDepth("shop"); n != 0 {
+		t.Fatalf("%d messages queued, want none", n)
+	}
+}
+
+// The same key and the same file: the same message, the bytes stored once
+// (not written again), whether they came through SendFile or Send; other
+// bytes under the key are IDEMPOTENCY_KEY_REUSED.
+func TestSendFileIdempotent(t *testing.T) {
+	st := newMediaStack(t, mediaOpts{})
+	data := pdfBytes(100_000)
+	send := func(data []byte) (*wapoolv1.Message, error) {
+		return streamFile(callCtx(t), st.client, append([]*wapoolv1.SendFileRequest{
+			header("order-7", "Invoice", &wapoolv1.Media{Filename: "invoice.pdf"})}, chunksOf(data, 30_000)...)...)
+	}
+	first, err := send(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(st.dir, sha256Hex(data))
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	again, err := send(data)
+	if err != nil || again.GetId() != first.GetId() {
+		t.Fatalf("retry = %v, %v; want message %s", again, err, first.GetId())
+	}
+	unary, err := st.send(t, "order-7", "Invoice", &wapoolv1.Media{Filename: "invoice.pdf", Data: data})
+	if err != nil || unary.GetId() != first.GetId() {
+		t.Fatalf("the same through Send = %v, %v; want message %s", unary, err, first.GetId())
+	}
+	if info, err := os.Stat(p); err != nil || !info.ModTime().Equal(old) {
+		t.Fatalf("the file was written again by a retry (%v, %v)", info.ModTime(), err)
+	}
+	if files := st.files(t); len(files) != 1 {
+		t.Fatalf("media dir = %v, want one file", files)
+	}
+	if n, _ := st.store.QueueDepth("shop"); n != 1 {
+		t.Fatalf("%d messages queued, want 1", n)
+	}
+	_, err = send(pdfBytes(100_001))
+	wantRefused(t, "the same key with other bytes", err, codes.InvalidArgument, "IDEMPOTENCY_KEY_REUSED")
+}
+
+// A stream out of order, or refused for its header, is INVALID_ARGUMENT
+// (or Send's reason) and stores nothing.
+func TestSendFileBadStreams(t *testing.T) {
+	st := newMediaStack(t, mediaOpts{})
+	md := func() *wapoolv1.Media { return &wapoolv1.Media{Filename: "a.pdf"} }
+	pdf := pdfBytes(1000)
+	for _, c := range []struct {
+		what   string
+		msgs   []*wapoolv1.SendFileRequest
+		reason string
+		words  string
+	}{
+		{"nothing at all", nil, "INVALID_STREAM", "before its header"},
+		{"a chunk before the header", []*wapoolv1.SendFileRequest{chunk(pdf), header("", "", md())}, "INVALID_STREAM", "must be the header"},
+		{"a header with data", []*wapoolv1.SendFileRequest{header("", "", &wapoolv1.Media{Filename: "a.pdf", Data: pdf})}, "INVALID_STREAM", "media.data"},
+		{"a header without media", []*wapoolv1.SendFileRequest{header("", "hi", nil), chunk(pdf)}, "INVALID_STREAM", "no media"},
+		{"an empty message", []*wapoolv1.SendFileRequest{{}}, "INVALID_STREAM", "must be the header"},
+		{"a second header", []*wapoolv1.SendFileRequest{header("", "", md()), chunk(pdf), header("", "", md())}, "INVALID_STREAM", "second header"},
+		{"an empty chunk", []*wapoolv1.SendFileRequest{header("", "", md()), chunk(pdf), chunk(nil)}, "INVALID_STREAM", "empty chunk"},
+		{"a chunk over 1 MiB", []*wapoolv1.SendFileRequest{header("", "", md()), chunk(pdfBytes(1<<20 + 1))}, "INVALID_STREAM", "1048577 bytes"},
+		{"no chunk", []*wapoolv1.SendFileRequest{header("", "", md())}, "INVALID_MEDIA", "is empty"},
+		{"a bad file name", []*wapoolv1.SendFileRequest{header("", "", &wapoolv1.Media{Filename: "../x.pdf"}), chunk(pdf)}, "INVALID_MEDIA", "file name"},
+		{"a bad number", []*wapoolv1.SendFileRequest{{Part: &wapoolv1.SendFileRequest_Header{Header: &wapoolv1.SendRequest{
+			TenantId: "shop", To: "12", Media: md()}}}, chunk(pdf)}, "INVALID_PHONE", ""},
+	} {
+		_, err := streamFile(callCtx(t), st.client, c.msgs...)
+		wantRefused(t, c.what, err, codes.InvalidArgument, c.reason, c.words)
+	}
+	if files := st.files(t); len(files) != 0 {
+		t.Fatalf("refused streams stored %v", files)
+	}
+	if n, _ := st.store.QueueDepth("shop"); n != 0 {
+		t.Fatalf("%d messages queued, want none", n)
+	}
+	// A daemon that takes no files.
+	off := New(st.srv.sup, st.srv.log)
+	gs := grpc.NewServer()
+	wapoolv1.RegisterSessionServiceServer(gs, off)
+	conn, err := grpc.NewClient(grpctest.Serve(t, gs), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = streamFile(callCtx(t), wapoolv1.NewSessionServiceClient(conn), header("", "", md()), chunk(pdf))
+	wantRefused(t, "no media store", err, codes.FailedPrecondition, "MEDIA_OFF")
+}
+
+// The scope is checked on the header, before any chunk is read: a token of
+// another tenant is PERMISSION_DENIED and nothing is stored; a token of
+// the tenant sends.
+func TestSendFileScope(t *testing.T) {
+	const shopToken, otherToken = "send-shop-0123456789abcdef-012345", "send-other-0123456789abcdef-01234"
+	a, err := NewAuth(AuthConfig{Listen: "127.0.0.1:7440", TokensFile: writeAuthFile(t, "tokens",
+		shopToken+" tenants=shop role=send\n"+otherToken+" tenants=shop-2 role=send\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := a.ServerOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newMediaStack(t, mediaOpts{serverOpts: opts[1:]}) // the interceptors, without TLS
+	w := &streamWatch{MediaStore: st.puts, started: make(chan struct{}), ended: make(chan error, 1)}
+	st.srv.SetMedia(w, testMaxMedia)
+	data := pdfBytes(50_000)
+	msgs := append([]*wapoolv1.SendFileRequest{header("", "", &wapoolv1.Media{Filename: "a.pdf"})}, chunksOf(data, 10_000)...)
+	_, err = streamFile(as(t, otherToken), st.client, msgs...)
+	wantDenied(t, "SendFile for shop with a token of shop-2", err, reasonTenantOutOfScope)
+	select {
+	case err := <-w.ended:
+		t.Fatalf("the store was given the stream of a refused call (%v)", err)
+	default:
+	}
+	if files := st.files(t); len(files) != 0 {
+		t.Fatalf("a refused call stored %v", files)
+	}
+	m, err := streamFile(as(t, shopToken), st.client, msgs...)
+	if err != nil || m.GetMedia().GetSha256() != sha256Hex(data) {
+		t.Fatalf("SendFile with shop's token = %v, %v", m, err)
+	}
+}
+
+// tenantRoute sends one tenant's calls to addr.
+type tenantRoute struct{ tenant, addr string }
+
+func (r tenantRoute) Route(tenant string) (string, error) {
+	if tenant == r.tenant {
+		return r.addr, nil
+	}
+	return "", nil
+}
+
+// Cluster mode: a node that does not hold the tenant relays the stream to
+// the holder chunk by chunk; the holder stores the file and the message,
+// the entry node neither. A cancelled upload leaves nothing on either.
+func TestSendFileForwarded(t *testing.T) {
+	holder := newMediaStack(t, mediaOpts{})
+	fwd := NewForwarder(tenantRoute{tenant: "shop", addr: holder.addr}, "entry")
+	defer fwd.Close()
+	entry := newMediaStack(t, mediaOpts{serverOpts: []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(fwd.UnaryInterceptor), grpc.ChainStreamInterceptor(fwd.StreamInterceptor)}})
+	data := pdfBytes(150_000)
+	m, err := streamFile(callCtx(t), entry.client, append([]*wapoolv1.SendFileRequest{
+		header("k-9", "Statement", &wapoolv1.Media{Filename: "statement.pdf"})}, chunksOf(data, 16_000)...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(holder.dir, sha256Hex(data))); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the holder's file: %d bytes, %v; want the file", len(got), err)
+	}
+	if _, err := holder.store.GetMessage("shop", m.GetId()); err != nil {
+		t.Fatalf("the holder has no message %s: %v", m.GetId(), err)
+	}
+	if files := entry.files(t); len(files) != 0 {
+		t.Fatalf("the entry node stored %v", files)
+	}
+	if n, _ := entry.store.QueueDepth("shop"); n != 0 {
+		t.Fatalf("the entry node queued %d messages", n)
+	}
+	// The holder's refusals come back as they are.
+	_, err = streamFile(callCtx(t), entry.client, append([]*wapoolv1.SendFileRequest{
+		header("", "", &wapoolv1.Media{Filename: "big.pdf"})}, chunksOf(pdfBytes(testMaxMedia+1), 64<<10)...)...)
+	wantRefused(t, "a file over the holder's limit, relayed", err, codes.InvalidArgument, "MEDIA_TOO_LARGE", "262144 bytes")
+
+	// Cancelled midway at the entry node: the holder's stream ends, and
+	// it keeps nothing.
+	w := &streamWatch{MediaStore: holder.puts, started: make(chan struct{}), ended: make(chan error, 1)}
+	holder.srv.SetMedia(w, testMaxMedia)
+	ctx, cancel := context.WithCancel(callCtx(t))
+	defer cancel()
+	stream, err := entry.client.SendFile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range append([]*wapoolv1.SendFileRequest{header("k-10", "", &wapoolv1.Media{Filename: "half.pdf"})}, chunksOf(pdfBytes(200_000)[:80_000], 8_000)...) {
+		if err := stream.Send(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-w.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the holder read no chunk")
+	}
+	cancel()
+	select {
+	case err := <-w.ended:
+		if err == nil {
+			t.Fatal("the holder stored a file whose upload was cancelled at the entry node")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the holder did not end the cancelled upload")
+	}
+	if files := holder.files(t); len(files) != 1 {
+		t.Fatalf("the holder's media dir = %v, want only the first file", files)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n, _ := holder.store.QueueDepth("shop"); n != 1 {
+		t.Fatalf("the holder queued %d messages, want only the first", n)
+	}
+}
