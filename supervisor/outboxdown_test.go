@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,11 +16,10 @@ import (
 // "reading the outbox" errors in the five seconds of a restart.
 func TestOutboxReadFailureBacksOff(t *testing.T) {
 	bubble(t, func(t *testing.T) {
-		var reads int
+		var reads atomic.Int64 // the runner's goroutine logs, the test reads
 		count := zap.Hooks(func(e zapcore.Entry) error {
 			if e.Message == "reading the outbox" {
-				reads++
-				if reads > 100 {
+				if reads.Add(1) > 100 {
 					time.Sleep(100 * time.Millisecond) // a spinning loop lets fake time go on
 				}
 			}
@@ -41,10 +41,10 @@ func TestOutboxReadFailureBacksOff(t *testing.T) {
 		s.store.Close() // every read fails from now on
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
-		before := reads
+		before := reads.Load()
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		if n := reads - before; n < 5 || n > 12 {
+		if n := reads.Load() - before; n < 5 || n > 12 {
 			t.Errorf("%d failed reads of the outbox in 10 s, want about one a second", n)
 		}
 	})
