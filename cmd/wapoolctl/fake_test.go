@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +52,7 @@ type fakeService struct {
 	inactive  []string                         // the tenants PruneSessions answers, whatever the request
 	prunes    []*wapoolv1.PruneSessionsRequest // every PruneSessions request, in order
 	drained   []string                         // the nodes DrainNode was asked to drain
+	chunks    int                              // SendFile chunks received
 }
 
 func newFakeService(t *testing.T) *fakeService {
@@ -186,6 +189,45 @@ func (f *fakeService) Send(_ context.Context, req *wapoolv1.SendRequest) (*wapoo
 		f.keys[req.GetTenantId()+"/"+k] = m
 	}
 	return &wapoolv1.SendResponse{Message: m}, nil
+}
+
+// SendFile gathers the chunks (refusing them once past the fake's limit,
+// as the daemon does) and answers as Send; chunks counts them.
+func (f *fakeService) SendFile(stream grpc.ClientStreamingServer[wapoolv1.SendFileRequest, wapoolv1.SendFileResponse]) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	req := first.GetHeader()
+	if req == nil || req.GetMedia() == nil || len(req.GetMedia().GetData()) > 0 {
+		return status.Error(codes.InvalidArgument, "bad header")
+	}
+	var data []byte
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		c := m.GetChunk()
+		if len(c) == 0 || len(c) > 1<<20 {
+			return status.Errorf(codes.InvalidArgument, "bad chunk of %d bytes", len(c))
+		}
+		if data = append(data, c...); len(data) > fakeMaxMedia {
+			return withReason(codes.InvalidArgument, fmt.Sprintf("the file has at least %d bytes, more than the daemon's limit of %d bytes", len(data), fakeMaxMedia), reasonMediaTooLarge)
+		}
+		f.mu.Lock()
+		f.chunks++
+		f.mu.Unlock()
+	}
+	req.Media.Data = data
+	resp, err := f.Send(stream.Context(), req)
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(&wapoolv1.SendFileResponse{Message: resp.GetMessage()})
 }
 
 func (f *fakeService) GetMessage(_ context.Context, req *wapoolv1.GetMessageRequest) (*wapoolv1.GetMessageResponse, error) {

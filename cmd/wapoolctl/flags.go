@@ -57,8 +57,9 @@ var commandFlagsHelp = map[string]string{
 	"send": `  --key K               idempotency key: a retry with the same key never sends twice
   --no-wait             return once the message is queued (WAIT_ACCEPTED) instead of sent
   --file PATH           send this file, named by its base name; the text, if any, is
-                        its caption. The daemon takes up to its --max-media-bytes
-                        (16 MiB by default) and sniffs the type from the bytes
+                        its caption. Streamed from disk (SendFile). The daemon takes
+                        up to its --max-media-bytes (16 MiB by default) and sniffs
+                        the type from the bytes
   --as-document         with --file: send a JPEG, PNG or WebP as a document (the file
                         as it is) instead of a picture; other files always are
 `,

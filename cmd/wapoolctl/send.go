@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
@@ -18,7 +22,7 @@ import (
 // of 65,536 characters, so the daemon is the one to refuse.
 const maxStdinText = 1 << 20
 
-// maxFileBytes bounds what `send --file` reads: the most any daemon takes
+// maxFileBytes bounds what `send --file` sends: the most any daemon takes
 // (wapoold's --max-media-bytes goes up to 1 GiB), so the daemon is the one
 // to refuse a file over its own limit.
 const maxFileBytes = 1 << 30
@@ -56,47 +60,127 @@ func (c *cli) cmdSend(args []string) error {
 		return err
 	}
 	req := &wapoolv1.SendRequest{TenantId: tenant, To: to, Text: text, IdempotencyKey: *key}
-	if *file != "" {
-		if req.Media, err = readMedia(*file, *asDocument); err != nil {
-			return err
-		}
-	}
 	if *noWait {
 		req.Wait = wapoolv1.Wait_WAIT_ACCEPTED
 	}
 	ctx, cancel := c.callCtx()
 	defer cancel()
-	resp, err := c.client.Send(ctx, req)
+	var m *wapoolv1.Message
+	var resp proto.Message
+	if *file != "" {
+		m, resp, err = c.sendFile(ctx, req, *file, *asDocument)
+	} else {
+		var r *wapoolv1.SendResponse
+		r, err = c.client.Send(ctx, req)
+		m, resp = r.GetMessage(), r
+	}
+	var local *localError
+	if errors.As(err, &local) {
+		return local.err
+	}
 	if err != nil {
 		return c.fail(ctx, err, callFailure{op: "send", tenant: tenant, to: to, key: *key, file: *file})
 	}
-	return c.showMessage(resp.GetMessage(), resp, true)
+	return c.showMessage(m, resp, true)
 }
 
-// readMedia reads the file of `send --file`: its base name is the name the
-// recipient sees, its extension gives the type declared (the daemon sniffs
-// the bytes anyway).
-func readMedia(path string, asDocument bool) (*wapoolv1.Media, error) {
+// sendChunkBytes is the size of the chunks `send --file` streams: a
+// quarter of the most SendFile takes (1 MiB).
+const sendChunkBytes = 256 << 10
+
+// localError is a failure on this side during a call (the file could not
+// be read): shown as it is, not as the daemon's answer.
+type localError struct{ err error }
+
+func (e *localError) Error() string { return e.err.Error() }
+
+// sendFile sends the file at path with req as its header through SendFile,
+// read and streamed a chunk at a time (never held whole): its base name is
+// the name the recipient sees, its extension gives the type declared (the
+// daemon sniffs the bytes anyway). A daemon without SendFile (before it
+// existed) gets the file through Send, read whole. A file that cannot be
+// read is a *localError; the stream is then cancelled, and the daemon
+// keeps nothing.
+func (c *cli) sendFile(ctx context.Context, req *wapoolv1.SendRequest, path string, asDocument bool) (*wapoolv1.Message, proto.Message, error) {
+	f, err := openFile(path)
+	if err != nil {
+		return nil, nil, &localError{err}
+	}
+	defer f.Close()
+	name := filepath.Base(path)
+	req.Media = &wapoolv1.Media{Filename: name, MimeType: mime.TypeByExtension(filepath.Ext(name)), AsDocument: asDocument}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a failed read ends the stream: the daemon keeps nothing
+	stream, err := c.client.SendFile(sctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = stream.Send(&wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Header{Header: req}})
+	for err == nil {
+		buf := make([]byte, sendChunkBytes) // a message is not to be changed once sent
+		n, rerr := io.ReadFull(f, buf)
+		if n > 0 {
+			err = stream.Send(&wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Chunk{Chunk: buf[:n]}})
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil {
+			return nil, nil, &localError{fmt.Errorf("--file %s: %w", path, rerr)}
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) { // io.EOF: the daemon ended the call; its status follows
+		return nil, nil, err
+	}
+	resp, err := stream.CloseAndRecv()
+	if status.Code(err) == codes.Unimplemented {
+		return c.sendWhole(ctx, req, f, path)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp.GetMessage(), resp, nil
+}
+
+// sendWhole sends the file through Send, read whole: for a daemon older
+// than SendFile.
+func (c *cli) sendWhole(ctx context.Context, req *wapoolv1.SendRequest, f *os.File, path string) (*wapoolv1.Message, proto.Message, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, nil, &localError{fmt.Errorf("--file %s: %w", path, err)}
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, nil, &localError{fmt.Errorf("--file %s: %w", path, err)}
+	}
+	req.Media.Data = data
+	resp, err := c.client.Send(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp.GetMessage(), resp, nil
+}
+
+// openFile opens the file of `send --file`: a regular file of at most
+// maxFileBytes.
+func openFile(path string) (*os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("--file: %w", err)
 	}
-	defer f.Close()
 	info, err := f.Stat()
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("--file: %w", err)
+		err = fmt.Errorf("--file: %w", err)
 	case !info.Mode().IsRegular():
-		return nil, fmt.Errorf("--file %s: not a regular file", path)
+		err = fmt.Errorf("--file %s: not a regular file", path)
 	case info.Size() > maxFileBytes:
-		return nil, fmt.Errorf("--file %s: %d bytes, more than any wapoold takes (1 GiB)", path, info.Size())
+		err = fmt.Errorf("--file %s: %d bytes, more than any wapoold takes (1 GiB)", path, info.Size())
 	}
-	data := make([]byte, info.Size())
-	if _, err := io.ReadFull(f, data); err != nil {
-		return nil, fmt.Errorf("--file %s: %w", path, err)
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
-	name := filepath.Base(path)
-	return &wapoolv1.Media{Filename: name, MimeType: mime.TypeByExtension(filepath.Ext(name)), Data: data, AsDocument: asDocument}, nil
+	return f, nil
 }
 
 func (c *cli) cmdGet(args []string) error {

@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -34,8 +38,11 @@ func TestSendFile(t *testing.T) {
 	r.want(t, 0, []string{"parcel.png (17 bytes, image/png, document)"}, nil)
 
 	fake.mu.Lock()
-	sends := fake.sends
+	sends, chunks := fake.sends, fake.chunks
 	fake.mu.Unlock()
+	if chunks != 3 {
+		t.Errorf("%d chunks streamed through SendFile, want one per file", chunks)
+	}
 	want := []*wapoolv1.SendRequest{
 		{TenantId: "shop1", To: "+4915100000001", IdempotencyKey: "inv-1042",
 			Media: &wapoolv1.Media{Filename: "invoice 1042.pdf", MimeType: "application/pdf", Data: []byte("%PDF-1.7 an invoice")}},
@@ -83,5 +90,29 @@ func TestWatchNamesTheFile(t *testing.T) {
 	}}}}
 	if got, want := eventWhat(ev), `message m1 QUEUED to …1234 with file "invoice.pdf" (2.0 MiB)`; got != want {
 		t.Fatalf("eventWhat = %q, want %q", got, want)
+	}
+}
+
+// oldDaemon is a daemon from before SendFile.
+type oldDaemon struct{ *fakeService }
+
+func (oldDaemon) SendFile(grpc.ClientStreamingServer[wapoolv1.SendFileRequest, wapoolv1.SendFileResponse]) error {
+	return status.Error(codes.Unimplemented, "unknown method SendFile for service wapool.v1.SessionService")
+}
+
+// A daemon without SendFile gets the file through Send.
+func TestSendFileToAnOldDaemon(t *testing.T) {
+	fake := newFakeService(t)
+	addr := serve(t, oldDaemon{fake})
+	p := filepath.Join(t.TempDir(), "invoice.pdf")
+	if err := os.WriteFile(p, []byte("%PDF-1.7 an invoice"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCtl(t, addr, "send", "shop1", "+4915100000001", "--file", p)
+	r.want(t, 0, []string{"invoice.pdf (19 bytes, application/pdf, document)", "SENT"}, nil)
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.sends) != 1 || !bytes.Equal(fake.sends[0].GetMedia().GetData(), []byte("%PDF-1.7 an invoice")) {
+		t.Fatalf("sends %v, want the file through Send", fake.sends)
 	}
 }
