@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -22,6 +23,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/media"
@@ -290,8 +292,10 @@ const fileMiB = 16
 // linked tenants on one wapoold, each on its own gRPC connection (as each
 // tenant's service would call), send a 16 MiB PDF (other bytes each)
 //
-//	one  from one tenant, alone
-//	all  from every tenant at once (the calls start together)
+//	one         from one tenant, alone, through Send (the file in the request)
+//	all         from every tenant at once (the calls start together), Send
+//	stream-one  as one, through SendFile (chunks of 256 KiB)
+//	stream-all  as all, through SendFile
 //
 // -rounds times each, every round on a fresh wapoold (started on the same
 // data dir, its tenants READY again), so that no round finds memory an
@@ -313,11 +317,16 @@ func BenchmarkMediaMemory(b *testing.B) {
 	if _, err := d.stop(); err != nil {
 		b.Fatal(err)
 	}
-	b.Run("one", func(b *testing.B) { mediaMemory(b, e, dataDir, tenants, tenants[:1]) })
-	b.Run("all", func(b *testing.B) { mediaMemory(b, e, dataDir, tenants, tenants) })
+	b.Run("one", func(b *testing.B) { mediaMemory(b, e, dataDir, tenants, tenants[:1], false) })
+	b.Run("all", func(b *testing.B) { mediaMemory(b, e, dataDir, tenants, tenants, false) })
+	b.Run("stream-one", func(b *testing.B) { mediaMemory(b, e, dataDir, tenants, tenants[:1], true) })
+	b.Run("stream-all", func(b *testing.B) { mediaMemory(b, e, dataDir, tenants, tenants, true) })
 }
 
-func mediaMemory(b *testing.B, e *env, dataDir string, tenants, senders []string) {
+// mediaMemory runs one step of BenchmarkMediaMemory: the files through
+// Send (one request each), or streamed through SendFile in chunks of
+// streamChunk bytes.
+func mediaMemory(b *testing.B, e *env, dataDir string, tenants, senders []string, streamed bool) {
 	once(b)
 	const size = fileMiB << 20
 	progress("%s: %d rounds of %d × %d MiB at once, each on a fresh wapoold", b.Name(), *roundsFlag, len(senders), fileMiB)
@@ -347,6 +356,9 @@ func mediaMemory(b *testing.B, e *env, dataDir string, tenants, senders []string
 				data := pdfFile(uint64(1e6*r+1e3*len(senders)+i)+uint64(size), size)
 				reqs[i] = &wapoolv1.SendRequest{TenantId: t, To: "+" + recipient(40+r, i), Text: text(tag, i),
 					Media: &wapoolv1.Media{Filename: fmt.Sprintf("%s-%d.pdf", tag, i), MimeType: "application/pdf", Data: data}}
+			}
+			if streamed {
+				return sendFileAtOnce(clients, reqs)
 			}
 			return sendAtOnce(clients, reqs)
 		}
@@ -415,6 +427,57 @@ func sendAtOnce(clients []wapoolv1.SessionServiceClient, reqs []*wapoolv1.SendRe
 	close(start)
 	wg.Wait()
 	return took, errs
+}
+
+// streamChunk is the chunk size of SendFile in BenchmarkMediaMemory: that
+// of wapoolctl send --file.
+const streamChunk = 256 << 10
+
+// sendFileAtOnce is sendAtOnce through SendFile: each request's header (its
+// media without the bytes), then its bytes in chunks of streamChunk.
+func sendFileAtOnce(clients []wapoolv1.SessionServiceClient, reqs []*wapoolv1.SendRequest) ([]time.Duration, []error) {
+	took, errs := make([]time.Duration, len(reqs)), make([]error, len(reqs))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, req := range reqs {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			data := req.GetMedia().GetData()
+			head := proto.Clone(req).(*wapoolv1.SendRequest)
+			head.Media.Data = nil
+			<-start
+			t0 := time.Now()
+			m, err := streamFile(ctx, clients[i], head, data)
+			took[i] = time.Since(t0)
+			if err == nil && m.GetState() != wapoolv1.MessageState_MESSAGE_STATE_SENT {
+				err = fmt.Errorf("message %s is %v: %s", m.GetId(), m.GetState(), m.GetError())
+			}
+			errs[i] = err
+		})
+	}
+	close(start)
+	wg.Wait()
+	return took, errs
+}
+
+// streamFile makes one SendFile call.
+func streamFile(ctx context.Context, c wapoolv1.SessionServiceClient, head *wapoolv1.SendRequest, data []byte) (*wapoolv1.Message, error) {
+	stream, err := c.SendFile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = stream.Send(&wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Header{Header: head}})
+	for len(data) > 0 && err == nil {
+		n := min(streamChunk, len(data))
+		err = stream.Send(&wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Chunk{Chunk: data[:n]}})
+		data = data[n:]
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	resp, err := stream.CloseAndRecv()
+	return resp.GetMessage(), err
 }
 
 // procStatus reads a field of /proc/<pid>/status given in kB, in bytes.
