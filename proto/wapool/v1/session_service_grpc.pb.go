@@ -52,7 +52,7 @@ const (
 //     INVALID_IDEMPOTENCY_KEY for a key longer than 256 bytes, INVALID_MEDIA
 //     for a file that is empty or badly named, MEDIA_TOO_LARGE for one over
 //     the daemon's --max-media-bytes (its metadata `max_media_bytes` holds
-//     the limit).
+//     the limit), INVALID_STREAM for a SendFile stream out of order.
 //   - NOT_FOUND: unknown tenant or message.
 //   - FAILED_PRECONDITION: tenant not linked (reason NOT_LINKED), session
 //     FAILED (reason SESSION_FAILED), recipient not on WhatsApp (reason
@@ -433,7 +433,7 @@ func (c *sessionServiceClient) DeleteWebhook(ctx context.Context, in *DeleteWebh
 //     INVALID_IDEMPOTENCY_KEY for a key longer than 256 bytes, INVALID_MEDIA
 //     for a file that is empty or badly named, MEDIA_TOO_LARGE for one over
 //     the daemon's --max-media-bytes (its metadata `max_media_bytes` holds
-//     the limit).
+//     the limit), INVALID_STREAM for a SendFile stream out of order.
 //   - NOT_FOUND: unknown tenant or message.
 //   - FAILED_PRECONDITION: tenant not linked (reason NOT_LINKED), session
 //     FAILED (reason SESSION_FAILED), recipient not on WhatsApp (reason
