@@ -138,26 +138,27 @@ func TestSendFileTooLarge(t *testing.T) {
 // first bytes, and what it returned.
 type streamWatch struct {
 	MediaStore
-	started chan struct{}
+	started chan struct{} // closed at the first bytes read by any PutReader
 	ended   chan error
+	once    sync.Once
 }
 
 type firstRead struct {
-	r    io.Reader
-	once sync.Once
-	seen chan struct{}
+	r     io.Reader
+	first func()
 }
 
 func (f *firstRead) Read(p []byte) (int, error) {
 	n, err := f.r.Read(p)
 	if n > 0 {
-		f.once.Do(func() { close(f.seen) })
+		f.first()
 	}
 	return n, err
 }
 
 func (w *streamWatch) PutReader(ctx context.Context, r io.Reader) (string, int64, func(), error) {
-	sha, size, release, err := w.MediaStore.PutReader(ctx, &firstRead{r: r, seen: w.started})
+	first := func() { w.once.Do(func() { close(w.started) }) }
+	sha, size, release, err := w.MediaStore.PutReader(ctx, &firstRead{r: r, first: first})
 	w.ended <- err
 	return sha, size, release, err
 }
@@ -410,5 +411,53 @@ func TestSendFileForwarded(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n, _ := holder.store.QueueDepth("shop"); n != 1 {
 		t.Fatalf("the holder queued %d messages, want only the first", n)
+	}
+}
+
+// With tokens on both nodes, the entry node checks the caller's scope on
+// the header before it relays anything, and the holder checks the token
+// again: a token of another tenant stores nothing anywhere.
+func TestSendFileForwardedKeepsItsScope(t *testing.T) {
+	const shopToken, otherToken = "send-shop-0123456789abcdef-012345", "send-other-0123456789abcdef-01234"
+	interceptors := func() []grpc.ServerOption {
+		a, err := NewAuth(AuthConfig{Listen: "127.0.0.1:7440", TokensFile: writeAuthFile(t, "tokens",
+			shopToken+" tenants=shop role=send\n"+otherToken+" tenants=shop-2 role=send\n")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts, err := a.ServerOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return opts[1:] // without TLS
+	}
+	holder := newMediaStack(t, mediaOpts{serverOpts: interceptors()})
+	w := &streamWatch{MediaStore: holder.puts, started: make(chan struct{}), ended: make(chan error, 1)}
+	holder.srv.SetMedia(w, testMaxMedia)
+	fwd := NewForwarder(tenantRoute{tenant: "shop", addr: holder.addr}, "entry")
+	defer fwd.Close()
+	entry := newMediaStack(t, mediaOpts{serverOpts: append(interceptors(),
+		grpc.ChainUnaryInterceptor(fwd.UnaryInterceptor), grpc.ChainStreamInterceptor(fwd.StreamInterceptor))})
+	data := pdfBytes(40_000)
+	msgs := append([]*wapoolv1.SendFileRequest{header("", "", &wapoolv1.Media{Filename: "a.pdf"})}, chunksOf(data, 10_000)...)
+	_, err := streamFile(as(t, otherToken), entry.client, msgs...)
+	wantDenied(t, "SendFile for shop with a token of shop-2, at the entry node", err, reasonTenantOutOfScope)
+	select {
+	case err := <-w.ended:
+		t.Fatalf("the holder was given the stream of a refused call (%v)", err)
+	default:
+	}
+	if files := append(holder.files(t), entry.files(t)...); len(files) != 0 {
+		t.Fatalf("a refused call stored %v", files)
+	}
+	m, err := streamFile(as(t, shopToken), entry.client, msgs...)
+	if err != nil || m.GetMedia().GetSha256() != sha256Hex(data) {
+		t.Fatalf("SendFile with shop's token through the entry node = %v, %v", m, err)
+	}
+	if err := <-w.ended; err != nil {
+		t.Fatalf("the holder's PutReader: %v", err)
+	}
+	if files := holder.files(t); len(files) != 1 {
+		t.Fatalf("the holder's media dir = %v, want the file", files)
 	}
 }
