@@ -229,7 +229,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.DurationVar(&c.SendInterval, "send-interval", 3*time.Second, "least time between two sends of one tenant (0: no pacing)")
 	fs.DurationVar(&c.SendJitter, "send-jitter", 2*time.Second, "random extra wait, up to this, added to --send-interval")
 	fs.IntVar(&c.QueueLimit, "queue-limit", 1000, "messages waiting per tenant before Send answers RESOURCE_EXHAUSTED")
-	fs.Int64Var(&c.MaxMediaBytes, "max-media-bytes", 16<<20, "the largest file Send takes, in bytes (a larger one is INVALID_ARGUMENT, reason MEDIA_TOO_LARGE); the gRPC and HTTP request limits follow it; files are kept in <data-dir>/media (and in cluster mode in --profile-store) while a message needs them")
+	fs.Int64Var(&c.MaxMediaBytes, "max-media-bytes", 16<<20, "the largest file Send or SendFile takes, in bytes (a larger one is INVALID_ARGUMENT, reason MEDIA_TOO_LARGE); the gRPC and HTTP request limits follow it; files are kept in <data-dir>/media (and in cluster mode in --profile-store) while a message needs them")
 	fs.IntVar(&c.WarmParallel, "warm-parallel", 2, "browsers started at once (fewer while the CPUs are saturated: one at a time then)")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", 20*time.Second, "bound on the graceful stop after SIGTERM: a send in flight may finish and every browser closes gracefully within it")
 	fs.IntVar(&c.MaxWarm, "max-warm", defaultMaxWarm(memTotal()), "browsers running at once; the least recently used idle tenant hibernates to make room (default: (memory - 1 GiB) / 300 MiB)")

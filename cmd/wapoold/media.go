@@ -54,6 +54,9 @@ func (c *clusterNode) leads(duty string) func() bool {
 // the rest of the request (maxRequestBytes). A larger request is refused by
 // gRPC before it is read (RESOURCE_EXHAUSTED); a file over maxMedia in a
 // request within it is INVALID_ARGUMENT (MEDIA_TOO_LARGE) from the server.
+// gRPC-go has one receive limit per server, not per method: SendFile's
+// messages are held to 1 MiB by its handler (server.MaxChunkBytes,
+// INVALID_ARGUMENT INVALID_STREAM), once gRPC has read them.
 func grpcMaxRequest(maxMedia int64) int { return int(maxMedia) + maxRequestBytes }
 
 // httpMaxRequest is the HTTP/JSON body limit: the file in base64 and the
