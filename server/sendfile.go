@@ -68,6 +68,8 @@ func (s *Server) SendFile(stream grpc.ClientStreamingServer[wapoolv1.SendFileReq
 			return toStatus(in.err) // the stream's own fault, as the client sent it
 		case ctx.Err() != nil:
 			return toStatus(ctx.Err())
+		case in.recvErr != nil:
+			return in.recvErr // gRPC's status (a message past its receive limit, …)
 		case errors.Is(err, media.ErrEmpty):
 			return toStatus(fmt.Errorf("%w: the file %q is empty", errInvalidMedia, md.GetFilename()))
 		}
@@ -93,21 +95,26 @@ func (s *Server) SendFile(stream grpc.ClientStreamingServer[wapoolv1.SendFileReq
 // the bytes of the file, until the client closes its side (io.EOF). It
 // counts them against the limit and keeps the first media.SniffLen bytes
 // for the type. err holds the first fault of the stream itself (not a
-// transport error): the reason to give the client.
+// transport error): the reason to give the client; recvErr gRPC's own
+// error of a receive.
 type chunkReader struct {
-	stream grpc.ClientStreamingServer[wapoolv1.SendFileRequest, wapoolv1.SendFileResponse]
-	max    int64 // the file limit, bytes
-	n      int64 // bytes received
-	head   []byte
-	rest   []byte // of the current chunk, for Read
-	err    error
+	stream  grpc.ClientStreamingServer[wapoolv1.SendFileRequest, wapoolv1.SendFileResponse]
+	max     int64 // the file limit, bytes
+	n       int64 // bytes received
+	head    []byte
+	rest    []byte // of the current chunk, for Read
+	err     error
+	recvErr error
 }
 
 // next returns the next chunk; io.EOF at the end of the stream.
 func (r *chunkReader) next() ([]byte, error) {
 	m, err := r.stream.Recv()
 	if err != nil {
-		return nil, err // io.EOF, or the stream broke (cancelled: Canceled)
+		if !errors.Is(err, io.EOF) {
+			r.recvErr = err // the stream broke (cancelled: Canceled), or gRPC refused a message
+		}
+		return nil, err
 	}
 	c, ok := m.GetPart().(*wapoolv1.SendFileRequest_Chunk)
 	switch {

@@ -280,6 +280,12 @@ func TestSendFileBadStreams(t *testing.T) {
 		_, err := streamFile(callCtx(t), st.client, c.msgs...)
 		wantRefused(t, c.what, err, codes.InvalidArgument, c.reason, c.words)
 	}
+	// A chunk past gRPC's own receive limit (the file limit + 1 MiB here):
+	// gRPC's refusal, as it is.
+	_, err := streamFile(callCtx(t), st.client, header("", "", md()), chunk(pdf), chunk(pdfBytes(testMaxMedia+2<<20)))
+	if code, _ := errorInfo(t, err); code != codes.ResourceExhausted {
+		t.Errorf("a chunk past the receive limit: %v, want RESOURCE_EXHAUSTED from gRPC", err)
+	}
 	if files := st.files(t); len(files) != 0 {
 		t.Fatalf("refused streams stored %v", files)
 	}
