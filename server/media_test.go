@@ -164,6 +164,22 @@ func (st *mediaStack) send(t *testing.T, key, caption string, md *wapoolv1.Media
 }
 
 // files lists the media dir.
+// wantStoredOnce fails t unless the media dir holds one file, p, not
+// written since old, and tenant shop has one message queued: a retry
+// stored nothing again.
+func (st *mediaStack) wantStoredOnce(t *testing.T, p string, old time.Time) {
+	t.Helper()
+	if info, err := os.Stat(p); err != nil || !info.ModTime().Equal(old) {
+		t.Fatalf("the file was written again by a retry (%v, %v)", info.ModTime(), err)
+	}
+	if files := st.files(t); len(files) != 1 {
+		t.Fatalf("media dir = %v, want one file", files)
+	}
+	if n, _ := st.store.QueueDepth("shop"); n != 1 {
+		t.Fatalf("%d messages queued, want 1", n)
+	}
+}
+
 func (st *mediaStack) files(t *testing.T) []string {
 	t.Helper()
 	entries, err := os.ReadDir(st.dir)
@@ -370,15 +386,7 @@ func TestSendMediaIdempotent(t *testing.T) {
 	if err != nil || again.GetId() != first.GetId() {
 		t.Fatalf("retry = %v, %v; want message %s", again, err, first.GetId())
 	}
-	if info, err := os.Stat(p); err != nil || !info.ModTime().Equal(old) {
-		t.Fatalf("the file was written again by the retry (%v, %v)", info.ModTime(), err)
-	}
-	if files := st.files(t); len(files) != 1 {
-		t.Fatalf("media dir = %v, want one file", files)
-	}
-	if n, _ := st.store.QueueDepth("shop"); n != 1 {
-		t.Fatalf("%d messages queued, want 1", n)
-	}
+	st.wantStoredOnce(t, p, old)
 	_, err = st.send(t, "order-7", "Invoice", &wapoolv1.Media{Filename: "invoice.pdf", Data: pdfBytes(100_001)})
 	wantRefused(t, "the same key with other bytes", err, codes.InvalidArgument, "IDEMPOTENCY_KEY_REUSED")
 	_, err = st.send(t, "order-7", "Invoice", &wapoolv1.Media{Filename: "invoice.pdf", Data: data, AsDocument: true})

@@ -163,6 +163,20 @@ func (w *streamWatch) PutReader(ctx context.Context, r io.Reader) (string, int64
 	return sha, size, release, err
 }
 
+// wantCancelled waits until the watched PutReader ends, and fails t unless
+// it failed: the upload was cancelled, so who must store nothing.
+func (w *streamWatch) wantCancelled(t *testing.T, who string) {
+	t.Helper()
+	select {
+	case err := <-w.ended:
+		if err == nil {
+			t.Fatalf("%s stored a file whose upload was cancelled", who)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not end the cancelled upload", who)
+	}
+}
+
 // A client that cancels midway leaves no file (the temp file written so
 // far is removed) and no message.
 func TestSendFileCancelledLeavesNothing(t *testing.T) {
@@ -195,18 +209,11 @@ func TestSendFileCancelledLeavesNothing(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
-	select {
-	case err := <-w.ended:
-		if err == nil {
-			t.Fatal("PutReader stored a file whose upload was cancelled")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the server did not end the cancelled upload")
-	}
+	w.wantCancelled(t, "the server")
 	if files := st.files(t); len(files) != 0 {
 		t.Fatalf("a cancelled upload left %v", files)
 	}
-	time.Sleep(50 * time.Millisecond) // the handler returns after PutReader
+	// PutReader failed: the handler enqueues nothing after it.
 	if n, _ := st.store.QueueDepth("shop"); n != 0 {
 		t.Fatalf("%d messages queued, want none", n)
 	}
@@ -239,15 +246,7 @@ func TestSendFileIdempotent(t *testing.T) {
 	if err != nil || unary.GetId() != first.GetId() {
 		t.Fatalf("the same through Send = %v, %v; want message %s", unary, err, first.GetId())
 	}
-	if info, err := os.Stat(p); err != nil || !info.ModTime().Equal(old) {
-		t.Fatalf("the file was written again by a retry (%v, %v)", info.ModTime(), err)
-	}
-	if files := st.files(t); len(files) != 1 {
-		t.Fatalf("media dir = %v, want one file", files)
-	}
-	if n, _ := st.store.QueueDepth("shop"); n != 1 {
-		t.Fatalf("%d messages queued, want 1", n)
-	}
+	st.wantStoredOnce(t, p, old)
 	_, err = send(pdfBytes(100_001))
 	wantRefused(t, "the same key with other bytes", err, codes.InvalidArgument, "IDEMPOTENCY_KEY_REUSED")
 }
@@ -403,19 +402,11 @@ func TestSendFileForwarded(t *testing.T) {
 		t.Fatal("the holder read no chunk")
 	}
 	cancel()
-	select {
-	case err := <-w.ended:
-		if err == nil {
-			t.Fatal("the holder stored a file whose upload was cancelled at the entry node")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the holder did not end the cancelled upload")
-	}
+	w.wantCancelled(t, "the holder")
 	if files := holder.files(t); len(files) != 1 {
 		t.Fatalf("the holder's media dir = %v, want only the first file", files)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if n, _ := holder.store.QueueDepth("shop"); n != 1 {
+	if n, _ := holder.store.QueueDepth("shop"); n != 1 { // PutReader failed: nothing enqueued after it
 		t.Fatalf("the holder queued %d messages, want only the first", n)
 	}
 }

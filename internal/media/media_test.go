@@ -131,6 +131,19 @@ func TestPutIsDurableBeforeItReturns(t *testing.T) {
 	s := open(t, Config{})
 	data := payload(2, 4096)
 	final := filepath.Join(s.cfg.Dir, hashOf(data))
+	syncs := watchSyncs(t, s, final, len(data))
+	put(t, s, data)
+	if got := syncs(); got != "file,dir" {
+		t.Fatalf("syncs: %q, want the file then the dir", got)
+	}
+}
+
+// watchSyncs watches the fsyncs of s until the test ends, for a write of
+// size bytes meant to end at final; what it returns tells them so far:
+// "file" (every byte written, not renamed yet), "dir" (after the rename),
+// or what was out of order, joined by commas.
+func watchSyncs(t *testing.T, s *Store, final string, size int) func() string {
+	t.Helper()
 	var mu sync.Mutex
 	var events []string
 	oldFile, oldDir := syncFile, syncDir
@@ -141,7 +154,7 @@ func TestPutIsDurableBeforeItReturns(t *testing.T) {
 		info, err := f.Stat()
 		_, finalErr := os.Stat(final)
 		switch {
-		case err != nil || info.Size() != int64(len(data)):
+		case err != nil || info.Size() != int64(size):
 			events = append(events, "file synced before it holds every byte")
 		case finalErr == nil:
 			events = append(events, "file synced after the rename")
@@ -160,11 +173,10 @@ func TestPutIsDurableBeforeItReturns(t *testing.T) {
 		}
 		return diskio.SyncPath(dir)
 	}
-	put(t, s, data)
-	mu.Lock()
-	defer mu.Unlock()
-	if strings.Join(events, ",") != "file,dir" {
-		t.Fatalf("syncs: %q, want the file then the dir", events)
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(events, ",")
 	}
 }
 

@@ -7,13 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 
 	"filippo.io/age"
-
-	"github.com/wapool/wapool/internal/diskio"
 )
 
 // chunks reads its parts one Read at a time, then fails with err (io.EOF:
@@ -52,35 +48,7 @@ func TestPutReaderStoresByHash(t *testing.T) {
 	s := open(t, Config{})
 	data := payload(3, 300_000)
 	final := filepath.Join(s.cfg.Dir, hashOf(data))
-	var mu sync.Mutex
-	var events []string
-	oldFile, oldDir := syncFile, syncDir
-	t.Cleanup(func() { syncFile, syncDir = oldFile, oldDir })
-	syncFile = func(f *os.File) error {
-		mu.Lock()
-		defer mu.Unlock()
-		info, err := f.Stat()
-		_, finalErr := os.Stat(final)
-		switch {
-		case err != nil || info.Size() != int64(len(data)):
-			events = append(events, "file synced before it holds every byte")
-		case finalErr == nil:
-			events = append(events, "file synced after the rename")
-		default:
-			events = append(events, "file")
-		}
-		return f.Sync()
-	}
-	syncDir = func(dir string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if _, err := os.Stat(final); err != nil || dir != s.cfg.Dir {
-			events = append(events, "dir synced before the rename, or another dir")
-		} else {
-			events = append(events, "dir")
-		}
-		return diskio.SyncPath(dir)
-	}
+	syncs := watchSyncs(t, s, final, len(data))
 	sha, size, release, err := s.PutReader(context.Background(), &chunks{parts: split(data, 65_536), err: io.EOF})
 	if err != nil {
 		t.Fatal(err)
@@ -89,11 +57,9 @@ func TestPutReaderStoresByHash(t *testing.T) {
 	if sha != hashOf(data) || size != int64(len(data)) {
 		t.Fatalf("PutReader = %s, %d; want %s, %d", sha, size, hashOf(data), len(data))
 	}
-	mu.Lock()
-	if strings.Join(events, ",") != "file,dir" {
-		t.Fatalf("syncs: %q, want the file then the dir", events)
+	if got := syncs(); got != "file,dir" {
+		t.Fatalf("syncs: %q, want the file then the dir", got)
 	}
-	mu.Unlock()
 	got, err := os.ReadFile(final)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("the file holds %d bytes (%v), want the %d read", len(got), err, len(data))
