@@ -436,11 +436,13 @@ func (r *runner) finish(m Message, f func(*Message)) bool {
 		r.log.Error("storing the message result", zap.Error(err))
 		return false
 	}
-	if done.State.Finished() {
-		r.s.messageDone(done)
-	}
+	// The metric first: a Send that returns on the wake-up below shows its
+	// attempt in a scrape made right after it.
 	if !done.StartedAt.IsZero() {
 		r.s.cfg.Observer.SendFinished(r.id, time.Since(done.StartedAt), done.State)
+	}
+	if done.State.Finished() {
+		r.s.messageDone(done)
 	}
 	return true
 }
