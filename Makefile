@@ -32,6 +32,9 @@ TEST_TIMEOUT ?= 14m
 # fakewa) mostly wait on fakewa's timings: with go test's default (one per
 # core) the suite used under 0.8 of the CI machine's 2 cores on average.
 TEST_PACKAGES ?= 3
+# The build the idle table measures beside this one (before the idle work
+# of issue 27).
+IDLE_BASELINE ?= 0746fda
 
 .PHONY: all build test vet lint proto proto-check clients tools chromium chromium-version postgresql run demo bench soak clean
 
@@ -130,7 +133,8 @@ demo: chromium build
 bench: chromium postgresql build
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m -json ./internal/bench/ \
 		| tee bin/bench.json | $(GO) run ./internal/bench
-	set -o pipefail; $(GO) test -run '^$$' -bench IdleCost -benchtime 1x -timeout 30m -json ./internal/idlebench/ \
+	set -o pipefail; $(GO) test -run '^$$' -bench IdleCost -benchtime 1x -timeout 60m -json ./internal/idlebench/ \
+		-args -baseline $(IDLE_BASELINE) -cpu-rounds 3 \
 		| tee bin/idlebench.json | $(GO) run ./internal/idlebench
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m -json ./internal/clusterbench/ \
 		| tee bin/clusterbench.json | $(GO) run ./internal/clusterbench
