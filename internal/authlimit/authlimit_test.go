@@ -60,6 +60,7 @@ func TestAddressesAreForgotten(t *testing.T) {
 	if n, _ := l.Failed("a:1"); n != 1 {
 		t.Fatalf("failures after Forget = %d, want 1", n)
 	}
+	c.advance(time.Second) // a's failure is the oldest, not tied with b's
 	l.Failed("b:1")
 	c.advance(time.Second)
 	l.Failed("c:1") // full: a, the oldest, goes
