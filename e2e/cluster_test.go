@@ -3,8 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,7 +17,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -124,12 +121,7 @@ func mapsKeys(m map[string]*daemon) func(func(string) bool) {
 // certificates, and answered.
 func (c *testCluster) checkNodeTLS(t *testing.T, tenant, holder string) {
 	t.Helper()
-	pool := x509.NewCertPool()
-	pool.AddCert(c.ca.Cert)
-	others := map[string]credentials.TransportCredentials{
-		"a plaintext client":               insecure.NewCredentials(),
-		"a TLS client with no certificate": credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}),
-	}
+	others := c.ca.Uncertified()
 	for _, id := range slices.Sorted(mapsKeys(c.nodes)) {
 		d := c.nodes[id]
 		if !d.Running() {

@@ -9,8 +9,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,7 +16,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/wapool/wapool/internal/testpki"
@@ -63,12 +60,7 @@ func (p *clusterPKI) nodeArgs(id string) ([]string, error) {
 // checkRefused checks that the node at addr refuses a call from a client
 // without a certificate, over plaintext and over TLS that trusts the CA.
 func (p *clusterPKI) checkRefused(ctx context.Context, addr string) error {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.ca.Cert)
-	for what, creds := range map[string]credentials.TransportCredentials{
-		"plaintext":               insecure.NewCredentials(),
-		"TLS without certificate": credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}),
-	} {
+	for what, creds := range p.ca.Uncertified() {
 		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 		if err != nil {
 			return err
@@ -79,7 +71,7 @@ func (p *clusterPKI) checkRefused(ctx context.Context, addr string) error {
 		conn.Close()
 		if code := status.Code(err); code != codes.Unavailable {
 			// Refused at the handshake, a call never reaches the service.
-			return fmt.Errorf("mTLS: %s answered a client with %s: %v (code %v, want Unavailable)", addr, what, err, code)
+			return fmt.Errorf("mTLS: %s answered %s: %v (code %v, want Unavailable)", addr, what, err, code)
 		}
 	}
 	return ctx.Err()

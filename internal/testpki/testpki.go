@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // CA signs the certificates of one test run.
@@ -119,6 +120,18 @@ func (ca *CA) ClientCreds(cn string) (credentials.TransportCredentials, error) {
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
 	return credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}), nil
+}
+
+// Uncertified are the client credentials that a node on mutual TLS must
+// refuse, by what they are: plaintext, and TLS that trusts the CA but shows
+// no certificate.
+func (ca *CA) Uncertified() map[string]credentials.TransportCredentials {
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return map[string]credentials.TransportCredentials{
+		"a plaintext client":               insecure.NewCredentials(),
+		"a TLS client with no certificate": credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}),
+	}
 }
 
 // KeyPEM is key in PKCS #8 PEM.
