@@ -2,33 +2,18 @@ package e2e
 
 import (
 	"context"
-	"errors"
-	"io"
 	"testing"
 	"time"
 
+	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
 // streamFile sends file through d's SendFile in chunks of chunk bytes.
 func streamFile(ctx context.Context, d *daemon, tenant, to, key string, file mediaFile, chunk int, wait wapoolv1.Wait) (*wapoolv1.Message, error) {
-	stream, err := d.client().SendFile(ctx)
-	if err != nil {
-		return nil, err
-	}
-	err = stream.Send(&wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Header{Header: &wapoolv1.SendRequest{
+	return wapooldtest.SendFile(ctx, d.client(), &wapoolv1.SendRequest{
 		TenantId: tenant, To: to, Text: file.caption, IdempotencyKey: key, Wait: wait,
-		Media: &wapoolv1.Media{Filename: file.name, MimeType: file.mime, AsDocument: file.asDocument}}}})
-	for data := file.data; len(data) > 0 && err == nil; {
-		n := min(chunk, len(data))
-		err = stream.Send(&wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Chunk{Chunk: data[:n]}})
-		data = data[n:]
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	resp, err := stream.CloseAndRecv()
-	return resp.GetMessage(), err
+		Media: &wapoolv1.Media{Filename: file.name, MimeType: file.mime, AsDocument: file.asDocument}}, file.data, chunk)
 }
 
 // TestSendFileArrivesOnce: a 3 MiB PDF and a picture streamed through

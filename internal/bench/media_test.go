@@ -9,13 +9,11 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +25,9 @@ import (
 
 	"github.com/wapool/wapool/fakewa"
 	"github.com/wapool/wapool/internal/media"
+	"github.com/wapool/wapool/internal/procmem"
 	"github.com/wapool/wapool/internal/wait"
+	"github.com/wapool/wapool/internal/wapooldtest"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
 )
 
@@ -448,7 +448,7 @@ func sendFileAtOnce(clients []wapoolv1.SessionServiceClient, reqs []*wapoolv1.Se
 			head.Media.Data = nil
 			<-start
 			t0 := time.Now()
-			m, err := streamFile(ctx, clients[i], head, data)
+			m, err := wapooldtest.SendFile(ctx, clients[i], head, data, streamChunk)
 			took[i] = time.Since(t0)
 			if err == nil && m.GetState() != wapoolv1.MessageState_MESSAGE_STATE_SENT {
 				err = fmt.Errorf("message %s is %v: %s", m.GetId(), m.GetState(), m.GetError())
@@ -461,37 +461,15 @@ func sendFileAtOnce(clients []wapoolv1.SessionServiceClient, reqs []*wapoolv1.Se
 	return took, errs
 }
 
-// streamFile makes one SendFile call.
-func streamFile(ctx context.Context, c wapoolv1.SessionServiceClient, head *wapoolv1.SendRequest, data []byte) (*wapoolv1.Message, error) {
-	stream, err := c.SendFile(ctx)
-	if err != nil {
-		return nil, err
-	}
-	err = stream.Send(&wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Header{Header: head}})
-	for len(data) > 0 && err == nil {
-		n := min(streamChunk, len(data))
-		err = stream.Send(&wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Chunk{Chunk: data[:n]}})
-		data = data[n:]
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	resp, err := stream.CloseAndRecv()
-	return resp.GetMessage(), err
-}
-
-// procStatus reads a field of /proc/<pid>/status given in kB, in bytes.
+// procStatus reads a field of /proc/<pid>/status, in bytes for a size.
 func procStatus(pid int, field string) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procmem.Status(pid)
 	if err != nil {
 		return 0, err
 	}
-	for line := range strings.Lines(string(data)) {
-		name, rest, ok := strings.Cut(line, ":")
-		if ok && name == field {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10, err
-		}
+	v, ok := st[field]
+	if !ok {
+		return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
 	}
-	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
+	return v, nil
 }

@@ -74,11 +74,21 @@ func Anon(pid int) uint64 {
 // /proc/<pid>/status: its page tables (VmPTE) and a 16 KiB kernel stack
 // per thread, in bytes.
 func Kernel(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := Status(pid)
 	if err != nil {
 		return 0
 	}
-	var sum uint64
+	return st["VmPTE"] + st["Threads"]*16<<10
+}
+
+// Status returns the numeric fields of /proc/<pid>/status (VmRSS, VmHWM,
+// Threads, …): the first word of each value, those given in kB in bytes.
+func Status(pid int) (map[string]uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]uint64{}
 	for line := range strings.Lines(string(data)) {
 		name, rest, _ := strings.Cut(line, ":")
 		f := strings.Fields(rest)
@@ -89,14 +99,12 @@ func Kernel(pid int) uint64 {
 		if err != nil {
 			continue
 		}
-		switch name {
-		case "VmPTE":
-			sum += v << 10
-		case "Threads":
-			sum += v * 16 << 10
+		if len(f) > 1 && f[1] == "kB" {
+			v <<= 10
 		}
+		m[name] = v
 	}
-	return sum
+	return m, nil
 }
 
 // Others lists the processes of the machine (the pids under /proc) but

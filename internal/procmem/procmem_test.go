@@ -48,3 +48,21 @@ func TestSteadyKeepsAgreeingSums(t *testing.T) {
 		t.Fatalf("Steady without retries = %+v, %v: want the mean, 104 MiB", r, err)
 	}
 }
+
+// Status reads this process's own numbers: sizes in bytes (given in kB),
+// counts as they are.
+func TestStatusOfThisProcess(t *testing.T) {
+	st, err := Status(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss := st["VmRSS"]; rss < 1<<20 || rss%1024 != 0 {
+		t.Errorf("VmRSS %d, want at least a MiB, in bytes (a multiple of 1024)", rss)
+	}
+	if n := st["Threads"]; n < 1 || n > 10000 {
+		t.Errorf("Threads %d, want a count", n)
+	}
+	if _, err := Status(-1); err == nil {
+		t.Error("Status of no process succeeded")
+	}
+}

@@ -277,3 +277,24 @@ func (d *Daemon) Close() error {
 	})
 	return err
 }
+
+// SendFile makes one SendFile call on c: head (a SendRequest with media but
+// no bytes), then data in chunks of chunk bytes, then the answer. A daemon
+// that ends the call early (a refusal) gives its status.
+func SendFile(ctx context.Context, c wapoolv1.SessionServiceClient, head *wapoolv1.SendRequest, data []byte, chunk int) (*wapoolv1.Message, error) {
+	stream, err := c.SendFile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = stream.Send(&wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Header{Header: head}})
+	for len(data) > 0 && err == nil {
+		n := min(chunk, len(data))
+		err = stream.Send(&wapoolv1.SendFileRequest{Part: &wapoolv1.SendFileRequest_Chunk{Chunk: data[:n]}})
+		data = data[n:]
+	}
+	if err != nil && !errors.Is(err, io.EOF) { // io.EOF: the daemon ended the call; its status follows
+		return nil, err
+	}
+	resp, err := stream.CloseAndRecv()
+	return resp.GetMessage(), err
+}
