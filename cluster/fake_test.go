@@ -58,95 +58,102 @@ func (s *fakeStore) lock() error {
 	return nil
 }
 
-func (s *fakeStore) AcquireLease(id string, ttl time.Duration) (sessionstore.Lease, error) {
+// locked runs f under the database's lock; a store that is down fails
+// before f runs, one that hangs holds the call until it answers.
+func locked[T any](s *fakeStore, f func() (T, error)) (T, error) {
 	if err := s.lock(); err != nil {
-		return sessionstore.Lease{}, err
+		var zero T
+		return zero, err
 	}
 	defer s.db.mu.Unlock()
-	now := time.Now()
-	l := s.db.leases[id]
-	switch {
-	case l.Holder == s.node && now.Before(l.Expires):
-	case l.Holder == "" || !now.Before(l.Expires):
-		l.Epoch++
-	default:
-		return l, fmt.Errorf("held by %s: %w", l.Holder, sessionstore.ErrLeaseHeld)
-	}
-	l.TenantID, l.Holder, l.Expires = id, s.node, now.Add(ttl)
-	s.db.leases[id] = l
-	s.fences[id] = l.Epoch
-	return l, nil
+	return f()
+}
+
+// lockedErr is locked for a call that returns only an error.
+func lockedErr(s *fakeStore, f func() error) error {
+	_, err := locked(s, func() (struct{}, error) { return struct{}{}, f() })
+	return err
+}
+
+func (s *fakeStore) AcquireLease(id string, ttl time.Duration) (sessionstore.Lease, error) {
+	return locked(s, func() (sessionstore.Lease, error) {
+		now := time.Now()
+		l := s.db.leases[id]
+		switch {
+		case l.Holder == s.node && now.Before(l.Expires):
+		case l.Holder == "" || !now.Before(l.Expires):
+			l.Epoch++
+		default:
+			return l, fmt.Errorf("held by %s: %w", l.Holder, sessionstore.ErrLeaseHeld)
+		}
+		l.TenantID, l.Holder, l.Expires = id, s.node, now.Add(ttl)
+		s.db.leases[id] = l
+		s.fences[id] = l.Epoch
+		return l, nil
+	})
 }
 
 func (s *fakeStore) RenewLeases(ttl time.Duration) ([]sessionstore.Lease, error) {
-	if err := s.lock(); err != nil {
-		return nil, err
-	}
-	defer s.db.mu.Unlock()
-	now := time.Now()
-	var out []sessionstore.Lease
-	for id, epoch := range s.fences {
-		l := s.db.leases[id]
-		if l.Holder != s.node || l.Epoch != epoch || !now.Before(l.Expires) {
-			delete(s.fences, id)
-			continue
+	return locked(s, func() ([]sessionstore.Lease, error) {
+		now := time.Now()
+		var out []sessionstore.Lease
+		for id, epoch := range s.fences {
+			l := s.db.leases[id]
+			if l.Holder != s.node || l.Epoch != epoch || !now.Before(l.Expires) {
+				delete(s.fences, id)
+				continue
+			}
+			l.Expires = now.Add(ttl)
+			s.db.leases[id] = l
+			out = append(out, l)
 		}
-		l.Expires = now.Add(ttl)
-		s.db.leases[id] = l
-		out = append(out, l)
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 func (s *fakeStore) RenewLease(id string, ttl time.Duration) (sessionstore.Lease, error) {
-	if err := s.lock(); err != nil {
-		return sessionstore.Lease{}, err
-	}
-	defer s.db.mu.Unlock()
-	epoch, ok := s.fences[id]
-	l := s.db.leases[id]
-	if !ok || l.Holder != s.node || l.Epoch != epoch || !time.Now().Before(l.Expires) {
-		delete(s.fences, id)
-		return sessionstore.Lease{}, fmt.Errorf("tenant %q: %w", id, sessionstore.ErrFenced)
-	}
-	l.Expires = time.Now().Add(ttl)
-	s.db.leases[id] = l
-	return l, nil
+	return locked(s, func() (sessionstore.Lease, error) {
+		epoch, ok := s.fences[id]
+		l := s.db.leases[id]
+		if !ok || l.Holder != s.node || l.Epoch != epoch || !time.Now().Before(l.Expires) {
+			delete(s.fences, id)
+			return sessionstore.Lease{}, fmt.Errorf("tenant %q: %w", id, sessionstore.ErrFenced)
+		}
+		l.Expires = time.Now().Add(ttl)
+		s.db.leases[id] = l
+		return l, nil
+	})
 }
 
 func (s *fakeStore) CurrentSnapshot(id string) (sessionstore.Snapshot, error) {
-	if err := s.lock(); err != nil {
-		return sessionstore.Snapshot{}, err
-	}
-	defer s.db.mu.Unlock()
-	sn, ok := s.db.snaps[id]
-	if !ok {
-		sn.TenantID = id
-	}
-	return sn, nil
+	return locked(s, func() (sessionstore.Snapshot, error) {
+		sn, ok := s.db.snaps[id]
+		if !ok {
+			sn.TenantID = id
+		}
+		return sn, nil
+	})
 }
 
 // RecordSnapshot is fenced as sessionstore's is.
 func (s *fakeStore) RecordSnapshot(rec sessionstore.Snapshot) error {
-	if err := s.lock(); err != nil {
-		return err
-	}
-	defer s.db.mu.Unlock()
-	epoch, ok := s.fences[rec.TenantID]
-	l := s.db.leases[rec.TenantID]
-	if !ok || epoch != rec.Epoch || l.Holder != s.node || l.Epoch != epoch || !time.Now().Before(l.Expires) {
-		return fmt.Errorf("tenant %q: %w", rec.TenantID, sessionstore.ErrFenced)
-	}
-	if cur := s.db.snaps[rec.TenantID]; rec.Gen != cur.Gen+1 {
-		return fmt.Errorf("tenant %q: gen %d after %d: %w", rec.TenantID, rec.Gen, cur.Gen, sessionstore.ErrSnapshotConflict)
-	}
-	rec.Node = s.node
-	s.db.snaps[rec.TenantID] = rec
-	if t, ok := s.db.tenants[rec.TenantID]; ok {
-		t.SnapshotAt = rec.TakenAt
-		s.db.tenants[rec.TenantID] = t
-	}
-	return nil
+	return lockedErr(s, func() error {
+		epoch, ok := s.fences[rec.TenantID]
+		l := s.db.leases[rec.TenantID]
+		if !ok || epoch != rec.Epoch || l.Holder != s.node || l.Epoch != epoch || !time.Now().Before(l.Expires) {
+			return fmt.Errorf("tenant %q: %w", rec.TenantID, sessionstore.ErrFenced)
+		}
+		if cur := s.db.snaps[rec.TenantID]; rec.Gen != cur.Gen+1 {
+			return fmt.Errorf("tenant %q: gen %d after %d: %w", rec.TenantID, rec.Gen, cur.Gen, sessionstore.ErrSnapshotConflict)
+		}
+		rec.Node = s.node
+		s.db.snaps[rec.TenantID] = rec
+		if t, ok := s.db.tenants[rec.TenantID]; ok {
+			t.SnapshotAt = rec.TakenAt
+			s.db.tenants[rec.TenantID] = t
+		}
+		return nil
+	})
 }
 
 // ReleaseLease drops the fence first, as sessionstore does: a release
@@ -168,64 +175,54 @@ func (s *fakeStore) ReleaseLease(id string) error {
 }
 
 func (s *fakeStore) Lease(id string) (sessionstore.Lease, error) {
-	if err := s.lock(); err != nil {
-		return sessionstore.Lease{}, err
-	}
-	defer s.db.mu.Unlock()
-	l, ok := s.db.leases[id]
-	if !ok {
-		return l, sessionstore.ErrNotFound
-	}
-	return l, nil
+	return locked(s, func() (sessionstore.Lease, error) {
+		l, ok := s.db.leases[id]
+		if !ok {
+			return l, sessionstore.ErrNotFound
+		}
+		return l, nil
+	})
 }
 
 func (s *fakeStore) RegisterNode(addr string) error {
-	if err := s.lock(); err != nil {
-		return err
-	}
-	defer s.db.mu.Unlock()
-	s.db.nodes[s.node] = sessionstore.Node{ID: s.node, Addr: addr, Started: time.Now(), Heartbeat: time.Now()}
-	return nil
+	return lockedErr(s, func() error {
+		s.db.nodes[s.node] = sessionstore.Node{ID: s.node, Addr: addr, Started: time.Now(), Heartbeat: time.Now()}
+		return nil
+	})
 }
 
 func (s *fakeStore) Heartbeat() (sessionstore.Node, error) {
-	if err := s.lock(); err != nil {
-		return sessionstore.Node{}, err
-	}
-	defer s.db.mu.Unlock()
-	n := s.db.nodes[s.node]
-	n.Heartbeat = time.Now()
-	s.db.nodes[s.node] = n
-	return n, nil
+	return locked(s, func() (sessionstore.Node, error) {
+		n := s.db.nodes[s.node]
+		n.Heartbeat = time.Now()
+		s.db.nodes[s.node] = n
+		return n, nil
+	})
 }
 
 func (s *fakeStore) SetDraining(id string, on bool) error {
-	if err := s.lock(); err != nil {
-		return err
-	}
-	defer s.db.mu.Unlock()
-	n, ok := s.db.nodes[id]
-	if !ok {
-		return sessionstore.ErrNotFound
-	}
-	n.Draining = on
-	s.db.nodes[id] = n
-	return nil
+	return lockedErr(s, func() error {
+		n, ok := s.db.nodes[id]
+		if !ok {
+			return sessionstore.ErrNotFound
+		}
+		n.Draining = on
+		s.db.nodes[id] = n
+		return nil
+	})
 }
 
 func (s *fakeStore) Nodes(maxAge time.Duration) ([]sessionstore.Node, error) {
-	if err := s.lock(); err != nil {
-		return nil, err
-	}
-	defer s.db.mu.Unlock()
-	var out []sessionstore.Node
-	for _, n := range s.db.nodes {
-		if time.Since(n.Heartbeat) <= maxAge {
-			out = append(out, n)
+	return locked(s, func() ([]sessionstore.Node, error) {
+		var out []sessionstore.Node
+		for _, n := range s.db.nodes {
+			if time.Since(n.Heartbeat) <= maxAge {
+				out = append(out, n)
+			}
 		}
-	}
-	slices.SortFunc(out, func(a, b sessionstore.Node) int { return cmpString(a.ID, b.ID) })
-	return out, nil
+		slices.SortFunc(out, func(a, b sessionstore.Node) int { return cmpString(a.ID, b.ID) })
+		return out, nil
+	})
 }
 
 func cmpString(a, b string) int {
@@ -239,51 +236,43 @@ func cmpString(a, b string) int {
 }
 
 func (s *fakeStore) RemoveNode(id string) error {
-	if err := s.lock(); err != nil {
-		return err
-	}
-	defer s.db.mu.Unlock()
-	delete(s.db.nodes, id)
-	return nil
+	return lockedErr(s, func() error {
+		delete(s.db.nodes, id)
+		return nil
+	})
 }
 
 func (s *fakeStore) ListTenants() ([]sessionstore.Tenant, error) {
-	if err := s.lock(); err != nil {
-		return nil, err
-	}
-	defer s.db.mu.Unlock()
-	var out []sessionstore.Tenant
-	for _, t := range s.db.tenants {
-		out = append(out, t)
-	}
-	slices.SortFunc(out, func(a, b sessionstore.Tenant) int { return cmpString(a.ID, b.ID) })
-	return out, nil
+	return locked(s, func() ([]sessionstore.Tenant, error) {
+		var out []sessionstore.Tenant
+		for _, t := range s.db.tenants {
+			out = append(out, t)
+		}
+		slices.SortFunc(out, func(a, b sessionstore.Tenant) int { return cmpString(a.ID, b.ID) })
+		return out, nil
+	})
 }
 
 func (s *fakeStore) GetTenant(id string) (sessionstore.Tenant, error) {
-	if err := s.lock(); err != nil {
-		return sessionstore.Tenant{}, err
-	}
-	defer s.db.mu.Unlock()
-	t, ok := s.db.tenants[id]
-	if !ok {
-		return t, sessionstore.ErrNotFound
-	}
-	return t, nil
+	return locked(s, func() (sessionstore.Tenant, error) {
+		t, ok := s.db.tenants[id]
+		if !ok {
+			return t, sessionstore.ErrNotFound
+		}
+		return t, nil
+	})
 }
 
 func (s *fakeStore) UpdateTenant(id string, fn func(*sessionstore.Tenant)) (sessionstore.Tenant, error) {
-	if err := s.lock(); err != nil {
-		return sessionstore.Tenant{}, err
-	}
-	defer s.db.mu.Unlock()
-	t, ok := s.db.tenants[id]
-	if !ok {
-		return t, sessionstore.ErrNotFound
-	}
-	fn(&t)
-	s.db.tenants[id] = t
-	return t, nil
+	return locked(s, func() (sessionstore.Tenant, error) {
+		t, ok := s.db.tenants[id]
+		if !ok {
+			return t, sessionstore.ErrNotFound
+		}
+		fn(&t)
+		s.db.tenants[id] = t
+		return t, nil
+	})
 }
 
 // ProfileDir is per node: each node has its own disk.

@@ -303,28 +303,40 @@ func startBare(chromium, profile string) (*bareBrowser, error) {
 func (br *bareBrowser) floorSend(base, to, text string, open bool) (map[string]time.Duration, error) {
 	tab, cancel := context.WithTimeout(br.ctx, 60*time.Second)
 	defer cancel()
-	ph := map[string]time.Duration{}
-	t := time.Now()
+	ph := phaseTimer{}
 	if open {
-		if err := openInApp(tab, base+"/send?phone="+to); err != nil {
+		if err := ph.run("open", func() error {
+			if err := openInApp(tab, base+"/send?phone="+to); err != nil {
+				return err
+			}
+			if _, err := pageWait(tab, `() => document.querySelector('#main[data-fake-editor-live="false"]') ? '' : 'live'`, nil); err != nil {
+				return fmt.Errorf("wait for the editor: %w", err)
+			}
+			return nil
+		}); err != nil {
 			return nil, err
 		}
-		if _, err := pageWait(tab, `() => document.querySelector('#main[data-fake-editor-live="false"]') ? '' : 'live'`, nil); err != nil {
-			return nil, fmt.Errorf("wait for the editor: %w", err)
-		}
-		ph["open"] = time.Since(t)
-		t = time.Now()
 	}
-	if err := typeText(tab, text); err != nil {
+	if err := ph.run("input", func() error { return typeText(tab, text) }); err != nil {
 		return nil, err
 	}
-	ph["input"] = time.Since(t)
-	t = time.Now()
-	if _, err := clickAndAck(tab, 30*time.Second); err != nil {
+	if err := ph.run("ack", func() error { _, err := clickAndAck(tab, 30*time.Second); return err }); err != nil {
 		return nil, err
 	}
-	ph["ack"] = time.Since(t)
 	return ph, nil
+}
+
+// phaseTimer holds how long each phase of one floor message took.
+type phaseTimer map[string]time.Duration
+
+// run runs f and, when it succeeds, records its time under name.
+func (p phaseTimer) run(name string, f func() error) error {
+	t := time.Now()
+	if err := f(); err != nil {
+		return err
+	}
+	p[name] = time.Since(t)
+	return nil
 }
 
 // attachFile attaches the file at path in the open chat (fact 19): it
@@ -386,28 +398,20 @@ func typeCaption(ctx context.Context, text string) error {
 func (br *bareBrowser) floorSendFile(base, to, caption, path string, document, open bool) (map[string]time.Duration, error) {
 	tab, cancel := context.WithTimeout(br.ctx, 60*time.Second)
 	defer cancel()
-	ph := map[string]time.Duration{}
-	t := time.Now()
+	ph := phaseTimer{}
 	if open {
-		if err := openInApp(tab, base+"/send?phone="+to); err != nil {
+		if err := ph.run("open", func() error { return openInApp(tab, base+"/send?phone="+to) }); err != nil {
 			return nil, err
 		}
-		ph["open"] = time.Since(t)
-		t = time.Now()
 	}
-	if err := attachFile(tab, path, document); err != nil {
+	if err := ph.run("attach", func() error { return attachFile(tab, path, document) }); err != nil {
 		return nil, err
 	}
-	ph["attach"] = time.Since(t)
-	t = time.Now()
-	if err := typeCaption(tab, caption); err != nil {
+	if err := ph.run("input", func() error { return typeCaption(tab, caption) }); err != nil {
 		return nil, err
 	}
-	ph["input"] = time.Since(t)
-	t = time.Now()
-	if _, err := clickPreviewAndAck(tab, 30*time.Second); err != nil {
+	if err := ph.run("ack", func() error { _, err := clickPreviewAndAck(tab, 30*time.Second); return err }); err != nil {
 		return nil, err
 	}
-	ph["ack"] = time.Since(t)
 	return ph, nil
 }

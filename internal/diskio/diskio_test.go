@@ -1,9 +1,12 @@
 package diskio
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"gocloud.dev/blob"
 )
 
 func TestSyncPath(t *testing.T) {
@@ -41,5 +44,45 @@ func TestPrivateTemp(t *testing.T) {
 	}
 	if err := PrivateTemp(func(any) bool { return false }); err != nil {
 		t.Errorf("a driver with no file: %v", err)
+	}
+}
+
+func TestOpenBucket(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, root, err := OpenBucket(ctx, "file://"+filepath.ToSlash(dir)+"?prefix=p/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if want := filepath.Join(dir, "p"); root != want {
+		t.Errorf("root %q, want %q", root, want)
+	}
+	if err := b.WriteAll(ctx, "t/obj", []byte("x"), &blob.WriterOptions{BeforeWrite: PrivateTemp}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(dir, "p", "t"), filepath.Join(dir, "p", "t", "obj")} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := os.FileMode(0o600)
+		if st.IsDir() {
+			want = 0o700
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", p, st.Mode().Perm(), want)
+		}
+	}
+	m, root, err := OpenBucket(ctx, "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if root != "" {
+		t.Errorf("mem:// root %q, want none", root)
+	}
+	if _, _, err := OpenBucket(ctx, "nosuch://x"); err == nil {
+		t.Error("an unknown scheme opened")
 	}
 }

@@ -7,19 +7,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 
 	"filippo.io/age"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
-
-	// The bucket URL schemes of --profile-store (as internal/snapshot).
-	_ "gocloud.dev/blob/azureblob" // azblob://container
-	_ "gocloud.dev/blob/fileblob"  // file:///dir
-	_ "gocloud.dev/blob/gcsblob"   // gs://bucket
-	_ "gocloud.dev/blob/memblob"   // mem://
-	_ "gocloud.dev/blob/s3blob"    // s3://bucket?region=…
 
 	"github.com/wapool/wapool/internal/diskio"
 )
@@ -33,22 +25,10 @@ const (
 	metaSealed = "sealed" // "age" when encrypted, absent when not
 )
 
-// openBucket opens the bucket of url under bucketPrefix. With file://,
-// dirs are made 0700 and the upload's temp file sits next to its object
-// (as internal/snapshot opens it).
+// openBucket opens the bucket of url under bucketPrefix, as
+// internal/snapshot opens it (diskio.OpenBucket).
 func openBucket(ctx context.Context, rawURL string) (*blob.Bucket, error) {
-	if u, err := url.Parse(rawURL); err == nil && u.Scheme == "file" {
-		q := u.Query()
-		if q.Get("dir_file_mode") == "" {
-			q.Set("dir_file_mode", "0700")
-		}
-		if _, ok := q["no_tmp_dir"]; !ok {
-			q.Set("no_tmp_dir", "true")
-		}
-		u.RawQuery = q.Encode()
-		rawURL = u.String()
-	}
-	b, err := blob.OpenBucket(ctx, rawURL)
+	b, _, err := diskio.OpenBucket(ctx, rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("media: open bucket: %w", err)
 	}

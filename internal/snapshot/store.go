@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,13 +16,6 @@ import (
 	"filippo.io/age"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
-
-	// The bucket URL schemes Open understands.
-	_ "gocloud.dev/blob/azureblob" // azblob://container
-	_ "gocloud.dev/blob/fileblob"  // file:///dir
-	_ "gocloud.dev/blob/gcsblob"   // gs://bucket
-	_ "gocloud.dev/blob/memblob"   // mem://
-	_ "gocloud.dev/blob/s3blob"    // s3://bucket?region=…
 
 	"github.com/wapool/wapool/internal/diskio"
 )
@@ -112,22 +104,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		}
 		s.keys = append(s.keys, k)
 	}
-	if u, err := url.Parse(rawURL); err == nil && u.Scheme == "file" {
-		q := u.Query()
-		if q.Get("dir_file_mode") == "" {
-			q.Set("dir_file_mode", "0700")
-		}
-		if _, ok := q["no_tmp_dir"]; !ok {
-			q.Set("no_tmp_dir", "true")
-		}
-		u.RawQuery = q.Encode()
-		rawURL = u.String()
-		s.fileRoot = filepath.Join(filepath.FromSlash(u.Path), filepath.FromSlash(q.Get("prefix")))
-	}
-	b, err := blob.OpenBucket(ctx, rawURL)
+	b, root, err := diskio.OpenBucket(ctx, rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: open bucket: %w", err)
 	}
+	s.fileRoot = root
 	s.bucket = b
 	return s, nil
 }
