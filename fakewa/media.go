@@ -127,12 +127,11 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request) {
 	if !s.pause(r, time.Until(start.Add(uploadTime(perMiB, media.Size)))) {
 		return // the page left during the upload: nothing was sent
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	if sess = s.linkedSessionLocked(w, r); sess == nil {
+	if sess = s.lockLinked(w, r); sess == nil {
 		return
 	}
+	defer s.mu.Unlock()
+	now := s.now()
 	s.recordLocked(w, sess, &message{id: meta.ID, to: meta.To, text: meta.Caption, media: media}, now)
 }
 

@@ -224,14 +224,25 @@ func (s *Server) linkedSessionLocked(w http.ResponseWriter, r *http.Request) *se
 	return nil
 }
 
+// lockLinked takes s.mu and returns the request's linked session, still
+// holding the lock; without one it answers the request, lets go of the lock
+// and returns nil.
+func (s *Server) lockLinked(w http.ResponseWriter, r *http.Request) *session {
+	s.mu.Lock()
+	sess := s.linkedSessionLocked(w, r)
+	if sess == nil {
+		s.mu.Unlock()
+	}
+	return sess
+}
+
 // apiTakeover is "Use here" (fact 12): this page becomes the active one.
 func (s *Server) apiTakeover(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess := s.linkedSessionLocked(w, r)
+	sess := s.lockLinked(w, r)
 	if sess == nil {
 		return
 	}
+	defer s.mu.Unlock()
 	s.accounts[sess.account].active = sess.id
 	sess.view = viewMain
 	writeJSON(w, http.StatusOK, map[string]bool{"active": true})
@@ -239,12 +250,11 @@ func (s *Server) apiTakeover(w http.ResponseWriter, r *http.Request) {
 
 // apiChats lists the account's chats, the most recent first.
 func (s *Server) apiChats(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess := s.linkedSessionLocked(w, r)
+	sess := s.lockLinked(w, r)
 	if sess == nil {
 		return
 	}
+	defer s.mu.Unlock()
 	type chat struct {
 		Phone    string `json:"phone"`
 		LastText string `json:"last_text"`
@@ -286,13 +296,12 @@ func (s *Server) apiOpen(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	sess := s.linkedSessionLocked(w, r)
+	sess := s.lockLinked(w, r)
 	if sess == nil {
 		return
 	}
+	defer s.mu.Unlock()
+	now := s.now()
 	resp := struct {
 		Phone      string        `json:"phone"`
 		OnWhatsApp bool          `json:"on_whatsapp"`
@@ -337,13 +346,12 @@ func (s *Server) apiSend(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &body) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	sess := s.linkedSessionLocked(w, r)
+	sess := s.lockLinked(w, r)
 	if sess == nil {
 		return
 	}
+	defer s.mu.Unlock()
+	now := s.now()
 	switch {
 	case !msgIDPattern.MatchString(body.ID):
 		writeError(w, http.StatusBadRequest, errors.New("bad message id"))
