@@ -357,10 +357,7 @@ func mediaMemory(b *testing.B, e *env, dataDir string, tenants, senders []string
 				reqs[i] = &wapoolv1.SendRequest{TenantId: t, To: "+" + recipient(40+r, i), Text: text(tag, i),
 					Media: &wapoolv1.Media{Filename: fmt.Sprintf("%s-%d.pdf", tag, i), MimeType: "application/pdf", Data: data}}
 			}
-			if streamed {
-				return sendFileAtOnce(clients, reqs)
-			}
-			return sendAtOnce(clients, reqs)
+			return sendAtOnce(clients, reqs, streamed)
 		}
 		if _, errs := sendAll(fmt.Sprintf("warm%d-%d", len(senders), r), 4<<10); errors.Join(errs...) != nil {
 			b.Fatalf("round %d: warm-up: %v", r, errors.Join(errs...))
@@ -404,38 +401,15 @@ func mediaMemory(b *testing.B, e *env, dataDir string, tenants, senders []string
 	b.ReportMetric(slices.Max(growth)/float64(len(senders)*fileMiB), "copies-per-file")
 }
 
-// sendAtOnce makes every call, client i sending reqs[i], all started at
-// the same moment, and waits for them all (SENT, or the error).
-func sendAtOnce(clients []wapoolv1.SessionServiceClient, reqs []*wapoolv1.SendRequest) ([]time.Duration, []error) {
-	took, errs := make([]time.Duration, len(reqs)), make([]error, len(reqs))
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, req := range reqs {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			<-start
-			t0 := time.Now()
-			r, err := clients[i].Send(ctx, req)
-			took[i] = time.Since(t0)
-			if err == nil && r.GetMessage().GetState() != wapoolv1.MessageState_MESSAGE_STATE_SENT {
-				err = fmt.Errorf("message %s is %v: %s", r.GetMessage().GetId(), r.GetMessage().GetState(), r.GetMessage().GetError())
-			}
-			errs[i] = err
-		})
-	}
-	close(start)
-	wg.Wait()
-	return took, errs
-}
-
 // streamChunk is the chunk size of SendFile in BenchmarkMediaMemory: that
 // of wapoolctl send --file.
 const streamChunk = 256 << 10
 
-// sendFileAtOnce is sendAtOnce through SendFile: each request's header (its
-// media without the bytes), then its bytes in chunks of streamChunk.
-func sendFileAtOnce(clients []wapoolv1.SessionServiceClient, reqs []*wapoolv1.SendRequest) ([]time.Duration, []error) {
+// sendAtOnce makes every call, client i sending reqs[i], all started at
+// the same moment, and waits for them all (SENT, or the error). With
+// stream, each goes through SendFile: its header (its media without the
+// bytes), then its bytes in chunks of streamChunk; else through Send.
+func sendAtOnce(clients []wapoolv1.SessionServiceClient, reqs []*wapoolv1.SendRequest, stream bool) ([]time.Duration, []error) {
 	took, errs := make([]time.Duration, len(reqs)), make([]error, len(reqs))
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -443,12 +417,21 @@ func sendFileAtOnce(clients []wapoolv1.SessionServiceClient, reqs []*wapoolv1.Se
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			data := req.GetMedia().GetData()
-			head := proto.Clone(req).(*wapoolv1.SendRequest)
-			head.Media.Data = nil
+			send := func() (*wapoolv1.Message, error) {
+				r, err := clients[i].Send(ctx, req)
+				return r.GetMessage(), err
+			}
+			if stream {
+				data := req.GetMedia().GetData()
+				head := proto.Clone(req).(*wapoolv1.SendRequest)
+				head.Media.Data = nil
+				send = func() (*wapoolv1.Message, error) {
+					return wapooldtest.SendFile(ctx, clients[i], head, data, streamChunk)
+				}
+			}
 			<-start
 			t0 := time.Now()
-			m, err := wapooldtest.SendFile(ctx, clients[i], head, data, streamChunk)
+			m, err := send()
 			took[i] = time.Since(t0)
 			if err == nil && m.GetState() != wapoolv1.MessageState_MESSAGE_STATE_SENT {
 				err = fmt.Errorf("message %s is %v: %s", m.GetId(), m.GetState(), m.GetError())
