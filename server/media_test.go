@@ -75,12 +75,8 @@ type putWatch struct {
 func (p *putWatch) Put(ctx context.Context, data []byte) (string, func(), error) {
 	sha, release, err := p.MediaStore.Put(ctx, data)
 	if err == nil {
-		n1, _ := p.store.QueueDepth("shop")
-		n2, _ := p.store.QueueDepth("shop-2")
 		onDisk, _ := os.ReadFile(filepath.Join(p.dir, sha))
-		p.mu.Lock()
-		p.seen = append(p.seen, fmt.Sprintf("queued before=%d file=%v", n1+n2, bytes.Equal(onDisk, data)))
-		p.mu.Unlock()
+		p.note(bytes.Equal(onDisk, data))
 	}
 	return sha, release, err
 }
@@ -89,14 +85,32 @@ func (p *putWatch) Put(ctx context.Context, data []byte) (string, func(), error)
 func (p *putWatch) PutReader(ctx context.Context, r io.Reader) (string, int64, func(), error) {
 	sha, size, release, err := p.MediaStore.PutReader(ctx, r)
 	if err == nil {
-		n1, _ := p.store.QueueDepth("shop")
-		n2, _ := p.store.QueueDepth("shop-2")
 		info, serr := os.Stat(filepath.Join(p.dir, sha))
-		p.mu.Lock()
-		p.seen = append(p.seen, fmt.Sprintf("queued before=%d file=%v", n1+n2, serr == nil && info.Size() == size))
-		p.mu.Unlock()
+		p.note(serr == nil && info.Size() == size)
 	}
 	return sha, size, release, err
+}
+
+// note records, as a Put returns, how many messages the outbox holds and
+// whether the file is whole on disk.
+func (p *putWatch) note(whole bool) {
+	n1, _ := p.store.QueueDepth("shop")
+	n2, _ := p.store.QueueDepth("shop-2")
+	p.mu.Lock()
+	p.seen = append(p.seen, fmt.Sprintf("queued before=%d file=%v", n1+n2, whole))
+	p.mu.Unlock()
+}
+
+// wantStoredFirst fails t unless one Put returned, with the file whole on
+// disk and no message queued yet.
+func (p *putWatch) wantStoredFirst(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	seen := strings.Join(p.seen, ";")
+	p.mu.Unlock()
+	if seen != "queued before=0 file=true" {
+		t.Fatalf("when the file was stored: %q; want it whole on disk and no message yet", seen)
+	}
 }
 
 type mediaOpts struct {
@@ -246,12 +260,7 @@ func TestSendMediaStoredBeforeAccepted(t *testing.T) {
 	if m.GetState() != wapoolv1.MessageState_MESSAGE_STATE_QUEUED {
 		t.Fatalf("Send WAIT_ACCEPTED = %v", m)
 	}
-	st.puts.mu.Lock()
-	seen := strings.Join(st.puts.seen, ";")
-	st.puts.mu.Unlock()
-	if seen != "queued before=0 file=true" {
-		t.Fatalf("when Put returned: %q; want the file on disk and no message yet", seen)
-	}
+	st.puts.wantStoredFirst(t)
 	if files := st.files(t); len(files) != 1 || files[0] != want.Sha256 {
 		t.Fatalf("media dir = %v, want the one file named by its hash", files)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,12 +83,7 @@ func TestSendFileStoresTheChunks(t *testing.T) {
 	if files := st.files(t); len(files) != 1 {
 		t.Fatalf("media dir = %v, want the one file", files)
 	}
-	st.puts.mu.Lock()
-	seen := strings.Join(st.puts.seen, ";")
-	st.puts.mu.Unlock()
-	if seen != "queued before=0 file=true" {
-		t.Fatalf("when the file was stored: %q; want it on disk and no message yet", seen)
-	}
+	st.puts.wantStoredFirst(t)
 	stored, err := st.store.GetMessage("shop", m.GetId())
 	if err != nil || stored.Text != "Your invoice" || stored.Media == nil || stored.Media.SHA256 != sha256Hex(data) {
 		t.Fatalf("stored message %+v, %v", stored, err)
@@ -163,6 +157,44 @@ func (w *streamWatch) PutReader(ctx context.Context, r io.Reader) (string, int64
 	return sha, size, release, err
 }
 
+// watchStreams puts a streamWatch around st's media store.
+func watchStreams(st *mediaStack) *streamWatch {
+	w := &streamWatch{MediaStore: st.puts, started: make(chan struct{}), ended: make(chan error, 1)}
+	st.srv.SetMedia(w, testMaxMedia)
+	return w
+}
+
+// startHalf starts a SendFile of a 200 kB PDF under key and sends its
+// header and first half, then waits until who (the server behind w) has
+// read a chunk. The stream stays open until ctx ends.
+func (w *streamWatch) startHalf(ctx context.Context, t *testing.T, c wapoolv1.SessionServiceClient, key, who string) {
+	t.Helper()
+	stream, err := c.SendFile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range append([]*wapoolv1.SendFileRequest{header(key, "", &wapoolv1.Media{Filename: "half.pdf"})}, chunksOf(pdfBytes(200_000)[:100_000], 10_000)...) {
+		if err := stream.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-w.started:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s read no chunk", who)
+	}
+}
+
+// wantNoStream fails t if who's media store was given a stream.
+func (w *streamWatch) wantNoStream(t *testing.T, who string) {
+	t.Helper()
+	select {
+	case err := <-w.ended:
+		t.Fatalf("%s was given the stream of a refused call (%v)", who, err)
+	default:
+	}
+}
+
 // wantCancelled waits until the watched PutReader ends, and fails t unless
 // it failed: the upload was cancelled, so who must store nothing.
 func (w *streamWatch) wantCancelled(t *testing.T, who string) {
@@ -181,25 +213,10 @@ func (w *streamWatch) wantCancelled(t *testing.T, who string) {
 // far is removed) and no message.
 func TestSendFileCancelledLeavesNothing(t *testing.T) {
 	st := newMediaStack(t, mediaOpts{})
-	w := &streamWatch{MediaStore: st.puts, started: make(chan struct{}), ended: make(chan error, 1)}
-	st.srv.SetMedia(w, testMaxMedia)
+	w := watchStreams(st)
 	ctx, cancel := context.WithCancel(callCtx(t))
 	defer cancel()
-	stream, err := st.client.SendFile(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := pdfBytes(200_000)
-	for _, m := range append([]*wapoolv1.SendFileRequest{header("k-1", "", &wapoolv1.Media{Filename: "half.pdf"})}, chunksOf(data[:100_000], 10_000)...) {
-		if err := stream.Send(m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	select {
-	case <-w.started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the server read no chunk")
-	}
+	w.startHalf(ctx, t, st.client, "k-1", "the server")
 	// The temp file is there while the upload goes on.
 	deadline := time.Now().Add(10 * time.Second)
 	for len(st.files(t)) == 0 {
@@ -319,17 +336,12 @@ func TestSendFileScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := newMediaStack(t, mediaOpts{serverOpts: opts[1:]}) // the interceptors, without TLS
-	w := &streamWatch{MediaStore: st.puts, started: make(chan struct{}), ended: make(chan error, 1)}
-	st.srv.SetMedia(w, testMaxMedia)
+	w := watchStreams(st)
 	data := pdfBytes(50_000)
 	msgs := append([]*wapoolv1.SendFileRequest{header("", "", &wapoolv1.Media{Filename: "a.pdf"})}, chunksOf(data, 10_000)...)
 	_, err = streamFile(as(t, otherToken), st.client, msgs...)
 	wantDenied(t, "SendFile for shop with a token of shop-2", err, reasonTenantOutOfScope)
-	select {
-	case err := <-w.ended:
-		t.Fatalf("the store was given the stream of a refused call (%v)", err)
-	default:
-	}
+	w.wantNoStream(t, "the store")
 	if files := st.files(t); len(files) != 0 {
 		t.Fatalf("a refused call stored %v", files)
 	}
@@ -383,24 +395,10 @@ func TestSendFileForwarded(t *testing.T) {
 
 	// Cancelled midway at the entry node: the holder's stream ends, and
 	// it keeps nothing.
-	w := &streamWatch{MediaStore: holder.puts, started: make(chan struct{}), ended: make(chan error, 1)}
-	holder.srv.SetMedia(w, testMaxMedia)
+	w := watchStreams(holder)
 	ctx, cancel := context.WithCancel(callCtx(t))
 	defer cancel()
-	stream, err := entry.client.SendFile(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, msg := range append([]*wapoolv1.SendFileRequest{header("k-10", "", &wapoolv1.Media{Filename: "half.pdf"})}, chunksOf(pdfBytes(200_000)[:80_000], 8_000)...) {
-		if err := stream.Send(msg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	select {
-	case <-w.started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the holder read no chunk")
-	}
+	w.startHalf(ctx, t, entry.client, "k-10", "the holder")
 	cancel()
 	w.wantCancelled(t, "the holder")
 	if files := holder.files(t); len(files) != 1 {
@@ -429,8 +427,7 @@ func TestSendFileForwardedKeepsItsScope(t *testing.T) {
 		return opts[1:] // without TLS
 	}
 	holder := newMediaStack(t, mediaOpts{serverOpts: interceptors()})
-	w := &streamWatch{MediaStore: holder.puts, started: make(chan struct{}), ended: make(chan error, 1)}
-	holder.srv.SetMedia(w, testMaxMedia)
+	w := watchStreams(holder)
 	fwd := NewForwarder(tenantRoute{tenant: "shop", addr: holder.addr}, "entry")
 	defer fwd.Close()
 	entry := newMediaStack(t, mediaOpts{serverOpts: append(interceptors(),
@@ -439,11 +436,7 @@ func TestSendFileForwardedKeepsItsScope(t *testing.T) {
 	msgs := append([]*wapoolv1.SendFileRequest{header("", "", &wapoolv1.Media{Filename: "a.pdf"})}, chunksOf(data, 10_000)...)
 	_, err := streamFile(as(t, otherToken), entry.client, msgs...)
 	wantDenied(t, "SendFile for shop with a token of shop-2, at the entry node", err, reasonTenantOutOfScope)
-	select {
-	case err := <-w.ended:
-		t.Fatalf("the holder was given the stream of a refused call (%v)", err)
-	default:
-	}
+	w.wantNoStream(t, "the holder")
 	if files := append(holder.files(t), entry.files(t)...); len(files) != 0 {
 		t.Fatalf("a refused call stored %v", files)
 	}
