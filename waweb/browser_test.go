@@ -129,6 +129,19 @@ func newEnv(t testing.TB, opts fakewa.Options, sel waweb.Selectors) *env {
 	return &env{fake: f, url: srv.URL, tab: tab, page: waweb.New(tab, srv.URL, sel)}
 }
 
+// linkedOnBuild is a fakewa of the build with fast timings and an editor
+// late by up to editorDelay, its account linked in a fresh tab, and a
+// context of 90 s for the test's steps.
+func linkedOnBuild(t testing.TB, build string, editorDelay time.Duration) (*env, context.Context) {
+	t.Helper()
+	opts := fastOptions()
+	opts.Build = build
+	opts.EditorDelay = editorDelay
+	e := newEnv(t, opts, waweb.DefaultSelectors())
+	e.link(t, account)
+	return e, ctxFor(t, 90*time.Second)
+}
+
 func ctxFor(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)

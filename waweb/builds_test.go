@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/wapool/wapool/fakewa"
-	"github.com/wapool/wapool/waweb"
 )
 
 // TestSendOnBothBuilds: on fakewa's older build and its 2026 build (fact
@@ -20,12 +19,7 @@ func TestSendOnBothBuilds(t *testing.T) {
 	for _, build := range fakewa.Builds {
 		name := fakewa.BuildName(build)
 		t.Run(name, func(t *testing.T) {
-			opts := fastOptions()
-			opts.Build = build
-			opts.EditorDelay = 600 * time.Millisecond
-			e := newEnv(t, opts, waweb.DefaultSelectors())
-			e.link(t, account)
-			ctx := ctxFor(t, 90*time.Second)
+			e, ctx := linkedOnBuild(t, build, 600*time.Millisecond)
 			texts := []struct{ to, text string }{
 				{alice, "Your code is *4321*"},
 				{alice, "_Order_ ~17~ ```A-7``` 👍🏽🇧🇷 https://shop.example/o?id=1"},

@@ -47,12 +47,7 @@ func TestDiagnose(t *testing.T) {
 	for _, build := range fakewa.Builds {
 		name := fakewa.BuildName(build)
 		t.Run(name, func(t *testing.T) {
-			opts := fastOptions()
-			opts.Build = build
-			opts.EditorDelay = 400 * time.Millisecond
-			e := newEnv(t, opts, waweb.DefaultSelectors())
-			e.link(t, account)
-			ctx := ctxFor(t, 90*time.Second)
+			e, ctx := linkedOnBuild(t, build, 400*time.Millisecond)
 
 			d, err := e.page.Diagnose(ctx, false, "")
 			if err != nil {

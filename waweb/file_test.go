@@ -109,12 +109,7 @@ func (e *env) previewShows(t *testing.T) bool {
 func TestSendFileOnBothBuilds(t *testing.T) {
 	for _, build := range fakewa.Builds {
 		t.Run(fakewa.BuildName(build), func(t *testing.T) {
-			opts := fastOptions()
-			opts.Build = build
-			opts.EditorDelay = 600 * time.Millisecond
-			e := newEnv(t, opts, waweb.DefaultSelectors())
-			e.link(t, account)
-			ctx := ctxFor(t, 90*time.Second)
+			e, ctx := linkedOnBuild(t, build, 600*time.Millisecond)
 			dir := t.TempDir()
 			docPath, docSum := testFile(t, dir, "Invoice 42 (final).pdf", randomBytes(300<<10, 1))
 			picPath, picSum := testFile(t, dir, "photo.png", pngBytes(t, 96, 64))
