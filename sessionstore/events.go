@@ -302,12 +302,9 @@ func (s *Store) EventHead() (uint64, error) {
 	if s.pg != nil {
 		return s.pg.eventHead()
 	}
-	var head uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		head = tx.Bucket(bucketEvents).Sequence()
-		return nil
+	return view(s.db, func(tx *bolt.Tx) (uint64, error) {
+		return tx.Bucket(bucketEvents).Sequence(), nil
 	})
-	return head, err
 }
 
 // maxEventScan bounds the entries one EventsAfter call reads, matching or not.

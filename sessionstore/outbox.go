@@ -213,15 +213,13 @@ func (s *Store) GetMessage(tenantID, id string) (Message, error) {
 	if s.pg != nil {
 		return s.pg.getMessage(tenantID, id)
 	}
-	var m Message
-	err := s.db.View(func(tx *bolt.Tx) error {
+	return view(s.db, func(tx *bolt.Tx) (Message, error) {
 		_, mp, err := lookupMessage(tx, tenantID, id)
-		if err == nil {
-			m = *mp
+		if err != nil {
+			return Message{}, err
 		}
-		return err
+		return *mp, nil
 	})
-	return m, err
 }
 
 // UpdateMessage applies fn to the stored message and stores the result in one
@@ -313,19 +311,16 @@ func (s *Store) MessageByWAID(tenantID, waID string) (Message, error) {
 	if s.pg != nil {
 		return s.pg.messageByWAID(tenantID, waID)
 	}
-	var m Message
-	err := s.db.View(func(tx *bolt.Tx) error {
+	return view(s.db, func(tx *bolt.Tx) (Message, error) {
 		mp, err := lookupWAID(tx, tenantID, waID)
 		if err != nil {
-			return err
+			return Message{}, err
 		}
 		if mp == nil {
-			return fmt.Errorf("tenant %q: WhatsApp message %q: %w", tenantID, waID, ErrNotFound)
+			return Message{}, fmt.Errorf("tenant %q: WhatsApp message %q: %w", tenantID, waID, ErrNotFound)
 		}
-		m = *mp
-		return nil
+		return *mp, nil
 	})
-	return m, err
 }
 
 // FailPending makes every pending (QUEUED or SENDING) message of the tenant
@@ -439,14 +434,13 @@ func (s *Store) QueueDepth(tenantID string) (int, error) {
 	if s.pg != nil {
 		return s.pg.queueDepth(tenantID)
 	}
-	var n int
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketPending).Bucket([]byte(tenantID)); b != nil {
-			n = countKeys(b, -1)
+	return view(s.db, func(tx *bolt.Tx) (int, error) {
+		b := tx.Bucket(bucketPending).Bucket([]byte(tenantID))
+		if b == nil {
+			return 0, nil
 		}
-		return nil
+		return countKeys(b, -1), nil
 	})
-	return n, err
 }
 
 // OutboxSize returns how many messages are stored, all tenants and states.
@@ -454,15 +448,15 @@ func (s *Store) OutboxSize() (int, error) {
 	if s.pg != nil {
 		return s.pg.outboxSize()
 	}
-	var n int
-	err := s.db.View(func(tx *bolt.Tx) error {
+	return view(s.db, func(tx *bolt.Tx) (int, error) {
+		n := 0
 		root := tx.Bucket(bucketMessages)
-		return root.ForEachBucket(func(k []byte) error {
+		err := root.ForEachBucket(func(k []byte) error {
 			n += countKeys(root.Bucket(k), -1)
 			return nil
 		})
+		return n, err
 	})
-	return n, err
 }
 
 // PurgeExpired removes finished messages created IdempotencyRetention or
@@ -722,6 +716,17 @@ func decodeMessage(v []byte) (*Message, error) {
 		return nil, fmt.Errorf("decode message: %w", err)
 	}
 	return &m, nil
+}
+
+// view returns what read finds in one bbolt read transaction.
+func view[T any](db *bolt.DB, read func(tx *bolt.Tx) (T, error)) (T, error) {
+	var v T
+	err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = read(tx)
+		return err
+	})
+	return v, err
 }
 
 // countKeys counts b's keys, stopping at limit when limit >= 0.
