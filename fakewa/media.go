@@ -93,13 +93,12 @@ type uploadMeta struct {
 // /_fakeapi/send. A retry of a recorded id is not a second message.
 func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	s.mu.Lock()
-	sess := s.linkedSessionLocked(w, r)
-	perMiB := s.opts.UploadPerMiB
-	s.mu.Unlock()
+	sess, now := s.lockLinked(w, r)
 	if sess == nil {
 		return
 	}
+	perMiB := s.opts.UploadPerMiB
+	s.mu.Unlock()
 	limit := s.maxUpload
 	if r.ContentLength > limit+1<<20 {
 		writeError(w, http.StatusRequestEntityTooLarge, errTooLarge)
@@ -127,11 +126,11 @@ func (s *Server) apiUpload(w http.ResponseWriter, r *http.Request) {
 	if !s.pause(r, time.Until(start.Add(uploadTime(perMiB, media.Size)))) {
 		return // the page left during the upload: nothing was sent
 	}
-	if sess = s.lockLinked(w, r); sess == nil {
+	sess, now = s.lockLinked(w, r)
+	if sess == nil {
 		return
 	}
 	defer s.mu.Unlock()
-	now := s.now()
 	s.recordLocked(w, sess, &message{id: meta.ID, to: meta.To, text: meta.Caption, media: media}, now)
 }
 

@@ -224,21 +224,21 @@ func (s *Server) linkedSessionLocked(w http.ResponseWriter, r *http.Request) *se
 	return nil
 }
 
-// lockLinked takes s.mu and returns the request's linked session, still
-// holding the lock; without one it answers the request, lets go of the lock
+// lockLinked takes s.mu and returns the request's linked session and the
+// time, still holding the lock; without one it answers the request, lets go of the lock
 // and returns nil.
-func (s *Server) lockLinked(w http.ResponseWriter, r *http.Request) *session {
+func (s *Server) lockLinked(w http.ResponseWriter, r *http.Request) (sess *session, now time.Time) {
 	s.mu.Lock()
-	sess := s.linkedSessionLocked(w, r)
-	if sess == nil {
+	now = s.now()
+	if sess = s.linkedSessionLocked(w, r); sess == nil {
 		s.mu.Unlock()
 	}
-	return sess
+	return sess, now
 }
 
 // apiTakeover is "Use here" (fact 12): this page becomes the active one.
 func (s *Server) apiTakeover(w http.ResponseWriter, r *http.Request) {
-	sess := s.lockLinked(w, r)
+	sess, _ := s.lockLinked(w, r)
 	if sess == nil {
 		return
 	}
@@ -250,7 +250,7 @@ func (s *Server) apiTakeover(w http.ResponseWriter, r *http.Request) {
 
 // apiChats lists the account's chats, the most recent first.
 func (s *Server) apiChats(w http.ResponseWriter, r *http.Request) {
-	sess := s.lockLinked(w, r)
+	sess, _ := s.lockLinked(w, r)
 	if sess == nil {
 		return
 	}
@@ -296,12 +296,11 @@ func (s *Server) apiOpen(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sess := s.lockLinked(w, r)
+	sess, now := s.lockLinked(w, r)
 	if sess == nil {
 		return
 	}
 	defer s.mu.Unlock()
-	now := s.now()
 	resp := struct {
 		Phone      string        `json:"phone"`
 		OnWhatsApp bool          `json:"on_whatsapp"`
@@ -346,12 +345,11 @@ func (s *Server) apiSend(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &body) {
 		return
 	}
-	sess := s.lockLinked(w, r)
+	sess, now := s.lockLinked(w, r)
 	if sess == nil {
 		return
 	}
 	defer s.mu.Unlock()
-	now := s.now()
 	switch {
 	case !msgIDPattern.MatchString(body.ID):
 		writeError(w, http.StatusBadRequest, errors.New("bad message id"))

@@ -61,6 +61,19 @@ type mediaStack struct {
 	puts   *putWatch
 }
 
+// agedTime is the time ageFile gives a stored file.
+var agedTime = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ageFile dates the stored file sha back to agedTime, as a file that has
+// sat in the store for long (wantStoredOnce then sees whether a retry
+// wrote it again).
+func (st *mediaStack) ageFile(t *testing.T, sha string) {
+	t.Helper()
+	if err := os.Chtimes(filepath.Join(st.dir, sha), agedTime, agedTime); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // putWatch wraps the media store: at the moment each Put returns it notes
 // whether the outbox already held a message (it must not: the bytes are
 // stored before the message is accepted) and whether the file was on disk.
@@ -177,13 +190,12 @@ func (st *mediaStack) send(t *testing.T, key, caption string, md *wapoolv1.Media
 	return resp.GetMessage(), err
 }
 
-// files lists the media dir.
-// wantStoredOnce fails t unless the media dir holds one file, p, not
-// written since old, and tenant shop has one message queued: a retry
-// stored nothing again.
-func (st *mediaStack) wantStoredOnce(t *testing.T, p string, old time.Time) {
+// wantStoredOnce fails t unless the media dir holds one file, sha, not
+// written since ageFile dated it, and tenant shop has one message queued:
+// a retry stored nothing again.
+func (st *mediaStack) wantStoredOnce(t *testing.T, sha string) {
 	t.Helper()
-	if info, err := os.Stat(p); err != nil || !info.ModTime().Equal(old) {
+	if info, err := os.Stat(filepath.Join(st.dir, sha)); err != nil || !info.ModTime().Equal(agedTime) {
 		t.Fatalf("the file was written again by a retry (%v, %v)", info.ModTime(), err)
 	}
 	if files := st.files(t); len(files) != 1 {
@@ -194,6 +206,7 @@ func (st *mediaStack) wantStoredOnce(t *testing.T, p string, old time.Time) {
 	}
 }
 
+// files lists the media dir.
 func (st *mediaStack) files(t *testing.T) []string {
 	t.Helper()
 	entries, err := os.ReadDir(st.dir)
@@ -386,16 +399,12 @@ func TestSendMediaIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(st.dir, sha256Hex(data))
-	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := os.Chtimes(p, old, old); err != nil {
-		t.Fatal(err)
-	}
+	st.ageFile(t, sha256Hex(data))
 	again, err := st.send(t, "order-7", "Invoice", md)
 	if err != nil || again.GetId() != first.GetId() {
 		t.Fatalf("retry = %v, %v; want message %s", again, err, first.GetId())
 	}
-	st.wantStoredOnce(t, p, old)
+	st.wantStoredOnce(t, sha256Hex(data))
 	_, err = st.send(t, "order-7", "Invoice", &wapoolv1.Media{Filename: "invoice.pdf", Data: pdfBytes(100_001)})
 	wantRefused(t, "the same key with other bytes", err, codes.InvalidArgument, "IDEMPOTENCY_KEY_REUSED")
 	_, err = st.send(t, "order-7", "Invoice", &wapoolv1.Media{Filename: "invoice.pdf", Data: data, AsDocument: true})

@@ -157,6 +157,22 @@ func (w *streamWatch) PutReader(ctx context.Context, r io.Reader) (string, int64
 	return sha, size, release, err
 }
 
+// sendScopes are the auth interceptors (without TLS) of a daemon whose
+// token shopToken sends for shop and otherToken for shop-2.
+func sendScopes(t *testing.T, shopToken, otherToken string) []grpc.ServerOption {
+	t.Helper()
+	a, err := NewAuth(AuthConfig{Listen: "127.0.0.1:7440", TokensFile: writeAuthFile(t, "tokens",
+		shopToken+" tenants=shop role=send\n"+otherToken+" tenants=shop-2 role=send\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := a.ServerOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts[1:]
+}
+
 // watchStreams puts a streamWatch around st's media store.
 func watchStreams(st *mediaStack) *streamWatch {
 	w := &streamWatch{MediaStore: st.puts, started: make(chan struct{}), ended: make(chan error, 1)}
@@ -250,11 +266,7 @@ func TestSendFileIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(st.dir, sha256Hex(data))
-	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := os.Chtimes(p, old, old); err != nil {
-		t.Fatal(err)
-	}
+	st.ageFile(t, sha256Hex(data))
 	again, err := send(data)
 	if err != nil || again.GetId() != first.GetId() {
 		t.Fatalf("retry = %v, %v; want message %s", again, err, first.GetId())
@@ -263,7 +275,7 @@ func TestSendFileIdempotent(t *testing.T) {
 	if err != nil || unary.GetId() != first.GetId() {
 		t.Fatalf("the same through Send = %v, %v; want message %s", unary, err, first.GetId())
 	}
-	st.wantStoredOnce(t, p, old)
+	st.wantStoredOnce(t, sha256Hex(data))
 	_, err = send(pdfBytes(100_001))
 	wantRefused(t, "the same key with other bytes", err, codes.InvalidArgument, "IDEMPOTENCY_KEY_REUSED")
 }
@@ -326,20 +338,11 @@ func TestSendFileBadStreams(t *testing.T) {
 // the tenant sends.
 func TestSendFileScope(t *testing.T) {
 	const shopToken, otherToken = "send-shop-0123456789abcdef-012345", "send-other-0123456789abcdef-01234"
-	a, err := NewAuth(AuthConfig{Listen: "127.0.0.1:7440", TokensFile: writeAuthFile(t, "tokens",
-		shopToken+" tenants=shop role=send\n"+otherToken+" tenants=shop-2 role=send\n")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := a.ServerOptions()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := newMediaStack(t, mediaOpts{serverOpts: opts[1:]}) // the interceptors, without TLS
+	st := newMediaStack(t, mediaOpts{serverOpts: sendScopes(t, shopToken, otherToken)})
 	w := watchStreams(st)
 	data := pdfBytes(50_000)
 	msgs := append([]*wapoolv1.SendFileRequest{header("", "", &wapoolv1.Media{Filename: "a.pdf"})}, chunksOf(data, 10_000)...)
-	_, err = streamFile(as(t, otherToken), st.client, msgs...)
+	_, err := streamFile(as(t, otherToken), st.client, msgs...)
 	wantDenied(t, "SendFile for shop with a token of shop-2", err, reasonTenantOutOfScope)
 	w.wantNoStream(t, "the store")
 	if files := st.files(t); len(files) != 0 {
@@ -414,18 +417,7 @@ func TestSendFileForwarded(t *testing.T) {
 // again: a token of another tenant stores nothing anywhere.
 func TestSendFileForwardedKeepsItsScope(t *testing.T) {
 	const shopToken, otherToken = "send-shop-0123456789abcdef-012345", "send-other-0123456789abcdef-01234"
-	interceptors := func() []grpc.ServerOption {
-		a, err := NewAuth(AuthConfig{Listen: "127.0.0.1:7440", TokensFile: writeAuthFile(t, "tokens",
-			shopToken+" tenants=shop role=send\n"+otherToken+" tenants=shop-2 role=send\n")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts, err := a.ServerOptions()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return opts[1:] // without TLS
-	}
+	interceptors := func() []grpc.ServerOption { return sendScopes(t, shopToken, otherToken) }
 	holder := newMediaStack(t, mediaOpts{serverOpts: interceptors()})
 	w := watchStreams(holder)
 	fwd := NewForwarder(tenantRoute{tenant: "shop", addr: holder.addr}, "entry")
