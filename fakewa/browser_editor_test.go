@@ -13,8 +13,9 @@ import (
 )
 
 // opensJS records every chat the page opens (each new #main) in
-// window.__opens: the editor delay #main names, when the compose box showed
-// (performance.now()), the bubbles and box text at that moment, and when the
+// window.__opens: the editor delay #main names, when the page started the
+// open's timers and when the compose box showed (performance.now()), the
+// bubbles and box text at that moment, and when the
 // first bubble showed and the editor went live. window.__inputs records every
 // beforeinput event with the editor's state at that moment. It runs once per
 // document.
@@ -28,7 +29,7 @@ const opensJS = `(() => {
 		let o = main.__fakeOpen;
 		if (!o) {
 			o = {phone: main.querySelector('header span').title, delay: Number(main.getAttribute('data-fake-editor-delay-ms') || 0),
-				boxAt: performance.now(), bubblesAtBox: main.querySelectorAll('div[data-id]').length, textAtBox: box.innerText, bubbleAt: 0, liveAt: 0};
+				openedAt: main.__fakeOpenedAt || 0, boxAt: performance.now(), bubblesAtBox: main.querySelectorAll('div[data-id]').length, textAtBox: box.innerText, bubbleAt: 0, liveAt: 0};
 			main.__fakeOpen = o;
 			window.__opens.push(o);
 		}
@@ -48,6 +49,7 @@ const opensJS = `(() => {
 type chatOpen struct {
 	Phone        string
 	Delay        float64
+	OpenedAt     float64 // when the page started the open's timers
 	BoxAt        float64
 	BubblesAtBox int
 	TextAtBox    string
@@ -94,7 +96,10 @@ func postConfig(t *testing.T, base, body string) map[string]any {
 // open draws its own delay; the control API turns the knob on and off.
 func TestBrowserEditorDelay(t *testing.T) {
 	const limit = 600 * time.Millisecond
-	const slack = 20.0 // ms: the observer notes the box a moment after the open's timers start
+	// slack is for the clocks' rounding: times are measured from the
+	// moment the page starts the open's timers (window.__fakeOpenedAt), not
+	// from when the observer notes the box, which a busy machine delays.
+	const slack = 2.0 // ms
 	fake, base := newFake(t, fastOptions())
 	b := startBrowser(t, t.TempDir())
 	b.addScript(opensJS)
@@ -129,11 +134,14 @@ func TestBrowserEditorDelay(t *testing.T) {
 
 	checkTimes := func(t *testing.T, o chatOpen) {
 		t.Helper()
+		if o.OpenedAt <= 0 || o.OpenedAt > o.BoxAt {
+			t.Fatalf("open %+v: no open time before the box showed", o)
+		}
 		if o.Delay < float64(limit.Milliseconds())/4 || o.Delay > float64(limit.Milliseconds()) {
 			t.Fatalf("open %+v: delay outside [%v/4, %v]", o, limit, limit)
 		}
-		if live := o.LiveAt - o.BoxAt; live < o.Delay-slack {
-			t.Fatalf("open %+v: the editor went live %.0fms after the box showed, want about %.0fms", o, live, o.Delay)
+		if live := o.LiveAt - o.OpenedAt; live < o.Delay-slack {
+			t.Fatalf("open %+v: the editor went live %.0fms after the open, want at least %.0fms", o, live, o.Delay)
 		}
 	}
 
@@ -146,15 +154,15 @@ func TestBrowserEditorDelay(t *testing.T) {
 		if o.BubblesAtBox != 0 {
 			t.Fatalf("open %+v: bubbles drawn with the box", o)
 		}
-		if d := o.BubbleAt - o.BoxAt; d < o.Delay/2-slack {
-			t.Fatalf("open %+v: bubbles %.0fms after the box, want about %.0fms", o, d, o.Delay/2)
+		if d := o.BubbleAt - o.OpenedAt; d < o.Delay/2-slack {
+			t.Fatalf("open %+v: bubbles %.0fms after the open, want at least %.0fms", o, d, o.Delay/2)
 		}
 		opens = append(opens, o)
 
 		b.do(chromedp.Click(chromedp.CSS(`#pane-side [data-phone="` + contact + `"]`))) // from the chat list
 		o = b.lastOpen(2, contact, "o.liveAt && o.bubbleAt")
 		checkTimes(t, o)
-		if o.BubblesAtBox != 0 || o.BubbleAt-o.BoxAt < o.Delay/2-slack {
+		if o.BubblesAtBox != 0 || o.BubbleAt-o.OpenedAt < o.Delay/2-slack {
 			t.Fatalf("chat list open %+v: bubbles too early", o)
 		}
 		opens = append(opens, o)

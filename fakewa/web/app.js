@@ -523,6 +523,7 @@
     };
     updateButton(false);
     const openedAt = performance.now();
+    main.__fakeOpenedAt = openedAt; // for tests: the open's timers start now
     const loadMessages = () => {
       if (S.chat !== chat) return; // another chat opened meanwhile
       const late = performance.now() - openedAt;
