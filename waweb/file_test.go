@@ -105,7 +105,8 @@ func (e *env) previewShows(t *testing.T) bool {
 // two lines, empty), byte for byte, the document as a file card and the
 // picture as a picture; WaitAck takes each one's new bubble, its caption
 // matching; a lookup (PrepareFile, as after a crash) finds them among the
-// chat's outgoing bubbles.
+// chat's outgoing bubbles; with a drawing the driver does not know, a file
+// goes out once and WaitAck takes its bubble, with Match false.
 func TestSendFileOnBothBuilds(t *testing.T) {
 	for _, build := range fakewa.Builds {
 		t.Run(fakewa.BuildName(build), func(t *testing.T) {
@@ -180,6 +181,28 @@ func TestSendFileOnBothBuilds(t *testing.T) {
 			}
 			if n := e.files(account); n != len(cases) {
 				t.Errorf("fakewa received %d files after the lookup, want %d", n, len(cases))
+			}
+
+			// A caption drawn in a way the driver does not know: the file
+			// still goes out once, and WaitAck takes its new bubble, the
+			// caption not matched.
+			e.fake.SetOptions(func(o *fakewa.Options) { o.Drawing = fakewa.DrawingUnknown })
+			d, err = e.page.PrepareFile(ctx, alice, "Drawn *oddly* 🔐", cases[0].f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if clicked, err := e.page.Click(ctx, d); !clicked || err != nil {
+				t.Fatalf("unknown drawing: Click: %v, %v", clicked, err)
+			}
+			b, err := e.page.WaitAck(ctx, d)
+			if err != nil {
+				t.Fatalf("WaitAck on an unknown drawing: %v", err)
+			}
+			if b.Match || !b.Acked {
+				t.Errorf("WaitAck = %+v, want the new bubble acked, its caption not matched", b)
+			}
+			if n := e.files(account); n != len(cases)+1 {
+				t.Errorf("fakewa received %d files, want %d", n, len(cases)+1)
 			}
 		})
 	}
