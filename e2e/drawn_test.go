@@ -50,8 +50,8 @@ func fakeByID(f *fake, account string) map[string]fakewa.Message {
 // TestDrawnTextsExactlyOnce: every formatted text, emoji and link, a
 // repeated formatted text, and texts in flight at a SIGKILL of the daemon,
 // each arrive once with a WhatsApp id of their own, on both builds. Then a
-// drawing the driver does not know: each message still goes out once, SENT
-// with its new bubble's id, never clicked twice.
+// drawing the driver does not know: each message, texts and a file, still
+// goes out once, SENT with its new bubble's id, never clicked twice.
 func TestDrawnTextsExactlyOnce(t *testing.T) {
 	for _, build := range fakewa.Builds {
 		name := fakewa.BuildName(build)
@@ -142,6 +142,18 @@ func TestDrawnTextsExactlyOnce(t *testing.T) {
 				if m.GetAttempts() != 1 {
 					t.Errorf("%q took %d attempts, want 1", text, m.GetAttempts())
 				}
+			}
+			// A file whose caption is drawn so (fact 19): once, too.
+			file := mediaFile{name: "unknown-drawing.pdf", caption: "Unknown drawing *file* 📎", data: testPDF(40<<10, 7),
+				mime: "application/pdf", document: true}
+			m, err := sendFile(ctx, d, "shop", contact1, "", file, wapoolv1.Wait_WAIT_SENT)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkArrivedOnce(t, f, accountA, contact1, file, m)
+			check(m, contact1, file.caption)
+			if m.GetAttempts() != 1 {
+				t.Errorf("the file took %d attempts, want 1", m.GetAttempts())
 			}
 			if !strings.Contains(d.log(), "another text than sent") {
 				t.Error("no mismatch was logged for the unknown drawing")
