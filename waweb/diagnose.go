@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/wapool/wapool/internal/redact"
@@ -68,7 +70,11 @@ type diagResult struct {
 // 20). With deep, it also opens the chat with self (the tenant's own
 // number, "message yourself", fact 14), checks that the editor takes input
 // (fact 17) and that the send button shows while the box holds text (fact
-// 8), and empties the box: nothing is ever sent. Checks name what failed;
+// 8), and empties the box; then it checks fact 19: the attach button
+// opens the menu with both file inputs, a small text file set on the
+// documents input opens a preview with a caption box and a send button,
+// and the preview is discarded (Escape, else its close button): nothing is
+// ever sent. Checks name what failed;
 // the error is for a page that does not answer.
 func (p *Page) Diagnose(ctx context.Context, deep bool, self string) (Diagnosis, error) {
 	cctx, cancel := p.with(ctx)
@@ -125,7 +131,10 @@ func (p *Page) diagnoseDeep(ctx context.Context, d Diagnosis, self string) (Diag
 		case ok && r.R == "ready":
 			add(Check{Name: "compose", OK: true, Selector: sel.Compose, Detail: "the editor takes input (fact 17)"})
 			add(Check{Name: "send_button", OK: true, Selector: sel.SendButton, Detail: "shows while the box holds text (fact 8)"})
-			return d, nil
+			if err := p.clearCompose(ctx); err != nil {
+				return d, nil // the deferred call says so
+			}
+			return d, p.diagnoseAttach(ctx, add)
 		case time.Now().After(deadline) && ok && r.R == "lost":
 			add(Check{Name: "compose", Selector: sel.Compose, Detail: fmt.Sprintf("the editor never kept the text in %v (fact 17)", p.limits.ChatOpen) + p.skeletonFor(ctx, "compose")})
 			return d, nil
@@ -158,4 +167,69 @@ func (p *Page) skeletonFor(ctx context.Context, key string) string {
 		return ""
 	}
 	return "; around it: " + s
+}
+
+// probeFile is the content of the file the deep check attaches, and
+// discards.
+const probeFile = "wapool doctor: attach check, never sent\n"
+
+// diagnoseAttach checks fact 19 in the open chat, sending nothing: the
+// attach menu's two inputs, the preview a file opens, and its discarding.
+// The error is for a page that does not answer.
+func (p *Page) diagnoseAttach(ctx context.Context, add func(Check)) error {
+	ok := func(key, detail string) { add(Check{Name: key, OK: true, Selector: p.selectorOf(key), Detail: detail}) }
+	fail := func(key, detail string) {
+		add(Check{Name: key, Selector: p.selectorOf(key), Detail: detail + p.skeletonFor(ctx, key)})
+	}
+	failed := func(err error) error {
+		if ce, isCE := asContract(err); isCE {
+			fail(ce.Check, ce.Detail)
+			return nil
+		}
+		return fmt.Errorf("diagnose: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "wapool-doctor-")
+	if err != nil {
+		return fmt.Errorf("diagnose: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	f := File{Path: filepath.Join(dir, "wapool-doctor.txt"), MimeType: "text/plain", Size: int64(len(probeFile)), Document: true}
+	if err := os.WriteFile(f.Path, []byte(probeFile), 0o644); err != nil {
+		return fmt.Errorf("diagnose: %w", err)
+	}
+
+	// The menu's photos input, then (the menu still open) the documents
+	// input, on which the file is set.
+	if err := p.attachMenu(ctx, File{}); err != nil {
+		if ce, isCE := asContract(err); isCE && ce.Check == "file_input_media" {
+			ok("attach_button", "opens the attach menu (fact 19)")
+		}
+		_ = press(ctx, keyEscape) // the menu, when it opened
+		return failed(err)
+	}
+	ok("attach_button", "opens the attach menu (fact 19)")
+	ok("file_input_media", "the menu's input for photos and videos shows")
+	if err := p.attach(ctx, f); err != nil {
+		_ = press(ctx, keyEscape) // the menu, when it stayed open
+		return failed(err)
+	}
+	ok("file_input_document", "the menu's input for documents takes a file")
+	ok("preview_caption", "a file set opens its preview with a caption box")
+	open, err := eval[bool](ctx, p, jsPreviewOpen, nil)
+	if err != nil {
+		return fmt.Errorf("diagnose: %w", err)
+	}
+	if !open {
+		fail("preview_send_button", "the file's preview shows no send button near its caption box")
+		if _, err := eval[int](ctx, p, jsFocusCompose, map[string]any{"file": true}); err == nil {
+			_ = press(ctx, keyEscape) // discard it all the same
+		}
+		return nil
+	}
+	ok("preview_send_button", "the preview has a send button")
+	if err := p.closePreview(ctx); err != nil {
+		return failed(err)
+	}
+	ok("preview_close_button", "the preview was discarded, nothing sent")
+	return nil
 }

@@ -83,7 +83,8 @@ func TestDiagnose(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("deep diagnosis took %v", time.Since(t0))
-			for _, want := range []string{"chat_link", "compose", "send_button"} {
+			fact19 := []string{"attach_button", "file_input_media", "file_input_document", "preview_caption", "preview_send_button", "preview_close_button"}
+			for _, want := range append([]string{"chat_link", "compose", "send_button"}, fact19...) {
 				if c, ok := checkOf(d, want); !ok || !c.OK {
 					t.Errorf("deep check %s: %+v (found %t)", want, c, ok)
 				}
@@ -91,7 +92,44 @@ func TestDiagnose(t *testing.T) {
 			if n := len(e.fake.Messages(account)); n != before {
 				t.Errorf("the deep diagnosis sent %d messages", n-before)
 			}
+			if e.previewShows(t) {
+				t.Error("the deep diagnosis left a file's preview open")
+			}
 			noPrivateData(t, d, secret)
+
+			// A fact-19 selector the page no longer matches is named; the
+			// preview or menu is closed again and nothing is sent.
+			for _, c := range []struct {
+				key   string
+				break_ func(*waweb.Selectors)
+			}{
+				{"attach_button", func(s *waweb.Selectors) { s.AttachButton = "#main button.nothing" }},
+				{"file_input_media", func(s *waweb.Selectors) { s.FileInputMedia = `input[type="file"][data-nothing]` }},
+				{"file_input_document", func(s *waweb.Selectors) { s.FileInputDocument = `input[type="file"][data-nothing]` }},
+				{"preview_send_button", func(s *waweb.Selectors) { s.PreviewSendButton = "button.nothing" }},
+			} {
+				sel := waweb.DefaultSelectors()
+				c.break_(&sel)
+				bp := waweb.New(e.tab, e.url, sel)
+				bp.SetLimits(waweb.Limits{InAppOpen: time.Second, ChatOpen: 2 * time.Second, Control: time.Second})
+				d, err := bp.Diagnose(ctx, true, account)
+				if err != nil {
+					t.Fatalf("%s broken: %v", c.key, err)
+				}
+				if f, _ := d.Failed(); f.Name != c.key || f.Selector == "" {
+					t.Errorf("%s broken: first failing check %+v, want %s", c.key, f, c.key)
+				}
+				if e.previewShows(t) {
+					t.Errorf("%s broken: a file's preview stays open", c.key)
+				}
+				if n := len(e.fake.Messages(account)); n != before {
+					t.Errorf("%s broken: the deep diagnosis sent %d messages", c.key, n-before)
+				}
+			}
+			// The page is as it was: the deep doctor passes again.
+			if d, err := e.page.Diagnose(ctx, true, account); err != nil || !d.OK() {
+				t.Errorf("deep diagnosis after the broken ones: %+v, %v", d, err)
+			}
 
 			// A selector the page no longer matches is named, with the
 			// skeleton around it and nothing private.

@@ -136,6 +136,28 @@ func (f File) inputKey() string {
 // attach opens the open chat's attach menu, sets f on its input and waits
 // for the preview's caption box (fact 19).
 func (p *Page) attach(ctx context.Context, f File) error {
+	if err := p.attachMenu(ctx, f); err != nil {
+		return err
+	}
+	arg := map[string]any{"doc": f.Document}
+	if err := p.setFile(ctx, arg, f); err != nil {
+		return err
+	}
+	res, ok, err := waitJS[string](ctx, p, jsPreviewShown, nil, p.limits.ChatOpen)
+	switch {
+	case err != nil:
+		return fmt.Errorf("file preview: %w", err)
+	case !ok:
+		return contractErr("preview_caption", "no preview with a caption box showed within %v after the file was set on its input", p.limits.ChatOpen)
+	case res == "dialog":
+		return fmt.Errorf("the page showed a dialog instead of the file's preview (closed): %w", ErrUnexpectedPage)
+	}
+	return nil
+}
+
+// attachMenu opens the open chat's attach menu, unless f's input shows
+// already, and waits for that input.
+func (p *Page) attachMenu(ctx context.Context, f File) error {
 	arg := map[string]any{"doc": f.Document}
 	r, err := eval[string](ctx, p, jsOpenAttach, arg)
 	switch {
@@ -151,18 +173,6 @@ func (p *Page) attach(ctx context.Context, f File) error {
 		if !ok {
 			return contractErr(f.inputKey(), "the attach menu showed no matching file input within %v", p.limits.Control)
 		}
-	}
-	if err := p.setFile(ctx, arg, f); err != nil {
-		return err
-	}
-	res, ok, err := waitJS[string](ctx, p, jsPreviewShown, nil, p.limits.ChatOpen)
-	switch {
-	case err != nil:
-		return fmt.Errorf("file preview: %w", err)
-	case !ok:
-		return contractErr("preview_caption", "no preview with a caption box showed within %v after the file was set on its input", p.limits.ChatOpen)
-	case res == "dialog":
-		return fmt.Errorf("the page showed a dialog instead of the file's preview (closed): %w", ErrUnexpectedPage)
 	}
 	return nil
 }

@@ -70,8 +70,8 @@ var commandFlagsHelp = map[string]string{
 `,
 	"screenshot": `  -o, -f, --out FILE    the PNG file to write (- for stdout); required
 `,
-	"doctor": `  --deep                also open the tenant's own chat, type into its box and empty it
-                        (nothing is sent)
+	"doctor": `  --deep                also open the tenant's own chat, type into its box and empty it,
+                        then attach a small file and discard its preview (nothing is sent)
 `,
 }
 

@@ -2085,8 +2085,10 @@ type DiagnoseRequest struct {
 	// Required. The tenant.
 	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	// Also open the tenant's own chat ("message yourself"), check that its
-	// editor takes input and that the send button shows, then empty the box.
-	// Nothing is ever sent. False: read-only checks of the page as it is.
+	// editor takes input and that the send button shows, then empty the box;
+	// then attach a small text file (the attach menu's inputs, the preview's
+	// caption box and send button) and discard its preview. Nothing is ever
+	// sent. False: read-only checks of the page as it is.
 	Deep          bool `protobuf:"varint,2,opt,name=deep,proto3" json:"deep,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -138,7 +138,8 @@ type SessionServiceClient interface {
 	// through its runner (it never races a send): which screen the page
 	// shows, and whether the selectors in force find what the contract says
 	// is there. The plain form is read-only; `deep` also opens the tenant's
-	// own chat and types into its box without sending. A failing check of a
+	// own chat, types into its box and opens a file's preview, without
+	// sending. A failing check of a
 	// selector a send needs holds the tenant's queue (Session.page_contract)
 	// until a check or a send finds it again. Errors: NOT_FOUND for an unknown
 	// tenant, FAILED_PRECONDITION BROWSER_NOT_RUNNING when no browser runs
@@ -519,7 +520,8 @@ type SessionServiceServer interface {
 	// through its runner (it never races a send): which screen the page
 	// shows, and whether the selectors in force find what the contract says
 	// is there. The plain form is read-only; `deep` also opens the tenant's
-	// own chat and types into its box without sending. A failing check of a
+	// own chat, types into its box and opens a file's preview, without
+	// sending. A failing check of a
 	// selector a send needs holds the tenant's queue (Session.page_contract)
 	// until a check or a send finds it again. Errors: NOT_FOUND for an unknown
 	// tenant, FAILED_PRECONDITION BROWSER_NOT_RUNNING when no browser runs
