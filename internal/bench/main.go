@@ -76,7 +76,7 @@ func (t *tables) doctor() {
 	t.p("|---|---:|---:|---:|---|")
 	t.p("| plain (read-only, the open chat) | %s | %s | %s | < %.0f ms: %s |", t.ms("Diagnose", "plain-p50-ms"), t.ms("Diagnose", "plain-p95-ms"),
 		t.res.Fmt("Diagnose", "plain-failed", "%.0f"), goalDoctorMs, benchtable.Verdict(ok, p95 < goalDoctorMs))
-	t.p("| deep (opens the tenant's own chat, types, empties the box) | %s | %s | %s | |", t.ms("Diagnose", "deep-p50-ms"), t.ms("Diagnose", "deep-p95-ms"),
+	t.p("| deep (opens the tenant's own chat, types, empties the box, attaches a file and discards its preview) | %s | %s | %s | |", t.ms("Diagnose", "deep-p50-ms"), t.ms("Diagnose", "deep-p95-ms"),
 		t.res.Fmt("Diagnose", "deep-failed", "%.0f"))
 	t.p("")
 }
