@@ -132,7 +132,7 @@ func (s *Server) storeMedia(ctx context.Context, req *wapoolv1.SendRequest) (_ *
 		MimeType:   mime,
 		Size:       int64(len(data)),
 		SHA256:     sha,
-		AsDocument: md.GetAsDocument() || !media.IsPicture(mime),
+		AsDocument: md.GetAsDocument() || !media.AsPicture(md.GetFilename(), mime),
 	}, release, nil
 }
 

@@ -312,7 +312,8 @@ func TestSendMediaStoredBeforeAccepted(t *testing.T) {
 }
 
 // The type is sniffed from the bytes; a declared type that says otherwise
-// is corrected, and the bytes decide picture or document.
+// is corrected. A file goes as a picture when its bytes are a picture's
+// and its name ends as a picture's; else as a document.
 func TestSendMediaSniffedTypeWins(t *testing.T) {
 	st := newMediaStack(t, mediaOpts{})
 	for _, c := range []struct {
@@ -323,8 +324,12 @@ func TestSendMediaSniffedTypeWins(t *testing.T) {
 		wantDocument   bool
 	}{
 		{"invoice.jpg", "image/jpeg", pdfBytes(3000), false, "application/pdf", true},
-		{"photo.pdf", "application/pdf", pngBytes(3000), false, "image/png", false},
+		{"photo.png", "application/pdf", pngBytes(3000), false, "image/png", false},
+		{"photo.pdf", "image/png", pngBytes(3000), false, "image/png", true}, // a picture's bytes, not its name
 		{"photo.jpg", "", jpegBytes(3000), false, "image/jpeg", false},
+		{"IMG_0042.JPEG", "", jpegBytes(3000), false, "image/jpeg", false},
+		{"scan.png", "", jpegBytes(3000), false, "image/jpeg", false}, // a picture under another picture's name
+		{"photo", "image/jpeg", jpegBytes(3000), false, "image/jpeg", true},
 		{"scan.jpg", "image/jpeg", jpegBytes(3000), true, "image/jpeg", true},
 		{"notes.txt", "image/png", []byte("plain notes\nline two\n"), false, "text/plain; charset=utf-8", true},
 		{"blob.bin", "image/webp", []byte{0, 1, 2, 3, 0xfe, 0xff, 9, 9}, false, "application/octet-stream", true},

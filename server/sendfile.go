@@ -83,7 +83,7 @@ func (s *Server) SendFile(stream grpc.ClientStreamingServer[wapoolv1.SendFileReq
 		MimeType:   mime,
 		Size:       size,
 		SHA256:     sha,
-		AsDocument: md.GetAsDocument() || !media.IsPicture(mime),
+		AsDocument: md.GetAsDocument() || !media.AsPicture(md.GetFilename(), mime),
 	})
 	if err != nil {
 		return err

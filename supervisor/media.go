@@ -95,9 +95,10 @@ func (r *runner) stageMedia(ctx context.Context, m Message) (waweb.File, error) 
 			return waweb.File{}, fmt.Errorf("message %q: giving its file its name: %w", m.ID, err)
 		}
 	}
-	// A picture (media.IsPicture) goes through the photos input; every
-	// other file as a document, as does a picture with AsDocument.
-	return waweb.File{Path: dst, MimeType: md.MimeType, Size: md.Size, Document: md.AsDocument || !media.IsPicture(md.MimeType)}, nil
+	// A picture under a picture's name (media.AsPicture) goes through the
+	// photos input; every other file as a document, as does a picture with
+	// AsDocument.
+	return waweb.File{Path: dst, MimeType: md.MimeType, Size: md.Size, Document: md.AsDocument || !media.AsPicture(md.Filename, md.MimeType)}, nil
 }
 
 // unstageMedia removes m's file for the browser after an attempt, unless m

@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -37,9 +38,23 @@ func Sniff(data []byte) string {
 	return mimetype.Detect(data).String()
 }
 
-// IsPicture tells whether a file of this (sniffed) type goes out as a
-// picture: JPEG, PNG and WebP do.
+// pictureExts are the name endings under which a picture goes out as one:
+// the browser gives a file the type its name says, and the photos input
+// (fact 19) is for pictures and videos.
+var pictureExts = map[string]bool{".jpg": true, ".jpeg": true, ".jfif": true, ".png": true, ".webp": true}
+
+// IsPicture tells whether a file of this (sniffed) type is a picture:
+// JPEG, PNG and WebP are.
 func IsPicture(mimeType string) bool { return pictureTypes[mimeType] }
+
+// AsPicture tells whether a file named filename, of the sniffed mimeType,
+// goes out as a picture: its bytes are a picture and its name ends as a
+// picture's (any case). Else it goes as a document, which takes any file:
+// a PNG named photo.pdf is given the type application/pdf by the browser,
+// which the photos input is not for.
+func AsPicture(filename, mimeType string) bool {
+	return IsPicture(mimeType) && pictureExts[strings.ToLower(filepath.Ext(filename))]
+}
 
 // CheckFilename accepts the name of a file as the recipient sees it: 1 to
 // MaxFilenameLen bytes of UTF-8, not blank, without a path separator ('/'

@@ -681,8 +681,9 @@ func (x *SendRequest) GetMedia() *Media {
 	return nil
 }
 
-// Media is a file to send: a picture (JPEG, PNG or WebP, by its bytes) goes
-// out as a picture, anything else as a document (a file card with its name).
+// Media is a file to send: a picture (JPEG, PNG or WebP, by its bytes,
+// named .jpg, .jpeg, .jfif, .png or .webp) goes out as a picture, anything
+// else as a document (a file card with its name).
 type Media struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required. The name the recipient sees, such as `invoice-1042.pdf`: 1 to
@@ -702,8 +703,10 @@ type Media struct {
 	// the header of SendFile, whose chunks carry the bytes.
 	Data []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
 	// Optional. true sends a picture as a document (the file as it is, with
-	// its name, uncompressed); false (the default) sends a JPEG, PNG or WebP as
-	// a picture. Other files always go as documents.
+	// its name, uncompressed); false (the default) sends a JPEG, PNG or WebP
+	// named as a picture as a picture. Other files always go as documents,
+	// among them a picture under another name (`photo.pdf`: the browser gives
+	// a file the type its name says, and the photos input is for pictures).
 	AsDocument    bool `protobuf:"varint,4,opt,name=as_document,json=asDocument,proto3" json:"as_document,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1131,7 +1134,8 @@ type MessageMedia struct {
 	// hex digits.
 	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	// true: it goes out as a document (a file card with its name); false: as a
-	// picture (a JPEG, PNG or WebP without Media.as_document).
+	// picture (a JPEG, PNG or WebP named as a picture, without
+	// Media.as_document).
 	AsDocument    bool `protobuf:"varint,5,opt,name=as_document,json=asDocument,proto3" json:"as_document,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
