@@ -1,11 +1,13 @@
 package waweb_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wapool/wapool/fakewa"
+	"github.com/wapool/wapool/waweb"
 )
 
 // TestSendOnBothBuilds: on fakewa's older build and its 2026 build (fact
@@ -54,17 +56,26 @@ func TestSendOnBothBuilds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if clicked, err := e.page.Click(ctx, d); !clicked || err != nil {
-				t.Fatalf("Click: %v, %v", clicked, err)
-			}
-			b, err := e.page.WaitAck(ctx, d)
-			if err != nil {
-				t.Fatalf("WaitAck on an unknown drawing: %v", err)
-			}
-			if b.Match || !b.Acked {
-				t.Errorf("WaitAck = %+v, want the new bubble acked, its text not matched", b)
-			}
+			b := clickUnmatched(t, ctx, e.page, d)
 			sameID(t, b.ID, e.received(t, account, alice, odd))
 		})
 	}
+}
+
+// clickUnmatched clicks the draft d, prepared on a page that draws texts
+// in a way the driver does not know, and waits for its ack: WaitAck must
+// take the new bubble, acked, its text not matched.
+func clickUnmatched(t *testing.T, ctx context.Context, p *waweb.Page, d waweb.Draft) waweb.Bubble {
+	t.Helper()
+	if clicked, err := p.Click(ctx, d); !clicked || err != nil {
+		t.Fatalf("unknown drawing: Click: %v, %v", clicked, err)
+	}
+	b, err := p.WaitAck(ctx, d)
+	if err != nil {
+		t.Fatalf("WaitAck on an unknown drawing: %v", err)
+	}
+	if b.Match || !b.Acked {
+		t.Errorf("WaitAck = %+v, want the new bubble acked, its text not matched", b)
+	}
+	return b
 }

@@ -101,7 +101,7 @@ func TestDiagnose(t *testing.T) {
 			// preview or menu is closed again and nothing is sent.
 			for _, c := range []struct {
 				key   string
-				break_ func(*waweb.Selectors)
+				spoil func(*waweb.Selectors)
 			}{
 				{"attach_button", func(s *waweb.Selectors) { s.AttachButton = "#main button.nothing" }},
 				{"file_input_media", func(s *waweb.Selectors) { s.FileInputMedia = `input[type="file"][data-nothing]` }},
@@ -109,7 +109,7 @@ func TestDiagnose(t *testing.T) {
 				{"preview_send_button", func(s *waweb.Selectors) { s.PreviewSendButton = "button.nothing" }},
 			} {
 				sel := waweb.DefaultSelectors()
-				c.break_(&sel)
+				c.spoil(&sel)
 				bp := waweb.New(e.tab, e.url, sel)
 				bp.SetLimits(waweb.Limits{InAppOpen: time.Second, ChatOpen: 2 * time.Second, Control: time.Second})
 				d, err := bp.Diagnose(ctx, true, account)

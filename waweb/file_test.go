@@ -191,16 +191,7 @@ func TestSendFileOnBothBuilds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if clicked, err := e.page.Click(ctx, d); !clicked || err != nil {
-				t.Fatalf("unknown drawing: Click: %v, %v", clicked, err)
-			}
-			b, err := e.page.WaitAck(ctx, d)
-			if err != nil {
-				t.Fatalf("WaitAck on an unknown drawing: %v", err)
-			}
-			if b.Match || !b.Acked {
-				t.Errorf("WaitAck = %+v, want the new bubble acked, its caption not matched", b)
-			}
+			clickUnmatched(t, ctx, e.page, d)
 			if n := e.files(account); n != len(cases)+1 {
 				t.Errorf("fakewa received %d files, want %d", n, len(cases)+1)
 			}
