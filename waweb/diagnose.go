@@ -3,6 +3,7 @@ package waweb
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -211,6 +212,10 @@ func (p *Page) diagnoseAttach(ctx context.Context, add func(Check)) error {
 	ok("file_input_media", "the menu's input for photos and videos shows")
 	if err := p.attach(ctx, f); err != nil {
 		_ = press(ctx, keyEscape) // the menu, when it stayed open
+		if errors.Is(err, errFileRefused) {
+			fail("preview_caption", err.Error())
+			return nil
+		}
 		return failed(err)
 	}
 	ok("file_input_document", "the menu's input for documents takes a file")

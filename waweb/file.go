@@ -150,10 +150,14 @@ func (p *Page) attach(ctx context.Context, f File) error {
 	case !ok:
 		return contractErr("preview_caption", "no preview with a caption box showed within %v after the file was set on its input", p.limits.ChatOpen)
 	case res == "dialog":
-		return fmt.Errorf("the page showed a dialog instead of the file's preview (closed): %w", ErrUnexpectedPage)
+		return errFileRefused
 	}
 	return nil
 }
+
+// errFileRefused: the app answered a file set on its input with a dialog,
+// not a preview (the dialog was closed).
+var errFileRefused = fmt.Errorf("the page showed a dialog instead of the file's preview (closed): %w", ErrUnexpectedPage)
 
 // attachMenu opens the open chat's attach menu, unless f's input shows
 // already, and waits for that input.
