@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,8 +52,12 @@ func TestLinkNoCapacity(t *testing.T) {
 		cfg.MaxWarm, cfg.MaxAttempts = 1, 1000
 		s := newFakeStack(t, cfg)
 		// t1 holds the only warm slot and is busy: its message never opens.
-		s.wa.prepare = func(string, string) error { return errors.New("the chat does not open") }
+		var tries atomic.Int64
+		s.wa.prepare = func(string, string) error { tries.Add(1); return errors.New("the chat does not open") }
 		s.accept(alice, "stuck")
+		// Only once t1's browser tries the message does it hold the slot
+		// (before that, the Link could take it first).
+		bubbleUntil(t, "t1 trying its message", func() bool { return tries.Load() > 0 })
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		err := s.sup.Link(ctx, "t2", "", func(LinkEvent) error { return nil })
