@@ -117,7 +117,6 @@ func (s *Server) storeMedia(ctx context.Context, req *wapoolv1.SendRequest) (_ *
 	case size > s.maxMedia:
 		return nil, nop, &MediaTooLargeError{Size: size, Max: s.maxMedia}
 	}
-	mime := s.sniff(md, data)
 	sha, release, err := s.media.Put(ctx, data)
 	md.Data = nil // stored, or refused: see above
 	if err != nil {
@@ -127,13 +126,22 @@ func (s *Server) storeMedia(ctx context.Context, req *wapoolv1.SendRequest) (_ *
 		s.log.Error("storing a file", zap.String("tenant", req.GetTenantId()), zap.Error(err))
 		return nil, nop, fmt.Errorf("%w: %w", errMediaUnavailable, err)
 	}
+	return s.storedMedia(md, data, int64(len(data)), sha), release, nil
+}
+
+// storedMedia describes a stored file as the outbox keeps it: its type
+// sniffed from head (the file, or at least its first media.SniffLen
+// bytes), and whether it goes as a document (asked, or not a picture under
+// a picture's name).
+func (s *Server) storedMedia(md *wapoolv1.Media, head []byte, size int64, sha string) *sessionstore.Media {
+	mime := s.sniff(md, head)
 	return &sessionstore.Media{
 		Filename:   md.GetFilename(),
 		MimeType:   mime,
-		Size:       int64(len(data)),
+		Size:       size,
 		SHA256:     sha,
 		AsDocument: md.GetAsDocument() || !media.AsPicture(md.GetFilename(), mime),
-	}, release, nil
+	}
 }
 
 // checkMediaRequest checks what a Send with a file (or SendFile's header)

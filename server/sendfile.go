@@ -10,7 +10,6 @@ import (
 
 	"github.com/wapool/wapool/internal/media"
 	wapoolv1 "github.com/wapool/wapool/proto/wapool/v1"
-	"github.com/wapool/wapool/sessionstore"
 )
 
 // SendFile: Send's file, streamed. The header (a SendRequest with media
@@ -77,14 +76,7 @@ func (s *Server) SendFile(stream grpc.ClientStreamingServer[wapoolv1.SendFileReq
 		return toStatus(fmt.Errorf("%w: %w", errMediaUnavailable, err))
 	}
 	defer release()
-	mime := s.sniff(md, in.head)
-	m, err := s.send(ctx, req, &sessionstore.Media{
-		Filename:   md.GetFilename(),
-		MimeType:   mime,
-		Size:       size,
-		SHA256:     sha,
-		AsDocument: md.GetAsDocument() || !media.AsPicture(md.GetFilename(), mime),
-	})
+	m, err := s.send(ctx, req, s.storedMedia(md, in.head, size, sha))
 	if err != nil {
 		return err
 	}
